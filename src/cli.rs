@@ -1,0 +1,214 @@
+//! Command-line interface. **Invariant:** only this module knows about clap, terminals,
+//! exit codes and progress output; everything below it returns typed results.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::render::{self, Style};
+use crate::task::{self, TaskSet};
+
+/// Exit codes shared by every command.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The command ran, but the answer is "no" (e.g. a program got an output wrong).
+    pub const FAILED: i32 = 1;
+    /// Bad usage or unreadable input.
+    pub const USAGE: i32 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "arcsynth",
+    version,
+    about = "Solve ARC-AGI tasks by searching for programs in a grid DSL",
+    long_about = "Solve ARC-AGI tasks by searching for programs in a grid DSL.\n\n\
+        Tasks are ARC JSON files: a directory of <task_id>.json files, one task file, \
+        or Kaggle's *_challenges.json (with *_solutions.json beside it for scoring)."
+)]
+pub struct Cli {
+    /// More log output (-v: info, -vv: debug, -vvv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Score a Kaggle-format submission.json against tasks with known test outputs.
+    Score(ScoreArgs),
+    /// Show a task's pairs as coloured grids (plain digits when piped or with --plain).
+    Show(ShowArgs),
+}
+
+/// Where tasks come from; shared by every command that reads tasks.
+#[derive(Args, Debug)]
+struct TaskSource {
+    /// Task directory, single task file, or Kaggle *_challenges.json.
+    #[arg(long, value_name = "PATH")]
+    tasks: PathBuf,
+    /// Fail on the first bad task instead of skipping it with a warning.
+    #[arg(long)]
+    strict: bool,
+}
+
+impl TaskSource {
+    fn load(&self) -> Result<TaskSet> {
+        let set = task::load(&self.tasks)?;
+        for e in &set.skipped {
+            tracing::warn!("skipped bad task: {e}");
+        }
+        if self.strict {
+            return Ok(set.strict()?);
+        }
+        if !set.skipped.is_empty() {
+            tracing::warn!(
+                "loaded {} tasks from {}, skipped {} bad ones (--strict makes them fatal)",
+                set.tasks.len(),
+                self.tasks.display(),
+                set.skipped.len()
+            );
+        } else {
+            tracing::info!("loaded {} tasks from {}", set.tasks.len(), self.tasks.display());
+        }
+        if set.tasks.is_empty() {
+            bail!("{}: no valid tasks found", self.tasks.display());
+        }
+        Ok(set)
+    }
+}
+
+#[derive(Args, Debug)]
+struct ScoreArgs {
+    /// The submission.json to score.
+    submission: PathBuf,
+    #[command(flatten)]
+    source: TaskSource,
+    /// Print one JSON object: {"total", "max", "tasks": {id: score}, "missing": [...]}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ShowArgs {
+    /// Task id (the file stem). Omit it with --list.
+    #[arg(required_unless_present = "list")]
+    task: Option<String>,
+    #[command(flatten)]
+    source: TaskSource,
+    /// Digits instead of colours (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long)]
+    plain: bool,
+    /// List the task ids found, one per line.
+    #[arg(long)]
+    list: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("arcsynth: error: {e:#}");
+            exit::USAGE
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(render::style_for_stderr() == Style::Colour)
+        .try_init();
+}
+
+fn run(command: Command) -> Result<i32> {
+    match command {
+        Command::Score(a) => score(a),
+        Command::Show(a) => show(a),
+    }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
+}
+
+fn score(a: ScoreArgs) -> Result<i32> {
+    let set = a.source.load()?;
+    let sub = read_json(&a.submission)?;
+    let s = crate::submission::score(&sub, &set.tasks).map_err(|e| anyhow::anyhow!("{}: {e}", a.submission.display()))?;
+    if s.max == 0 {
+        bail!("{}: no task has known test outputs, nothing to score", a.source.tasks.display());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        for (id, v) in &s.tasks {
+            let mark = if s.missing.contains(id) { "  (missing)" } else { "" };
+            println!("{id}  {v:.3}{mark}");
+        }
+        if !s.missing.is_empty() {
+            println!("missing: {} tasks ({})", s.missing.len(), s.missing.join(", "));
+        }
+        println!("total: {:.3} / {} ({:.1}%)", s.total, s.max, 100.0 * s.total / s.max as f64);
+    }
+    for id in &s.unknown {
+        tracing::warn!("{}: task {id} is not among the tasks, ignored", a.submission.display());
+    }
+    Ok(exit::OK)
+}
+
+fn show(a: ShowArgs) -> Result<i32> {
+    if a.list {
+        for t in a.source.load()?.tasks {
+            println!("{}", t.id);
+        }
+        return Ok(exit::OK);
+    }
+    let id = a.task.as_deref().expect("clap requires TASK without --list");
+    let t = task::load_one(&a.source.tasks, id)?;
+    let style = render::style_for_stdout(a.plain);
+    println!("task {} ({} train, {} test)", t.id, t.train.len(), t.test.len());
+    for (i, e) in t.train.iter().enumerate() {
+        let items = [
+            (format!("train {i} input {}x{}", e.input.rows(), e.input.cols()), &e.input, None),
+            (format!("output {}x{}", e.output.rows(), e.output.cols()), &e.output, None),
+        ];
+        println!("{}", render::side_by_side(&items, style));
+    }
+    for (i, e) in t.test.iter().enumerate() {
+        let mut items = vec![(format!("test {i} input {}x{}", e.input.rows(), e.input.cols()), &e.input, None)];
+        if let Some(o) = &e.output {
+            items.push((format!("output {}x{}", o.rows(), o.cols()), o, None));
+        }
+        println!("{}", render::side_by_side(&items, style));
+    }
+    Ok(exit::OK)
+}
