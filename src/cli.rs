@@ -45,6 +45,34 @@ enum Command {
     Score(ScoreArgs),
     /// Show a task's pairs as coloured grids (plain digits when piped or with --plain).
     Show(ShowArgs),
+    /// Run a DSL program on a task's pairs: exit 0 if every known output matches, 1 if not.
+    Run(RunArgs),
+    /// The DSL: `arcsynth dsl docs` prints the primitive reference (Markdown).
+    #[command(subcommand)]
+    Dsl(DslCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DslCommand {
+    /// Print the reference of every DSL primitive, generated from their registrations.
+    Docs,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The Rhai program (defines `fn solve(grid)`).
+    program: PathBuf,
+    /// Task id to run on.
+    #[arg(long)]
+    task: String,
+    #[command(flatten)]
+    source: TaskSource,
+    /// Digits instead of colours.
+    #[arg(long)]
+    plain: bool,
+    /// Wall-clock limit per run, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    timeout_ms: u64,
 }
 
 /// Where tasks come from; shared by every command that reads tasks.
@@ -152,6 +180,11 @@ fn run(command: Command) -> Result<i32> {
     match command {
         Command::Score(a) => score(a),
         Command::Show(a) => show(a),
+        Command::Run(a) => run_program(a),
+        Command::Dsl(DslCommand::Docs) => {
+            print!("{}", crate::dsl::reference_markdown());
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -211,4 +244,52 @@ fn show(a: ShowArgs) -> Result<i32> {
         println!("{}", render::side_by_side(&items, style));
     }
     Ok(exit::OK)
+}
+
+fn run_program(a: RunArgs) -> Result<i32> {
+    use crate::sandbox::{Limits, Sandbox};
+    let source = std::fs::read_to_string(&a.program).with_context(|| format!("{}: cannot read", a.program.display()))?;
+    let t = task::load_one(&a.source.tasks, &a.task)?;
+    let sandbox = Sandbox::new(Limits { timeout: std::time::Duration::from_millis(a.timeout_ms), ..Limits::default() });
+    let style = render::style_for_stdout(a.plain);
+    let program = match sandbox.compile(&source) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("{}: {e}", a.program.display());
+            return Ok(exit::FAILED);
+        }
+    };
+    let pairs = t.train.iter().map(|e| ("train", &e.input, Some(&e.output))).chain(t.test.iter().map(|e| ("test", &e.input, e.output.as_ref())));
+    let (mut index, mut last_kind, mut all_ok) = (0, "train", true);
+    for (kind, input, expected) in pairs {
+        if kind != last_kind {
+            (index, last_kind) = (0, kind);
+        }
+        let result = sandbox.run(&program, input);
+        match (&result, expected) {
+            (Err(e), _) => {
+                all_ok = false;
+                println!("{kind} {index}: {e}");
+            }
+            (Ok(got), Some(want)) if got == want => println!("{kind} {index}: ok, correct"),
+            (Ok(got), Some(want)) => {
+                all_ok = false;
+                let detail = if got.shape() != want.shape() {
+                    format!("shape {}x{}, expected {}x{}", got.rows(), got.cols(), want.rows(), want.cols())
+                } else {
+                    let wrong = got.cells().iter().zip(want.cells()).filter(|(x, y)| x != y).count();
+                    format!("{wrong} of {} cells wrong", want.cells().len())
+                };
+                println!("{kind} {index}: ok, WRONG ({detail})");
+                let items = [("expected".to_string(), want, None), ("actual (wrong cells marked)".to_string(), got, Some(want))];
+                println!("{}", render::side_by_side(&items, style));
+            }
+            (Ok(got), None) => {
+                println!("{kind} {index}: ok (no known output)");
+                println!("{}", render::side_by_side(&[("output".to_string(), got, None)], style));
+            }
+        }
+        index += 1;
+    }
+    Ok(if all_ok { exit::OK } else { exit::FAILED })
 }

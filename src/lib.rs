@@ -1,8 +1,11 @@
 //! arcsynth: a program-search solver for ARC-AGI tasks. See ARCHITECTURE.md for the map.
 
 pub mod cli;
+pub mod dsl;
+pub mod evaluate;
 pub mod fsio;
 pub mod grid;
 pub mod render;
+pub mod sandbox;
 pub mod submission;
 pub mod task;

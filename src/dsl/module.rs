@@ -1,0 +1,670 @@
+//! The Rhai surface of the DSL: one plugin module whose `///` comments are the reference
+//! that `arcsynth dsl docs` prints and prompts include.
+//!
+//! **Boundary:** programs in the library call these names. Renaming or removing a
+//! function, or changing its arguments, breaks stored programs.
+//!
+//! Doc comment convention: the first line is the one-line doc shown in the reference;
+//! the section headers (`# Geometry` ...) come from `dsl::SECTIONS`.
+
+use rhai::plugin::*;
+use rhai::{Array, FnPtr, INT};
+
+use super::objects::{self, Obj, ObjectOptions};
+use super::ops::{self, DslError};
+use crate::grid::Grid;
+
+impl From<DslError> for Box<EvalAltResult> {
+    fn from(e: DslError) -> Self {
+        e.0.into()
+    }
+}
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+fn grids(v: Vec<Grid>) -> Array {
+    v.into_iter().map(Dynamic::from).collect()
+}
+
+fn ints(v: Vec<i64>) -> Array {
+    v.into_iter().map(Dynamic::from).collect()
+}
+
+fn int_of(d: &Dynamic, what: &str) -> Res<i64> {
+    d.as_int().map_err(|t| format!("{what}: expected an integer, got {t}").into())
+}
+
+fn parse_options(g: &Grid, opts: &rhai::Map) -> Res<ObjectOptions> {
+    let mut o = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+    for (k, v) in opts {
+        let flag = || v.as_bool().map_err(|_| format!("objects: option {k} must be true or false"));
+        match k.as_str() {
+            "diagonal" => o.diagonal = flag()?,
+            "multicolor" | "multicolour" => o.multicolour = flag()?,
+            "background" => {
+                let b = int_of(v, "objects: background")?;
+                o.background = if b < 0 { None } else { Some(ops::colour(b)?) };
+            }
+            _ => return Err(format!("objects: unknown option {k} (options: diagonal, multicolor, background)").into()),
+        }
+    }
+    Ok(o)
+}
+
+#[export_module]
+pub mod dsl_api {
+    use super::*;
+
+    // ---------------- Grid: construction and access ----------------
+
+    /// New grid of `rows` x `cols` filled with colour `c`.
+    #[rhai_fn(return_raw)]
+    pub fn grid(rows: INT, cols: INT, c: INT) -> Res<Grid> {
+        Ok(ops::new_grid(rows, cols, c)?)
+    }
+    /// Grid from an array of rows of colours, e.g. `grid_from([[1, 0], [0, 1]])`.
+    #[rhai_fn(return_raw)]
+    pub fn grid_from(rows: Array) -> Res<Grid> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let row = row.try_cast::<Array>().ok_or("grid_from: each row must be an array")?;
+            out.push(row.iter().map(|d| int_of(d, "grid_from")).collect::<Res<Vec<i64>>>()?);
+        }
+        Ok(ops::from_rows(&out)?)
+    }
+    /// Number of rows.
+    #[rhai_fn(pure)]
+    pub fn rows(g: &mut Grid) -> INT {
+        g.rows() as INT
+    }
+    /// Number of columns.
+    #[rhai_fn(pure)]
+    pub fn cols(g: &mut Grid) -> INT {
+        g.cols() as INT
+    }
+    /// Colour at (r, c); -1 outside the grid.
+    #[rhai_fn(pure)]
+    pub fn get(g: &mut Grid, r: INT, c: INT) -> INT {
+        ops::get(g, r, c)
+    }
+    /// Set the cell (r, c) to colour `v`, in place (the only primitive that mutates).
+    #[rhai_fn(return_raw)]
+    pub fn set(g: &mut Grid, r: INT, c: INT, v: INT) -> Res<()> {
+        Ok(ops::set(g, r, c, v)?)
+    }
+    /// Row `r` as an array of colours.
+    #[rhai_fn(pure, return_raw)]
+    pub fn row(g: &mut Grid, r: INT) -> Res<Array> {
+        if r < 0 || r as usize >= g.rows() {
+            return Err(format!("row: {r} is outside 0..{}", g.rows()).into());
+        }
+        Ok(g.row(r as usize).iter().map(|&v| Dynamic::from(v as INT)).collect())
+    }
+    /// Column `c` as an array of colours.
+    #[rhai_fn(pure, return_raw)]
+    pub fn col(g: &mut Grid, c: INT) -> Res<Array> {
+        if c < 0 || c as usize >= g.cols() {
+            return Err(format!("col: {c} is outside 0..{}", g.cols()).into());
+        }
+        Ok((0..g.rows()).map(|r| Dynamic::from(g.get(r, c as usize) as INT)).collect())
+    }
+    /// Rows as an array of arrays of colours.
+    #[rhai_fn(pure)]
+    pub fn to_array(g: &mut Grid) -> Array {
+        (0..g.rows()).map(|r| Dynamic::from(ints(g.row(r).iter().map(|&v| v as i64).collect()))).collect()
+    }
+    #[rhai_fn(name = "==", pure)]
+    pub fn grid_eq(a: &mut Grid, b: Grid) -> bool {
+        *a == b
+    }
+    #[rhai_fn(name = "!=", pure)]
+    pub fn grid_ne(a: &mut Grid, b: Grid) -> bool {
+        *a != b
+    }
+    #[rhai_fn(name = "to_string", name = "to_debug", pure)]
+    pub fn grid_to_string(g: &mut Grid) -> String {
+        g.to_text()
+    }
+
+    // ---------------- Geometry ----------------
+
+    /// Rotate by `k` quarter turns clockwise (negative: anticlockwise).
+    #[rhai_fn(pure)]
+    pub fn rotate(g: &mut Grid, k: INT) -> Grid {
+        ops::rotate(g, k)
+    }
+    /// Mirror left-right.
+    #[rhai_fn(pure)]
+    pub fn flip_h(g: &mut Grid) -> Grid {
+        ops::flip_h(g)
+    }
+    /// Mirror top-bottom.
+    #[rhai_fn(pure)]
+    pub fn flip_v(g: &mut Grid) -> Grid {
+        ops::flip_v(g)
+    }
+    /// Mirror across the main diagonal (rows become columns).
+    #[rhai_fn(pure)]
+    pub fn transpose(g: &mut Grid) -> Grid {
+        ops::transpose(g)
+    }
+    /// Move contents by (dr, dc); vacated cells become `fill`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn shift(g: &mut Grid, dr: INT, dc: INT, fill: INT) -> Res<Grid> {
+        Ok(ops::shift(g, dr, dc, fill)?)
+    }
+    /// Move contents by (dr, dc), wrapping around the edges.
+    #[rhai_fn(pure)]
+    pub fn roll(g: &mut Grid, dr: INT, dc: INT) -> Grid {
+        ops::roll(g, dr, dc)
+    }
+
+    // ---------------- Size ----------------
+
+    /// The h x w window with top-left (r, c), clipped to the grid.
+    #[rhai_fn(pure, return_raw)]
+    pub fn crop(g: &mut Grid, r: INT, c: INT, h: INT, w: INT) -> Res<Grid> {
+        Ok(ops::crop(g, r, c, h, w)?)
+    }
+    /// Crop to the bounding box of the non-background cells.
+    #[rhai_fn(pure, return_raw)]
+    pub fn trim(g: &mut Grid) -> Res<Grid> {
+        Ok(ops::trim(g, ops::background(g) as INT)?)
+    }
+    /// Crop to the bounding box of the cells that are not colour `bg`.
+    #[rhai_fn(name = "trim", pure, return_raw)]
+    pub fn trim_bg(g: &mut Grid, bg: INT) -> Res<Grid> {
+        Ok(ops::trim(g, bg)?)
+    }
+    /// Add a border of `n` cells of colour `c` on every side.
+    #[rhai_fn(pure, return_raw)]
+    pub fn pad(g: &mut Grid, n: INT, c: INT) -> Res<Grid> {
+        Ok(ops::pad(g, n, c)?)
+    }
+    /// Grow or shrink to rows x cols keeping the top-left; new cells get colour `c`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn resize(g: &mut Grid, rows: INT, cols: INT, c: INT) -> Res<Grid> {
+        Ok(ops::resize(g, rows, cols, c)?)
+    }
+    /// Each cell becomes a k x k block.
+    #[rhai_fn(pure, return_raw)]
+    pub fn scale_up(g: &mut Grid, k: INT) -> Res<Grid> {
+        Ok(ops::scale_up(g, k, k)?)
+    }
+    /// Each cell becomes a kr x kc block.
+    #[rhai_fn(name = "scale_up", pure, return_raw)]
+    pub fn scale_up2(g: &mut Grid, kr: INT, kc: INT) -> Res<Grid> {
+        Ok(ops::scale_up(g, kr, kc)?)
+    }
+    /// Keep every k-th row and column (undoes `scale_up(k)`).
+    #[rhai_fn(pure, return_raw)]
+    pub fn scale_down(g: &mut Grid, k: INT) -> Res<Grid> {
+        Ok(ops::scale_down(g, k, k)?)
+    }
+    /// Keep every kr-th row and kc-th column.
+    #[rhai_fn(name = "scale_down", pure, return_raw)]
+    pub fn scale_down2(g: &mut Grid, kr: INT, kc: INT) -> Res<Grid> {
+        Ok(ops::scale_down(g, kr, kc)?)
+    }
+    /// Repeat the grid nr times down and nc times across.
+    #[rhai_fn(pure, return_raw)]
+    pub fn tile(g: &mut Grid, nr: INT, nc: INT) -> Res<Grid> {
+        Ok(ops::tile(g, nr, nc)?)
+    }
+    /// Repeat the grid's pattern to fill rows x cols.
+    #[rhai_fn(pure, return_raw)]
+    pub fn tile_to(g: &mut Grid, rows: INT, cols: INT) -> Res<Grid> {
+        Ok(ops::tile_to(g, rows, cols)?)
+    }
+    /// `other` joined on the right (same number of rows).
+    #[rhai_fn(pure, return_raw)]
+    pub fn hcat(g: &mut Grid, other: Grid) -> Res<Grid> {
+        Ok(ops::hcat(g, &other)?)
+    }
+    /// `other` joined below (same number of columns).
+    #[rhai_fn(pure, return_raw)]
+    pub fn vcat(g: &mut Grid, other: Grid) -> Res<Grid> {
+        Ok(ops::vcat(g, &other)?)
+    }
+    /// `n` equal parts left to right (a one-column separator between parts is dropped).
+    #[rhai_fn(pure, return_raw)]
+    pub fn split_cols(g: &mut Grid, n: INT) -> Res<Array> {
+        Ok(grids(ops::split_cols(g, n)?))
+    }
+    /// `n` equal parts top to bottom (a one-row separator between parts is dropped).
+    #[rhai_fn(pure, return_raw)]
+    pub fn split_rows(g: &mut Grid, n: INT) -> Res<Array> {
+        Ok(grids(ops::split_rows(g, n)?))
+    }
+    /// The cells between full separator lines of one non-background colour, in reading order.
+    #[rhai_fn(pure)]
+    pub fn split_by_lines(g: &mut Grid) -> Array {
+        grids(ops::split_by_lines(g))
+    }
+    /// Remove full separator rows/columns of one non-background colour.
+    #[rhai_fn(pure, return_raw)]
+    pub fn remove_lines(g: &mut Grid) -> Res<Grid> {
+        Ok(ops::remove_lines(g)?)
+    }
+    /// Left half (the middle column of an odd width is dropped).
+    #[rhai_fn(pure, return_raw)]
+    pub fn left_half(g: &mut Grid) -> Res<Grid> {
+        Ok(ops::left_half(g)?)
+    }
+    /// Right half (the middle column of an odd width is dropped).
+    #[rhai_fn(pure, return_raw)]
+    pub fn right_half(g: &mut Grid) -> Res<Grid> {
+        Ok(ops::right_half(g)?)
+    }
+    /// Top half (the middle row of an odd height is dropped).
+    #[rhai_fn(pure, return_raw)]
+    pub fn top_half(g: &mut Grid) -> Res<Grid> {
+        Ok(ops::top_half(g)?)
+    }
+    /// Bottom half (the middle row of an odd height is dropped).
+    #[rhai_fn(pure, return_raw)]
+    pub fn bottom_half(g: &mut Grid) -> Res<Grid> {
+        Ok(ops::bottom_half(g)?)
+    }
+    /// Drop each row equal to the row above it.
+    #[rhai_fn(pure)]
+    pub fn dedup_rows(g: &mut Grid) -> Grid {
+        ops::dedup_rows(g)
+    }
+    /// Drop each column equal to the column to its left.
+    #[rhai_fn(pure)]
+    pub fn dedup_cols(g: &mut Grid) -> Grid {
+        ops::dedup_cols(g)
+    }
+
+    // ---------------- Colour ----------------
+
+    /// Colour `from` becomes `to`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn replace(g: &mut Grid, from: INT, to: INT) -> Res<Grid> {
+        Ok(ops::replace(g, from, to)?)
+    }
+    /// Every cell not of colour `keep` becomes `to`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn replace_not(g: &mut Grid, keep: INT, to: INT) -> Res<Grid> {
+        Ok(ops::replace_not(g, keep, to)?)
+    }
+    /// Exchange colours `a` and `b`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn swap(g: &mut Grid, a: INT, b: INT) -> Res<Grid> {
+        Ok(ops::swap(g, a, b)?)
+    }
+    /// Recolour by a map from colour to colour, e.g. `g.recolor(#{"1": 5, "2": 6})`; unlisted colours stay.
+    #[rhai_fn(pure, return_raw)]
+    pub fn recolor(g: &mut Grid, map: rhai::Map) -> Res<Grid> {
+        let mut table: [u8; 10] = std::array::from_fn(|i| i as u8);
+        for (k, v) in map {
+            let from: i64 = k.parse().map_err(|_| format!("recolor: key {k:?} is not a colour"))?;
+            table[ops::colour(from)? as usize] = ops::colour(int_of(&v, "recolor")?)?;
+        }
+        Ok(ops::map_colours(g, &table))
+    }
+    /// Keep only colour `c`; every other cell becomes 0.
+    #[rhai_fn(pure, return_raw)]
+    pub fn keep(g: &mut Grid, c: INT) -> Res<Grid> {
+        Ok(ops::keep(g, c, 0)?)
+    }
+    /// The most common colour.
+    #[rhai_fn(pure)]
+    pub fn most_common(g: &mut Grid) -> INT {
+        ops::most_common(g)
+    }
+    /// The least common colour present.
+    #[rhai_fn(pure)]
+    pub fn least_common(g: &mut Grid) -> INT {
+        ops::least_common(g)
+    }
+    /// Background guess: 0 if it covers a quarter of the grid, else the most common colour.
+    #[rhai_fn(pure)]
+    pub fn background(g: &mut Grid) -> INT {
+        ops::background(g) as INT
+    }
+    /// Colours present, ascending.
+    #[rhai_fn(pure)]
+    pub fn palette(g: &mut Grid) -> Array {
+        ints(ops::palette(g))
+    }
+    /// Colours present other than the background, ascending.
+    #[rhai_fn(pure)]
+    pub fn colors(g: &mut Grid) -> Array {
+        let bg = ops::background(g) as i64;
+        ints(ops::palette(g).into_iter().filter(|&c| c != bg).collect())
+    }
+    /// Number of cells of colour `c`.
+    #[rhai_fn(pure)]
+    pub fn count(g: &mut Grid, c: INT) -> INT {
+        ops::count(g, c)
+    }
+    /// Positions [r, c] of the cells of colour `c`, in reading order.
+    #[rhai_fn(pure)]
+    pub fn positions(g: &mut Grid, c: INT) -> Array {
+        let mut out = Array::new();
+        for r in 0..g.rows() {
+            for k in 0..g.cols() {
+                if g.get(r, k) as INT == c {
+                    out.push(Dynamic::from(ints(vec![r as i64, k as i64])));
+                }
+            }
+        }
+        out
+    }
+
+    // ---------------- Objects ----------------
+
+    /// Single-colour 4-connected objects, background excluded, in reading order.
+    #[rhai_fn(pure)]
+    pub fn objects(g: &mut Grid) -> Array {
+        let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+        objects::objects(g, opt).into_iter().map(Dynamic::from).collect()
+    }
+    /// Objects with options `#{diagonal: bool, multicolor: bool, background: colour or -1 for none}`.
+    #[rhai_fn(name = "objects", pure, return_raw)]
+    pub fn objects_with(g: &mut Grid, options: rhai::Map) -> Res<Array> {
+        let opt = parse_options(g, &options)?;
+        Ok(objects::objects(g, opt).into_iter().map(Dynamic::from).collect())
+    }
+    /// All non-background cells as one object.
+    #[rhai_fn(pure)]
+    pub fn as_object(g: &mut Grid) -> Obj {
+        Obj::from_grid(g, Some(ops::background(g)))
+    }
+    /// Paint an object in its own colours (cells outside the grid are skipped).
+    #[rhai_fn(pure)]
+    pub fn paint(g: &mut Grid, o: Obj) -> Grid {
+        objects::paint(g, &o, None)
+    }
+    /// Paint an object's cells in colour `c`.
+    #[rhai_fn(name = "paint", pure, return_raw)]
+    pub fn paint_colour(g: &mut Grid, o: Obj, c: INT) -> Res<Grid> {
+        Ok(objects::paint(g, &o, Some(ops::colour(c)?)))
+    }
+    /// Paint an object's cells with the background colour.
+    #[rhai_fn(pure)]
+    pub fn erase(g: &mut Grid, o: Obj) -> Grid {
+        let bg = ops::background(g);
+        objects::paint(g, &o, Some(bg))
+    }
+    /// The part of the grid under an object's bounding box.
+    #[rhai_fn(pure, return_raw)]
+    pub fn crop_to(g: &mut Grid, o: Obj) -> Res<Grid> {
+        Ok(objects::crop_to(g, &o)?)
+    }
+    /// Whether an object touches the grid's border.
+    #[rhai_fn(pure)]
+    pub fn touches_border(g: &mut Grid, o: Obj) -> bool {
+        o.touches_border(g.rows(), g.cols())
+    }
+    /// Number of cells.
+    #[rhai_fn(name = "size", pure)]
+    pub fn obj_size(o: &mut Obj) -> INT {
+        o.size()
+    }
+    /// Most common colour of the object.
+    #[rhai_fn(name = "color", pure)]
+    pub fn obj_color(o: &mut Obj) -> INT {
+        o.colour()
+    }
+    /// Colours in the object, ascending.
+    #[rhai_fn(name = "colors", pure)]
+    pub fn obj_colors(o: &mut Obj) -> Array {
+        ints(o.colours())
+    }
+    /// Top row of the bounding box.
+    #[rhai_fn(name = "top", pure)]
+    pub fn obj_top(o: &mut Obj) -> INT {
+        o.top()
+    }
+    /// Left column of the bounding box.
+    #[rhai_fn(name = "left", pure)]
+    pub fn obj_left(o: &mut Obj) -> INT {
+        o.left()
+    }
+    /// Bottom row of the bounding box.
+    #[rhai_fn(name = "bottom", pure)]
+    pub fn obj_bottom(o: &mut Obj) -> INT {
+        o.bottom()
+    }
+    /// Right column of the bounding box.
+    #[rhai_fn(name = "right", pure)]
+    pub fn obj_right(o: &mut Obj) -> INT {
+        o.right()
+    }
+    /// Bounding-box height.
+    #[rhai_fn(name = "height", pure)]
+    pub fn obj_height(o: &mut Obj) -> INT {
+        o.height()
+    }
+    /// Bounding-box width.
+    #[rhai_fn(name = "width", pure)]
+    pub fn obj_width(o: &mut Obj) -> INT {
+        o.width()
+    }
+    /// Cell positions [r, c] in reading order.
+    #[rhai_fn(name = "cells", pure)]
+    pub fn obj_cells(o: &mut Obj) -> Array {
+        o.cells().iter().map(|&(r, c, _)| Dynamic::from(ints(vec![r, c]))).collect()
+    }
+    /// Whether the object has a cell at (r, c).
+    #[rhai_fn(name = "contains", pure)]
+    pub fn obj_contains(o: &mut Obj, r: INT, c: INT) -> bool {
+        o.contains(r, c)
+    }
+    /// The object moved by (dr, dc).
+    #[rhai_fn(name = "shift", pure)]
+    pub fn obj_shift(o: &mut Obj, dr: INT, dc: INT) -> Obj {
+        o.shifted(dr, dc)
+    }
+    /// The object with every cell in colour `c`.
+    #[rhai_fn(name = "recolor", pure, return_raw)]
+    pub fn obj_recolor(o: &mut Obj, c: INT) -> Res<Obj> {
+        Ok(o.recoloured(c)?)
+    }
+    /// The object moved so its bounding box starts at (0, 0).
+    #[rhai_fn(name = "normalize", pure)]
+    pub fn obj_normalize(o: &mut Obj) -> Obj {
+        o.normalized()
+    }
+    /// Same cells up to translation (colours ignored).
+    #[rhai_fn(name = "same_shape", pure)]
+    pub fn obj_same_shape(o: &mut Obj, other: Obj) -> bool {
+        o.same_shape(&other)
+    }
+    /// Whether the object fills its bounding box.
+    #[rhai_fn(name = "is_rect", pure)]
+    pub fn obj_is_rect(o: &mut Obj) -> bool {
+        o.is_rect()
+    }
+    /// The object on a grid of its bounding box, other cells 0.
+    #[rhai_fn(name = "to_grid", pure, return_raw)]
+    pub fn obj_to_grid(o: &mut Obj) -> Res<Grid> {
+        Ok(o.to_grid(0)?)
+    }
+    /// The object on a grid of its bounding box, other cells colour `bg`.
+    #[rhai_fn(name = "to_grid", pure, return_raw)]
+    pub fn obj_to_grid_bg(o: &mut Obj, bg: INT) -> Res<Grid> {
+        Ok(o.to_grid(bg)?)
+    }
+    #[rhai_fn(name = "==", pure)]
+    pub fn obj_eq(a: &mut Obj, b: Obj) -> bool {
+        *a == b
+    }
+
+    // ---------------- Painting ----------------
+
+    /// Fill the h x w rectangle at (r, c) with colour `v` (clipped).
+    #[rhai_fn(pure, return_raw)]
+    pub fn fill_rect(g: &mut Grid, r: INT, c: INT, h: INT, w: INT, v: INT) -> Res<Grid> {
+        Ok(ops::fill_rect(g, r, c, h, w, v)?)
+    }
+    /// Recolour the same-colour 4-connected region containing (r, c).
+    #[rhai_fn(pure, return_raw)]
+    pub fn flood_fill(g: &mut Grid, r: INT, c: INT, v: INT) -> Res<Grid> {
+        Ok(ops::flood_fill(g, r, c, v)?)
+    }
+    /// Background cells not 4-connected to the border through background become `v`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn fill_enclosed(g: &mut Grid, v: INT) -> Res<Grid> {
+        Ok(ops::fill_enclosed(g, ops::background(g), v)?)
+    }
+    /// Straight or diagonal segment from (r1, c1) to (r2, c2) in colour `v`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn line(g: &mut Grid, r1: INT, c1: INT, r2: INT, c2: INT, v: INT) -> Res<Grid> {
+        Ok(ops::line(g, r1, c1, r2, c2, v)?)
+    }
+    /// Paint from next to (r, c) in step (dr, dc) up to the edge.
+    #[rhai_fn(pure, return_raw)]
+    pub fn ray(g: &mut Grid, r: INT, c: INT, dr: INT, dc: INT, v: INT) -> Res<Grid> {
+        Ok(ops::ray(g, r, c, dr, dc, v, None)?)
+    }
+    /// Like `ray` but stops before the first non-background cell.
+    #[rhai_fn(pure, return_raw)]
+    pub fn ray_until(g: &mut Grid, r: INT, c: INT, dr: INT, dc: INT, v: INT) -> Res<Grid> {
+        let bg = ops::background(g);
+        Ok(ops::ray(g, r, c, dr, dc, v, Some(bg))?)
+    }
+    /// Copy `sub` onto the grid with its top-left at (r, c) (clipped).
+    #[rhai_fn(pure)]
+    pub fn paste(g: &mut Grid, sub: Grid, r: INT, c: INT) -> Grid {
+        ops::paste(g, &sub, r, c, None)
+    }
+    /// Copy `sub` at (r, c), skipping its cells of colour `transparent`.
+    #[rhai_fn(name = "paste", pure, return_raw)]
+    pub fn paste_transparent(g: &mut Grid, sub: Grid, r: INT, c: INT, transparent: INT) -> Res<Grid> {
+        Ok(ops::paste(g, &sub, r, c, Some(ops::colour(transparent)?)))
+    }
+    /// Same-shape `top` laid over the grid; its 0 cells are transparent.
+    #[rhai_fn(pure, return_raw)]
+    pub fn overlay(g: &mut Grid, top: Grid) -> Res<Grid> {
+        Ok(ops::overlay(g, &top, 0)?)
+    }
+    /// Same-shape `top` laid over the grid; its cells of colour `transparent` are skipped.
+    #[rhai_fn(name = "overlay", pure, return_raw)]
+    pub fn overlay_transparent(g: &mut Grid, top: Grid, transparent: INT) -> Res<Grid> {
+        Ok(ops::overlay(g, &top, transparent)?)
+    }
+    /// Non-background cells fall towards "up", "down", "left" or "right".
+    #[rhai_fn(pure, return_raw)]
+    pub fn gravity(g: &mut Grid, dir: &str) -> Res<Grid> {
+        let bg = ops::background(g);
+        Ok(ops::gravity(g, dir, bg)?)
+    }
+
+    // ---------------- Masks (0/1 grids; non-zero counts as set) ----------------
+
+    /// 1 where the cell has colour `c`, else 0.
+    #[rhai_fn(pure)]
+    pub fn mask(g: &mut Grid, c: INT) -> Grid {
+        ops::mask(g, c)
+    }
+    /// Cell-wise AND of two same-shape masks.
+    #[rhai_fn(name = "and", pure, return_raw)]
+    pub fn mask_and(a: &mut Grid, b: Grid) -> Res<Grid> {
+        Ok(ops::mask_op(a, &b, "and", |x, y| x && y)?)
+    }
+    /// Cell-wise OR of two same-shape masks.
+    #[rhai_fn(name = "or", pure, return_raw)]
+    pub fn mask_or(a: &mut Grid, b: Grid) -> Res<Grid> {
+        Ok(ops::mask_op(a, &b, "or", |x, y| x || y)?)
+    }
+    /// Cell-wise XOR of two same-shape masks.
+    #[rhai_fn(name = "xor", pure, return_raw)]
+    pub fn mask_xor(a: &mut Grid, b: Grid) -> Res<Grid> {
+        Ok(ops::mask_op(a, &b, "xor", |x, y| x != y)?)
+    }
+    /// 1 where the cell is 0, else 0.
+    #[rhai_fn(pure)]
+    pub fn invert(a: &mut Grid) -> Grid {
+        ops::invert(a)
+    }
+    /// Set colour `v` wherever the same-shape mask `m` is non-zero.
+    #[rhai_fn(pure, return_raw)]
+    pub fn select(g: &mut Grid, m: Grid, v: INT) -> Res<Grid> {
+        Ok(ops::select(g, &m, v)?)
+    }
+
+    // ---------------- Patterns ----------------
+
+    /// Whether the grid equals its left-right mirror.
+    #[rhai_fn(pure)]
+    pub fn is_symmetric_h(g: &mut Grid) -> bool {
+        ops::is_symmetric_h(g)
+    }
+    /// Whether the grid equals its top-bottom mirror.
+    #[rhai_fn(pure)]
+    pub fn is_symmetric_v(g: &mut Grid) -> bool {
+        ops::is_symmetric_v(g)
+    }
+    /// Fill cells of colour `unknown` from mirror images under the symmetries the rest obeys.
+    #[rhai_fn(pure, return_raw)]
+    pub fn complete_symmetry(g: &mut Grid, unknown: INT) -> Res<Grid> {
+        Ok(ops::complete_symmetry(g, unknown)?)
+    }
+    /// Fill cells of colour `unknown` by the smallest 2-D repeating tile the rest agrees with.
+    #[rhai_fn(pure, return_raw)]
+    pub fn complete_pattern(g: &mut Grid, unknown: INT) -> Res<Grid> {
+        Ok(ops::complete_pattern(g, unknown)?)
+    }
+    /// Smallest vertical repeat period of the rows.
+    #[rhai_fn(pure)]
+    pub fn period_rows(g: &mut Grid) -> INT {
+        ops::period_rows(g, -1)
+    }
+    /// Smallest horizontal repeat period of the columns.
+    #[rhai_fn(pure)]
+    pub fn period_cols(g: &mut Grid) -> INT {
+        ops::period_cols(g, -1)
+    }
+
+    // ---------------- Arrays ----------------
+
+    /// The element with the largest `f(x)` (first on ties), e.g. `objs.max_by(|o| o.size())`.
+    #[rhai_fn(return_raw)]
+    pub fn max_by(ctx: NativeCallContext, arr: &mut Array, f: FnPtr) -> Res<Dynamic> {
+        arg_best(&ctx, arr, &f, |a, b| a > b)
+    }
+    /// The element with the smallest `f(x)` (first on ties).
+    #[rhai_fn(return_raw)]
+    pub fn min_by(ctx: NativeCallContext, arr: &mut Array, f: FnPtr) -> Res<Dynamic> {
+        arg_best(&ctx, arr, &f, |a, b| a < b)
+    }
+    /// The most frequent element (first seen on ties), e.g. of colours or grids.
+    #[rhai_fn(return_raw)]
+    pub fn most_frequent(ctx: NativeCallContext, arr: &mut Array) -> Res<Dynamic> {
+        let mut best: Option<(usize, usize)> = None;
+        for i in 0..arr.len() {
+            let mut n = 0;
+            for j in 0..arr.len() {
+                let eq: bool = ctx.call_native_fn("==", (arr[i].clone(), arr[j].clone()))?;
+                n += eq as usize;
+            }
+            if best.is_none_or(|(_, m)| n > m) {
+                best = Some((i, n));
+            }
+        }
+        best.map(|(i, _)| arr[i].clone()).ok_or_else(|| "most_frequent: empty array".into())
+    }
+}
+
+fn arg_best(ctx: &NativeCallContext, arr: &Array, f: &FnPtr, better: fn(f64, f64) -> bool) -> Res<Dynamic> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, x) in arr.iter().enumerate() {
+        let key: Dynamic = f.call_within_context(ctx, (x.clone(),))?;
+        let k = match (key.as_int(), key.as_float()) {
+            (Ok(n), _) => n as f64,
+            (_, Ok(v)) => v,
+            _ => match key.as_bool() {
+                Ok(b) => b as i64 as f64,
+                Err(t) => return Err(format!("max_by/min_by: the key must be a number, got {t}").into()),
+            },
+        };
+        if best.is_none_or(|(_, b)| better(k, b)) {
+            best = Some((i, k));
+        }
+    }
+    best.map(|(i, _)| arr[i].clone()).ok_or_else(|| "max_by/min_by: empty array".into())
+}

@@ -1,0 +1,195 @@
+//! Objects: sets of coloured cells found as connected components of a grid.
+
+use super::ops::{self, colour, DslError, R};
+use crate::grid::Grid;
+
+/// A set of cells with colours, at absolute grid positions (may lie partly outside a
+/// grid after a shift). Cells are kept sorted in reading order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Obj {
+    cells: Vec<(i64, i64, u8)>,
+}
+
+/// How `objects` cuts a grid into components.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectOptions {
+    /// 8-connectivity instead of 4.
+    pub diagonal: bool,
+    /// Components may mix colours (any non-background cells that touch).
+    pub multicolour: bool,
+    /// The colour that is not part of any object; `None` keeps every cell.
+    pub background: Option<u8>,
+}
+
+/// Connected components in reading order of their first cell.
+pub fn objects(g: &Grid, opt: ObjectOptions) -> Vec<Obj> {
+    let (h, w) = g.shape();
+    let mut seen = vec![false; h * w];
+    let mut out = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..h * w {
+        let v0 = g.cells()[start];
+        if seen[start] || Some(v0) == opt.background {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut cells = Vec::new();
+        while let Some(k) = stack.pop() {
+            let (i, j) = (k / w, k % w);
+            let v = g.cells()[k];
+            cells.push((i as i64, j as i64, v));
+            for &(di, dj) in ops::neighbours(opt.diagonal) {
+                let (ni, nj) = (i as i64 + di, j as i64 + dj);
+                let Some(nv) = g.at(ni, nj) else { continue };
+                let nk = ni as usize * w + nj as usize;
+                let joins = if opt.multicolour { Some(nv) != opt.background } else { nv == v0 };
+                if joins && !seen[nk] {
+                    seen[nk] = true;
+                    stack.push(nk);
+                }
+            }
+        }
+        out.push(Obj::new(cells));
+    }
+    out
+}
+
+impl Obj {
+    pub fn new(mut cells: Vec<(i64, i64, u8)>) -> Obj {
+        cells.sort_unstable();
+        cells.dedup_by_key(|c| (c.0, c.1));
+        Obj { cells }
+    }
+
+    /// The non-`bg` cells of a grid as one object.
+    pub fn from_grid(g: &Grid, bg: Option<u8>) -> Obj {
+        let mut cells = Vec::new();
+        for i in 0..g.rows() {
+            for j in 0..g.cols() {
+                let v = g.get(i, j);
+                if Some(v) != bg {
+                    cells.push((i as i64, j as i64, v));
+                }
+            }
+        }
+        Obj { cells }
+    }
+
+    pub fn cells(&self) -> &[(i64, i64, u8)] {
+        &self.cells
+    }
+    pub fn size(&self) -> i64 {
+        self.cells.len() as i64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    fn need(&self, what: &str) -> R<()> {
+        if self.cells.is_empty() {
+            return Err(DslError(format!("{what}: the object is empty")));
+        }
+        Ok(())
+    }
+
+    pub fn top(&self) -> i64 {
+        self.cells.first().map_or(0, |c| c.0)
+    }
+    pub fn bottom(&self) -> i64 {
+        self.cells.last().map_or(0, |c| c.0)
+    }
+    pub fn left(&self) -> i64 {
+        self.cells.iter().map(|c| c.1).min().unwrap_or(0)
+    }
+    pub fn right(&self) -> i64 {
+        self.cells.iter().map(|c| c.1).max().unwrap_or(0)
+    }
+    pub fn height(&self) -> i64 {
+        if self.is_empty() { 0 } else { self.bottom() - self.top() + 1 }
+    }
+    pub fn width(&self) -> i64 {
+        if self.is_empty() { 0 } else { self.right() - self.left() + 1 }
+    }
+
+    /// The most common colour (ties: lower colour); -1 when empty.
+    pub fn colour(&self) -> i64 {
+        let mut h = [0usize; 10];
+        self.cells.iter().for_each(|c| h[c.2 as usize] += 1);
+        if self.is_empty() {
+            return -1;
+        }
+        (0..10).max_by_key(|&c| (h[c], std::cmp::Reverse(c))).unwrap() as i64
+    }
+
+    pub fn colours(&self) -> Vec<i64> {
+        let mut h = [false; 10];
+        self.cells.iter().for_each(|c| h[c.2 as usize] = true);
+        (0..10).filter(|&c| h[c]).map(|c| c as i64).collect()
+    }
+
+    pub fn shifted(&self, dr: i64, dc: i64) -> Obj {
+        Obj { cells: self.cells.iter().map(|&(r, c, v)| (r + dr, c + dc, v)).collect() }
+    }
+
+    /// Moved so its bounding box starts at (0, 0).
+    pub fn normalized(&self) -> Obj {
+        self.shifted(-self.top(), -self.left())
+    }
+
+    pub fn recoloured(&self, v: i64) -> R<Obj> {
+        let v = colour(v)?;
+        Ok(Obj { cells: self.cells.iter().map(|&(r, c, _)| (r, c, v)).collect() })
+    }
+
+    /// Same cells up to translation, colours ignored.
+    pub fn same_shape(&self, other: &Obj) -> bool {
+        let a = self.normalized();
+        let b = other.normalized();
+        a.cells.len() == b.cells.len() && a.cells.iter().zip(&b.cells).all(|(x, y)| (x.0, x.1) == (y.0, y.1))
+    }
+
+    /// Whether the object fills its bounding box.
+    pub fn is_rect(&self) -> bool {
+        !self.is_empty() && self.size() == self.height() * self.width()
+    }
+
+    pub fn contains(&self, r: i64, c: i64) -> bool {
+        self.cells.binary_search_by(|x| (x.0, x.1).cmp(&(r, c))).is_ok()
+    }
+
+    /// The object drawn on a grid of its bounding box, other cells `bg`.
+    pub fn to_grid(&self, bg: i64) -> R<Grid> {
+        self.need("to_grid")?;
+        let bg = colour(bg)?;
+        let (h, w) = ops::shape(self.height(), self.width())?;
+        let mut g = Grid::filled(h, w, bg).expect("checked");
+        let (t, l) = (self.top(), self.left());
+        for &(r, c, v) in &self.cells {
+            g.set((r - t) as usize, (c - l) as usize, v);
+        }
+        Ok(g)
+    }
+
+    /// Whether any cell lies on the border of a rows x cols grid.
+    pub fn touches_border(&self, rows: usize, cols: usize) -> bool {
+        self.cells.iter().any(|&(r, c, _)| r == 0 || c == 0 || r == rows as i64 - 1 || c == cols as i64 - 1)
+    }
+}
+
+/// Paints an object's cells (in its own colours, or `v`), clipped to the grid.
+pub fn paint(g: &Grid, o: &Obj, v: Option<u8>) -> Grid {
+    let mut out = g.clone();
+    for &(r, c, own) in o.cells() {
+        if out.at(r, c).is_some() {
+            out.set(r as usize, c as usize, v.unwrap_or(own));
+        }
+    }
+    out
+}
+
+/// The part of `g` under an object's bounding box.
+pub fn crop_to(g: &Grid, o: &Obj) -> R<Grid> {
+    o.need("crop_to")?;
+    ops::crop(g, o.top(), o.left(), o.height(), o.width())
+}

@@ -1,0 +1,674 @@
+//! Grid primitives as plain Rust functions. The Rhai surface (`dsl::module`) wraps these
+//! one-to-one; the enumerator and the native benchmarks call them directly.
+//!
+//! **Invariant:** every function is total: any argument gives a result or a [`DslError`],
+//! never a panic, and no function allocates more than `MAX_WORK_SIDE`² cells per grid
+//! before checking the size. Recursion is never used (flood fills use explicit stacks).
+
+use crate::grid::{Grid, COLOURS, MAX_WORK_SIDE};
+
+/// A primitive refused its arguments; the message says which and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DslError(pub String);
+
+pub type R<T> = Result<T, DslError>;
+
+macro_rules! fail {
+    ($($t:tt)*) => { return Err(DslError(format!($($t)*))) };
+}
+
+/// Checks a colour argument.
+pub fn colour(c: i64) -> R<u8> {
+    if (0..COLOURS as i64).contains(&c) {
+        Ok(c as u8)
+    } else {
+        fail!("colour {c} is not in 0..=9")
+    }
+}
+
+/// Checks a grid shape argument.
+pub fn shape(rows: i64, cols: i64) -> R<(usize, usize)> {
+    let max = MAX_WORK_SIDE as i64;
+    if rows < 1 || cols < 1 || rows > max || cols > max {
+        fail!("a {rows}x{cols} grid is not allowed (sides must be 1..={max})")
+    }
+    Ok((rows as usize, cols as usize))
+}
+
+/// Checks that a product of sides stays within limits without overflowing.
+fn scaled(n: usize, k: i64, what: &str) -> R<usize> {
+    if k < 1 || k > MAX_WORK_SIDE as i64 || n * k as usize > MAX_WORK_SIDE {
+        fail!("{what} by {k} gives a side over {MAX_WORK_SIDE} (or factor < 1)")
+    }
+    Ok(n * k as usize)
+}
+
+fn same_shape(a: &Grid, b: &Grid, what: &str) -> R<()> {
+    if a.shape() != b.shape() {
+        fail!("{what}: shapes differ ({}x{} vs {}x{})", a.rows(), a.cols(), b.rows(), b.cols())
+    }
+    Ok(())
+}
+
+// ---- construction and access ----
+
+pub fn new_grid(rows: i64, cols: i64, c: i64) -> R<Grid> {
+    let (r, k) = shape(rows, cols)?;
+    Ok(Grid::filled(r, k, colour(c)?).expect("checked shape and colour"))
+}
+
+pub fn from_rows(rows: &[Vec<i64>]) -> R<Grid> {
+    Grid::from_rows_max(rows, MAX_WORK_SIDE).map_err(|e| DslError(format!("grid_from: {e}")))
+}
+
+/// The colour at (r, c), or -1 outside the grid.
+pub fn get(g: &Grid, r: i64, c: i64) -> i64 {
+    g.at(r, c).map_or(-1, |v| v as i64)
+}
+
+/// Sets (r, c) in place; outside the grid it is an error.
+pub fn set(g: &mut Grid, r: i64, c: i64, v: i64) -> R<()> {
+    let v = colour(v)?;
+    if g.at(r, c).is_none() {
+        fail!("set: ({r},{c}) is outside the {}x{} grid", g.rows(), g.cols())
+    }
+    g.set(r as usize, c as usize, v);
+    Ok(())
+}
+
+// ---- geometry ----
+
+pub fn rotate(g: &Grid, k: i64) -> Grid {
+    use crate::grid::Dihedral::*;
+    g.transform([Identity, Rot90, Rot180, Rot270][k.rem_euclid(4) as usize])
+}
+pub fn flip_h(g: &Grid) -> Grid {
+    g.transform(crate::grid::Dihedral::FlipH)
+}
+pub fn flip_v(g: &Grid) -> Grid {
+    g.transform(crate::grid::Dihedral::FlipV)
+}
+pub fn transpose(g: &Grid) -> Grid {
+    g.transform(crate::grid::Dihedral::Transpose)
+}
+
+/// Moves the contents by (dr, dc); vacated cells get `fill`, cells pushed out are lost.
+pub fn shift(g: &Grid, dr: i64, dc: i64, fill: i64) -> R<Grid> {
+    let fill = colour(fill)?;
+    Ok(Grid::from_fn(g.rows(), g.cols(), |r, c| g.at(r as i64 - dr, c as i64 - dc).unwrap_or(fill)))
+}
+
+/// Moves the contents by (dr, dc) with wrap-around.
+pub fn roll(g: &Grid, dr: i64, dc: i64) -> Grid {
+    let (h, w) = (g.rows() as i64, g.cols() as i64);
+    Grid::from_fn(g.rows(), g.cols(), |r, c| g.get((r as i64 - dr).rem_euclid(h) as usize, (c as i64 - dc).rem_euclid(w) as usize))
+}
+
+// ---- size ----
+
+/// The h x w window at (r, c), clipped to the grid; empty after clipping is an error.
+pub fn crop(g: &Grid, r: i64, c: i64, h: i64, w: i64) -> R<Grid> {
+    let r0 = r.max(0);
+    let c0 = c.max(0);
+    let r1 = r.saturating_add(h).min(g.rows() as i64);
+    let c1 = c.saturating_add(w).min(g.cols() as i64);
+    if r1 <= r0 || c1 <= c0 {
+        fail!("crop: {h}x{w} at ({r},{c}) has no cells inside the {}x{} grid", g.rows(), g.cols())
+    }
+    Ok(Grid::from_fn((r1 - r0) as usize, (c1 - c0) as usize, |i, j| g.get(r0 as usize + i, c0 as usize + j)))
+}
+
+/// Bounding box [top, left, height, width] of the cells that are not `bg`, if any.
+pub fn bbox_not(g: &Grid, bg: u8) -> Option<[usize; 4]> {
+    let (mut t, mut l, mut b, mut r) = (usize::MAX, usize::MAX, 0, 0);
+    for i in 0..g.rows() {
+        for (j, &v) in g.row(i).iter().enumerate() {
+            if v != bg {
+                t = t.min(i);
+                l = l.min(j);
+                b = b.max(i);
+                r = r.max(j);
+            }
+        }
+    }
+    (t != usize::MAX).then(|| [t, l, b - t + 1, r - l + 1])
+}
+
+/// Crops to the bounding box of the cells that are not `bg`.
+pub fn trim(g: &Grid, bg: i64) -> R<Grid> {
+    let bg = colour(bg)?;
+    match bbox_not(g, bg) {
+        Some([t, l, h, w]) => Ok(Grid::from_fn(h, w, |i, j| g.get(t + i, l + j))),
+        None => fail!("trim: the grid is all background colour {bg}"),
+    }
+}
+
+/// Adds `n` cells of colour `c` on every side.
+pub fn pad(g: &Grid, n: i64, c: i64) -> R<Grid> {
+    let c = colour(c)?;
+    let (h, w) = shape(g.rows() as i64 + 2 * n, g.cols() as i64 + 2 * n)?;
+    if n < 0 {
+        fail!("pad: n must be >= 0, got {n}")
+    }
+    Ok(Grid::from_fn(h, w, |i, j| g.at(i as i64 - n, j as i64 - n).unwrap_or(c)))
+}
+
+/// Grows or shrinks to rows x cols, keeping the top-left corner; new cells get `c`.
+pub fn resize(g: &Grid, rows: i64, cols: i64, c: i64) -> R<Grid> {
+    let (h, w) = shape(rows, cols)?;
+    let c = colour(c)?;
+    Ok(Grid::from_fn(h, w, |i, j| g.at(i as i64, j as i64).unwrap_or(c)))
+}
+
+/// Each cell becomes a kr x kc block.
+pub fn scale_up(g: &Grid, kr: i64, kc: i64) -> R<Grid> {
+    let h = scaled(g.rows(), kr, "scale_up")?;
+    let w = scaled(g.cols(), kc, "scale_up")?;
+    Ok(Grid::from_fn(h, w, |i, j| g.get(i / kr as usize, j / kc as usize)))
+}
+
+/// Keeps every kr-th row and kc-th column (the inverse of `scale_up`).
+pub fn scale_down(g: &Grid, kr: i64, kc: i64) -> R<Grid> {
+    if kr < 1 || kc < 1 || kr as usize > g.rows() || kc as usize > g.cols() {
+        fail!("scale_down: factors {kr}x{kc} do not fit a {}x{} grid", g.rows(), g.cols())
+    }
+    let (kr, kc) = (kr as usize, kc as usize);
+    Ok(Grid::from_fn(g.rows() / kr, g.cols() / kc, |i, j| g.get(i * kr, j * kc)))
+}
+
+/// Repeats the grid nr times down and nc times across.
+pub fn tile(g: &Grid, nr: i64, nc: i64) -> R<Grid> {
+    let h = scaled(g.rows(), nr, "tile")?;
+    let w = scaled(g.cols(), nc, "tile")?;
+    Ok(Grid::from_fn(h, w, |i, j| g.get(i % g.rows(), j % g.cols())))
+}
+
+/// Repeats the grid's pattern to fill rows x cols (cropping the last repeat).
+pub fn tile_to(g: &Grid, rows: i64, cols: i64) -> R<Grid> {
+    let (h, w) = shape(rows, cols)?;
+    Ok(Grid::from_fn(h, w, |i, j| g.get(i % g.rows(), j % g.cols())))
+}
+
+/// Side by side (same number of rows).
+pub fn hcat(a: &Grid, b: &Grid) -> R<Grid> {
+    if a.rows() != b.rows() {
+        fail!("hcat: {} rows vs {} rows", a.rows(), b.rows())
+    }
+    let (_, w) = shape(a.rows() as i64, (a.cols() + b.cols()) as i64)?;
+    Ok(Grid::from_fn(a.rows(), w, |i, j| if j < a.cols() { a.get(i, j) } else { b.get(i, j - a.cols()) }))
+}
+
+/// One above the other (same number of columns).
+pub fn vcat(a: &Grid, b: &Grid) -> R<Grid> {
+    if a.cols() != b.cols() {
+        fail!("vcat: {} columns vs {} columns", a.cols(), b.cols())
+    }
+    let (h, _) = shape((a.rows() + b.rows()) as i64, a.cols() as i64)?;
+    Ok(Grid::from_fn(h, a.cols(), |i, j| if i < a.rows() { a.get(i, j) } else { b.get(i - a.rows(), j) }))
+}
+
+/// Splits into n equal parts side by side; one separator column between parts is
+/// dropped when the width is n*k + (n-1).
+pub fn split_cols(g: &Grid, n: i64) -> R<Vec<Grid>> {
+    split(&transpose(g), n).map(|v| v.iter().map(transpose).collect())
+}
+
+/// Splits into n equal parts top to bottom (separator rows dropped as in `split_cols`).
+pub fn split_rows(g: &Grid, n: i64) -> R<Vec<Grid>> {
+    split(g, n)
+}
+
+fn split(g: &Grid, n: i64) -> R<Vec<Grid>> {
+    let rows = g.rows() as i64;
+    if n < 1 || n > rows {
+        fail!("split: cannot split {rows} rows into {n} parts")
+    }
+    let (k, gap) = if rows % n == 0 {
+        (rows / n, 0)
+    } else if (rows + 1) % n == 0 {
+        ((rows + 1) / n - 1, 1)
+    } else {
+        fail!("split: {rows} rows do not split into {n} equal parts")
+    };
+    if k < 1 {
+        fail!("split: parts would be empty")
+    }
+    (0..n).map(|i| crop(g, i * (k + gap), 0, k, g.cols() as i64)).collect()
+}
+
+/// Rows (or, transposed, columns) that are one colour across the whole grid, and that
+/// colour is not the background: separator lines.
+fn separator_rows(g: &Grid) -> Vec<bool> {
+    let bg = background(g);
+    let sep: Vec<bool> = (0..g.rows()).map(|i| {
+        let row = g.row(i);
+        row.iter().all(|&v| v == row[0]) && (row[0] != bg || g.rows() == 1)
+    }).collect();
+    // Every row the same colour means no structure, not all separators.
+    if sep.iter().all(|&s| s) { vec![false; g.rows()] } else { sep }
+}
+
+fn runs(sep: &[bool]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, &s) in sep.iter().chain(std::iter::once(&true)).enumerate() {
+        match (s, start) {
+            (false, None) => start = Some(i),
+            (true, Some(s0)) => {
+                out.push((s0, i - s0));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The cells between separator lines (full rows/columns of one non-background colour),
+/// in reading order. A grid without separators is one cell.
+pub fn split_by_lines(g: &Grid) -> Vec<Grid> {
+    let row_runs = runs(&separator_rows(g));
+    let col_runs = runs(&separator_rows(&transpose(g)));
+    let mut out = Vec::new();
+    for &(r, h) in &row_runs {
+        for &(c, w) in &col_runs {
+            out.push(Grid::from_fn(h, w, |i, j| g.get(r + i, c + j)));
+        }
+    }
+    out
+}
+
+/// Removes separator lines (full rows/columns of one non-background colour).
+pub fn remove_lines(g: &Grid) -> R<Grid> {
+    let keep_r: Vec<usize> = separator_rows(g).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
+    let keep_c: Vec<usize> = separator_rows(&transpose(g)).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
+    if keep_r.is_empty() || keep_c.is_empty() {
+        fail!("remove_lines: nothing left")
+    }
+    Ok(Grid::from_fn(keep_r.len(), keep_c.len(), |i, j| g.get(keep_r[i], keep_c[j])))
+}
+
+pub fn left_half(g: &Grid) -> R<Grid> {
+    crop(g, 0, 0, g.rows() as i64, (g.cols() / 2) as i64)
+}
+pub fn right_half(g: &Grid) -> R<Grid> {
+    let w = g.cols() / 2;
+    crop(g, 0, (g.cols() - w) as i64, g.rows() as i64, w as i64)
+}
+pub fn top_half(g: &Grid) -> R<Grid> {
+    crop(g, 0, 0, (g.rows() / 2) as i64, g.cols() as i64)
+}
+pub fn bottom_half(g: &Grid) -> R<Grid> {
+    let h = g.rows() / 2;
+    crop(g, (g.rows() - h) as i64, 0, h as i64, g.cols() as i64)
+}
+
+/// Drops each row equal to the row above it.
+pub fn dedup_rows(g: &Grid) -> Grid {
+    let keep: Vec<usize> = (0..g.rows()).filter(|&i| i == 0 || g.row(i) != g.row(i - 1)).collect();
+    Grid::from_fn(keep.len(), g.cols(), |i, j| g.get(keep[i], j))
+}
+
+/// Drops each column equal to the column to its left.
+pub fn dedup_cols(g: &Grid) -> Grid {
+    transpose(&dedup_rows(&transpose(g)))
+}
+
+// ---- colour ----
+
+pub fn replace(g: &Grid, from: i64, to: i64) -> R<Grid> {
+    let (a, b) = (colour(from)?, colour(to)?);
+    let mut out = g.clone();
+    out.cells_mut().iter_mut().filter(|v| **v == a).for_each(|v| *v = b);
+    Ok(out)
+}
+
+/// Every cell that is not `keep` becomes `to`.
+pub fn replace_not(g: &Grid, keep: i64, to: i64) -> R<Grid> {
+    let (a, b) = (colour(keep)?, colour(to)?);
+    let mut out = g.clone();
+    out.cells_mut().iter_mut().filter(|v| **v != a).for_each(|v| *v = b);
+    Ok(out)
+}
+
+pub fn swap(g: &Grid, a: i64, b: i64) -> R<Grid> {
+    let (a, b) = (colour(a)?, colour(b)?);
+    let mut out = g.clone();
+    out.cells_mut().iter_mut().for_each(|v| {
+        *v = if *v == a { b } else if *v == b { a } else { *v }
+    });
+    Ok(out)
+}
+
+/// Recolours through a table: `table[c]` is the new colour of `c` (a 10-entry array),
+/// or a list of [from, to] pairs (colours not listed stay).
+pub fn map_colours(g: &Grid, table: &[u8; COLOURS]) -> Grid {
+    let mut out = g.clone();
+    out.cells_mut().iter_mut().for_each(|v| *v = table[*v as usize]);
+    out
+}
+
+/// Cells not of colour `c` become `bg`.
+pub fn keep(g: &Grid, c: i64, bg: i64) -> R<Grid> {
+    let (c, bg) = (colour(c)?, colour(bg)?);
+    Ok(Grid::from_fn(g.rows(), g.cols(), |i, j| if g.get(i, j) == c { c } else { bg }))
+}
+
+/// The most common colour (ties go to the lower colour).
+pub fn most_common(g: &Grid) -> i64 {
+    let h = g.histogram();
+    (0..COLOURS).max_by_key(|&c| (h[c], std::cmp::Reverse(c))).unwrap() as i64
+}
+
+/// The least common colour present (ties go to the lower colour).
+pub fn least_common(g: &Grid) -> i64 {
+    let h = g.histogram();
+    (0..COLOURS).filter(|&c| h[c] > 0).min_by_key(|&c| (h[c], c)).unwrap() as i64
+}
+
+/// The background guess: 0 when present on at least a quarter of the grid (ARC's
+/// convention), otherwise the most common colour.
+pub fn background(g: &Grid) -> u8 {
+    let h = g.histogram();
+    if h[0] * 4 >= g.rows() * g.cols() {
+        0
+    } else {
+        most_common(g) as u8
+    }
+}
+
+/// Colours present, ascending.
+pub fn palette(g: &Grid) -> Vec<i64> {
+    let h = g.histogram();
+    (0..COLOURS).filter(|&c| h[c] > 0).map(|c| c as i64).collect()
+}
+
+pub fn count(g: &Grid, c: i64) -> i64 {
+    g.cells().iter().filter(|&&v| v as i64 == c).count() as i64
+}
+
+// ---- painting ----
+
+/// Fills the h x w rectangle at (r, c) (clipped to the grid).
+pub fn fill_rect(g: &Grid, r: i64, c: i64, h: i64, w: i64, v: i64) -> R<Grid> {
+    let v = colour(v)?;
+    let mut out = g.clone();
+    let (r0, c0) = (r.max(0), c.max(0));
+    let (r1, c1) = (r.saturating_add(h).min(g.rows() as i64), c.saturating_add(w).min(g.cols() as i64));
+    for i in r0..r1 {
+        for j in c0..c1 {
+            out.set(i as usize, j as usize, v);
+        }
+    }
+    Ok(out)
+}
+
+/// Cells 4-connected to (r, c) through its own colour (the cell included).
+pub fn region(g: &Grid, r: i64, c: i64, diagonal: bool) -> Vec<(usize, usize)> {
+    let Some(v) = g.at(r, c) else { return Vec::new() };
+    let mut seen = vec![false; g.rows() * g.cols()];
+    let mut stack = vec![(r as usize, c as usize)];
+    let mut out = Vec::new();
+    seen[r as usize * g.cols() + c as usize] = true;
+    while let Some((i, j)) = stack.pop() {
+        out.push((i, j));
+        for (di, dj) in neighbours(diagonal) {
+            let (ni, nj) = (i as i64 + di, j as i64 + dj);
+            if g.at(ni, nj) == Some(v) && !std::mem::replace(&mut seen[ni as usize * g.cols() + nj as usize], true) {
+                stack.push((ni as usize, nj as usize));
+            }
+        }
+    }
+    out
+}
+
+pub fn neighbours(diagonal: bool) -> &'static [(i64, i64)] {
+    const FOUR: [(i64, i64); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
+    const EIGHT: [(i64, i64); 8] = [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)];
+    if diagonal {
+        &EIGHT
+    } else {
+        &FOUR
+    }
+}
+
+/// Recolours the same-colour region containing (r, c).
+pub fn flood_fill(g: &Grid, r: i64, c: i64, v: i64) -> R<Grid> {
+    let v = colour(v)?;
+    if g.at(r, c).is_none() {
+        fail!("flood_fill: ({r},{c}) is outside the {}x{} grid", g.rows(), g.cols())
+    }
+    let mut out = g.clone();
+    for (i, j) in region(g, r, c, false) {
+        out.set(i, j, v);
+    }
+    Ok(out)
+}
+
+/// Background cells that cannot reach the border through background cells (4-connected)
+/// become `v`.
+pub fn fill_enclosed(g: &Grid, bg: u8, v: i64) -> R<Grid> {
+    let v = colour(v)?;
+    let (h, w) = g.shape();
+    let mut outside = vec![false; h * w];
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for i in 0..h {
+        for j in 0..w {
+            if (i == 0 || j == 0 || i == h - 1 || j == w - 1) && g.get(i, j) == bg {
+                outside[i * w + j] = true;
+                stack.push((i, j));
+            }
+        }
+    }
+    while let Some((i, j)) = stack.pop() {
+        for &(di, dj) in neighbours(false) {
+            let (ni, nj) = (i as i64 + di, j as i64 + dj);
+            if g.at(ni, nj) == Some(bg) && !std::mem::replace(&mut outside[ni as usize * w + nj as usize], true) {
+                stack.push((ni as usize, nj as usize));
+            }
+        }
+    }
+    Ok(Grid::from_fn(h, w, |i, j| if g.get(i, j) == bg && !outside[i * w + j] { v } else { g.get(i, j) }))
+}
+
+/// Draws a horizontal, vertical or diagonal segment between two cells (clipped).
+pub fn line(g: &Grid, r1: i64, c1: i64, r2: i64, c2: i64, v: i64) -> R<Grid> {
+    let v = colour(v)?;
+    let (dr, dc) = (r2 - r1, c2 - c1);
+    if dr != 0 && dc != 0 && dr.abs() != dc.abs() {
+        fail!("line: ({r1},{c1})-({r2},{c2}) is neither straight nor diagonal")
+    }
+    let n = dr.abs().max(dc.abs());
+    if n > 4 * MAX_WORK_SIDE as i64 {
+        fail!("line: too long")
+    }
+    let mut out = g.clone();
+    for k in 0..=n {
+        let (i, j) = (r1 + k * dr.signum(), c1 + k * dc.signum());
+        if out.at(i, j).is_some() {
+            out.set(i as usize, j as usize, v);
+        }
+    }
+    Ok(out)
+}
+
+/// Paints from (r, c) stepping (dr, dc) to the edge; with `stop_at_obstacle` it stops
+/// before the first cell that is not `bg`. The start cell itself is not painted.
+pub fn ray(g: &Grid, r: i64, c: i64, dr: i64, dc: i64, v: i64, stop: Option<u8>) -> R<Grid> {
+    let v = colour(v)?;
+    if (dr, dc) == (0, 0) || dr.abs() > 1 || dc.abs() > 1 {
+        fail!("ray: direction ({dr},{dc}) must be one step (each of dr, dc in -1..=1, not both 0)")
+    }
+    let mut out = g.clone();
+    let (mut i, mut j) = (r + dr, c + dc);
+    while let Some(cur) = out.at(i, j) {
+        if stop.is_some_and(|bg| cur != bg) {
+            break;
+        }
+        out.set(i as usize, j as usize, v);
+        i += dr;
+        j += dc;
+    }
+    Ok(out)
+}
+
+/// Copies `sub` onto `g` with its top-left at (r, c) (clipped); cells of colour
+/// `transparent` (if any) are skipped.
+pub fn paste(g: &Grid, sub: &Grid, r: i64, c: i64, transparent: Option<u8>) -> Grid {
+    let mut out = g.clone();
+    for i in 0..sub.rows() {
+        for j in 0..sub.cols() {
+            let v = sub.get(i, j);
+            let (ti, tj) = (r + i as i64, c + j as i64);
+            if Some(v) != transparent && out.at(ti, tj).is_some() {
+                out.set(ti as usize, tj as usize, v);
+            }
+        }
+    }
+    out
+}
+
+/// Same-shape overlay: cells of `top` that are not `transparent` replace `g`'s.
+pub fn overlay(g: &Grid, top: &Grid, transparent: i64) -> R<Grid> {
+    same_shape(g, top, "overlay")?;
+    Ok(paste(g, top, 0, 0, Some(colour(transparent)?)))
+}
+
+/// Moves every cell that is not `bg` as far as it goes in a direction ("up", "down",
+/// "left", "right"), stacking against the edge and other cells.
+pub fn gravity(g: &Grid, dir: &str, bg: u8) -> R<Grid> {
+    let turns = match dir {
+        "down" => 0,
+        "left" => 1,
+        "up" => 2,
+        "right" => 3,
+        _ => fail!("gravity: direction {dir:?} is not one of \"up\", \"down\", \"left\", \"right\""),
+    };
+    // Rotate so the direction is "down", settle each column, rotate back.
+    let t = rotate(g, turns);
+    let mut out = Grid::filled(t.rows(), t.cols(), bg).expect("same shape");
+    for j in 0..t.cols() {
+        let mut dst = t.rows();
+        for i in (0..t.rows()).rev() {
+            let v = t.get(i, j);
+            if v != bg {
+                dst -= 1;
+                out.set(dst, j, v);
+            }
+        }
+    }
+    Ok(rotate(&out, -turns))
+}
+
+// ---- masks (0/1 grids; any non-zero cell counts as set) ----
+
+/// 1 where the cell is colour `c`, else 0.
+pub fn mask(g: &Grid, c: i64) -> Grid {
+    Grid::from_fn(g.rows(), g.cols(), |i, j| (g.get(i, j) as i64 == c) as u8)
+}
+
+pub fn mask_op(a: &Grid, b: &Grid, what: &str, f: impl Fn(bool, bool) -> bool) -> R<Grid> {
+    same_shape(a, b, what)?;
+    Ok(Grid::from_fn(a.rows(), a.cols(), |i, j| f(a.get(i, j) != 0, b.get(i, j) != 0) as u8))
+}
+
+pub fn invert(a: &Grid) -> Grid {
+    Grid::from_fn(a.rows(), a.cols(), |i, j| (a.get(i, j) == 0) as u8)
+}
+
+/// Sets colour `v` wherever `m` is non-zero.
+pub fn select(g: &Grid, m: &Grid, v: i64) -> R<Grid> {
+    same_shape(g, m, "select")?;
+    let v = colour(v)?;
+    Ok(Grid::from_fn(g.rows(), g.cols(), |i, j| if m.get(i, j) != 0 { v } else { g.get(i, j) }))
+}
+
+// ---- patterns ----
+
+pub fn is_symmetric_h(g: &Grid) -> bool {
+    flip_h(g) == *g
+}
+pub fn is_symmetric_v(g: &Grid) -> bool {
+    flip_v(g) == *g
+}
+
+/// Fills cells of colour `unknown` from their mirror images under every symmetry of
+/// the rectangle that the known cells agree with (mirror left-right, top-bottom,
+/// half turn, and the diagonals on square grids).
+pub fn complete_symmetry(g: &Grid, unknown: i64) -> R<Grid> {
+    use crate::grid::Dihedral::*;
+    let u = colour(unknown)?;
+    let mut out = g.clone();
+    let mut syms = vec![FlipH, FlipV, Rot180];
+    if g.rows() == g.cols() {
+        syms.extend([Transpose, AntiTranspose, Rot90, Rot270]);
+    }
+    let consistent = |t| {
+        let m = g.transform(t);
+        g.cells().iter().zip(m.cells()).all(|(&a, &b)| a == u || b == u || a == b)
+    };
+    let syms: Vec<_> = syms.into_iter().filter(|&t| consistent(t)).collect();
+    // Images of an unknown cell may themselves be unknown: repeat until stable.
+    for _ in 0..4 {
+        let mut changed = false;
+        for &t in &syms {
+            let m = out.transform(t);
+            for (k, v) in m.cells().iter().enumerate() {
+                if out.cells()[k] == u && *v != u {
+                    out.cells_mut()[k] = *v;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Smallest p >= 1 such that every row equals the row p below it, ignoring cells of
+/// colour `unknown` (-1: none ignored).
+pub fn period_rows(g: &Grid, unknown: i64) -> i64 {
+    let agree = |a: u8, b: u8| a == b || a as i64 == unknown || b as i64 == unknown;
+    (1..=g.rows())
+        .find(|&p| (0..g.rows() - p).all(|i| (0..g.cols()).all(|j| agree(g.get(i, j), g.get(i + p, j)))))
+        .unwrap_or(g.rows()) as i64
+}
+
+pub fn period_cols(g: &Grid, unknown: i64) -> i64 {
+    period_rows(&transpose(g), unknown)
+}
+
+/// Fills cells of colour `unknown` by repeating the smallest 2-D tiling period that the
+/// known cells agree with.
+pub fn complete_pattern(g: &Grid, unknown: i64) -> R<Grid> {
+    let u = colour(unknown)?;
+    let (h, w) = g.shape();
+    // Candidate periods in order of tile area; the first consistent one with every
+    // residue class known wins.
+    let mut periods: Vec<(usize, usize)> = (1..=h).flat_map(|pr| (1..=w).map(move |pc| (pr, pc))).collect();
+    periods.sort_by_key(|&(pr, pc)| (pr * pc, pr, pc));
+    for (pr, pc) in periods {
+        let mut tile = vec![u; pr * pc];
+        let ok = (0..h).all(|i| {
+            (0..w).all(|j| {
+                let v = g.get(i, j);
+                let t = &mut tile[(i % pr) * pc + j % pc];
+                if v == u {
+                    true
+                } else if *t == u {
+                    *t = v;
+                    true
+                } else {
+                    *t == v
+                }
+            })
+        });
+        if ok && !tile.contains(&u) {
+            return Ok(Grid::from_fn(h, w, |i, j| tile[(i % pr) * pc + j % pc]));
+        }
+    }
+    Ok(g.clone())
+}
