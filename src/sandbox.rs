@@ -82,7 +82,7 @@ impl Default for Limits {
             max_call_levels: 24,
             max_expr_depth: (64, 48),
             max_string_size: 10_000,
-            max_array_size: 20_000,
+            max_array_size: 5_000,
             max_map_size: 1_000,
             max_variables: 1_000,
         }
@@ -131,7 +131,7 @@ impl Sandbox {
             .set_optimization_level(OptimizationLevel::Simple);
         engine.on_progress(|ops| {
             // Checking the clock on every operation would cost more than the operation.
-            if ops % 512 == 0 && DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t)) {
+            if ops % 64 == 0 && DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t)) {
                 Some(Dynamic::UNIT)
             } else {
                 None

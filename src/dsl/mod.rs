@@ -45,7 +45,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("Masks (0/1 grids)", &["mask", "and", "or", "xor", "invert", "select"]),
     ("Patterns", &["is_symmetric_h", "is_symmetric_v", "complete_symmetry", "complete_pattern", "period_rows", "period_cols"]),
     ("Arrays", &["max_by", "min_by", "most_frequent"]),
-    ("Prelude helpers (written in Rhai)", &["largest", "smallest", "map_cells", "from_fn", "of_color"]),
+    ("Prelude helpers (written in Rhai)", &["largest", "smallest", "map_cells", "grid_fn", "of_color"]),
 ];
 
 /// Registers the DSL's types and primitives on an engine.
@@ -108,17 +108,17 @@ pub fn primitives() -> Vec<Primitive> {
 /// The prelude's functions, documented by their `///` comments.
 fn prelude_helpers(engine: &Engine) -> Vec<Primitive> {
     let ast = engine.compile(PRELUDE).expect("the DSL prelude compiles");
+    // Documented helpers only: the method form (using `this`) carries the doc; its
+    // plain-function twin does not.
     ast.iter_functions()
-        .filter(|f| !f.name.starts_with("anon$"))
-        .map(|f| {
-            let doc = f.comments.iter().flat_map(|c| c.lines()).map(|l| l.trim_start_matches("///").trim()).find(|l| !l.is_empty());
-            let (recv, rest) = f.params.split_first().map_or(("", &[][..]), |(a, b)| (*a, b));
-            Primitive {
-                name: f.name.to_string(),
-                signature: format!("{recv}.{}({})", f.name, rest.join(", ")),
-                returns: "any".into(),
-                doc: doc.unwrap_or_default().to_string(),
-            }
+        .filter_map(|f| {
+            let doc = f.comments.iter().flat_map(|c| c.lines()).map(|l| l.trim_start_matches("///").trim()).find(|l| !l.is_empty())?;
+            let twin = ast.iter_functions().find(|t| t.name == f.name && t.params.len() == f.params.len() + 1);
+            let signature = match twin.and_then(|t| t.params.first().copied()) {
+                Some(recv) => format!("{recv}.{}({})", f.name, f.params.join(", ")),
+                None => format!("{}({})", f.name, f.params.join(", ")),
+            };
+            Some(Primitive { name: f.name.to_string(), signature, returns: "any".into(), doc: doc.to_string() })
         })
         .collect()
 }
@@ -161,7 +161,8 @@ pub fn reference_markdown() -> String {
     let prims = primitives();
     let mut out = String::from(
         "# arcsynth DSL reference\n\nA program is Rhai: `fn solve(grid) { ... }` returning a Grid. Colours are ints 0..=9; \
-         (r, c) is (row, column) from the top-left. Grid methods return new grids except `set`.\n",
+         (r, c) is (row, column) from the top-left. Grid methods return new grids except `set`. \
+         A closure must not capture the variable it is called on (`row.all(|v| v == row[0])` fails): copy into a local first.\n",
     );
     let mut current = usize::MAX;
     for p in &prims {

@@ -635,6 +635,9 @@ pub mod dsl_api {
     /// The most frequent element (first seen on ties), e.g. of colours or grids.
     #[rhai_fn(return_raw)]
     pub fn most_frequent(ctx: NativeCallContext, arr: &mut Array) -> Res<Dynamic> {
+        if arr.len() > 1000 {
+            return Err(format!("most_frequent: {} elements is more than the 1000 it counts", arr.len()).into());
+        }
         let mut best: Option<(usize, usize)> = None;
         for i in 0..arr.len() {
             let mut n = 0;

@@ -106,10 +106,10 @@ impl Obj {
         self.cells.iter().map(|c| c.1).max().unwrap_or(0)
     }
     pub fn height(&self) -> i64 {
-        if self.is_empty() { 0 } else { self.bottom() - self.top() + 1 }
+        if self.is_empty() { 0 } else { self.bottom().saturating_sub(self.top()).saturating_add(1) }
     }
     pub fn width(&self) -> i64 {
-        if self.is_empty() { 0 } else { self.right() - self.left() + 1 }
+        if self.is_empty() { 0 } else { self.right().saturating_sub(self.left()).saturating_add(1) }
     }
 
     /// The most common colour (ties: lower colour); -1 when empty.
@@ -129,7 +129,7 @@ impl Obj {
     }
 
     pub fn shifted(&self, dr: i64, dc: i64) -> Obj {
-        Obj { cells: self.cells.iter().map(|&(r, c, v)| (r + dr, c + dc, v)).collect() }
+        Obj::new(self.cells.iter().map(|&(r, c, v)| (r.saturating_add(dr), c.saturating_add(dc), v)).collect())
     }
 
     /// Moved so its bounding box starts at (0, 0).
@@ -151,7 +151,7 @@ impl Obj {
 
     /// Whether the object fills its bounding box.
     pub fn is_rect(&self) -> bool {
-        !self.is_empty() && self.size() == self.height() * self.width()
+        !self.is_empty() && Some(self.size()) == self.height().checked_mul(self.width())
     }
 
     pub fn contains(&self, r: i64, c: i64) -> bool {

@@ -96,12 +96,13 @@ pub fn transpose(g: &Grid) -> Grid {
 /// Moves the contents by (dr, dc); vacated cells get `fill`, cells pushed out are lost.
 pub fn shift(g: &Grid, dr: i64, dc: i64, fill: i64) -> R<Grid> {
     let fill = colour(fill)?;
-    Ok(Grid::from_fn(g.rows(), g.cols(), |r, c| g.at(r as i64 - dr, c as i64 - dc).unwrap_or(fill)))
+    Ok(Grid::from_fn(g.rows(), g.cols(), |r, c| g.at((r as i64).saturating_sub(dr), (c as i64).saturating_sub(dc)).unwrap_or(fill)))
 }
 
 /// Moves the contents by (dr, dc) with wrap-around.
 pub fn roll(g: &Grid, dr: i64, dc: i64) -> Grid {
     let (h, w) = (g.rows() as i64, g.cols() as i64);
+    let (dr, dc) = (dr.rem_euclid(h), dc.rem_euclid(w));
     Grid::from_fn(g.rows(), g.cols(), |r, c| g.get((r as i64 - dr).rem_euclid(h) as usize, (c as i64 - dc).rem_euclid(w) as usize))
 }
 
@@ -147,10 +148,10 @@ pub fn trim(g: &Grid, bg: i64) -> R<Grid> {
 /// Adds `n` cells of colour `c` on every side.
 pub fn pad(g: &Grid, n: i64, c: i64) -> R<Grid> {
     let c = colour(c)?;
-    let (h, w) = shape(g.rows() as i64 + 2 * n, g.cols() as i64 + 2 * n)?;
-    if n < 0 {
-        fail!("pad: n must be >= 0, got {n}")
+    if !(0..=MAX_WORK_SIDE as i64).contains(&n) {
+        fail!("pad: n must be in 0..={MAX_WORK_SIDE}, got {n}")
     }
+    let (h, w) = shape(g.rows() as i64 + 2 * n, g.cols() as i64 + 2 * n)?;
     Ok(Grid::from_fn(h, w, |i, j| g.at(i as i64 - n, j as i64 - n).unwrap_or(c)))
 }
 
@@ -475,14 +476,15 @@ pub fn fill_enclosed(g: &Grid, bg: u8, v: i64) -> R<Grid> {
 /// Draws a horizontal, vertical or diagonal segment between two cells (clipped).
 pub fn line(g: &Grid, r1: i64, c1: i64, r2: i64, c2: i64, v: i64) -> R<Grid> {
     let v = colour(v)?;
+    let far = 4 * MAX_WORK_SIDE as i64;
+    if [r1, c1, r2, c2].iter().any(|v| v.abs() > far) {
+        fail!("line: coordinates must be within -{far}..={far}")
+    }
     let (dr, dc) = (r2 - r1, c2 - c1);
     if dr != 0 && dc != 0 && dr.abs() != dc.abs() {
         fail!("line: ({r1},{c1})-({r2},{c2}) is neither straight nor diagonal")
     }
     let n = dr.abs().max(dc.abs());
-    if n > 4 * MAX_WORK_SIDE as i64 {
-        fail!("line: too long")
-    }
     let mut out = g.clone();
     for k in 0..=n {
         let (i, j) = (r1 + k * dr.signum(), c1 + k * dc.signum());
@@ -501,7 +503,7 @@ pub fn ray(g: &Grid, r: i64, c: i64, dr: i64, dc: i64, v: i64, stop: Option<u8>)
         fail!("ray: direction ({dr},{dc}) must be one step (each of dr, dc in -1..=1, not both 0)")
     }
     let mut out = g.clone();
-    let (mut i, mut j) = (r + dr, c + dc);
+    let (mut i, mut j) = (r.saturating_add(dr), c.saturating_add(dc));
     while let Some(cur) = out.at(i, j) {
         if stop.is_some_and(|bg| cur != bg) {
             break;
@@ -520,7 +522,7 @@ pub fn paste(g: &Grid, sub: &Grid, r: i64, c: i64, transparent: Option<u8>) -> G
     for i in 0..sub.rows() {
         for j in 0..sub.cols() {
             let v = sub.get(i, j);
-            let (ti, tj) = (r + i as i64, c + j as i64);
+            let (ti, tj) = (r.saturating_add(i as i64), c.saturating_add(j as i64));
             if Some(v) != transparent && out.at(ti, tj).is_some() {
                 out.set(ti as usize, tj as usize, v);
             }

@@ -1,0 +1,166 @@
+//! The DSL on real tasks: every reference solution in `dsl/solutions/` must reproduce all
+//! train and test outputs of its task; the executor must score and deduplicate programs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use arcsynth::evaluate::{self, distinct_behaviours};
+use arcsynth::sandbox::{Category, Limits, Sandbox};
+use arcsynth::task::{self, Task};
+use common::*;
+
+/// Ratchet: the number of verified reference solutions may only go up.
+const MIN_SOLUTIONS: usize = 45;
+
+fn solution_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/solutions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn task(id: &str) -> Task {
+    task::load_one(&training_dir(), id).unwrap()
+}
+
+#[test]
+fn every_reference_solution_reproduces_all_train_and_test_outputs() {
+    let sandbox = Sandbox::new(Limits::default());
+    let files = solution_files();
+    let mut failures = Vec::new();
+    for file in &files {
+        let id = file.file_stem().unwrap().to_str().unwrap();
+        let t = task(id);
+        let source = std::fs::read_to_string(file).unwrap();
+        let program = match sandbox.compile(&source) {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{id}: {e}"));
+                continue;
+            }
+        };
+        let pairs = t.train.iter().map(|e| (&e.input, &e.output)).chain(t.test.iter().map(|e| (&e.input, e.output.as_ref().unwrap())));
+        for (i, (input, want)) in pairs.enumerate() {
+            match sandbox.run(&program, input) {
+                Ok(got) if &got == want => {}
+                Ok(_) => failures.push(format!("{id}: pair {i} wrong")),
+                Err(e) => failures.push(format!("{id}: pair {i}: {e}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(files.len() >= MIN_SOLUTIONS, "only {} reference solutions, expected at least {MIN_SOLUTIONS}", files.len());
+}
+
+#[test]
+fn run_command_exit_codes_follow_the_outcome() {
+    let tasks = training_dir();
+    let tasks = tasks.to_str().unwrap();
+    let sol = Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/solutions/3c9b0459.rhai");
+    let ok = arcsynth(&["run", sol.to_str().unwrap(), "--task", "3c9b0459", "--tasks", tasks]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("test 0: ok, correct"));
+
+    let dir = temp_dir("run-cli");
+    let wrong = dir.join("wrong.rhai");
+    std::fs::write(&wrong, "fn solve(g) { g.flip_h() }").unwrap();
+    let out = arcsynth(&["run", wrong.to_str().unwrap(), "--task", "3c9b0459", "--tasks", tasks]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = stdout(&out);
+    assert!(s.contains("WRONG") && s.contains("expected") && s.contains('!'), "{s}");
+
+    let broken = dir.join("broken.rhai");
+    std::fs::write(&broken, "fn solve(g) { g.rotate( }").unwrap();
+    let out = arcsynth(&["run", broken.to_str().unwrap(), "--task", "3c9b0459", "--tasks", tasks]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("parse error"), "{}", stdout(&out));
+
+    let missing = arcsynth(&["run", "/nonexistent.rhai", "--task", "3c9b0459", "--tasks", tasks]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("/nonexistent.rhai: cannot read"));
+    let no_task = arcsynth(&["run", sol.to_str().unwrap(), "--task", "nope", "--tasks", tasks]);
+    assert_eq!(no_task.status.code(), Some(2));
+}
+
+#[test]
+fn executor_scores_programs_and_groups_identical_behaviours() {
+    let t = task("3c9b0459");
+    let sandbox = Sandbox::new(Limits::default());
+    let sources = [
+        "fn solve(g) { g.rotate(2) }",
+        "fn solve(g) { g.flip_h().flip_v() }", // same behaviour as the first
+        "fn solve(g) { g.flip_h() }",          // near miss
+        "fn solve(g) { 42 }",
+        "not a program",
+    ];
+    let evals = evaluate::evaluate(&sandbox, &sources, &t);
+    assert!(evals[0].solves_train() && evals[1].solves_train());
+    assert_eq!(evals[0].train_correct, t.train.len());
+    assert_eq!(evals[0].pixel_accuracy, 1.0);
+    assert_eq!(evals[0].test[0].as_ref().unwrap(), t.test[0].output.as_ref().unwrap());
+    assert!(!evals[2].solves_train());
+    assert!(evals[2].pixel_accuracy > 0.0 && evals[2].pixel_accuracy < 1.0, "{}", evals[2].pixel_accuracy);
+    assert_eq!(evals[3].category(), Category::WrongReturnType);
+    assert_eq!(evals[3].pixel_accuracy, 0.0);
+    assert_eq!(evals[4].category(), Category::ParseError);
+    assert_eq!(distinct_behaviours(&evals), vec![0, 2, 3, 4]);
+}
+
+#[test]
+fn executor_never_reads_test_outputs() {
+    let t = task("007bbfb7");
+    let sandbox = Sandbox::new(Limits::default());
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/solutions/007bbfb7.rhai")).unwrap();
+    let with = evaluate::evaluate(&sandbox, &[src.as_str()], &t);
+    let without = evaluate::evaluate(&sandbox, &[src.as_str()], &t.without_test_outputs());
+    assert_eq!(with[0].test, without[0].test);
+    assert_eq!(with[0].pixel_accuracy, without[0].pixel_accuracy);
+}
+
+#[test]
+fn dsl_docs_lists_every_registered_primitive_with_a_doc() {
+    let prims = arcsynth::dsl::primitives();
+    assert!(prims.len() >= 90, "{} documented signatures", prims.len());
+    for p in &prims {
+        assert!(!p.doc.is_empty(), "{} has no doc", p.signature);
+        assert!(
+            arcsynth::dsl::SECTIONS.iter().any(|(_, names)| names.contains(&p.name.as_str())),
+            "{} is in no section of dsl::SECTIONS",
+            p.name
+        );
+    }
+    let out = arcsynth(&["dsl", "docs"]);
+    assert!(out.status.success());
+    let md = stdout(&out);
+    for p in &prims {
+        assert!(md.contains(&format!("`{}", p.signature)), "{} missing from the reference", p.signature);
+    }
+    // Every name listed in a section is really registered (no stale entries).
+    for (_, names) in arcsynth::dsl::SECTIONS {
+        for n in *names {
+            assert!(prims.iter().any(|p| p.name == *n), "section lists unregistered {n}");
+        }
+    }
+}
+
+#[test]
+fn reference_programs_may_use_prelude_helpers_and_redefine_them() {
+    let sandbox = Sandbox::new(Limits::default());
+    let g = arcsynth::grid::Grid::from_text("120\n003").unwrap();
+    let out = sandbox.run_source("fn solve(g) { g.map_cells(|v| if v == 0 { 5 } else { v }) }", &g).unwrap();
+    assert_eq!(out.to_text(), "125\n553");
+    let out = sandbox.run_source("fn solve(g) { map_cells(g, |v| 9 - v) }", &g).unwrap();
+    assert_eq!(out.to_text(), "879\n996");
+    let two = arcsynth::grid::Grid::from_text("110\n003").unwrap();
+    let out = sandbox.run_source("fn solve(g) { let o = g.objects().largest(); o.to_grid() }", &two).unwrap();
+    assert_eq!(out.to_text(), "11");
+    let out = sandbox.run_source("fn solve(g) { smallest(g.objects()).to_grid() }", &two).unwrap();
+    assert_eq!(out.to_text(), "3");
+    let out = sandbox.run_source("fn largest(x) { 7 } fn solve(g) { grid(1, 1, largest(g)) }", &g).unwrap();
+    assert_eq!(out.to_text(), "7");
+}

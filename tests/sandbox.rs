@@ -1,0 +1,153 @@
+//! Hostile programs: each must end in its category within its deadline, with the
+//! process alive and memory bounded.
+
+use std::time::{Duration, Instant};
+
+use arcsynth::grid::Grid;
+use arcsynth::sandbox::{Category, Limits, Sandbox};
+
+fn input() -> Grid {
+    Grid::from_text("0120\n3400\n0056").unwrap()
+}
+
+/// (program, categories accepted). Several limits can legitimately fire first for
+/// runaway programs, so some cases accept either.
+const CORPUS: &[(&str, &[Category])] = {
+    use Category::*;
+    &[
+        ("fn solve(g) { loop {} }", &[ResourceLimit, Timeout]),
+        ("fn solve(g) { while true {} }", &[ResourceLimit, Timeout]),
+        ("fn solve(g) { let x = 0; loop { x += 1; } }", &[ResourceLimit, Timeout]),
+        ("fn f(n) { if n == 0 { 0 } else { 1 + f(n - 1) } } fn solve(g) { f(100000); g }", &[ResourceLimit]),
+        ("fn f(n) { f(n + 1) } fn solve(g) { f(0) }", &[ResourceLimit]),
+        ("fn solve(g) { let a = []; a.pad(1000000000, 0); g }", &[ResourceLimit]),
+        ("fn solve(g) { let a = [0]; loop { a += a; } }", &[ResourceLimit]),
+        ("fn solve(g) { let s = \"ab\"; loop { s += s; } }", &[ResourceLimit]),
+        // Rhai does not check map sizes on indexed assignment; the operation limit bounds
+        // the growth instead (and the memory check below covers it).
+        ("fn solve(g) { let m = #{}; for i in 0..100000 { m[`k${i}`] = i; } g }", &[ResourceLimit, Ok]),
+        ("fn solve(g) { let m = #{}; loop { m[`k${m.len()}`] = g; } }", &[ResourceLimit, Timeout]),
+        ("fn solve(g) { let a = []; for i in 0..100000 { a.push(grid(120, 120, 1)); } g }", &[ResourceLimit]),
+        ("fn solve(g) { grid(1000000, 1000000, 0) }", &[RuntimeError]),
+        ("fn solve(g) { g.scale_up(1000000000) }", &[RuntimeError]),
+        ("fn solve(g) { g.tile(-1, 5) }", &[RuntimeError]),
+        ("fn solve(g) { g.tile(1000000, 1000000) }", &[RuntimeError]),
+        ("fn solve(g) { g.resize(100000, 100000, 0) }", &[RuntimeError]),
+        ("fn solve(g) { g.pad(9223372036854775807, 0) }", &[RuntimeError]),
+        ("fn solve(g) { g.pad(-3, 0) }", &[RuntimeError]),
+        ("fn solve(g) { g.crop(-5, -5, 2, 2) }", &[RuntimeError]),
+        ("fn solve(g) { g.crop(1, 1, 9223372036854775807, 9223372036854775807) }", &[Ok]),
+        ("fn solve(g) { g.shift(9223372036854775807, -9223372036854775808, 0) }", &[Ok]),
+        ("fn solve(g) { g.roll(-9223372036854775808, 9223372036854775807) }", &[Ok]),
+        ("fn solve(g) { g.rotate(-9223372036854775808) }", &[Ok]),
+        ("fn solve(g) { g.replace(11, 2) }", &[RuntimeError]),
+        ("fn solve(g) { g.replace(-1, 2) }", &[RuntimeError]),
+        ("fn solve(g) { g.set(99, 99, 1); g }", &[RuntimeError]),
+        ("fn solve(g) { g.line(0, 0, 9223372036854775807, 9223372036854775807, 1) }", &[RuntimeError]),
+        ("fn solve(g) { g.ray(9223372036854775807, 0, 1, 1, 1) }", &[Ok]),
+        ("fn solve(g) { g.ray(0, 0, 5, 0, 1) }", &[RuntimeError]),
+        ("fn solve(g) { g.paste(g, 9223372036854775807, 9223372036854775807) }", &[Ok]),
+        ("fn solve(g) { g.fill_rect(-9223372036854775808, 0, 9223372036854775807, 2, 3) }", &[Ok]),
+        ("fn solve(g) { g.scale_down(0) }", &[RuntimeError]),
+        ("fn solve(g) { g.split_cols(0) }", &[RuntimeError]),
+        ("fn solve(g) { g.split_rows(9223372036854775807) }", &[RuntimeError]),
+        ("fn solve(g) { g.flood_fill(-1, -1, 3) }", &[RuntimeError]),
+        ("fn solve(g) { g.objects()[0].shift(9223372036854775807, 9223372036854775807).to_grid() }", &[Ok]),
+        ("fn solve(g) { g.objects(#{bogus: true}) }", &[RuntimeError]),
+        ("fn solve(g) { g.gravity(\"sideways\") }", &[RuntimeError]),
+        ("fn solve(g) { [].max_by(|x| x) }", &[RuntimeError]),
+        ("fn solve(g) { g.row(-1) }", &[RuntimeError]),
+        ("fn solve(g) { grid_from([[1, 2], [3]]) }", &[RuntimeError]),
+        ("fn solve(g) { 42 }", &[WrongReturnType]),
+        ("fn solve(g) { \"a grid\" }", &[WrongReturnType]),
+        ("fn solve(g) { () }", &[WrongReturnType]),
+        ("fn solve(g) { [1, 2, 3] }", &[WrongReturnType]),
+        ("fn solve(g) { [[1, 2], [3]] }", &[InvalidGrid]),
+        ("fn solve(g) { [[1, 2], [3, 10]] }", &[InvalidGrid]),
+        ("fn solve(g) { [] }", &[InvalidGrid]),
+        ("fn solve(g) { [[1, 2], [3, 4]] }", &[Ok]),
+        ("fn solve(g) { grid(31, 31, 0) }", &[InvalidGrid]),
+        ("fn solve(g) { g.tile(10, 10) }", &[InvalidGrid]),
+        ("fn solve(g) { ]]] }", &[ParseError]),
+        ("", &[ParseError]),
+        ("fn solve() { 1 }", &[ParseError]),
+        ("let x = 1;", &[ParseError]),
+        ("fn solve(g) { let ü = 'λ'; ⊕⊕ }", &[ParseError]),
+        ("\u{0}\u{1}\u{fffd}\u{202e}fn solve(g) { g }", &[ParseError]),
+        ("fn solve(g) { eval(\"g\") }", &[ParseError]),
+        ("import \"std\" as s; fn solve(g) { g }", &[ParseError]),
+        ("fn solve(g) { print(\"hi\"); debug(g); g }", &[Ok]),
+        ("fn solve(g) { throw \"nope\" }", &[RuntimeError]),
+        ("fn solve(g) { let x = 1 / 0; g }", &[RuntimeError]),
+        ("fn solve(g) { undefined_function(g) }", &[RuntimeError]),
+        ("fn solve(g) { g.no_such_method() }", &[RuntimeError]),
+        ("fn solve(g) { try { loop {} } catch { } g }", &[ResourceLimit, Timeout]),
+    ]
+};
+
+fn deep_parens() -> String {
+    format!("fn solve(g) {{ {}1{} }}", "(".repeat(100_000), ")".repeat(100_000))
+}
+
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb / 1024)
+}
+
+#[test]
+fn hostile_programs_end_in_their_category_within_the_deadline() {
+    let limits = Limits { timeout: Duration::from_millis(500), ..Limits::default() };
+    let sandbox = Sandbox::new(limits);
+    let deep = deep_parens();
+    let cases = CORPUS.iter().map(|(s, c)| (s.to_string(), *c)).chain([(deep, &[Category::ParseError][..])]);
+    let mut bad = Vec::new();
+    for (src, expected) in cases {
+        let start = Instant::now();
+        let got = match sandbox.run_source(&src, &input()) {
+            Ok(_) => Category::Ok,
+            Err(e) => e.category,
+        };
+        let took = start.elapsed();
+        let short: String = src.chars().take(70).collect();
+        if !expected.contains(&got) {
+            bad.push(format!("{short:?}: got {got:?}, expected {expected:?}"));
+        }
+        // Deadline plus scheduling slack; runaway programs must not run on.
+        if took > limits.timeout + Duration::from_millis(1500) {
+            bad.push(format!("{short:?}: took {took:?}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    if let Some(peak) = peak_rss_mib() {
+        assert!(peak < 1024, "peak memory {peak} MiB");
+    }
+}
+
+#[test]
+fn a_slow_native_loop_is_stopped_by_the_wall_clock_deadline() {
+    // Few Rhai operations, each expensive: only the deadline can stop this.
+    let limits = Limits { timeout: Duration::from_millis(200), max_operations: 0, ..Limits::default() };
+    let sandbox = Sandbox::new(limits);
+    let big = Grid::filled(30, 30, 1).unwrap();
+    let start = Instant::now();
+    let err = sandbox.run_source("fn solve(g) { loop { g.scale_up(4).complete_symmetry(0); } }", &big).unwrap_err();
+    assert_eq!(err.category, Category::Timeout, "{err}");
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+}
+
+#[test]
+fn runs_in_parallel_threads_do_not_share_deadlines_or_state() {
+    use rayon::prelude::*;
+    let sandbox = Sandbox::new(Limits { timeout: Duration::from_millis(300), ..Limits::default() });
+    let programs = ["fn solve(g) { loop {} }", "fn solve(g) { g.rotate(1) }"];
+    let compiled: Vec<_> = programs.iter().map(|p| sandbox.compile(p).unwrap()).collect();
+    let results: Vec<_> = (0..40).into_par_iter().map(|i| sandbox.run(&compiled[i % 2], &input())).collect();
+    for (i, r) in results.iter().enumerate() {
+        if i % 2 == 0 {
+            assert!(r.is_err());
+        } else {
+            assert_eq!(r.as_ref().unwrap(), &input().transform(arcsynth::grid::Dihedral::Rot90));
+        }
+    }
+}
