@@ -166,7 +166,7 @@ pub fn reference_markdown() -> String {
     let mut out = String::from(
         "# arcsynth DSL reference\n\nA program is Rhai: `fn solve(grid) { ... }` returning a Grid. Colours are ints 0..=9; \
          (r, c) is (row, column) from the top-left. Grid methods return new grids except `set`. \
-         A closure must not capture the variable it is called on (`row.all(|v| v == row[0])` fails): copy into a local first.\n",
+         A closure must not capture the variable its method chain starts from (`row.all(|v| v == row[0])` and `g.objects().max_by(|o| g.count(1))` fail): put the chain's start in a local first.\n",
     );
     let mut current = usize::MAX;
     for p in &prims {
