@@ -44,8 +44,9 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("Painting", &["fill_rect", "flood_fill", "fill_enclosed", "line", "ray", "ray_until", "paste", "overlay", "gravity"]),
     ("Masks (0/1 grids)", &["mask", "and", "or", "xor", "invert", "select"]),
     ("Patterns", &["is_symmetric_h", "is_symmetric_v", "complete_symmetry", "complete_pattern", "period_rows", "period_cols"]),
+    ("Cell-wise (closures)", &["grid_fn", "map_cells"]),
     ("Arrays", &["max_by", "min_by", "most_frequent"]),
-    ("Prelude helpers (written in Rhai)", &["largest", "smallest", "map_cells", "grid_fn", "of_color"]),
+    ("Prelude helpers (written in Rhai)", &["largest", "smallest", "of_color"]),
 ];
 
 /// Registers the DSL's types and primitives on an engine.

@@ -620,6 +620,30 @@ pub mod dsl_api {
         ops::period_cols(g, -1)
     }
 
+    /// A new rows x cols grid with colour `f(r, c)` at each cell, e.g. `grid_fn(3, 3, |r, c| (r + c) % 2)`.
+    #[rhai_fn(return_raw)]
+    pub fn grid_fn(ctx: NativeCallContext, rows: INT, cols: INT, f: FnPtr) -> Res<Grid> {
+        let (h, w) = ops::shape(rows, cols)?;
+        let mut cells = Vec::with_capacity(h * w);
+        for r in 0..h {
+            for c in 0..w {
+                let v: Dynamic = f.call_within_context(&ctx, (r as INT, c as INT))?;
+                cells.push(ops::colour(int_of(&v, "grid_fn: f(r, c)")?)?);
+            }
+        }
+        Ok(Grid::from_cells(h, w, cells).map_err(|e| e.to_string())?)
+    }
+    /// A new grid with `f(colour)` applied to every cell.
+    #[rhai_fn(return_raw)]
+    pub fn map_cells(ctx: NativeCallContext, g: &mut Grid, f: FnPtr) -> Res<Grid> {
+        let mut out = g.clone();
+        for v in out.cells_mut() {
+            let new: Dynamic = f.call_within_context(&ctx, (*v as INT,))?;
+            *v = ops::colour(int_of(&new, "map_cells: f(colour)")?)?;
+        }
+        Ok(out)
+    }
+
     // ---------------- Arrays ----------------
 
     /// The element with the largest `f(x)` (first on ties), e.g. `objs.max_by(|o| o.size())`.

@@ -15,9 +15,11 @@ pub fn training_dir() -> PathBuf {
     p
 }
 
-/// A fresh empty directory under the system temp dir, unique to this test.
+/// A fresh empty directory under the system temp dir, unique to this call.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("arcsynth-test-{}-{name}", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("arcsynth-test-{}-{n}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
