@@ -45,6 +45,9 @@ enum Command {
     Score(ScoreArgs),
     /// Show a task's pairs as coloured grids (plain digits when piped or with --plain).
     Show(ShowArgs),
+    /// Search for programs that solve tasks; writes submission.json, programs.jsonl and
+    /// report.json to --out. Rerunning the same command resumes where it stopped.
+    Search(SearchArgs),
     /// Run a DSL program on a task's pairs: exit 0 if every known output matches, 1 if not.
     Run(RunArgs),
     /// The DSL: `arcsynth dsl docs` prints the primitive reference (Markdown).
@@ -56,6 +59,32 @@ enum Command {
 enum DslCommand {
     /// Print the reference of every DSL primitive, generated from their registrations.
     Docs,
+}
+
+#[derive(Args, Debug)]
+struct SearchArgs {
+    #[command(flatten)]
+    source: TaskSource,
+    /// Run directory (created if missing; finished tasks in it are skipped).
+    #[arg(long, default_value = "runs/search")]
+    out: PathBuf,
+    /// Coder model (GGUF) for the LLM proposer. Not available yet: the LLM backends
+    /// are still being built, so only the enumerator runs.
+    #[arg(long, value_name = "GGUF")]
+    model: Option<PathBuf>,
+    /// Proposers, in order: `enum` (model-free enumeration of DSL compositions) and
+    /// `llm`. Default: enum.
+    #[arg(long, value_delimiter = ',', default_value = "enum")]
+    proposer: Vec<String>,
+    /// Enumerator time budget per task, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    time_per_task: f64,
+    /// Enumerator depth: how many transforms a program may compose.
+    #[arg(long, default_value_t = 3)]
+    depth: usize,
+    /// Stop after this many tasks (in task-id order).
+    #[arg(long)]
+    max_tasks: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -181,6 +210,7 @@ fn run(command: Command) -> Result<i32> {
         Command::Score(a) => score(a),
         Command::Show(a) => show(a),
         Command::Run(a) => run_program(a),
+        Command::Search(a) => search(a),
         Command::Dsl(DslCommand::Docs) => {
             print!("{}", crate::dsl::reference_markdown());
             Ok(exit::OK)
@@ -292,4 +322,113 @@ fn run_program(a: RunArgs) -> Result<i32> {
         index += 1;
     }
     Ok(if all_ok { exit::OK } else { exit::FAILED })
+}
+
+fn search(a: SearchArgs) -> Result<i32> {
+    use crate::sandbox::{Limits, Sandbox};
+    use crate::search::{self as srch, Run};
+    for p in &a.proposer {
+        match p.as_str() {
+            "enum" => {}
+            "llm" => bail!("--proposer llm: the LLM backends are not built yet; run with --proposer enum"),
+            other => bail!("--proposer {other}: unknown proposer (known: enum, llm)"),
+        }
+    }
+    if let Some(m) = &a.model {
+        if !a.proposer.iter().any(|p| p == "enum") {
+            bail!("{}: the LLM proposer is not built yet; add --proposer enum", m.display());
+        }
+        tracing::warn!("{}: the LLM proposer is not built yet; searching with the enumerator only", m.display());
+    }
+    if !(a.time_per_task > 0.0 && a.time_per_task.is_finite()) {
+        bail!("--time-per-task must be a positive number of seconds");
+    }
+    if !(1..=4).contains(&a.depth) {
+        bail!("--depth must be 1..=4 (the search space grows about 100x per level)");
+    }
+    let set = a.source.load()?;
+    let mut tasks = set.tasks;
+    tasks.sort_by(|x, y| x.id.cmp(&y.id));
+    if let Some(n) = a.max_tasks {
+        tasks.truncate(n);
+    }
+    let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let budget = crate::enumerate::Budget {
+        max_depth: a.depth,
+        time: std::time::Duration::from_secs_f64(a.time_per_task),
+        ..Default::default()
+    };
+    let sandbox = Sandbox::new(Limits::default());
+    let todo: Vec<&crate::task::Task> = tasks.iter().filter(|t| !run.results.contains_key(&t.id)).collect();
+    let resumed = tasks.len() - todo.len();
+    if resumed > 0 {
+        tracing::info!("{}: {resumed} tasks already done, resuming", a.out.display());
+    }
+    let progress = Progress::new(todo.len() as u64);
+    let mut solved = run.results.values().filter(|r| r.solved_train).count();
+    for t in todo {
+        let result = srch::solve_with_enumerator(&sandbox, &t.without_test_outputs(), budget);
+        solved += result.solved_train as usize;
+        progress.task_done(&result, solved);
+        run.record(result, &tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
+    }
+    progress.finish();
+    run.write_outputs(&tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
+    let r = run.report(&tasks);
+    println!("tasks: {} ({resumed} resumed), solved on train: {}", r.tasks, r.solved_train);
+    if let (Some(total), Some(max)) = (r.pass_at_2, r.scored_tasks) {
+        println!(
+            "pass@2 on test outputs: {total:.2} / {max} ({:.1}%); solved on train but wrong on test: {}",
+            100.0 * total / max as f64,
+            r.solved_train_but_wrong_on_test
+        );
+    }
+    println!(
+        "time per task: median {:.2} s, p90 {:.2} s; candidates: {} ({:.0}/s)",
+        r.median_seconds, r.p90_seconds, r.candidates, r.candidates_per_second
+    );
+    println!("wrote {}/{{submission.json, programs.jsonl, report.json}}", a.out.display());
+    Ok(exit::OK)
+}
+
+/// Task progress: a bar on a terminal, one log line per task otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tasks  {msg}  [{elapsed_precise}, eta {eta}]")
+                    .expect("valid template"),
+            );
+            b
+        });
+        Progress { bar }
+    }
+
+    fn task_done(&self, r: &crate::search::TaskResult, solved: usize) {
+        match &self.bar {
+            Some(b) => {
+                b.set_message(format!("{solved} solved on train"));
+                b.inc(1);
+            }
+            None => tracing::info!(
+                "{}: {} in {:.2} s ({} candidates)",
+                r.task,
+                if r.solved_train { "solved on train" } else { "unsolved" },
+                r.seconds,
+                r.candidates
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
 }

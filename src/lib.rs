@@ -2,10 +2,12 @@
 
 pub mod cli;
 pub mod dsl;
+pub mod enumerate;
 pub mod evaluate;
 pub mod fsio;
 pub mod grid;
 pub mod render;
 pub mod sandbox;
+pub mod search;
 pub mod submission;
 pub mod task;

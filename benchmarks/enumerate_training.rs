@@ -1,0 +1,66 @@
+//! The model-free enumerator on the 400 ARC-AGI-1 training tasks at a fixed per-task
+//! budget: tasks solved (pass@2 on the test outputs), time per task, candidates/s.
+//!
+//! Run: `cargo bench --bench enumerate_training` (budget: ARCSYNTH_BENCH_SECONDS, default
+//! 5; depth: ARCSYNTH_BENCH_DEPTH, default 3). Uses every core rayon sees.
+
+#[path = "common.rs"]
+mod common;
+
+use std::time::Duration;
+
+use arcsynth::enumerate::Budget;
+use arcsynth::sandbox::{Limits, Sandbox};
+use arcsynth::search::{self, Run};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn main() {
+    let seconds: f64 = env_or("ARCSYNTH_BENCH_SECONDS", 5.0);
+    let depth: usize = env_or("ARCSYNTH_BENCH_DEPTH", 3);
+    let set = arcsynth::task::load(&common::training_dir()).unwrap();
+    let tasks = set.tasks;
+    let dir = common::root().join("target/bench-enumerate-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut run = Run::open(&dir).unwrap();
+    let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { max_depth: depth, time: Duration::from_secs_f64(seconds), ..Budget::default() };
+    for (i, t) in tasks.iter().enumerate() {
+        let r = search::solve_with_enumerator(&sandbox, &t.without_test_outputs(), budget);
+        eprintln!("{:3}/{} {} {} {:.2}s", i + 1, tasks.len(), t.id, if r.solved_train { "solved-train" } else { "-" }, r.seconds);
+        run.record(r, &tasks).unwrap();
+    }
+    let report = run.report(&tasks);
+    let solved_test = report.per_task.iter().filter(|l| l.correct == Some(1.0)).count();
+    let json = serde_json::json!({
+        "tasks": report.tasks,
+        "budget_seconds": seconds,
+        "depth": depth,
+        "threads": rayon::current_num_threads(),
+        "pass_at_2": report.pass_at_2,
+        "tasks_fully_solved_on_test": solved_test,
+        "solved_train": report.solved_train,
+        "solved_train_but_wrong_on_test": report.solved_train_but_wrong_on_test,
+        "median_seconds": report.median_seconds,
+        "p90_seconds": report.p90_seconds,
+        "candidates": report.candidates,
+        "candidates_per_second": report.candidates_per_second,
+        "solved": report.per_task.iter().filter(|l| l.correct == Some(1.0)).map(|l| l.task.clone()).collect::<Vec<_>>(),
+    });
+    let pass = report.pass_at_2.unwrap_or(0.0);
+    let summary = format!(
+        "{} tasks, {seconds} s/task budget, depth {depth}: pass@2 {pass:.2}/400 ({:.1}%), {} fully solved; {} solved on train of which {} wrong on test; median {:.2} s, p90 {:.2} s per task; {:.2}M candidates/s",
+        report.tasks,
+        100.0 * pass / report.tasks as f64,
+        solved_test,
+        report.solved_train,
+        report.solved_train_but_wrong_on_test,
+        report.median_seconds,
+        report.p90_seconds,
+        report.candidates_per_second / 1e6
+    );
+    common::record("enumerate_training", &format!("ARCSYNTH_BENCH_SECONDS={seconds} cargo bench --bench enumerate_training"), &json, &summary);
+    println!("{summary}");
+}

@@ -1,0 +1,516 @@
+//! Model-free program search: breadth-first enumeration of compositions of DSL
+//! transforms (grid -> grid), with parameters drawn from the task.
+//!
+//! Candidates are evaluated by calling the Rust primitives directly on the training
+//! inputs. A candidate whose training outputs equal an earlier candidate's is pruned
+//! (the trick that let icecuber's ARC 2020 winner reach depth 4). Every solution is
+//! rendered as an ordinary Rhai program; the caller re-verifies it in the sandbox.
+//!
+//! **Invariant:** only training pairs guide the search; test outputs are never read.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::dsl::objects::{self, ObjectOptions};
+use crate::dsl::ops;
+use crate::grid::Grid;
+use crate::task::Task;
+
+/// Which half-split a combining transform uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    Cols,
+    Rows,
+}
+
+/// Cell-wise logic for combining two masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Logic {
+    And,
+    Or,
+    Xor,
+    /// Neither: `a.or(b).invert()`.
+    Nor,
+}
+
+/// One grid -> grid transform with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Rotate(i64),
+    FlipH,
+    FlipV,
+    Transpose,
+    Trim,
+    CropLargest,
+    CropSmallest,
+    LargestToGrid,
+    ScaleUp(i64, i64),
+    ScaleDown(i64, i64),
+    Tile(i64, i64),
+    MirrorH,
+    MirrorV,
+    Kaleidoscope,
+    LeftHalf,
+    RightHalf,
+    TopHalf,
+    BottomHalf,
+    Combine(Split, Logic, i64),
+    OverlayHalves(Split, bool),
+    Replace(i64, i64),
+    Swap(i64, i64),
+    Keep(i64),
+    ReplaceNot(i64, i64),
+    Gravity(&'static str),
+    DedupRows,
+    DedupCols,
+    RemoveLines,
+    FillEnclosed(i64),
+    CompleteSymmetry(i64),
+    CompletePattern(i64),
+    Shift(i64, i64),
+    /// The cell between separator lines with the most non-background cells.
+    FullestCell,
+    /// The cell between separator lines with the fewest non-background cells.
+    EmptiestCell,
+    /// Crop to the cells that are not colour 0 (when 0 is not the guessed background).
+    Trim0,
+    /// Only the largest object, on the background.
+    KeepLargest,
+    /// Single-cell objects (noise) erased.
+    RemoveSingles,
+    RecolorLargest(i64),
+    RecolorSmallest(i64),
+    /// A colour-to-colour table learned from same-shape training pairs (`table[c]` is the
+    /// new colour of `c`).
+    RecolorTable([u8; 10]),
+}
+
+fn largest_object(g: &Grid) -> Option<objects::Obj> {
+    let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+    // Reversed so ties keep the first object, as the DSL's max_by does.
+    objects::objects(g, opt).into_iter().rev().max_by_key(|o| o.size())
+}
+
+fn smallest_object(g: &Grid) -> Option<objects::Obj> {
+    let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+    // min_by_key keeps the first on ties, like the DSL's min_by.
+    objects::objects(g, opt).into_iter().min_by_key(|o| o.size())
+}
+
+fn non_background(g: &Grid) -> usize {
+    let bg = ops::background(g);
+    g.cells().iter().filter(|&&v| v != bg).count()
+}
+
+impl Op {
+    /// Applies the transform; `None` when the primitive refuses its input.
+    pub fn apply(&self, g: &Grid) -> Option<Grid> {
+        use Op::*;
+        let halves = |s: Split| match s {
+            Split::Cols => ops::split_cols(g, 2).ok(),
+            Split::Rows => ops::split_rows(g, 2).ok(),
+        };
+        match *self {
+            Rotate(k) => Some(ops::rotate(g, k)),
+            FlipH => Some(ops::flip_h(g)),
+            FlipV => Some(ops::flip_v(g)),
+            Transpose => Some(ops::transpose(g)),
+            Trim => ops::trim(g, ops::background(g) as i64).ok(),
+            CropLargest => objects::crop_to(g, &largest_object(g)?).ok(),
+            CropSmallest => objects::crop_to(g, &smallest_object(g)?).ok(),
+            LargestToGrid => largest_object(g)?.to_grid(0).ok(),
+            ScaleUp(a, b) => ops::scale_up(g, a, b).ok(),
+            ScaleDown(a, b) => ops::scale_down(g, a, b).ok(),
+            Tile(a, b) => ops::tile(g, a, b).ok(),
+            MirrorH => ops::hcat(g, &ops::flip_h(g)).ok(),
+            MirrorV => ops::vcat(g, &ops::flip_v(g)).ok(),
+            Kaleidoscope => {
+                let top = ops::hcat(g, &ops::flip_h(g)).ok()?;
+                ops::vcat(&top, &ops::flip_v(&top)).ok()
+            }
+            LeftHalf => ops::left_half(g).ok(),
+            RightHalf => ops::right_half(g).ok(),
+            TopHalf => ops::top_half(g).ok(),
+            BottomHalf => ops::bottom_half(g).ok(),
+            Combine(s, logic, c) => {
+                let h = halves(s)?;
+                let m = match logic {
+                    Logic::And => ops::mask_op(&h[0], &h[1], "and", |a, b| a && b),
+                    Logic::Or | Logic::Nor => ops::mask_op(&h[0], &h[1], "or", |a, b| a || b),
+                    Logic::Xor => ops::mask_op(&h[0], &h[1], "xor", |a, b| a != b),
+                }
+                .ok()?;
+                let m = if logic == Logic::Nor { ops::invert(&m) } else { m };
+                ops::replace(&m, 1, c).ok()
+            }
+            OverlayHalves(s, second_on_top) => {
+                let h = halves(s)?;
+                if second_on_top {
+                    ops::overlay(&h[0], &h[1], 0).ok()
+                } else {
+                    ops::overlay(&h[1], &h[0], 0).ok()
+                }
+            }
+            Replace(a, b) => ops::replace(g, a, b).ok(),
+            Swap(a, b) => ops::swap(g, a, b).ok(),
+            Keep(c) => ops::keep(g, c, 0).ok(),
+            ReplaceNot(k, t) => ops::replace_not(g, k, t).ok(),
+            Gravity(d) => ops::gravity(g, d, ops::background(g)).ok(),
+            DedupRows => Some(ops::dedup_rows(g)),
+            DedupCols => Some(ops::dedup_cols(g)),
+            RemoveLines => ops::remove_lines(g).ok(),
+            FillEnclosed(c) => ops::fill_enclosed(g, ops::background(g), c).ok(),
+            CompleteSymmetry(u) => ops::complete_symmetry(g, u).ok(),
+            CompletePattern(u) => ops::complete_pattern(g, u).ok(),
+            Shift(dr, dc) => ops::shift(g, dr, dc, 0).ok(),
+            Trim0 => ops::trim(g, 0).ok(),
+            KeepLargest => {
+                let bg = ops::background(g);
+                Some(objects::paint(&Grid::filled(g.rows(), g.cols(), bg).ok()?, &largest_object(g)?, None))
+            }
+            RemoveSingles => {
+                let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+                let bg = ops::background(g);
+                let mut out = g.clone();
+                for o in objects::objects(g, opt).iter().filter(|o| o.size() == 1) {
+                    out = objects::paint(&out, o, Some(bg));
+                }
+                Some(out)
+            }
+            RecolorLargest(c) => Some(objects::paint(g, &largest_object(g)?, Some(ops::colour(c).ok()?))),
+            RecolorSmallest(c) => Some(objects::paint(g, &smallest_object(g)?, Some(ops::colour(c).ok()?))),
+            RecolorTable(t) => Some(ops::map_colours(g, &t)),
+            FullestCell | EmptiestCell => {
+                let cells = ops::split_by_lines(g);
+                let pick = if *self == FullestCell {
+                    cells.iter().rev().max_by_key(|c| non_background(c))
+                } else {
+                    cells.iter().min_by_key(|c| non_background(c))
+                };
+                pick.cloned()
+            }
+        }
+    }
+
+    /// The same transform as a Rhai expression of `g`.
+    pub fn rhai(&self) -> String {
+        use Op::*;
+        let half = |s: Split| if s == Split::Cols { "split_cols(2)" } else { "split_rows(2)" };
+        match *self {
+            Rotate(k) => format!("g.rotate({k})"),
+            FlipH => "g.flip_h()".into(),
+            FlipV => "g.flip_v()".into(),
+            Transpose => "g.transpose()".into(),
+            Trim => "g.trim()".into(),
+            CropLargest => "g.crop_to(g.objects().largest())".into(),
+            CropSmallest => "g.crop_to(g.objects().smallest())".into(),
+            LargestToGrid => "g.objects().largest().to_grid()".into(),
+            ScaleUp(a, b) => format!("g.scale_up({a}, {b})"),
+            ScaleDown(a, b) => format!("g.scale_down({a}, {b})"),
+            Tile(a, b) => format!("g.tile({a}, {b})"),
+            MirrorH => "g.hcat(g.flip_h())".into(),
+            MirrorV => "g.vcat(g.flip_v())".into(),
+            Kaleidoscope => "{ let top = g.hcat(g.flip_h()); top.vcat(top.flip_v()) }".into(),
+            LeftHalf => "g.left_half()".into(),
+            RightHalf => "g.right_half()".into(),
+            TopHalf => "g.top_half()".into(),
+            BottomHalf => "g.bottom_half()".into(),
+            Combine(s, logic, c) => {
+                let expr = match logic {
+                    Logic::And => "h[0].and(h[1])",
+                    Logic::Or => "h[0].or(h[1])",
+                    Logic::Xor => "h[0].xor(h[1])",
+                    Logic::Nor => "h[0].or(h[1]).invert()",
+                };
+                format!("{{ let h = g.{}; {expr}.replace(1, {c}) }}", half(s))
+            }
+            OverlayHalves(s, second_on_top) => {
+                let (bottom, top) = if second_on_top { (0, 1) } else { (1, 0) };
+                format!("{{ let h = g.{}; h[{bottom}].overlay(h[{top}]) }}", half(s))
+            }
+            Replace(a, b) => format!("g.replace({a}, {b})"),
+            Swap(a, b) => format!("g.swap({a}, {b})"),
+            Keep(c) => format!("g.keep({c})"),
+            ReplaceNot(k, t) => format!("g.replace_not({k}, {t})"),
+            Gravity(d) => format!("g.gravity(\"{d}\")"),
+            DedupRows => "g.dedup_rows()".into(),
+            DedupCols => "g.dedup_cols()".into(),
+            RemoveLines => "g.remove_lines()".into(),
+            FillEnclosed(c) => format!("g.fill_enclosed({c})"),
+            CompleteSymmetry(u) => format!("g.complete_symmetry({u})"),
+            CompletePattern(u) => format!("g.complete_pattern({u})"),
+            Shift(dr, dc) => format!("g.shift({dr}, {dc}, 0)"),
+            FullestCell => "g.split_by_lines().max_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
+            EmptiestCell => "g.split_by_lines().min_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
+            Trim0 => "g.trim(0)".into(),
+            KeepLargest => "grid(g.rows(), g.cols(), g.background()).paint(g.objects().largest())".into(),
+            RemoveSingles => "{ let out = g; for o in g.objects() { if o.size() == 1 { out = out.erase(o); } } out }".into(),
+            RecolorLargest(c) => format!("g.paint(g.objects().largest(), {c})"),
+            RecolorSmallest(c) => format!("g.paint(g.objects().smallest(), {c})"),
+            RecolorTable(t) => {
+                let pairs: Vec<String> = (0..10).filter(|&c| t[c] as usize != c).map(|c| format!("\"{c}\": {}", t[c])).collect();
+                format!("g.recolor(#{{{}}})", pairs.join(", "))
+            }
+        }
+    }
+}
+
+/// Renders a composition as a Rhai program.
+pub fn program(steps: &[Op]) -> String {
+    let mut s = String::from("fn solve(g) {\n");
+    for op in steps {
+        let _ = writeln!(s, "    let g = {};", op.rhai());
+    }
+    s.push_str("    g\n}\n");
+    s
+}
+
+/// The transforms tried on a task: general ones plus ones parameterised by the task's
+/// colours and size ratios.
+pub fn transforms(task: &Task) -> Vec<Op> {
+    use Op::*;
+    let mut ops = vec![
+        Rotate(1),
+        Rotate(2),
+        Rotate(3),
+        FlipH,
+        FlipV,
+        Transpose,
+        Trim,
+        CropLargest,
+        CropSmallest,
+        LargestToGrid,
+        MirrorH,
+        MirrorV,
+        Kaleidoscope,
+        LeftHalf,
+        RightHalf,
+        TopHalf,
+        BottomHalf,
+        DedupRows,
+        DedupCols,
+        RemoveLines,
+        FullestCell,
+        EmptiestCell,
+        Trim0,
+        KeepLargest,
+        RemoveSingles,
+        Shift(1, 0),
+        Shift(-1, 0),
+        Shift(0, 1),
+        Shift(0, -1),
+    ];
+    for d in ["up", "down", "left", "right"] {
+        ops.push(Gravity(d));
+    }
+    for s in [Split::Cols, Split::Rows] {
+        ops.push(OverlayHalves(s, false));
+        ops.push(OverlayHalves(s, true));
+    }
+    let mut cin = [false; 10];
+    let mut cout = [false; 10];
+    for e in &task.train {
+        e.input.cells().iter().for_each(|&v| cin[v as usize] = true);
+        e.output.cells().iter().for_each(|&v| cout[v as usize] = true);
+    }
+    let cin: Vec<i64> = (0..10).filter(|&c| cin[c]).map(|c| c as i64).collect();
+    let cout: Vec<i64> = (0..10).filter(|&c| cout[c]).map(|c| c as i64).collect();
+    for &a in &cin {
+        ops.push(Keep(a));
+        ops.push(CompleteSymmetry(a));
+        ops.push(CompletePattern(a));
+        for &b in &cout {
+            if a != b {
+                ops.push(Replace(a, b));
+                ops.push(ReplaceNot(a, b));
+            }
+        }
+        for &b in &cin {
+            if a < b {
+                ops.push(Swap(a, b));
+            }
+        }
+    }
+    for &c in &cout {
+        ops.push(FillEnclosed(c));
+        ops.push(RecolorLargest(c));
+        ops.push(RecolorSmallest(c));
+        for s in [Split::Cols, Split::Rows] {
+            for l in [Logic::And, Logic::Or, Logic::Xor, Logic::Nor] {
+                ops.push(Combine(s, l, c));
+            }
+        }
+    }
+    if let Some(t) = learned_recolor(task) {
+        ops.push(RecolorTable(t));
+    }
+    // Size ratios seen in the task, plus small defaults.
+    let mut factors: Vec<(i64, i64)> = vec![(2, 2), (3, 3)];
+    let mut shrink: Vec<(i64, i64)> = vec![(2, 2), (3, 3)];
+    for e in &task.train {
+        let (ir, ic) = (e.input.rows() as i64, e.input.cols() as i64);
+        let (or, oc) = (e.output.rows() as i64, e.output.cols() as i64);
+        if or % ir == 0 && oc % ic == 0 {
+            factors.push((or / ir, oc / ic));
+        }
+        if ir % or == 0 && ic % oc == 0 {
+            shrink.push((ir / or, ic / oc));
+        }
+    }
+    factors.sort();
+    factors.dedup();
+    shrink.sort();
+    shrink.dedup();
+    for &(a, b) in &factors {
+        if (a, b) != (1, 1) && a <= 10 && b <= 10 {
+            ops.push(ScaleUp(a, b));
+            ops.push(Tile(a, b));
+        }
+    }
+    for &(a, b) in &shrink {
+        if (a, b) != (1, 1) && a <= 10 && b <= 10 {
+            ops.push(ScaleDown(a, b));
+        }
+    }
+    ops.sort_by_key(|o| format!("{o:?}"));
+    ops.dedup();
+    ops
+}
+
+/// The cell-wise colour map that turns every training input into its output, when the
+/// pairs keep their shape and such a map exists (and is not the identity).
+fn learned_recolor(task: &Task) -> Option<[u8; 10]> {
+    let mut table: [Option<u8>; 10] = [None; 10];
+    for e in &task.train {
+        if e.input.shape() != e.output.shape() {
+            return None;
+        }
+        for (&a, &b) in e.input.cells().iter().zip(e.output.cells()) {
+            match table[a as usize] {
+                None => table[a as usize] = Some(b),
+                Some(x) if x != b => return None,
+                _ => {}
+            }
+        }
+    }
+    let t: [u8; 10] = std::array::from_fn(|c| table[c].unwrap_or(c as u8));
+    (t.iter().enumerate().any(|(c, &v)| v as usize != c)).then_some(t)
+}
+
+/// Search settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max_depth: usize,
+    pub time: Duration,
+    /// Stop collecting after this many distinct solutions.
+    pub max_solutions: usize,
+    /// Cap on stored states per level (memory bound).
+    pub max_states: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget { max_depth: 3, time: Duration::from_secs(10), max_solutions: 16, max_states: 200_000 }
+    }
+}
+
+/// What the search found.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Compositions that reproduce every training output, shortest first.
+    pub solutions: Vec<Vec<Op>>,
+    /// The composition with the best mean cell accuracy when none solves the task.
+    pub best_near_miss: Option<(Vec<Op>, f64)>,
+    /// Transform applications to one training input each.
+    pub candidates: u64,
+    /// Depth fully explored.
+    pub depth_done: usize,
+    pub timed_out: bool,
+}
+
+struct State {
+    steps: Vec<Op>,
+    outputs: Vec<Grid>,
+}
+
+fn fingerprint(gs: &[Grid]) -> u64 {
+    gs.iter().fold(0xcbf29ce484222325u64, |h, g| (h ^ g.fingerprint()).wrapping_mul(0x100000001b3))
+}
+
+fn accuracy(gs: &[Grid], task: &Task) -> f64 {
+    gs.iter().zip(&task.train).map(|(g, e)| crate::evaluate::cell_accuracy(g, &e.output)).sum::<f64>() / gs.len() as f64
+}
+
+/// Enumerates compositions breadth-first until solutions are found at some depth (that
+/// depth is finished, then the search stops), the depth limit, or the time budget.
+pub fn search(task: &Task, budget: Budget) -> Found {
+    let start = Instant::now();
+    let ops = transforms(task);
+    let targets: Vec<Grid> = task.train.iter().map(|e| e.output.clone()).collect();
+    let mut found = Found::default();
+    let mut seen: HashSet<u64> = HashSet::new();
+    let inputs: Vec<Grid> = task.train.iter().map(|e| e.input.clone()).collect();
+    seen.insert(fingerprint(&inputs));
+    if inputs == targets {
+        found.solutions.push(Vec::new());
+        return found;
+    }
+    let mut frontier = vec![State { steps: Vec::new(), outputs: inputs }];
+    let mut best: Option<(Vec<Op>, f64)> = None;
+    for depth in 1..=budget.max_depth {
+        let last = depth == budget.max_depth;
+        let mut next: Vec<State> = Vec::new();
+        for chunk in frontier.chunks(64) {
+            if start.elapsed() >= budget.time {
+                found.timed_out = true;
+                break;
+            }
+            let children: Vec<(Vec<Op>, Vec<Grid>, u64)> = chunk
+                .par_iter()
+                .flat_map_iter(|s| ops.iter().map(move |op| (s, op)))
+                .filter_map(|(s, op)| {
+                    let outs: Option<Vec<Grid>> = s.outputs.iter().map(|g| op.apply(g).filter(|o| o.rows() <= 30 && o.cols() <= 30)).collect();
+                    let outs = outs?;
+                    let mut steps = s.steps.clone();
+                    steps.push(*op);
+                    let fp = fingerprint(&outs);
+                    Some((steps, outs, fp))
+                })
+                .collect();
+            found.candidates += (chunk.len() * ops.len() * task.train.len()) as u64;
+            for (steps, outs, fp) in children {
+                if !seen.insert(fp) {
+                    continue;
+                }
+                if outs == targets {
+                    if found.solutions.len() < budget.max_solutions {
+                        found.solutions.push(steps);
+                    }
+                    continue;
+                }
+                if outs.iter().zip(&targets).all(|(o, t)| o.shape() == t.shape()) {
+                    let acc = accuracy(&outs, task);
+                    if best.as_ref().is_none_or(|(_, b)| acc > *b) {
+                        best = Some((steps.clone(), acc));
+                    }
+                }
+                if !last && next.len() < budget.max_states {
+                    next.push(State { steps, outputs: outs });
+                }
+            }
+        }
+        if found.timed_out {
+            break;
+        }
+        found.depth_done = depth;
+        if !found.solutions.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    found.best_near_miss = best;
+    found
+}
