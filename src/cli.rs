@@ -53,6 +53,63 @@ enum Command {
     /// The DSL: `arcsynth dsl docs` prints the primitive reference (Markdown).
     #[command(subcommand)]
     Dsl(DslCommand),
+    /// Developer tools: test models, raw generation.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DevCommand {
+    /// Write a random-weight GGUF model (qwen2 architecture, byte-level vocabulary,
+    /// ChatML template) for tests and throughput benchmarks.
+    MakeModel {
+        /// tiny (~0.5 MB), qwen2.5-coder-0.5b or qwen2.5-coder-1.5b (real shapes, f32).
+        #[arg(long, default_value = "tiny")]
+        preset: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Seed of the random weights.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Generate completions for one user message with a GGUF model (llama.cpp).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    #[arg(long, value_name = "GGUF")]
+    model: PathBuf,
+    /// The user message.
+    #[arg(long)]
+    prompt: String,
+    /// Number of completions, sampled in parallel from one decoded prompt.
+    #[arg(short, long, default_value_t = 1)]
+    n: usize,
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Stop strings (repeatable).
+    #[arg(long)]
+    stop: Vec<String>,
+    /// A GBNF grammar file every completion must match.
+    #[arg(long, value_name = "FILE")]
+    grammar: Option<PathBuf>,
+    /// Layers to offload to the GPU (CUDA/Metal/Vulkan builds).
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+    /// Context size (default: the model's, at most 32768).
+    #[arg(long)]
+    ctx: Option<u32>,
+    /// CPU threads.
+    #[arg(long, default_value_t = 1)]
+    threads: i32,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,6 +268,12 @@ fn run(command: Command) -> Result<i32> {
         Command::Show(a) => show(a),
         Command::Run(a) => run_program(a),
         Command::Search(a) => search(a),
+        Command::Dev(DevCommand::MakeModel { preset, out, seed }) => {
+            crate::llm::gguf::make_model(&preset, &out, seed).with_context(|| format!("{}: cannot write the model", out.display()))?;
+            println!("wrote {} ({} bytes)", out.display(), std::fs::metadata(&out)?.len());
+            Ok(exit::OK)
+        }
+        Command::Dev(DevCommand::Generate(a)) => generate(a),
         Command::Dsl(DslCommand::Docs) => {
             print!("{}", crate::dsl::reference_markdown());
             Ok(exit::OK)
@@ -431,4 +494,37 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+}
+
+#[cfg(feature = "llama")]
+fn generate(a: GenerateArgs) -> Result<i32> {
+    use crate::llm::{llama, Backend, Message, Request, Sampling};
+    let grammar = match &a.grammar {
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?),
+        None => None,
+    };
+    let opts = llama::LoadOptions { gpu_layers: a.gpu_layers, ctx: a.ctx, threads: a.threads, ..Default::default() };
+    let mut backend = llama::LlamaCpp::load(&a.model, opts)?;
+    let request = Request {
+        messages: vec![Message::new("user", &a.prompt)],
+        n: a.n,
+        sampling: Sampling { temperature: a.temperature, seed: a.seed, max_tokens: a.max_tokens, stop: a.stop, ..Sampling::default() },
+        grammar,
+    };
+    let g = backend.generate(&request)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&g)?);
+    } else {
+        for (i, c) in g.completions.iter().enumerate() {
+            println!("--- completion {i} ({} tokens, {:?})\n{}", c.tokens, c.finish, c.text);
+        }
+        let secs = g.generation_time.as_secs_f64();
+        println!("--- {} prompt tokens, {} generated in {secs:.2} s ({:.0} tokens/s)", g.prompt_tokens, g.completion_tokens(), g.completion_tokens() as f64 / secs.max(1e-9));
+    }
+    Ok(exit::OK)
+}
+
+#[cfg(not(feature = "llama"))]
+fn generate(_: GenerateArgs) -> Result<i32> {
+    bail!("this arcsynth was built without the `llama` feature; rebuild with default features")
 }

@@ -463,7 +463,7 @@ pub fn search(task: &Task, budget: Budget) -> Found {
     for depth in 1..=budget.max_depth {
         let last = depth == budget.max_depth;
         let mut next: Vec<State> = Vec::new();
-        for chunk in frontier.chunks(64) {
+        for chunk in frontier.chunks(16) {
             if start.elapsed() >= budget.time {
                 found.timed_out = true;
                 break;

@@ -6,6 +6,7 @@ pub mod enumerate;
 pub mod evaluate;
 pub mod fsio;
 pub mod grid;
+pub mod llm;
 pub mod render;
 pub mod sandbox;
 pub mod search;

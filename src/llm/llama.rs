@@ -1,0 +1,312 @@
+//! The llama.cpp backend (in-process, through `llama-cpp-2`): batched parallel sampling
+//! of N sequences that share one decoded prompt, prompt-prefix KV reuse across calls,
+//! and optional GBNF grammars.
+//!
+//! llama.cpp aborts the process on some bad inputs (`GGML_ASSERT`), which Rust cannot
+//! catch, so everything it would assert on is checked here first: the file exists and
+//! is a GGUF, prompts fit the context, batches never exceed `n_batch`.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+
+use super::{cut_at_stop, Backend, Completion, Finish, Generation, LlmError, Request};
+
+/// llama.cpp's backend may be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend, LlmError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            let b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            // llama.cpp's ~300 log lines per load go to tracing: silent unless -v/-vv.
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| LlmError::Backend(format!("cannot initialise llama.cpp: {e}")))
+}
+
+/// Settings for loading a model.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub gpu_layers: u32,
+    /// Context size; `None` uses the model's training context (capped at 32768).
+    pub ctx: Option<u32>,
+    pub threads: i32,
+    /// Batch size for prompt decoding.
+    pub batch: u32,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions { gpu_layers: 0, ctx: None, threads: 1, batch: 512 }
+    }
+}
+
+/// Checks that `path` is a readable GGUF file before llama.cpp sees it (its loader
+/// debug-asserts on missing files, and a non-GGUF gives only a null pointer).
+pub fn check_model_file(path: &Path) -> Result<(), LlmError> {
+    let err = |problem: String| LlmError::Model { path: path.display().to_string(), problem };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read the model: {e}")))?;
+    if !meta.is_file() {
+        return Err(err("not a file".into()));
+    }
+    let mut magic = [0u8; 4];
+    use std::io::Read;
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|_| err("too short to be a GGUF model".into()))?;
+    if &magic != b"GGUF" {
+        return Err(err("not a GGUF file (its first bytes are not \"GGUF\")".into()));
+    }
+    Ok(())
+}
+
+/// A loaded model plus one context that is reused across calls.
+pub struct LlamaCpp {
+    name: String,
+    // Field order matters: the context borrows the model, so it is dropped first.
+    ctx: Option<LlamaContext<'static>>,
+    ctx_seqs: u32,
+    model: &'static LlamaModel,
+    template: Option<LlamaChatTemplate>,
+    opts: LoadOptions,
+    /// Tokens whose KV is in sequence 0 from the previous call (the shared prefix).
+    cached: Vec<LlamaToken>,
+}
+
+impl LlamaCpp {
+    pub fn load(path: &Path, opts: LoadOptions) -> Result<LlamaCpp, LlmError> {
+        check_model_file(path)?;
+        let backend = backend()?;
+        let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
+        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| LlmError::Model {
+            path: path.display().to_string(),
+            problem: format!("llama.cpp could not load it ({e}); is it a complete, supported GGUF model?"),
+        })?;
+        // The context borrows the model for its whole life; the model lives as long as
+        // the process (one model per run), which makes the borrow 'static.
+        let model: &'static LlamaModel = Box::leak(Box::new(model));
+        let template = match model.chat_template(None) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                tracing::warn!("{}: no chat template in the model; using ChatML", path.display());
+                None
+            }
+        };
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        Ok(LlamaCpp { name, ctx: None, ctx_seqs: 0, model, template, opts, cached: Vec::new() })
+    }
+
+    pub fn model(&self) -> &LlamaModel {
+        self.model
+    }
+
+    /// Context size in tokens for the current settings.
+    fn n_ctx(&self) -> u32 {
+        self.opts.ctx.unwrap_or_else(|| self.model.n_ctx_train().min(32768)).max(64)
+    }
+
+    /// The chat-formatted prompt.
+    pub fn format(&self, messages: &[super::Message]) -> Result<String, LlmError> {
+        if let Some(t) = &self.template {
+            let chat: Result<Vec<LlamaChatMessage>, _> =
+                messages.iter().map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone())).collect();
+            let chat = chat.map_err(|e| LlmError::Backend(format!("message has a NUL byte: {e}")))?;
+            if let Ok(s) = self.model.apply_chat_template(t, &chat, true) {
+                return Ok(s);
+            }
+            tracing::warn!("the model's chat template is not one llama.cpp supports; using ChatML");
+        }
+        let mut s = String::new();
+        for m in messages {
+            s.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m.role, m.content));
+        }
+        s.push_str("<|im_start|>assistant\n");
+        Ok(s)
+    }
+
+    pub fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
+        self.model.vocab().tokenize(text.as_bytes(), false, true)
+    }
+
+    /// A context with room for `seqs` sequences, created only when the current one is
+    /// too small (contexts cost memory and time to create).
+    fn context(&mut self, seqs: u32) -> Result<&mut LlamaContext<'static>, LlmError> {
+        if self.ctx.is_none() || self.ctx_seqs < seqs {
+            self.ctx = None;
+            self.cached.clear();
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(self.n_ctx()))
+                .with_n_batch(self.opts.batch)
+                .with_n_ubatch(self.opts.batch)
+                .with_n_seq_max(seqs.max(1))
+                .with_kv_unified(true)
+                .with_n_threads(self.opts.threads)
+                .with_n_threads_batch(self.opts.threads);
+            // llama.cpp contexts must be created one at a time, process-wide.
+            static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
+            let ctx = self.model.new_context(backend()?, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))?;
+            self.ctx = Some(ctx);
+            self.ctx_seqs = seqs.max(1);
+        }
+        Ok(self.ctx.as_mut().expect("just created"))
+    }
+}
+
+fn sampler(model: &LlamaModel, req: &Request, seq: usize) -> Result<LlamaSampler, LlmError> {
+    let s = &req.sampling;
+    let seed = s.seed.wrapping_add(seq as u32);
+    let mut chain = Vec::new();
+    if let Some(g) = &req.grammar {
+        chain.push(LlamaSampler::grammar(model, g, "root").map_err(|e| LlmError::Grammar(format!("{e:?}")))?);
+    }
+    if s.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if s.top_k > 0 {
+            chain.push(LlamaSampler::top_k(s.top_k));
+        }
+        if s.top_p < 1.0 {
+            chain.push(LlamaSampler::top_p(s.top_p, 1));
+        }
+        if s.min_p > 0.0 {
+            chain.push(LlamaSampler::min_p(s.min_p, 1));
+        }
+        chain.push(LlamaSampler::temp(s.temperature));
+        chain.push(LlamaSampler::dist(seed));
+    }
+    Ok(LlamaSampler::chain_simple(chain))
+}
+
+struct Seq {
+    sampler: LlamaSampler,
+    bytes: Vec<u8>,
+    tokens: usize,
+    done: Option<Finish>,
+    /// Index of this sequence's logits in the last decoded batch.
+    logits_at: i32,
+    pos: i32,
+}
+
+impl Backend for LlamaCpp {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn generate(&mut self, req: &Request) -> Result<Generation, LlmError> {
+        let n = req.n.max(1);
+        let prompt_text = self.format(&req.messages)?;
+        let prompt = self.tokenize(&prompt_text);
+        if prompt.is_empty() {
+            return Err(LlmError::Backend("the prompt is empty".into()));
+        }
+        let max = req.sampling.max_tokens;
+        let need = prompt.len() + n * max;
+        let ctx_size = self.n_ctx() as usize;
+        if need > ctx_size {
+            return Err(LlmError::ContextTooSmall { prompt: prompt.len(), n, max, need, ctx: ctx_size });
+        }
+        let batch_size = self.opts.batch as usize;
+        let model = self.model;
+        let eos = model.vocab().eos();
+        let started = Instant::now();
+
+        // Reuse the KV of the longest common prefix with the previous prompt (sequence 0
+        // keeps it); at least the last prompt token is decoded again to get its logits.
+        let mut reuse = self.cached.iter().zip(&prompt).take_while(|(a, b)| a == b).count();
+        if reuse >= prompt.len() {
+            reuse = prompt.len() - 1;
+        }
+        let ctx = self.context(n as u32)?;
+        if reuse == 0 {
+            ctx.clear_kv_cache();
+        } else {
+            // Drop everything past the shared prefix, and every other sequence.
+            ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| LlmError::Backend(e.to_string()))?;
+            for s in 1..n as u32 {
+                ctx.clear_kv_cache_seq(Some(s), None, None).map_err(|e| LlmError::Backend(e.to_string()))?;
+            }
+        }
+        let mut batch = LlamaBatch::new(batch_size.max(n), n as i32);
+        let rest = &prompt[reuse..];
+        for (ci, chunk) in rest.chunks(batch_size).enumerate() {
+            batch.clear();
+            let base = reuse + ci * batch_size;
+            for (i, &t) in chunk.iter().enumerate() {
+                let last = base + i == prompt.len() - 1;
+                batch.add(t, (base + i) as i32, &[0], last).map_err(|e| LlmError::Backend(e.to_string()))?;
+            }
+            ctx.decode(&mut batch).map_err(|e| LlmError::Backend(format!("decoding the prompt failed: {e}")))?;
+        }
+        let last_logits = batch.n_tokens() - 1;
+        for s in 1..n as i32 {
+            ctx.copy_kv_cache_seq(0, s, None, None).map_err(|e| LlmError::Backend(e.to_string()))?;
+        }
+        let prompt_time = started.elapsed();
+        let gen_start = Instant::now();
+
+        let mut seqs: Vec<Seq> = (0..n)
+            .map(|i| {
+                Ok(Seq { sampler: sampler(model, req, i)?, bytes: Vec::new(), tokens: 0, done: None, logits_at: last_logits, pos: prompt.len() as i32 })
+            })
+            .collect::<Result<_, LlmError>>()?;
+        if max == 0 {
+            seqs.iter_mut().for_each(|s| s.done = Some(Finish::Length));
+        }
+        while seqs.iter().any(|s| s.done.is_none()) {
+            batch.clear();
+            for (i, s) in seqs.iter_mut().enumerate() {
+                if s.done.is_some() {
+                    continue;
+                }
+                // `sample` also accepts the token into the chain (grammar state, RNG);
+                // accepting it a second time would corrupt the grammar and abort.
+                let token = s.sampler.sample(ctx, s.logits_at);
+                if model.vocab().is_eog(token) || token == eos {
+                    s.done = Some(Finish::Eos);
+                    continue;
+                }
+                s.tokens += 1;
+                s.bytes.extend(model.vocab().token_to_piece(token, false, None));
+                if !req.sampling.stop.is_empty() && cut_at_stop(&String::from_utf8_lossy(&s.bytes), &req.sampling.stop).is_some() {
+                    s.done = Some(Finish::Stop);
+                    continue;
+                }
+                if s.tokens >= max {
+                    s.done = Some(Finish::Length);
+                    continue;
+                }
+                s.logits_at = batch.n_tokens();
+                batch.add(token, s.pos, &[i as i32], true).map_err(|e| LlmError::Backend(e.to_string()))?;
+                s.pos += 1;
+            }
+            if batch.n_tokens() > 0 {
+                ctx.decode(&mut batch).map_err(|e| LlmError::Backend(format!("decoding failed: {e}")))?;
+            }
+        }
+        self.cached = prompt.clone();
+        let completions = seqs
+            .into_iter()
+            .map(|s| {
+                let mut text = String::from_utf8_lossy(&s.bytes).into_owned();
+                if let Some(cut) = cut_at_stop(&text, &req.sampling.stop) {
+                    text.truncate(cut);
+                }
+                Completion { text, tokens: s.tokens, finish: s.done.expect("loop ends when all are done") }
+            })
+            .collect();
+        Ok(Generation { completions, prompt_tokens: prompt.len(), cached_prompt_tokens: reuse, prompt_time, generation_time: gen_start.elapsed() })
+    }
+}

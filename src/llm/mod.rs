@@ -1,0 +1,129 @@
+//! LLM backends behind one small interface: N completions for one prompt.
+//!
+//! **Invariant:** this module knows nothing about ARC, grids or the DSL: it turns chat
+//! messages into completions. Prompts are built elsewhere.
+
+pub mod gguf;
+#[cfg(feature = "llama")]
+pub mod llama;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: &str, content: &str) -> Message {
+        Message { role: role.into(), content: content.into() }
+    }
+}
+
+/// Sampling settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    pub temperature: f32,
+    pub top_k: i32,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub seed: u32,
+    pub max_tokens: usize,
+    /// Generation stops when the completion ends with one of these; it is cut there.
+    pub stop: Vec<String>,
+}
+
+impl Default for Sampling {
+    /// Qwen's recommended non-thinking settings.
+    fn default() -> Sampling {
+        Sampling { temperature: 0.7, top_k: 20, top_p: 0.8, min_p: 0.0, seed: 0, max_tokens: 512, stop: Vec::new() }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub messages: Vec<Message>,
+    /// Number of completions.
+    pub n: usize,
+    pub sampling: Sampling,
+    /// A GBNF grammar every completion must match, if any.
+    pub grammar: Option<String>,
+}
+
+/// Why a completion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    /// The model produced its end-of-generation token.
+    Eos,
+    /// A stop string was produced (and cut off).
+    Stop,
+    /// `max_tokens` was reached.
+    Length,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    pub text: String,
+    pub tokens: usize,
+    pub finish: Finish,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    pub completions: Vec<Completion>,
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose KV was reused from the previous call.
+    pub cached_prompt_tokens: usize,
+    pub prompt_time: Duration,
+    pub generation_time: Duration,
+}
+
+impl Generation {
+    pub fn completion_tokens(&self) -> usize {
+        self.completions.iter().map(|c| c.tokens).sum()
+    }
+}
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("{path}: {problem}")]
+    Model { path: String, problem: String },
+    #[error("the prompt is {prompt} tokens and {n} completions of up to {max} tokens need {need}, more than the context of {ctx}; raise --ctx or lower --max-tokens")]
+    ContextTooSmall { prompt: usize, n: usize, max: usize, need: usize, ctx: usize },
+    #[error("invalid grammar: {0}")]
+    Grammar(String),
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A source of completions.
+pub trait Backend {
+    /// A short name for reports (e.g. the model file's stem).
+    fn name(&self) -> &str;
+    fn generate(&mut self, request: &Request) -> Result<Generation, LlmError>;
+}
+
+/// Cuts `text` at the first stop string it contains, if any.
+pub fn cut_at_stop(text: &str, stop: &[String]) -> Option<usize> {
+    stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_strings_cut_at_the_earliest_match() {
+        let stop = vec!["```".to_string(), "END".to_string()];
+        assert_eq!(cut_at_stop("abc END x ``` y", &stop), Some(4));
+        assert_eq!(cut_at_stop("nothing here", &stop), None);
+        assert_eq!(cut_at_stop("x", &[String::new()]), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! The llama.cpp backend on the project's own random-weight GGUF model, through the real
+//! loading path: parallel sequences, seeds, stop strings, grammars, KV prefix reuse, and
+//! bad model files (checked through the binary, so an abort could not hide).
+#![cfg(feature = "llama")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use arcsynth::llm::llama::{LlamaCpp, LoadOptions};
+use arcsynth::llm::{Backend, Finish, LlmError, Message, Request, Sampling};
+use common::*;
+
+/// The tiny model, written once per test process.
+fn tiny() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let p = temp_dir("llm-model").join("tiny.gguf");
+        arcsynth::llm::gguf::make_model("tiny", &p, 7).unwrap();
+        p
+    })
+}
+
+fn load() -> LlamaCpp {
+    LlamaCpp::load(tiny(), LoadOptions { ctx: Some(2048), threads: 1, ..LoadOptions::default() }).unwrap()
+}
+
+fn request(n: usize, seed: u32, max_tokens: usize) -> Request {
+    Request {
+        messages: vec![Message::new("system", "You write Rhai programs."), Message::new("user", "Solve the task.")],
+        n,
+        sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed, max_tokens, ..Sampling::default() },
+        grammar: None,
+    }
+}
+
+#[test]
+fn parallel_sequences_give_n_completions_with_exact_token_accounting() {
+    let mut b = load();
+    let g = b.generate(&request(4, 1, 24)).unwrap();
+    assert_eq!(g.completions.len(), 4);
+    assert!(g.prompt_tokens > 10);
+    for c in &g.completions {
+        assert!(c.tokens <= 24);
+        match c.finish {
+            Finish::Length => assert_eq!(c.tokens, 24),
+            Finish::Eos => assert!(c.tokens < 24),
+            Finish::Stop => panic!("no stop strings were given"),
+        }
+    }
+    assert_eq!(g.completion_tokens(), g.completions.iter().map(|c| c.tokens).sum::<usize>());
+    // The byte-level vocabulary makes one token per byte for these random models, so
+    // tokens and text length agree unless bytes were not valid UTF-8.
+    assert!(g.completions.iter().any(|c| c.tokens > 0));
+}
+
+#[test]
+fn a_fixed_seed_reproduces_completions_and_another_seed_does_not() {
+    let mut b = load();
+    let a = b.generate(&request(4, 42, 20)).unwrap();
+    // Same backend (its prompt KV is reused now) and a fresh one: identical.
+    let again = b.generate(&request(4, 42, 20)).unwrap();
+    assert!(again.cached_prompt_tokens > 0, "the prompt prefix was not reused");
+    let fresh = load().generate(&request(4, 42, 20)).unwrap();
+    let texts = |g: &arcsynth::llm::Generation| g.completions.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&a), texts(&again));
+    assert_eq!(texts(&a), texts(&fresh));
+    let other = b.generate(&request(4, 43, 20)).unwrap();
+    assert_ne!(texts(&a), texts(&other));
+    // Sequences of one call differ from each other (each has its own seed).
+    assert!(texts(&a).iter().any(|t| t != &texts(&a)[0]));
+}
+
+#[test]
+fn stop_strings_cut_completions() {
+    let mut b = load();
+    let free = b.generate(&request(1, 5, 40)).unwrap();
+    let text = &free.completions[0].text;
+    let chars: Vec<char> = text.chars().collect();
+    assert!(chars.len() >= 6, "completion too short to test: {text:?}");
+    let stop: String = chars[3..5].iter().collect();
+    let cut_at = text.find(&stop).unwrap();
+    let mut req = request(1, 5, 40);
+    req.sampling.stop = vec![stop.clone()];
+    let stopped = b.generate(&req).unwrap();
+    let c = &stopped.completions[0];
+    assert_eq!(c.finish, Finish::Stop, "{c:?}");
+    assert_eq!(c.text, text[..cut_at], "stop {stop:?}");
+    assert!(!c.text.contains(&stop));
+}
+
+#[test]
+fn grammar_mode_yields_only_grammar_valid_text() {
+    let mut b = load();
+    let mut req = request(4, 3, 30);
+    req.grammar = Some(r#"root ::= "fn solve(g) { g." ("rotate(" [0-3] ")" | "flip_h()" | "flip_v()") " }""#.to_string());
+    let g = b.generate(&req).unwrap();
+    let valid = ["fn solve(g) { g.rotate(0) }", "fn solve(g) { g.rotate(1) }", "fn solve(g) { g.rotate(2) }", "fn solve(g) { g.rotate(3) }", "fn solve(g) { g.flip_h() }", "fn solve(g) { g.flip_v() }"];
+    for c in &g.completions {
+        assert!(valid.iter().any(|v| v.starts_with(c.text.as_str())), "{:?}", c.text);
+    }
+    // With room to finish, every completion is a whole sentence of the grammar.
+    assert!(g.completions.iter().all(|c| c.finish == Finish::Eos && valid.contains(&c.text.as_str())), "{:?}", g.completions);
+    let mut bad = request(1, 3, 5);
+    bad.grammar = Some("root ::= (".into());
+    assert!(matches!(b.generate(&bad), Err(LlmError::Grammar(_))));
+}
+
+#[test]
+fn prompts_that_do_not_fit_the_context_are_refused_before_decoding() {
+    let mut b = LlamaCpp::load(tiny(), LoadOptions { ctx: Some(128), threads: 1, ..LoadOptions::default() }).unwrap();
+    let err = b.generate(&request(8, 1, 64)).unwrap_err();
+    assert!(matches!(err, LlmError::ContextTooSmall { .. }), "{err}");
+    assert!(err.to_string().contains("--ctx"));
+}
+
+#[test]
+fn bad_model_files_give_one_line_errors_not_aborts() {
+    let dir = temp_dir("llm-bad");
+    let truncated = dir.join("truncated.gguf");
+    let bytes = std::fs::read(tiny()).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let header_only = dir.join("header.gguf");
+    std::fs::write(&header_only, &bytes[..2]).unwrap();
+    let not_gguf = dir.join("task.json");
+    std::fs::write(&not_gguf, "{\"train\": []}").unwrap();
+    let missing = dir.join("missing.gguf");
+    for (path, words) in [
+        (&missing, "cannot read the model"),
+        (&header_only, "too short"),
+        (&not_gguf, "not a GGUF file"),
+        (&truncated, "could not load it"),
+        (&dir, "not a file"),
+    ] {
+        let out = arcsynth(&["dev", "generate", "--model", path.to_str().unwrap(), "--prompt", "hi"]);
+        assert_eq!(out.status.code(), Some(2), "{}: {}", path.display(), stderr(&out));
+        let err = stderr(&out);
+        let last = err.trim_end().lines().last().unwrap_or_default();
+        assert!(last.starts_with("arcsynth: error:") && last.contains(path.to_str().unwrap()) && last.contains(words), "{err}");
+    }
+}
+
+#[test]
+fn make_model_writes_a_loadable_model_through_the_cli() {
+    let p = temp_dir("llm-cli").join("m.gguf");
+    let out = arcsynth(&["dev", "make-model", "--preset", "tiny", "--out", p.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let gen = arcsynth(&["dev", "generate", "--model", p.to_str().unwrap(), "--prompt", "hi", "-n", "3", "--max-tokens", "8", "--json"]);
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&gen)).unwrap();
+    assert_eq!(v["completions"].as_array().unwrap().len(), 3);
+    let unknown = arcsynth(&["dev", "make-model", "--preset", "huge", "--out", p.to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("unknown preset huge"));
+}
