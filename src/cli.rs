@@ -78,8 +78,25 @@ enum DevCommand {
 
 #[derive(Args, Debug)]
 struct GenerateArgs {
-    #[arg(long, value_name = "GGUF")]
+    /// `llama` (in-process llama.cpp, --model is a GGUF file) or `openai` (an
+    /// OpenAI-compatible server at --endpoint, --model is the served model's name).
+    #[arg(long, default_value = "llama")]
+    backend: String,
+    #[arg(long, value_name = "GGUF|NAME")]
     model: PathBuf,
+    /// Server base URL for --backend openai, e.g. http://127.0.0.1:8000/v1.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Environment variable holding the API key for --backend openai.
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+    /// Requests in flight at once (--backend openai).
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Qwen3 thinking mode (on|off). Off by default; <think> blocks are always removed
+    /// from completions.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    thinking: String,
     /// The user message.
     #[arg(long)]
     prompt: String,
@@ -496,15 +513,31 @@ impl Progress {
     }
 }
 
-#[cfg(feature = "llama")]
 fn generate(a: GenerateArgs) -> Result<i32> {
-    use crate::llm::{llama, Backend, Message, Request, Sampling};
+    use crate::llm::{openai, Backend, Message, Request, Sampling};
     let grammar = match &a.grammar {
         Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?),
         None => None,
     };
-    let opts = llama::LoadOptions { gpu_layers: a.gpu_layers, ctx: a.ctx, threads: a.threads, ..Default::default() };
-    let mut backend = llama::LlamaCpp::load(&a.model, opts)?;
+    let mut backend: Box<dyn Backend> = match a.backend.as_str() {
+        "llama" => llama_backend(&a)?,
+        "openai" => {
+            let endpoint = a.endpoint.clone().context("--backend openai needs --endpoint URL (e.g. http://127.0.0.1:8000/v1)")?;
+            let api_key = match &a.api_key_env {
+                Some(var) => Some(std::env::var(var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?),
+                None => None,
+            };
+            let opts = openai::OpenAiOptions {
+                endpoint,
+                model: a.model.to_string_lossy().into_owned(),
+                api_key,
+                concurrency: a.concurrency,
+                ..Default::default()
+            };
+            Box::new(openai::OpenAi::new(opts)?)
+        }
+        other => bail!("--backend {other}: unknown backend (known: llama, openai)"),
+    };
     let request = Request {
         messages: vec![Message::new("user", &a.prompt)],
         n: a.n,
@@ -524,7 +557,14 @@ fn generate(a: GenerateArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
+#[cfg(feature = "llama")]
+fn llama_backend(a: &GenerateArgs) -> Result<Box<dyn crate::llm::Backend>> {
+    use crate::llm::llama;
+    let opts = llama::LoadOptions { gpu_layers: a.gpu_layers, ctx: a.ctx, threads: a.threads, thinking: a.thinking == "on", ..Default::default() };
+    Ok(Box::new(llama::LlamaCpp::load(&a.model, opts)?))
+}
+
 #[cfg(not(feature = "llama"))]
-fn generate(_: GenerateArgs) -> Result<i32> {
-    bail!("this arcsynth was built without the `llama` feature; rebuild with default features")
+fn llama_backend(_: &GenerateArgs) -> Result<Box<dyn crate::llm::Backend>> {
+    bail!("this arcsynth was built without the `llama` feature; rebuild with default features or use --backend openai")
 }

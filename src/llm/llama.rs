@@ -45,11 +45,14 @@ pub struct LoadOptions {
     pub threads: i32,
     /// Batch size for prompt decoding.
     pub batch: u32,
+    /// Qwen3-style thinking; when off, the assistant turn starts with an empty
+    /// `<think></think>` block. `<think>` blocks are always removed from completions.
+    pub thinking: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
-        LoadOptions { gpu_layers: 0, ctx: None, threads: 1, batch: 512 }
+        LoadOptions { gpu_layers: 0, ctx: None, threads: 1, batch: 512, thinking: false }
     }
 }
 
@@ -112,13 +115,26 @@ impl LlamaCpp {
         self.model
     }
 
+    /// GGUF `general.architecture` (e.g. `qwen2`, `qwen3`).
+    pub fn architecture(&self) -> String {
+        self.model.meta_val_str("general.architecture").unwrap_or_default()
+    }
+
     /// Context size in tokens for the current settings.
     fn n_ctx(&self) -> u32 {
         self.opts.ctx.unwrap_or_else(|| self.model.n_ctx_train().min(32768)).max(64)
     }
 
-    /// The chat-formatted prompt.
+    /// The chat-formatted prompt, ending with the assistant's turn.
     pub fn format(&self, messages: &[super::Message]) -> Result<String, LlmError> {
+        let mut s = self.format_template(messages)?;
+        if !self.opts.thinking && self.architecture().starts_with("qwen3") && !s.ends_with("</think>\n\n") {
+            s.push_str("<think>\n\n</think>\n\n");
+        }
+        Ok(s)
+    }
+
+    fn format_template(&self, messages: &[super::Message]) -> Result<String, LlmError> {
         if let Some(t) = &self.template {
             let chat: Result<Vec<LlamaChatMessage>, _> =
                 messages.iter().map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone())).collect();
@@ -303,6 +319,9 @@ impl Backend for LlamaCpp {
                 let mut text = String::from_utf8_lossy(&s.bytes).into_owned();
                 if let Some(cut) = cut_at_stop(&text, &req.sampling.stop) {
                     text.truncate(cut);
+                }
+                if text.contains("<think>") {
+                    text = super::strip_thinking(&text);
                 }
                 Completion { text, tokens: s.tokens, finish: s.done.expect("loop ends when all are done") }
             })

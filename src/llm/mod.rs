@@ -6,6 +6,7 @@
 pub mod gguf;
 #[cfg(feature = "llama")]
 pub mod llama;
+pub mod openai;
 
 use std::time::Duration;
 
@@ -42,6 +43,34 @@ impl Default for Sampling {
     fn default() -> Sampling {
         Sampling { temperature: 0.7, top_k: 20, top_p: 0.8, min_p: 0.0, seed: 0, max_tokens: 512, stop: Vec::new() }
     }
+}
+
+impl Sampling {
+    /// Recommended settings for a model family (GGUF `general.architecture`): Qwen3 in
+    /// thinking mode uses temperature 0.6 and top-p 0.95; everything else Qwen's
+    /// non-thinking defaults.
+    pub fn for_family(architecture: &str, thinking: bool) -> Sampling {
+        match (architecture, thinking) {
+            ("qwen3" | "qwen3moe", true) => Sampling { temperature: 0.6, top_p: 0.95, ..Sampling::default() },
+            _ => Sampling::default(),
+        }
+    }
+}
+
+/// Removes `<think>...</think>` blocks (and an unterminated trailing one) from a
+/// completion, so only the answer is searched for programs.
+pub fn strip_thinking(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<think>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</think>") {
+            Some(end) => rest = &rest[start + end + "</think>".len()..],
+            None => return out.trim_start().to_string(),
+        }
+    }
+    out.push_str(rest);
+    out.trim_start().to_string()
 }
 
 /// What to generate.
@@ -118,6 +147,21 @@ pub fn cut_at_stop(text: &str, stop: &[String]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinking_blocks_are_removed() {
+        assert_eq!(strip_thinking("<think>\nhmm\n</think>\n\n```rhai\nx\n```"), "```rhai\nx\n```");
+        assert_eq!(strip_thinking("a<think>b</think>c<think>d</think>e"), "ace");
+        assert_eq!(strip_thinking("answer<think>never closed"), "answer");
+        assert_eq!(strip_thinking("plain"), "plain");
+    }
+
+    #[test]
+    fn family_defaults() {
+        assert_eq!(Sampling::for_family("qwen3", false).temperature, 0.7);
+        assert_eq!(Sampling::for_family("qwen3", true).top_p, 0.95);
+        assert_eq!(Sampling::for_family("qwen2", true), Sampling::default());
+    }
 
     #[test]
     fn stop_strings_cut_at_the_earliest_match() {
