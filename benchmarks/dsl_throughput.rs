@@ -40,7 +40,7 @@ fn natives() -> Vec<(&'static str, Native)> {
             ops::replace(&ops::mask_op(&h[0], &h[1], "and", |a, b| a && b).unwrap(), 1, 2).unwrap()
         }),
         ("aedd82e4", |g| {
-            let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+            let opt = ObjectOptions::defaults(g);
             let mut out = g.clone();
             for o in objects::objects(g, opt) {
                 if o.size() == 1 {

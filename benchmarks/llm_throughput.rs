@@ -31,7 +31,7 @@ fn main() {
         }
     };
     let ctx = 512 + 16 * max_tokens as u32 + 64;
-    let mut backend = LlamaCpp::load(&model, LoadOptions { gpu_layers, ctx: Some(ctx), threads, batch: 512 }).unwrap();
+    let mut backend = LlamaCpp::load(&model, LoadOptions { gpu_layers, ctx: Some(ctx), threads, batch: 512, ..LoadOptions::default() }).unwrap();
     let prompt = "Write a Rhai function solve(g) that rotates the grid.\n".repeat(6);
     let mut rows = Vec::new();
     for n in [1usize, 4, 8, 16] {

@@ -89,13 +89,13 @@ pub enum Op {
 }
 
 fn largest_object(g: &Grid) -> Option<objects::Obj> {
-    let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+    let opt = ObjectOptions::defaults(g);
     // Reversed so ties keep the first object, as the DSL's max_by does.
     objects::objects(g, opt).into_iter().rev().max_by_key(|o| o.size())
 }
 
 fn smallest_object(g: &Grid) -> Option<objects::Obj> {
-    let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+    let opt = ObjectOptions::defaults(g);
     // min_by_key keeps the first on ties, like the DSL's min_by.
     objects::objects(g, opt).into_iter().min_by_key(|o| o.size())
 }
@@ -172,7 +172,7 @@ impl Op {
                 Some(objects::paint(&Grid::filled(g.rows(), g.cols(), bg).ok()?, &largest_object(g)?, None))
             }
             RemoveSingles => {
-                let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+                let opt = ObjectOptions::defaults(g);
                 let bg = ops::background(g);
                 let mut out = g.clone();
                 for o in objects::objects(g, opt).iter().filter(|o| o.size() == 1) {

@@ -109,7 +109,7 @@ impl Run {
 
     /// Rewrites `submission.json`, `programs.jsonl` and `report.json` from the results.
     pub fn write_outputs(&self, tasks: &[Task]) -> std::io::Result<()> {
-        let sub: Submission = self.results.values().map(|r| (r.task.clone(), r.attempts.clone())).collect();
+        let sub = self.submission();
         submission::write(&self.dir.join("submission.json"), &sub)?;
         let mut lines = String::new();
         for r in self.results.values() {
@@ -119,16 +119,24 @@ impl Run {
             }
         }
         fsio::write_atomic(&self.dir.join("programs.jsonl"), lines.as_bytes())?;
-        fsio::write_json_atomic(&self.dir.join("report.json"), &self.report(tasks))
+        fsio::write_json_atomic(&self.dir.join("report.json"), &self.report_for(&sub, tasks))
+    }
+
+    /// The attempts of every finished task.
+    pub fn submission(&self) -> Submission {
+        self.results.values().map(|r| (r.task.clone(), r.attempts.clone())).collect()
     }
 
     /// Figures for the whole run; pass@2 only over tasks whose test outputs are known.
     pub fn report(&self, tasks: &[Task]) -> Report {
+        self.report_for(&self.submission(), tasks)
+    }
+
+    fn report_for(&self, sub: &Submission, tasks: &[Task]) -> Report {
         let done: Vec<&Task> = tasks.iter().filter(|t| self.results.contains_key(&t.id)).collect();
-        let sub: Submission = self.results.values().map(|r| (r.task.clone(), r.attempts.clone())).collect();
         let scored: Vec<Task> = done.iter().filter(|t| t.has_test_outputs()).map(|t| (*t).clone()).collect();
         let score = (!scored.is_empty()).then(|| {
-            let v = serde_json::to_value(&sub).expect("submission serialises");
+            let v = serde_json::to_value(sub).expect("submission serialises");
             submission::score(&v, &scored).expect("submission is an object")
         });
         let mut times: Vec<f64> = self.results.values().map(|r| r.seconds).collect();

@@ -35,7 +35,7 @@ fn int_of(d: &Dynamic, what: &str) -> Res<i64> {
 }
 
 fn parse_options(g: &Grid, opts: &rhai::Map) -> Res<ObjectOptions> {
-    let mut o = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+    let mut o = ObjectOptions::defaults(g);
     for (k, v) in opts {
         let flag = || v.as_bool().map_err(|_| format!("objects: option {k} must be true or false"));
         match k.as_str() {
@@ -359,7 +359,7 @@ pub mod dsl_api {
     /// Single-colour 4-connected objects, background excluded, in reading order.
     #[rhai_fn(pure)]
     pub fn objects(g: &mut Grid) -> Array {
-        let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) };
+        let opt = ObjectOptions::defaults(g);
         objects::objects(g, opt).into_iter().map(Dynamic::from).collect()
     }
     /// Objects with options `#{diagonal: bool, multicolor: bool, background: colour or -1 for none}`.

@@ -21,6 +21,14 @@ pub struct ObjectOptions {
     pub background: Option<u8>,
 }
 
+impl ObjectOptions {
+    /// The DSL's default for `g.objects()`: single-colour, 4-connected, the guessed
+    /// background excluded. The enumerator's native transforms use the same.
+    pub fn defaults(g: &Grid) -> ObjectOptions {
+        ObjectOptions { diagonal: false, multicolour: false, background: Some(ops::background(g)) }
+    }
+}
+
 /// Connected components in reading order of their first cell.
 pub fn objects(g: &Grid, opt: ObjectOptions) -> Vec<Obj> {
     let (h, w) = g.shape();
