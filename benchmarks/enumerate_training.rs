@@ -30,7 +30,7 @@ fn main() {
     for (i, t) in tasks.iter().enumerate() {
         let r = search::solve_with_enumerator(&sandbox, &t.without_test_outputs(), budget);
         eprintln!("{:3}/{} {} {} {:.2}s", i + 1, tasks.len(), t.id, if r.solved_train { "solved-train" } else { "-" }, r.seconds);
-        run.record(r, &tasks).unwrap();
+        run.record(r, &[], &tasks).unwrap();
     }
     let report = run.report(&tasks);
     let solved_test = report.per_task.iter().filter(|l| l.correct == Some(1.0)).count();

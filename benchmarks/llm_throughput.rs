@@ -44,6 +44,7 @@ fn main() {
                 // No early stops: every sequence generates max_tokens, so runs compare.
                 sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed: rep, max_tokens, ..Sampling::default() },
                 grammar: None,
+                label: String::new(),
             };
             let g = backend.generate(&req).unwrap();
             prompt_tokens = g.prompt_tokens;

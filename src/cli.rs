@@ -47,7 +47,7 @@ enum Command {
     Show(ShowArgs),
     /// Search for programs that solve tasks; writes submission.json, programs.jsonl and
     /// report.json to --out. Rerunning the same command resumes where it stopped.
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Run a DSL program on a task's pairs: exit 0 if every known output matches, 1 if not.
     Run(RunArgs),
     /// The DSL: `arcsynth dsl docs` prints the primitive reference (Markdown).
@@ -73,17 +73,20 @@ enum DevCommand {
         seed: u64,
     },
     /// Generate completions for one user message with a GGUF model (llama.cpp).
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
 }
 
+/// Which LLM answers, shared by `search` and `dev generate`.
 #[derive(Args, Debug)]
-struct GenerateArgs {
-    /// `llama` (in-process llama.cpp, --model is a GGUF file) or `openai` (an
-    /// OpenAI-compatible server at --endpoint, --model is the served model's name).
-    #[arg(long, default_value = "llama")]
-    backend: String,
+struct BackendArgs {
+    /// `llama` (in-process llama.cpp; --model is a GGUF file), `openai` (an
+    /// OpenAI-compatible server at --endpoint; --model is the served model's name) or
+    /// `replay` (completions recorded in --completions). Default: replay with
+    /// --completions, else llama.
+    #[arg(long, value_parser = ["llama", "openai", "replay"])]
+    backend: Option<String>,
     #[arg(long, value_name = "GGUF|NAME")]
-    model: PathBuf,
+    model: Option<String>,
     /// Server base URL for --backend openai, e.g. http://127.0.0.1:8000/v1.
     #[arg(long)]
     endpoint: Option<String>,
@@ -93,10 +96,64 @@ struct GenerateArgs {
     /// Requests in flight at once (--backend openai).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// A completions.jsonl to replay (--backend replay).
+    #[arg(long, value_name = "FILE")]
+    completions: Option<PathBuf>,
     /// Qwen3 thinking mode (on|off). Off by default; <think> blocks are always removed
     /// from completions.
     #[arg(long, default_value = "off", value_parser = ["on", "off"])]
     thinking: String,
+    /// Layers to offload to the GPU (CUDA/Metal/Vulkan builds).
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+    /// Context size (default: the model's, at most 32768).
+    #[arg(long)]
+    ctx: Option<u32>,
+    /// CPU threads for llama.cpp (default: all cores).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+impl BackendArgs {
+    fn kind(&self) -> &str {
+        match (&self.backend, &self.completions) {
+            (Some(b), _) => b,
+            (None, Some(_)) => "replay",
+            (None, None) => "llama",
+        }
+    }
+
+    /// Whether any backend was asked for.
+    fn given(&self) -> bool {
+        self.backend.is_some() || self.model.is_some() || self.completions.is_some()
+    }
+
+    fn open(&self) -> Result<Box<dyn crate::llm::Backend>> {
+        use crate::llm::{openai, replay};
+        Ok(match self.kind() {
+            "replay" => {
+                let path = self.completions.as_ref().context("--backend replay needs --completions FILE (a run's completions.jsonl)")?;
+                Box::new(replay::Replay::open(path)?)
+            }
+            "openai" => {
+                let endpoint = self.endpoint.clone().context("--backend openai needs --endpoint URL (e.g. http://127.0.0.1:8000/v1)")?;
+                let model = self.model.clone().context("--backend openai needs --model NAME (the served model's name)")?;
+                let api_key = match &self.api_key_env {
+                    Some(var) => Some(std::env::var(var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?),
+                    None => None,
+                };
+                let opts = openai::OpenAiOptions { endpoint, model, api_key, concurrency: self.concurrency, ..Default::default() };
+                Box::new(openai::OpenAi::new(opts)?)
+            }
+            _ => llama_backend(self)?,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
     /// The user message.
     #[arg(long)]
     prompt: String,
@@ -115,15 +172,6 @@ struct GenerateArgs {
     /// A GBNF grammar file every completion must match.
     #[arg(long, value_name = "FILE")]
     grammar: Option<PathBuf>,
-    /// Layers to offload to the GPU (CUDA/Metal/Vulkan builds).
-    #[arg(long, default_value_t = 0)]
-    gpu_layers: u32,
-    /// Context size (default: the model's, at most 32768).
-    #[arg(long)]
-    ctx: Option<u32>,
-    /// CPU threads.
-    #[arg(long, default_value_t = 1)]
-    threads: i32,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -142,20 +190,55 @@ struct SearchArgs {
     /// Run directory (created if missing; finished tasks in it are skipped).
     #[arg(long, default_value = "runs/search")]
     out: PathBuf,
-    /// Coder model (GGUF) for the LLM proposer. Not available yet: the LLM backends
-    /// are still being built, so only the enumerator runs.
-    #[arg(long, value_name = "GGUF")]
-    model: Option<PathBuf>,
-    /// Proposers, in order: `enum` (model-free enumeration of DSL compositions) and
-    /// `llm`. Default: enum.
-    #[arg(long, value_delimiter = ',', default_value = "enum")]
-    proposer: Vec<String>,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Proposers, in order; a later one runs only on tasks the earlier left unsolved:
+    /// `enum` (model-free enumeration of DSL compositions) and `llm`. Default: enum,llm
+    /// when a model or completions are given, else enum.
+    #[arg(long, value_delimiter = ',')]
+    proposer: Option<Vec<String>>,
     /// Enumerator time budget per task, in seconds.
     #[arg(long, default_value_t = 10.0)]
     time_per_task: f64,
     /// Enumerator depth: how many transforms a program may compose.
     #[arg(long, default_value_t = 3)]
     depth: usize,
+    /// LLM completions per round.
+    #[arg(long, default_value_t = 32)]
+    samples: usize,
+    /// LLM completions per request, sampled in parallel from one decoded prompt.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Refinement rounds while a task is unsolved (each of --samples completions).
+    #[arg(long, default_value_t = 2)]
+    refine_rounds: usize,
+    /// Longest completion, in tokens.
+    #[arg(long, default_value_t = 768)]
+    max_tokens: usize,
+    /// Sampling temperature (default: the model family's recommendation, 0.7 for Qwen).
+    #[arg(long)]
+    temperature: Option<f32>,
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Seconds of LLM search per task (checked between requests).
+    #[arg(long, default_value_t = 600.0)]
+    task_timeout: f64,
+    /// Stop a task once this many distinct programs solve its training pairs.
+    #[arg(long, default_value_t = 100)]
+    enough: usize,
+    /// Worked examples per prompt.
+    #[arg(long, default_value_t = 3)]
+    examples: usize,
+    /// Worked examples from this programs.jsonl (of an earlier run) instead of the
+    /// built-in reference solutions.
+    #[arg(long, value_name = "FILE")]
+    library: Option<PathBuf>,
+    /// Prompt templates from this directory instead of the built-in prompts/.
+    #[arg(long, value_name = "DIR")]
+    prompts: Option<PathBuf>,
+    /// A GBNF grammar every completion must match.
+    #[arg(long, value_name = "FILE")]
+    grammar: Option<PathBuf>,
     /// Stop after this many tasks (in task-id order).
     #[arg(long)]
     max_tasks: Option<usize>,
@@ -284,13 +367,13 @@ fn run(command: Command) -> Result<i32> {
         Command::Score(a) => score(a),
         Command::Show(a) => show(a),
         Command::Run(a) => run_program(a),
-        Command::Search(a) => search(a),
+        Command::Search(a) => search(*a),
         Command::Dev(DevCommand::MakeModel { preset, out, seed }) => {
             crate::llm::gguf::make_model(&preset, &out, seed).with_context(|| format!("{}: cannot write the model", out.display()))?;
             println!("wrote {} ({} bytes)", out.display(), std::fs::metadata(&out)?.len());
             Ok(exit::OK)
         }
-        Command::Dev(DevCommand::Generate(a)) => generate(a),
+        Command::Dev(DevCommand::Generate(a)) => generate(*a),
         Command::Dsl(DslCommand::Docs) => {
             print!("{}", crate::dsl::reference_markdown());
             Ok(exit::OK)
@@ -405,26 +488,36 @@ fn run_program(a: RunArgs) -> Result<i32> {
 }
 
 fn search(a: SearchArgs) -> Result<i32> {
+    use crate::prompt::{Library, Prompter, Templates};
     use crate::sandbox::{Limits, Sandbox};
-    use crate::search::{self as srch, Run};
-    for p in &a.proposer {
-        match p.as_str() {
-            "enum" => {}
-            "llm" => bail!("--proposer llm: the LLM backends are not built yet; run with --proposer enum"),
-            other => bail!("--proposer {other}: unknown proposer (known: enum, llm)"),
+    use crate::search::{self as srch, LlmConfig, Proposers, Run};
+    let proposers = a.proposer.clone().unwrap_or_else(|| {
+        if a.backend.given() {
+            vec!["enum".into(), "llm".into()]
+        } else {
+            vec!["enum".into()]
+        }
+    });
+    for p in &proposers {
+        if !["enum", "llm"].contains(&p.as_str()) {
+            bail!("--proposer {p}: unknown proposer (known: enum, llm)");
         }
     }
-    if let Some(m) = &a.model {
-        if !a.proposer.iter().any(|p| p == "enum") {
-            bail!("{}: the LLM proposer is not built yet; add --proposer enum", m.display());
-        }
-        tracing::warn!("{}: the LLM proposer is not built yet; searching with the enumerator only", m.display());
+    let use_llm = proposers.iter().any(|p| p == "llm");
+    if use_llm && !a.backend.given() {
+        bail!("--proposer llm needs a model: --model coder.gguf, or --backend openai --endpoint URL --model NAME, or --completions FILE");
     }
     if !(a.time_per_task > 0.0 && a.time_per_task.is_finite()) {
         bail!("--time-per-task must be a positive number of seconds");
     }
+    if !(a.task_timeout > 0.0 && a.task_timeout.is_finite()) {
+        bail!("--task-timeout must be a positive number of seconds");
+    }
     if !(1..=4).contains(&a.depth) {
         bail!("--depth must be 1..=4 (the search space grows about 100x per level)");
+    }
+    if a.samples == 0 || a.batch == 0 || a.max_tokens == 0 || a.enough == 0 {
+        bail!("--samples, --batch, --max-tokens and --enough must be at least 1");
     }
     let set = a.source.load()?;
     let mut tasks = set.tasks;
@@ -432,7 +525,38 @@ fn search(a: SearchArgs) -> Result<i32> {
     if let Some(n) = a.max_tasks {
         tasks.truncate(n);
     }
+    // Everything that can fail on bad input fails here, before any task is searched.
     let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let templates = match &a.prompts {
+        Some(dir) => Templates::load(dir)?,
+        None => Templates::builtin(),
+    };
+    let library = match &a.library {
+        Some(path) => Library::load_jsonl(path)?,
+        None => Library::builtin(),
+    };
+    let prompter = Prompter::new(templates, library, a.examples);
+    let grammar = match &a.grammar {
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read the grammar", p.display()))?),
+        None => None,
+    };
+    let mut backend = if use_llm { Some(a.backend.open()?) } else { None };
+    let sampling = crate::llm::Sampling {
+        max_tokens: a.max_tokens,
+        seed: a.seed,
+        ..crate::llm::Sampling::default()
+    };
+    let sampling = crate::llm::Sampling { temperature: a.temperature.unwrap_or(sampling.temperature), ..sampling };
+    let llm_cfg = LlmConfig {
+        samples: a.samples,
+        batch: a.batch,
+        refine_rounds: a.refine_rounds,
+        task_timeout: std::time::Duration::from_secs_f64(a.task_timeout),
+        enough: a.enough,
+        sampling,
+        grammar,
+        ..LlmConfig::default()
+    };
     let budget = crate::enumerate::Budget {
         max_depth: a.depth,
         time: std::time::Duration::from_secs_f64(a.time_per_task),
@@ -444,13 +568,21 @@ fn search(a: SearchArgs) -> Result<i32> {
     if resumed > 0 {
         tracing::info!("{}: {resumed} tasks already done, resuming", a.out.display());
     }
-    let progress = Progress::new(todo.len() as u64);
+    let mut progress = Progress::new(todo.len() as u64);
     let mut solved = run.results.values().filter(|r| r.solved_train).count();
     for t in todo {
-        let result = srch::solve_with_enumerator(&sandbox, &t.without_test_outputs(), budget);
+        let mut p = Proposers {
+            enumerate: proposers.iter().any(|p| p == "enum").then_some(budget),
+            llm: match backend.as_mut() {
+                Some(b) => Some((&mut **b, &prompter, &llm_cfg)),
+                None => None,
+            },
+        };
+        let (result, completions) = srch::solve_task(&sandbox, &t.without_test_outputs(), &mut p)
+            .with_context(|| format!("{}: the LLM failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
         solved += result.solved_train as usize;
         progress.task_done(&result, solved);
-        run.record(result, &tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
+        run.record(result, &completions, &tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
     }
     progress.finish();
     run.write_outputs(&tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
@@ -464,16 +596,30 @@ fn search(a: SearchArgs) -> Result<i32> {
         );
     }
     println!(
-        "time per task: median {:.2} s, p90 {:.2} s; candidates: {} ({:.0}/s)",
+        "time per task: median {:.2} s, p90 {:.2} s; enumerated candidates: {} ({:.0}/s)",
         r.median_seconds, r.p90_seconds, r.candidates, r.candidates_per_second
     );
-    println!("wrote {}/{{submission.json, programs.jsonl, report.json}}", a.out.display());
+    if let Some(l) = &r.llm {
+        println!(
+            "llm: {} completions, {} tokens ({:.0} tokens/s); valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2} per 1000 tokens)",
+            l.completions,
+            l.completion_tokens,
+            l.tokens_per_second,
+            100.0 * l.valid_output_rate,
+            100.0 * l.dsl_usage_rate,
+            100.0 * l.unique_output_rate,
+            l.unique_per_1000_tokens
+        );
+    }
+    println!("wrote {}/{{submission.json, programs.jsonl, completions.jsonl, report.json}}", a.out.display());
     Ok(exit::OK)
 }
 
 /// Task progress: a bar on a terminal, one log line per task otherwise.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    tokens: usize,
+    generation_seconds: f64,
 }
 
 impl Progress {
@@ -487,21 +633,27 @@ impl Progress {
             );
             b
         });
-        Progress { bar }
+        Progress { bar, tokens: 0, generation_seconds: 0.0 }
     }
 
-    fn task_done(&self, r: &crate::search::TaskResult, solved: usize) {
+    fn task_done(&mut self, r: &crate::search::TaskResult, solved: usize) {
+        if let Some(l) = &r.llm {
+            self.tokens += l.completion_tokens;
+            self.generation_seconds += l.generation_seconds;
+        }
+        let rate = if self.generation_seconds > 0.0 { format!(", {:.0} tokens/s", self.tokens as f64 / self.generation_seconds) } else { String::new() };
         match &self.bar {
             Some(b) => {
-                b.set_message(format!("{solved} solved on train"));
+                b.set_message(format!("{solved} solved on train{rate}"));
                 b.inc(1);
             }
             None => tracing::info!(
-                "{}: {} in {:.2} s ({} candidates)",
+                "{}: {} in {:.2} s ({} candidates, {} completions{rate})",
                 r.task,
                 if r.solved_train { "solved on train" } else { "unsolved" },
                 r.seconds,
-                r.candidates
+                r.candidates,
+                r.llm.as_ref().map_or(0, |l| l.completions)
             ),
         }
     }
@@ -514,35 +666,18 @@ impl Progress {
 }
 
 fn generate(a: GenerateArgs) -> Result<i32> {
-    use crate::llm::{openai, Backend, Message, Request, Sampling};
+    use crate::llm::{Message, Request, Sampling};
     let grammar = match &a.grammar {
         Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?),
         None => None,
     };
-    let mut backend: Box<dyn Backend> = match a.backend.as_str() {
-        "llama" => llama_backend(&a)?,
-        "openai" => {
-            let endpoint = a.endpoint.clone().context("--backend openai needs --endpoint URL (e.g. http://127.0.0.1:8000/v1)")?;
-            let api_key = match &a.api_key_env {
-                Some(var) => Some(std::env::var(var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?),
-                None => None,
-            };
-            let opts = openai::OpenAiOptions {
-                endpoint,
-                model: a.model.to_string_lossy().into_owned(),
-                api_key,
-                concurrency: a.concurrency,
-                ..Default::default()
-            };
-            Box::new(openai::OpenAi::new(opts)?)
-        }
-        other => bail!("--backend {other}: unknown backend (known: llama, openai)"),
-    };
+    let mut backend = a.backend.open()?;
     let request = Request {
         messages: vec![Message::new("user", &a.prompt)],
         n: a.n,
         sampling: Sampling { temperature: a.temperature, seed: a.seed, max_tokens: a.max_tokens, stop: a.stop, ..Sampling::default() },
         grammar,
+        label: String::new(),
     };
     let g = backend.generate(&request)?;
     if a.json {
@@ -558,13 +693,15 @@ fn generate(a: GenerateArgs) -> Result<i32> {
 }
 
 #[cfg(feature = "llama")]
-fn llama_backend(a: &GenerateArgs) -> Result<Box<dyn crate::llm::Backend>> {
+fn llama_backend(a: &BackendArgs) -> Result<Box<dyn crate::llm::Backend>> {
     use crate::llm::llama;
-    let opts = llama::LoadOptions { gpu_layers: a.gpu_layers, ctx: a.ctx, threads: a.threads, thinking: a.thinking == "on", ..Default::default() };
-    Ok(Box::new(llama::LlamaCpp::load(&a.model, opts)?))
+    let model = a.model.as_ref().context("--backend llama needs --model FILE.gguf")?;
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    let opts = llama::LoadOptions { gpu_layers: a.gpu_layers, ctx: a.ctx, threads, thinking: a.thinking == "on", ..Default::default() };
+    Ok(Box::new(llama::LlamaCpp::load(Path::new(model), opts)?))
 }
 
 #[cfg(not(feature = "llama"))]
-fn llama_backend(_: &GenerateArgs) -> Result<Box<dyn crate::llm::Backend>> {
+fn llama_backend(_: &BackendArgs) -> Result<Box<dyn crate::llm::Backend>> {
     bail!("this arcsynth was built without the `llama` feature; rebuild with default features or use --backend openai")
 }

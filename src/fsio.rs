@@ -41,6 +41,15 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Res
     write_atomic(path, &bytes)
 }
 
+/// Appends `bytes` in one write and syncs them to disk. Readers of files written this
+/// way skip a truncated last line (a crash mid-append).
+pub fn append_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

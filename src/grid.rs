@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(Grid::from_rows::<Vec<i64>>(&[]), Err(GridError::Empty));
         assert_eq!(Grid::from_rows(&[vec![1, 2], vec![3]]), Err(GridError::Ragged { row: 1, len: 1, expected: 2 }));
         assert_eq!(Grid::from_rows(&[vec![1, 10]]), Err(GridError::BadColour { row: 0, col: 1, value: 10 }));
-        assert!(matches!(Grid::from_rows(&vec![vec![0; 31]]), Err(GridError::TooLarge { .. })));
+        assert!(matches!(Grid::from_rows(&[vec![0; 31]]), Err(GridError::TooLarge { .. })));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod fsio;
 pub mod grid;
 pub mod llm;
+pub mod prompt;
 pub mod render;
 pub mod sandbox;
 pub mod search;

@@ -32,6 +32,7 @@ fn request(n: usize, seed: u32, max_tokens: usize) -> Request {
         n,
         sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed, max_tokens, ..Sampling::default() },
         grammar: None,
+        label: String::new(),
     }
 }
 
@@ -153,4 +154,79 @@ fn make_model_writes_a_loadable_model_through_the_cli() {
     let unknown = arcsynth(&["dev", "make-model", "--preset", "huge", "--out", p.to_str().unwrap()]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("unknown preset huge"));
+}
+
+/// `arcsynth search` with the tiny model on five real tasks, killed after two tasks and
+/// rerun: valid outputs for every task, finished tasks not recomputed, no file corrupt,
+/// no completion recorded twice. (Byte-level tokens make the prompts ~10k tokens long,
+/// hence the larger context.)
+#[test]
+fn search_with_the_tiny_model_survives_a_kill_and_resumes() {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+    let dir = temp_dir("llm-search");
+    let tasks = dir.join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    let ids = ["007bbfb7", "0520fde7", "05269061", "25ff71a9", "3c9b0459"];
+    for id in ids {
+        std::fs::copy(training_dir().join(format!("{id}.json")), tasks.join(format!("{id}.json"))).unwrap();
+    }
+    let out = dir.join("run");
+    let args = [
+        "search", "--tasks", tasks.to_str().unwrap(), "--out", out.to_str().unwrap(), "--model", tiny().to_str().unwrap(),
+        "--proposer", "llm", "--samples", "8", "--batch", "4", "--max-tokens", "32", "--ctx", "16384", "--threads", "1",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arcsynth"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let results = out.join("results");
+    let count = |d: &Path| std::fs::read_dir(d).map(|r| r.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count()).unwrap_or(0);
+    let start = Instant::now();
+    while count(&results) < 2 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = count(&results);
+    assert!((2..5).contains(&done), "{done} tasks finished before the kill");
+    let read = |p: &Path| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let before: Vec<(std::path::PathBuf, std::time::SystemTime)> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            read(&p);
+            (p.clone(), std::fs::metadata(&p).unwrap().modified().unwrap())
+        })
+        .collect();
+    read(&out.join("submission.json"));
+    read(&out.join("report.json"));
+
+    let again = arcsynth(&args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains(&format!("tasks: 5 ({done} resumed)")), "{}", stdout(&again));
+    for (p, m) in before {
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), m, "{} was recomputed", p.display());
+    }
+    // Every task has a valid attempt pair for each test input.
+    let sub = read(&out.join("submission.json"));
+    for id in ids {
+        let t = arcsynth::task::load_one(&tasks, id).unwrap();
+        let attempts = sub[id].as_array().unwrap_or_else(|| panic!("{id} missing"));
+        assert_eq!(attempts.len(), t.test.len());
+        for a in attempts {
+            for k in ["attempt_1", "attempt_2"] {
+                arcsynth::task::parse_grid(&a[k]).unwrap_or_else(|e| panic!("{id} {k}: {e}"));
+            }
+        }
+    }
+    // Each task's completions exactly once, all of them whole.
+    let report = read(&out.join("report.json"));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len() as u64, report["llm"]["completions"].as_u64().unwrap());
+    assert!(lines.len() >= 5 * 8, "{} completions", lines.len());
+    assert!(report["llm"]["completion_tokens"].as_u64().unwrap() > 0);
 }

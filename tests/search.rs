@@ -184,10 +184,159 @@ fn search_refuses_what_it_cannot_do_with_one_line_errors() {
     let out = temp_dir("search-bad").join("run");
     let llm = search(&examples(), &out, &["--proposer", "llm"]);
     assert_eq!(llm.status.code(), Some(2));
-    assert!(stderr(&llm).contains("not built yet"), "{}", stderr(&llm));
+    assert!(stderr(&llm).contains("--proposer llm needs a model"), "{}", stderr(&llm));
+    // Bad model, completions, library and prompt files: one line naming the file.
+    let dir = temp_dir("search-bad-inputs");
+    let junk = dir.join("junk.txt");
+    std::fs::write(&junk, "not json\n{\"label\": 1}\n").unwrap();
+    let junk = junk.to_str().unwrap();
+    for (args, want) in [
+        (vec!["--model", "/nonexistent/coder.gguf"], "/nonexistent/coder.gguf"),
+        (vec!["--completions", junk], "line 1"),
+        (vec!["--completions", "/nonexistent/c.jsonl"], "/nonexistent/c.jsonl"),
+        (vec!["--library", junk], "junk.txt: line 1"),
+        (vec!["--prompts", "/nonexistent/prompts"], "/nonexistent/prompts/system.txt"),
+    ] {
+        let o = search(&examples(), &out, &args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(want) && e.lines().count() == 1 && !e.contains("panicked"), "{args:?}: {e}");
+    }
     let unwritable = search(&examples(), Path::new("/proc/arcsynth-run"), &[]);
     assert_eq!(unwritable.status.code(), Some(2));
     assert!(stderr(&unwritable).contains("/proc/arcsynth-run: cannot write the run directory"), "{}", stderr(&unwritable));
     let depth = search(&examples(), &out, &["--depth", "9"]);
     assert_eq!(depth.status.code(), Some(2));
+}
+
+/// Five tasks with reference solutions: three answered in round 0, two only after a
+/// refinement round.
+const REPLAYED: [(&str, usize); 5] = [("3c9b0459", 0), ("0520fde7", 0), ("007bbfb7", 0), ("05269061", 1), ("6150a2bd", 1)];
+
+/// A recording per task: junk, a wrong program, a syntax error, and the reference
+/// solution in its round (with a dead line added, which canonicalisation must drop).
+fn recording(dir: &Path) -> PathBuf {
+    let mut lines = Vec::new();
+    let mut push = |task: &str, round: usize, text: &str| {
+        lines.push(serde_json::json!({"label": format!("{task}/{round}"), "text": text, "tokens": text.len() / 3}).to_string());
+    };
+    for (id, round) in REPLAYED {
+        push(id, 0, "The rule is to make it blue.");
+        push(id, 0, "Mirror it:\n```rhai\nfn solve(g) { g.flip_h() }\n```");
+        push(id, 0, "```rhai\nfn solve(g) { g.rotate( }\n```");
+        let reference = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("dsl/solutions/{id}.rhai"))).unwrap();
+        let with_dead_line = reference.replacen("fn solve(g) {", "fn solve(g) {\n    let unused = g.rotate(1);", 1);
+        push(id, round, &format!("Here it is.\n```rhai\n{with_dead_line}\n```\nDone."));
+    }
+    let path = dir.join("recorded.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn task_dir(dir: &Path, with_test_outputs: bool) -> PathBuf {
+    let d = dir.join(if with_test_outputs { "tasks" } else { "tasks-no-test-outputs" });
+    std::fs::create_dir_all(&d).unwrap();
+    for (id, _) in REPLAYED {
+        let raw = std::fs::read(training_dir().join(format!("{id}.json"))).unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        if !with_test_outputs {
+            for t in v["test"].as_array_mut().unwrap() {
+                t.as_object_mut().unwrap().remove("output");
+            }
+        }
+        std::fs::write(d.join(format!("{id}.json")), serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    d
+}
+
+const REPLAY_ARGS: [&str; 6] = ["--proposer", "llm", "--samples", "4", "--refine-rounds", "2"];
+
+#[test]
+fn replayed_reference_solutions_solve_their_tasks() {
+    let dir = temp_dir("replay");
+    let recorded = recording(&dir);
+    let tasks = task_dir(&dir, true);
+    let out = dir.join("run");
+    let mut args = REPLAY_ARGS.to_vec();
+    args.extend(["--completions", recorded.to_str().unwrap()]);
+    let o = search(&tasks, &out, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("pass@2 on test outputs: 5.00 / 5"), "{}", stdout(&o));
+    // The right answers, from the reference programs, canonicalised.
+    let sub = read_json(&out.join("submission.json"));
+    for (id, round) in REPLAYED {
+        let t = task::load_one(&tasks, id).unwrap();
+        for (a, want) in sub[id].as_array().unwrap().iter().zip(&t.test) {
+            let want: Vec<Vec<u8>> = want.output.as_ref().unwrap().to_rows();
+            assert_eq!(serde_json::from_value::<Vec<Vec<u8>>>(a["attempt_1"].clone()).unwrap(), want, "{id}");
+        }
+        let r = read_json(&out.join(format!("results/{id}.json")));
+        assert_eq!(r["answer_source"], "program");
+        assert_eq!(r["programs"][0]["round"], round, "{id}");
+        let reference = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("dsl/solutions/{id}.rhai"))).unwrap();
+        if reference.contains("fn solve(g) {\n") {
+            // The dead line was a line of its own (one-line programs keep it: lines are the unit).
+            assert!(!r["programs"][0]["program"].as_str().unwrap().contains("unused"), "{id}: dead line kept");
+        }
+        assert_eq!(r["llm"]["rejected_hard_coded"], 0);
+    }
+    // Every completion is recorded once, with its outcome; refinements name their parent.
+    let completions: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(completions.len(), 4 * REPLAYED.len());
+    let refined: Vec<&serde_json::Value> = completions.iter().filter(|c| c["round"] == 1).collect();
+    assert_eq!(refined.len(), 2);
+    assert!(refined.iter().all(|c| c["parent"].is_u64() && c["outcome"] == "ok"));
+    assert_eq!(completions.iter().filter(|c| c["outcome"] == "no program").count(), 5);
+    assert_eq!(completions.iter().filter(|c| c["outcome"] == "parse error").count(), 5);
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["llm"]["completions"], 20);
+    assert_eq!(report["llm"]["valid_output_rate"], 0.5, "flip_h and the reference, of 4 per task");
+    assert_eq!(report["solved_train"], 5);
+    // The run's own completions.jsonl replays to the same submission.
+    let again = dir.join("run-again");
+    let mut args = REPLAY_ARGS.to_vec();
+    let own = out.join("completions.jsonl");
+    args.extend(["--completions", own.to_str().unwrap()]);
+    let o = search(&tasks, &again, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_json(&again.join("submission.json")), sub);
+}
+
+#[test]
+fn replayed_search_never_reads_test_outputs() {
+    let dir = temp_dir("replay-leak");
+    // Without the last task's reference solution (the recording's last line), so that
+    // its answer comes from the near-miss fallback.
+    let full = std::fs::read_to_string(recording(&dir)).unwrap();
+    let recorded = dir.join("partial.jsonl");
+    std::fs::write(&recorded, full.lines().take(full.lines().count() - 1).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let mut args = REPLAY_ARGS.to_vec();
+    args.extend(["--completions", recorded.to_str().unwrap()]);
+    let a = search(&task_dir(&dir, true), &dir.join("with"), &args);
+    let b = search(&task_dir(&dir, false), &dir.join("without"), &args);
+    assert!(a.status.success() && b.status.success(), "{}{}", stderr(&a), stderr(&b));
+    assert_eq!(read_json(&dir.join("with/submission.json")), read_json(&dir.join("without/submission.json")));
+    assert_eq!(read_json(&dir.join("with/results/6150a2bd.json"))["answer_source"], "near_miss");
+    assert!(stdout(&a).contains("pass@2 on test outputs: 4.00 / 5"), "{}", stdout(&a));
+}
+
+#[test]
+fn unfinished_tasks_completions_are_dropped_on_resume() {
+    let dir = temp_dir("replay-resume");
+    let recorded = recording(&dir);
+    let tasks = task_dir(&dir, true);
+    let out = dir.join("run");
+    let mut args = REPLAY_ARGS.to_vec();
+    args.extend(["--completions", recorded.to_str().unwrap()]);
+    assert!(search(&tasks, &out, &args).status.success());
+    let full = std::fs::read_to_string(out.join("completions.jsonl")).unwrap();
+    // Simulate a kill after a task's completions were appended but before its result
+    // was written, with a half-written line at the end.
+    std::fs::remove_file(out.join("results/6150a2bd.json")).unwrap();
+    std::fs::write(out.join("completions.jsonl"), full.clone() + "{\"kind\":\"completion\",\"task\":\"6150").unwrap();
+    let o = search(&tasks, &out, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("tasks: 5 (4 resumed)"), "{}", stdout(&o));
+    assert_eq!(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().count(), full.lines().count());
 }

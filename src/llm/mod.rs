@@ -7,6 +7,7 @@ pub mod gguf;
 #[cfg(feature = "llama")]
 pub mod llama;
 pub mod openai;
+pub mod replay;
 
 use std::time::Duration;
 
@@ -82,6 +83,10 @@ pub struct Request {
     pub sampling: Sampling,
     /// A GBNF grammar every completion must match, if any.
     pub grammar: Option<String>,
+    /// An opaque name for what is asked (the caller's choice, e.g. `task/round`): the
+    /// replay backend finds recorded completions by it; other backends ignore it.
+    #[serde(default)]
+    pub label: String,
 }
 
 /// Why a completion ended.

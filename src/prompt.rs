@@ -1,0 +1,427 @@
+//! Prompts for the LLM proposer, from the plain-text templates in `prompts/` (named
+//! `{{placeholders}}`; no prompt text lives in Rust), and program extraction from the
+//! completions.
+//!
+//! A first-round conversation is `system` (DSL reference + worked examples) then `user`
+//! (the task). A refinement appends the earlier program as the assistant's turn and a
+//! `user` turn with its outcome per training pair, so the system + task prefix is the
+//! same for every call on a task and its KV cache is reused.
+//!
+//! **Invariant:** prompts show training pairs and test *inputs* only.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::grid::Grid;
+use crate::llm::Message;
+use crate::sandbox::RunResult;
+use crate::task::Task;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/solutions.rs"));
+}
+
+/// The template files, their placeholders, and the built-in text of each.
+const TEMPLATES: &[(&str, &[&str], &str)] = &[
+    ("system", &["dsl_reference", "examples"], include_str!("../prompts/system.txt")),
+    ("example", &["task", "program"], include_str!("../prompts/example.txt")),
+    ("task", &["train_pairs", "test_inputs"], include_str!("../prompts/task.txt")),
+    ("train_pair", &["index", "input_shape", "input", "output_shape", "output"], include_str!("../prompts/train_pair.txt")),
+    ("test_input", &["index", "input_shape", "input"], include_str!("../prompts/test_input.txt")),
+    ("refine", &["outcomes"], include_str!("../prompts/refine.txt")),
+    ("outcome_ok", &["index"], include_str!("../prompts/outcome_ok.txt")),
+    ("outcome_error", &["index", "category", "message"], include_str!("../prompts/outcome_error.txt")),
+    (
+        "outcome_wrong",
+        &["index", "wrong_cells", "expected_shape", "expected", "actual_shape", "actual", "marks"],
+        include_str!("../prompts/outcome_wrong.txt"),
+    ),
+];
+
+/// A template that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct PromptError {
+    pub file: String,
+    pub problem: String,
+}
+
+/// The prompt templates, checked: each uses only its own placeholders.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    text: BTreeMap<&'static str, String>,
+}
+
+impl Templates {
+    /// The templates compiled into the binary (the repository's `prompts/`).
+    pub fn builtin() -> Templates {
+        let text = TEMPLATES.iter().map(|(name, _, t)| (*name, t.to_string())).collect();
+        Templates::checked(text, Path::new("prompts")).expect("the built-in templates are valid")
+    }
+
+    /// Templates from a directory holding every `<name>.txt` of `prompts/`.
+    pub fn load(dir: &Path) -> Result<Templates, PromptError> {
+        let mut text = BTreeMap::new();
+        for (name, _, _) in TEMPLATES {
+            let path = dir.join(format!("{name}.txt"));
+            let t = std::fs::read_to_string(&path)
+                .map_err(|e| PromptError { file: path.display().to_string(), problem: format!("cannot read the template: {e}") })?;
+            text.insert(*name, t);
+        }
+        Templates::checked(text, dir)
+    }
+
+    fn checked(text: BTreeMap<&'static str, String>, dir: &Path) -> Result<Templates, PromptError> {
+        for (name, allowed, _) in TEMPLATES {
+            let t = &text[name];
+            for p in placeholders(t) {
+                if !allowed.contains(&p) {
+                    return Err(PromptError {
+                        file: dir.join(format!("{name}.txt")).display().to_string(),
+                        problem: format!("unknown placeholder {{{{{p}}}}} (this template knows: {})", allowed.join(", ")),
+                    });
+                }
+            }
+        }
+        Ok(Templates { text })
+    }
+
+    /// Fills template `name`; placeholders without a value are left empty.
+    fn fill(&self, name: &str, vars: &[(&str, &str)]) -> String {
+        let t = &self.text[name];
+        let mut out = String::with_capacity(t.len() + vars.iter().map(|(_, v)| v.len()).sum::<usize>());
+        let mut rest = t.as_str();
+        while let Some(start) = rest.find("{{") {
+            let Some(len) = rest[start + 2..].find("}}") else { break };
+            out.push_str(&rest[..start]);
+            let key = &rest[start + 2..start + 2 + len];
+            out.push_str(vars.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v));
+            rest = &rest[start + 2 + len + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+fn placeholders(t: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else { break };
+        out.push(&rest[start + 2..start + 2 + len]);
+        rest = &rest[start + 2 + len + 2..];
+    }
+    out
+}
+
+/// What a task looks like from its training pairs, for choosing similar worked examples.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    /// How output shapes relate to input shapes: `same`, `transposed`, `scaled_up`,
+    /// `scaled_down`, `fixed` (one output shape), `smaller`, `larger` or `mixed`.
+    pub shape: String,
+    /// Some output has a colour its input lacks.
+    pub adds_colours: bool,
+    /// Some input colour is missing from its output.
+    pub removes_colours: bool,
+}
+
+impl Default for Features {
+    /// Unknown: matches nothing in particular.
+    fn default() -> Features {
+        Features { shape: "mixed".into(), adds_colours: false, removes_colours: false }
+    }
+}
+
+impl Features {
+    pub fn of(task: &Task) -> Features {
+        let pairs: Vec<(&Grid, &Grid)> = task.train.iter().map(|e| (&e.input, &e.output)).collect();
+        let all = |f: &dyn Fn(&Grid, &Grid) -> bool| !pairs.is_empty() && pairs.iter().all(|(i, o)| f(i, o));
+        let ratio = |a: usize, b: usize| (b > 0 && a.is_multiple_of(b)).then(|| a / b);
+        let scale = |i: &Grid, o: &Grid| Some((ratio(o.rows(), i.rows())?, ratio(o.cols(), i.cols())?));
+        let shape = if all(&|i, o| i.shape() == o.shape()) {
+            "same"
+        } else if all(&|i, o| (i.cols(), i.rows()) == o.shape()) {
+            "transposed"
+        } else if all(&|i, o| scale(i, o).is_some_and(|(a, b)| a * b > 1)) {
+            "scaled_up"
+        } else if all(&|i, o| scale(o, i).is_some_and(|(a, b)| a * b > 1)) {
+            "scaled_down"
+        } else if pairs.windows(2).all(|w| w[0].1.shape() == w[1].1.shape()) {
+            "fixed"
+        } else if all(&|i, o| o.rows() <= i.rows() && o.cols() <= i.cols()) {
+            "smaller"
+        } else if all(&|i, o| o.rows() >= i.rows() && o.cols() >= i.cols()) {
+            "larger"
+        } else {
+            "mixed"
+        };
+        let colours = |g: &Grid| g.histogram().map(|n| n > 0);
+        let adds_colours = pairs.iter().any(|(i, o)| colours(o).iter().zip(colours(i)).any(|(&o, i)| o && !i));
+        let removes_colours = pairs.iter().any(|(i, o)| colours(i).iter().zip(colours(o)).any(|(&i, o)| i && !o));
+        Features { shape: shape.into(), adds_colours, removes_colours }
+    }
+
+    /// Higher is more alike: the shape relation counts most.
+    pub fn similarity(&self, other: &Features) -> u32 {
+        3 * (self.shape == other.shape) as u32 + (self.adds_colours == other.adds_colours) as u32 + (self.removes_colours == other.removes_colours) as u32
+    }
+}
+
+/// A solved program that can serve as a worked example.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryEntry {
+    pub task: String,
+    pub program: String,
+    pub features: Features,
+}
+
+/// Worked examples to choose from.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    pub entries: Vec<LibraryEntry>,
+}
+
+/// Features of every reference solution's task (`dsl/solutions/features.json`; a test
+/// checks it against the tasks).
+pub const SOLUTION_FEATURES: &str = include_str!("../dsl/solutions/features.json");
+
+impl Library {
+    /// The reference solutions of `dsl/solutions/`, compiled into the binary.
+    pub fn builtin() -> Library {
+        let features: BTreeMap<String, Features> = serde_json::from_str(SOLUTION_FEATURES).expect("features.json is valid");
+        let entries = embedded::SOLUTIONS
+            .iter()
+            .filter_map(|(task, program)| {
+                let f = features.get(*task)?;
+                Some(LibraryEntry { task: task.to_string(), program: program.trim().to_string(), features: f.clone() })
+            })
+            .collect();
+        Library { entries }
+    }
+
+    /// Every reference solution's (task id, program), from the binary.
+    pub fn reference_solutions() -> &'static [(&'static str, &'static str)] {
+        embedded::SOLUTIONS
+    }
+
+    /// A program library: a `programs.jsonl` of an earlier run (lines with `task`,
+    /// `program` and `features`). One program per task, the shortest.
+    pub fn load_jsonl(path: &Path) -> Result<Library, PromptError> {
+        let err = |problem: String| PromptError { file: path.display().to_string(), problem };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the library: {e}")))?;
+        let mut best: BTreeMap<String, LibraryEntry> = BTreeMap::new();
+        let lines: Vec<&str> = text.split('\n').collect();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let e: LibraryEntry = match serde_json::from_str(line) {
+                Ok(e) => e,
+                Err(_) if i + 1 == lines.len() => break, // truncated by a crash
+                Err(e) => return Err(err(format!("line {}: not a program record with task, program and features: {e}", i + 1))),
+            };
+            if best.get(&e.task).is_none_or(|b| e.program.len() < b.program.len()) {
+                best.insert(e.task.clone(), e);
+            }
+        }
+        if best.is_empty() {
+            return Err(err("the library holds no programs".into()));
+        }
+        Ok(Library { entries: best.into_values().collect() })
+    }
+
+    /// The `k` entries most like `task` (never `task`'s own), with distinct programs;
+    /// equals are ordered by a hash of both task ids, so different tasks see different
+    /// examples but a task always sees the same ones.
+    pub fn choose(&self, task: &Task, k: usize) -> Vec<&LibraryEntry> {
+        let f = Features::of(task);
+        let mut ranked: Vec<&LibraryEntry> = self.entries.iter().filter(|e| e.task != task.id).collect();
+        let mix = |s: &str| s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        ranked.sort_by_key(|e| (std::cmp::Reverse(f.similarity(&e.features)), mix(&format!("{}/{}", task.id, e.task))));
+        let mut chosen: Vec<&LibraryEntry> = Vec::with_capacity(k);
+        for e in ranked {
+            if chosen.len() == k {
+                break;
+            }
+            if !chosen.iter().any(|c| c.program == e.program) {
+                chosen.push(e);
+            }
+        }
+        chosen
+    }
+}
+
+/// Builds the conversations for one search.
+#[derive(Debug, Clone)]
+pub struct Prompter {
+    pub templates: Templates,
+    pub library: Library,
+    /// The DSL reference (`arcsynth dsl docs`).
+    pub reference: String,
+    /// Worked examples per prompt.
+    pub examples: usize,
+}
+
+impl Prompter {
+    pub fn new(templates: Templates, library: Library, examples: usize) -> Prompter {
+        Prompter { templates, library, reference: crate::dsl::reference_markdown(), examples }
+    }
+
+    pub fn system(&self, task: &Task) -> String {
+        let examples: String = self
+            .library
+            .choose(task, self.examples)
+            .iter()
+            .map(|e| self.templates.fill("example", &[("task", &e.task), ("program", &e.program)]))
+            .collect();
+        self.templates.fill("system", &[("dsl_reference", self.reference.trim_end()), ("examples", &examples)])
+    }
+
+    pub fn task(&self, task: &Task) -> String {
+        let t = &self.templates;
+        let train: String = task
+            .train
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                t.fill(
+                    "train_pair",
+                    &[
+                        ("index", &(i + 1).to_string()),
+                        ("input_shape", &shape(&e.input)),
+                        ("input", &e.input.to_text()),
+                        ("output_shape", &shape(&e.output)),
+                        ("output", &e.output.to_text()),
+                    ],
+                )
+            })
+            .collect();
+        let test: String = task
+            .test
+            .iter()
+            .enumerate()
+            .map(|(i, p)| t.fill("test_input", &[("index", &(i + 1).to_string()), ("input_shape", &shape(&p.input)), ("input", &p.input.to_text())]))
+            .collect();
+        t.fill("task", &[("train_pairs", &train), ("test_inputs", &test)])
+    }
+
+    /// The first-round conversation for a task.
+    pub fn first(&self, task: &Task) -> Vec<Message> {
+        vec![Message::new("system", &self.system(task)), Message::new("user", &self.task(task))]
+    }
+
+    /// A refinement conversation: the first round, the earlier program as the model's
+    /// answer, and what it did on each training pair (`train` holds its results).
+    pub fn refine(&self, task: &Task, program: &str, train: &[RunResult]) -> Vec<Message> {
+        let t = &self.templates;
+        let mut outcomes = String::new();
+        for (i, (r, e)) in train.iter().zip(&task.train).enumerate() {
+            let index = (i + 1).to_string();
+            outcomes.push_str(&match r {
+                Ok(g) if g == &e.output => t.fill("outcome_ok", &[("index", &index)]),
+                Ok(g) => {
+                    let (wrong_cells, marks) = if g.shape() == e.output.shape() {
+                        let wrong = g.cells().iter().zip(e.output.cells()).filter(|(a, b)| a != b).count();
+                        (format!("{wrong} of {} cells wrong (marked x)", g.cells().len()), marks(g, &e.output))
+                    } else {
+                        (format!("wrong shape ({} instead of {})", shape(g), shape(&e.output)), String::new())
+                    };
+                    t.fill(
+                        "outcome_wrong",
+                        &[
+                            ("index", &index),
+                            ("wrong_cells", &wrong_cells),
+                            ("expected_shape", &shape(&e.output)),
+                            ("expected", &e.output.to_text()),
+                            ("actual_shape", &shape(g)),
+                            ("actual", &g.to_text()),
+                            ("marks", &marks),
+                        ],
+                    )
+                }
+                Err(err) => t.fill("outcome_error", &[("index", &index), ("category", err.category.as_str()), ("message", &err.message)]),
+            });
+        }
+        let mut m = self.first(task);
+        m.push(Message::new("assistant", &format!("```rhai\n{}\n```", program.trim())));
+        m.push(Message::new("user", &t.fill("refine", &[("outcomes", &outcomes)])));
+        m
+    }
+}
+
+fn shape(g: &Grid) -> String {
+    format!("{}x{}", g.rows(), g.cols())
+}
+
+/// The wrong cells of `got` as a grid of `.` (right) and `x` (wrong).
+fn marks(got: &Grid, want: &Grid) -> String {
+    let mut s = String::from("Wrong cells:\n");
+    for r in 0..got.rows() {
+        s.extend((0..got.cols()).map(|c| if got.get(r, c) == want.get(r, c) { '.' } else { 'x' }));
+        s.push('\n');
+    }
+    s
+}
+
+/// The program in a completion: the last fenced code block that defines `solve` (an
+/// unclosed last fence counts: the completion may have hit its token limit), else the
+/// text from `fn solve` on. `None` when there is no `fn solve`.
+pub fn extract_program(completion: &str) -> Option<String> {
+    let mut best = None;
+    let mut rest = completion;
+    while let Some(open) = rest.find("```") {
+        let after = &rest[open + 3..];
+        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
+        let body = &after[body_start..];
+        let (block, next) = match body.find("```") {
+            Some(close) => (&body[..close], &body[close + 3..]),
+            None => (body, ""),
+        };
+        if block.contains("fn solve") {
+            best = Some(block.trim().to_string());
+        }
+        rest = next;
+    }
+    best.or_else(|| completion.find("fn solve").map(|i| completion[i..].trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_the_last_solving_block() {
+        let c = "Idea.\n```rhai\nfn solve(g) { g }\n```\nBetter:\n```\nfn solve(g) { g.rotate(1) }\n```\nDone.";
+        assert_eq!(extract_program(c).unwrap(), "fn solve(g) { g.rotate(1) }");
+        assert_eq!(extract_program("```rhai\nlet x = 1;\n```").as_deref(), None);
+        assert_eq!(extract_program("```rhai\nfn solve(g) {\n  g.flip_h()").unwrap(), "fn solve(g) {\n  g.flip_h()");
+        assert_eq!(extract_program("sure: fn solve(g) { g }").unwrap(), "fn solve(g) { g }");
+        assert_eq!(extract_program("no code"), None);
+    }
+
+    #[test]
+    fn templates_check_their_placeholders() {
+        let dir = std::env::temp_dir().join(format!("arcsynth-prompts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, _, text) in TEMPLATES {
+            std::fs::write(dir.join(format!("{name}.txt")), text).unwrap();
+        }
+        assert!(Templates::load(&dir).is_ok());
+        std::fs::write(dir.join("refine.txt"), "{{outcomes}} {{program_text}}").unwrap();
+        let e = Templates::load(&dir).unwrap_err().to_string();
+        assert!(e.contains("refine.txt") && e.contains("{{program_text}}"), "{e}");
+        std::fs::remove_file(dir.join("task.txt")).unwrap();
+        assert!(Templates::load(&dir).unwrap_err().to_string().contains("task.txt"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fill_replaces_every_placeholder() {
+        let t = Templates::builtin();
+        let s = t.fill("outcome_error", &[("index", "2"), ("category", "timeout"), ("message", "too slow")]);
+        assert_eq!(s, "### Example 2: timeout\ntoo slow\n\n");
+    }
+}

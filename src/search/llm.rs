@@ -1,0 +1,405 @@
+//! The LLM proposer: sample programs for a task, run them in the sandbox while the next
+//! batch is generated, refine near-misses chosen by a bandit, and keep every completion
+//! for `completions.jsonl`.
+//!
+//! Rounds: round 0 asks for `samples` completions of the task prompt, `batch` per
+//! request. While no program reproduces every training output, refinement rounds
+//! 1..=`refine_rounds` each ask for `samples` more, `batch` per request, each request
+//! refining one earlier program picked by REx (Thompson sampling from
+//! Beta(1 + C·h, 1 + C·(1 − h) + n): h its pixel accuracy, n how often it was refined).
+//! A task stops early at `enough` distinct solutions or after `task_timeout`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_distr::{Beta, Distribution};
+use serde::{Deserialize, Serialize};
+
+use super::hygiene::{self, Rejection};
+use super::{Candidate, ProgramRecord};
+use crate::evaluate::{self, Evaluation};
+use crate::llm::{Backend, Finish, LlmError, Request, Sampling};
+use crate::prompt::{self, Features, Prompter};
+use crate::sandbox::{Category, Sandbox};
+use crate::task::Task;
+
+/// Budgets and sampling of the LLM proposer.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Completions per round.
+    pub samples: usize,
+    /// Completions per request (sampled in parallel from one decoded prompt).
+    pub batch: usize,
+    pub refine_rounds: usize,
+    pub task_timeout: Duration,
+    /// Stop once this many distinct programs solve the training pairs.
+    pub enough: usize,
+    /// Sampling settings; its seed is varied per request.
+    pub sampling: Sampling,
+    pub grammar: Option<String>,
+    /// REx exploration constant C.
+    pub rex_c: f64,
+}
+
+impl Default for LlmConfig {
+    fn default() -> LlmConfig {
+        LlmConfig {
+            samples: 32,
+            batch: 8,
+            refine_rounds: 2,
+            task_timeout: Duration::from_secs(600),
+            enough: 100,
+            sampling: Sampling::default(),
+            grammar: None,
+            rex_c: 20.0,
+        }
+    }
+}
+
+/// One line of `completions.jsonl`: what the model wrote and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRecord {
+    /// Type tag of the line.
+    pub kind: String,
+    pub task: String,
+    pub round: usize,
+    /// `task/round`: the key the replay backend serves this completion under.
+    pub label: String,
+    pub model: String,
+    /// Index (within this task's completions) of the program this one refines.
+    pub parent: Option<usize>,
+    pub text: String,
+    pub tokens: usize,
+    pub finish: Finish,
+    /// `no program`, or the sandbox outcome category of the extracted program.
+    pub outcome: String,
+    pub train_correct: usize,
+    pub pixel_accuracy: f64,
+}
+
+/// What the LLM did on one task, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmStats {
+    pub completions: usize,
+    pub completion_tokens: usize,
+    pub prompt_tokens: usize,
+    pub generation_seconds: f64,
+    /// Completions holding a `fn solve` program.
+    pub programs: usize,
+    /// Programs that return a valid grid for every training input.
+    pub valid: usize,
+    /// Programs calling at least one DSL primitive.
+    pub dsl_using: usize,
+    /// Distinct training behaviours among valid programs.
+    pub unique_valid: usize,
+    /// Distinct programs (canonical text) that reproduce every training output and pass
+    /// hygiene.
+    pub solutions: usize,
+    pub rejected_nondeterministic: usize,
+    pub rejected_hard_coded: usize,
+    pub refine_requests: usize,
+    /// Outcome category -> programs.
+    pub outcomes: HashMap<String, usize>,
+    /// Why the proposer stopped early, if it did (`enough`, `timeout`, `context`).
+    pub stopped: Option<String>,
+}
+
+/// The LLM proposer's findings on one task.
+pub struct LlmOutcome {
+    pub programs: Vec<ProgramRecord>,
+    /// Every evaluated program with its test predictions, for voting.
+    pub candidates: Vec<Candidate>,
+    pub completions: Vec<CompletionRecord>,
+    pub stats: LlmStats,
+}
+
+/// A program waiting for, or back from, the sandbox.
+struct Evaluated {
+    completion: usize,
+    program: String,
+    eval: Evaluation,
+    round: usize,
+    tokens: usize,
+}
+
+/// Runs the LLM proposer on `task` (which must not carry test outputs). `seed` lets the
+/// caller add programs already known (e.g. the enumerator's near-miss) to the
+/// refinement pool. Only backend failures other than an oversized prompt are errors.
+pub fn solve(
+    backend: &mut dyn Backend,
+    sandbox: &Sandbox,
+    prompter: &Prompter,
+    task: &Task,
+    cfg: &LlmConfig,
+    seed_programs: &[String],
+) -> Result<LlmOutcome, LlmError> {
+    debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the search must not see test outputs");
+    let start = Instant::now();
+    let dsl_names: HashSet<String> = crate::dsl::primitives().into_iter().map(|p| p.name).collect();
+    let model = backend.name().to_string();
+    let mut state = State::new(task, sandbox, cfg, &dsl_names, &model);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.sampling.seed as u64 ^ fnv(&task.id));
+    let first = prompter.first(task);
+    let mut requests = 0u32;
+
+    std::thread::scope(|s| -> Result<(), LlmError> {
+        let (to_sandbox, jobs) = mpsc::channel::<Vec<(usize, String, usize, usize)>>();
+        let (done, back) = mpsc::channel::<Vec<Evaluated>>();
+        // The sandbox runs one batch while the model writes the next.
+        s.spawn(move || {
+            for batch in jobs {
+                let texts: Vec<&str> = batch.iter().map(|(_, p, _, _)| p.as_str()).collect();
+                let evals = evaluate::evaluate(sandbox, &texts, task);
+                let out = batch
+                    .into_iter()
+                    .zip(evals)
+                    .map(|((completion, program, round, tokens), eval)| Evaluated { completion, program, eval, round, tokens })
+                    .collect();
+                if done.send(out).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut pending = 0usize;
+        if !seed_programs.is_empty() {
+            to_sandbox.send(seed_programs.iter().map(|p| (usize::MAX, p.clone(), 0, 0)).collect()).expect("sandbox thread alive");
+            pending += 1;
+        }
+        let mut round = 0;
+        let mut asked_in_round = 0;
+        loop {
+            for b in back.try_iter() {
+                pending -= 1;
+                state.absorb(b);
+            }
+            if state.solution_texts.len() >= cfg.enough {
+                state.stats.stopped = Some("enough".into());
+                break;
+            }
+            if start.elapsed() >= cfg.task_timeout {
+                state.stats.stopped = Some("timeout".into());
+                break;
+            }
+            if asked_in_round >= cfg.samples {
+                round += 1;
+                asked_in_round = 0;
+                if round > cfg.refine_rounds {
+                    break;
+                }
+                // Refine only while unsolved: wait for the sandbox to know.
+                while pending > 0 {
+                    state.absorb(back.recv().expect("sandbox thread alive"));
+                    pending -= 1;
+                }
+                if !state.solution_texts.is_empty() {
+                    break;
+                }
+            }
+            let n = cfg.batch.min(cfg.samples - asked_in_round).max(1);
+            let (messages, parent) = if round == 0 {
+                (first.clone(), None)
+            } else {
+                if state.pool.is_empty() && pending > 0 {
+                    state.absorb(back.recv().expect("sandbox thread alive"));
+                    pending -= 1;
+                }
+                let Some(p) = state.pick_parent(&mut rng, cfg.rex_c) else { break };
+                state.stats.refine_requests += 1;
+                let e = &state.evaluated[p];
+                (prompter.refine(task, &e.program, &e.eval.train), (e.completion != usize::MAX).then_some(e.completion))
+            };
+            let request = Request {
+                messages,
+                n,
+                sampling: Sampling { seed: cfg.sampling.seed.wrapping_add(requests), ..cfg.sampling.clone() },
+                grammar: cfg.grammar.clone(),
+                label: format!("{}/{round}", task.id),
+            };
+            requests += 1;
+            asked_in_round += n;
+            let g = match backend.generate(&request) {
+                Ok(g) => g,
+                Err(LlmError::ContextTooSmall { .. }) if round == 0 => {
+                    state.stats.stopped = Some("context".into());
+                    tracing::warn!("{}: the prompt does not fit the model's context; raise --ctx (task skipped by the LLM)", task.id);
+                    break;
+                }
+                Err(LlmError::ContextTooSmall { .. }) => continue, // a longer refinement prompt; try another parent
+                Err(e) => return Err(e),
+            };
+            state.stats.prompt_tokens += g.prompt_tokens;
+            state.stats.generation_seconds += g.generation_time.as_secs_f64();
+            if g.completions.is_empty() {
+                // A replay recording ran out for this round.
+                asked_in_round = cfg.samples;
+                continue;
+            }
+            let mut jobs = Vec::new();
+            for c in g.completions {
+                let index = state.completions.len();
+                state.stats.completions += 1;
+                state.stats.completion_tokens += c.tokens;
+                let program = prompt::extract_program(&crate::llm::strip_thinking(&c.text));
+                state.completions.push(CompletionRecord {
+                    kind: "completion".into(),
+                    task: task.id.clone(),
+                    round,
+                    label: request.label.clone(),
+                    model: model.clone(),
+                    parent,
+                    text: c.text,
+                    tokens: c.tokens,
+                    finish: c.finish,
+                    outcome: "no program".into(),
+                    train_correct: 0,
+                    pixel_accuracy: 0.0,
+                });
+                match program {
+                    Some(p) => jobs.push((index, p, round, c.tokens)),
+                    None => *state.stats.outcomes.entry("no program".into()).or_default() += 1,
+                }
+            }
+            if !jobs.is_empty() {
+                to_sandbox.send(jobs).expect("sandbox thread alive");
+                pending += 1;
+            }
+        }
+        drop(to_sandbox);
+        for b in back.iter().take(pending) {
+            state.absorb(b);
+        }
+        Ok(())
+    })?;
+    Ok(state.finish())
+}
+
+/// Everything learnt so far on one task.
+struct State<'a> {
+    task: &'a Task,
+    sandbox: &'a Sandbox,
+    dsl_names: &'a HashSet<String>,
+    model: &'a str,
+    completions: Vec<CompletionRecord>,
+    evaluated: Vec<Evaluated>,
+    /// Indices into `evaluated`: one per distinct behaviour of compiled non-solutions,
+    /// with how often each was refined.
+    pool: Vec<(usize, usize)>,
+    behaviours: HashSet<u64>,
+    valid_behaviours: HashSet<u64>,
+    solution_texts: HashSet<String>,
+    programs: Vec<ProgramRecord>,
+    candidates: Vec<Candidate>,
+    stats: LlmStats,
+    features: Features,
+    _cfg: &'a LlmConfig,
+}
+
+impl<'a> State<'a> {
+    fn new(task: &'a Task, sandbox: &'a Sandbox, cfg: &'a LlmConfig, dsl_names: &'a HashSet<String>, model: &'a str) -> State<'a> {
+        State {
+            task,
+            sandbox,
+            dsl_names,
+            model,
+            completions: Vec::new(),
+            evaluated: Vec::new(),
+            pool: Vec::new(),
+            behaviours: HashSet::new(),
+            valid_behaviours: HashSet::new(),
+            solution_texts: HashSet::new(),
+            programs: Vec::new(),
+            candidates: Vec::new(),
+            stats: LlmStats::default(),
+            features: Features::of(task),
+            _cfg: cfg,
+        }
+    }
+
+    fn absorb(&mut self, batch: Vec<Evaluated>) {
+        for e in batch {
+            let seeded = e.completion == usize::MAX;
+            let category = e.eval.category();
+            let valid = e.eval.compile_error.is_none() && e.eval.train.iter().all(|r| r.is_ok());
+            if !seeded {
+                self.stats.programs += 1;
+                *self.stats.outcomes.entry(category.as_str().into()).or_default() += 1;
+                self.stats.valid += valid as usize;
+                self.stats.dsl_using += hygiene::uses_dsl(&e.program, self.dsl_names) as usize;
+                let rec = &mut self.completions[e.completion];
+                rec.outcome = category.as_str().into();
+                rec.train_correct = e.eval.train_correct;
+                rec.pixel_accuracy = e.eval.pixel_accuracy;
+            }
+            let behaviour = e.eval.behaviour();
+            if valid && self.valid_behaviours.insert(behaviour) && !seeded {
+                self.stats.unique_valid += 1;
+            }
+            let outputs: Option<Vec<_>> = match &e.eval.compile_error {
+                None => e.eval.train.iter().chain(&e.eval.test).map(|r| r.as_ref().ok().cloned()).collect(),
+                Some(_) => None,
+            };
+            if e.eval.solves_train() {
+                let Some(outputs) = outputs else { continue }; // fails on a test input
+                match hygiene::check(self.sandbox, &e.program, self.task, &outputs) {
+                    Err(Rejection::HardCoded) => self.stats.rejected_hard_coded += 1,
+                    Err(Rejection::Nondeterministic) => self.stats.rejected_nondeterministic += 1,
+                    Ok(()) => {
+                        let text = hygiene::canonicalise(self.sandbox, &e.program, self.task, &outputs);
+                        if self.solution_texts.insert(text.clone()) {
+                            let test = outputs[self.task.train.len()..].to_vec();
+                            self.candidates.push(Candidate { program: text.clone(), answers: test, train_accuracy: 1.0, pixel_accuracy: 1.0 });
+                            self.programs.push(ProgramRecord {
+                                task: self.task.id.clone(),
+                                program: text,
+                                source: if seeded { "enum".into() } else { self.model.to_string() },
+                                round: e.round,
+                                tokens: e.tokens,
+                                features: self.features.clone(),
+                            });
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(outputs) = outputs {
+                let test = outputs[self.task.train.len()..].to_vec();
+                let train_accuracy = e.eval.train_correct as f64 / self.task.train.len().max(1) as f64;
+                self.candidates.push(Candidate { program: e.program.clone(), answers: test, train_accuracy, pixel_accuracy: e.eval.pixel_accuracy });
+            }
+            if category != Category::ParseError && self.behaviours.insert(behaviour) {
+                self.pool.push((self.evaluated.len(), 0));
+            }
+            self.evaluated.push(e);
+        }
+    }
+
+    /// REx: Thompson-sample each pooled program's Beta(1 + C·h, 1 + C·(1 − h) + n) and
+    /// take the highest draw.
+    fn pick_parent(&mut self, rng: &mut impl Rng, c: f64) -> Option<usize> {
+        let (best, _) = self
+            .pool
+            .iter()
+            .enumerate()
+            .map(|(slot, &(i, n))| {
+                let h = self.evaluated[i].eval.pixel_accuracy.clamp(0.0, 1.0);
+                let draw = Beta::new(1.0 + c * h, 1.0 + c * (1.0 - h) + n as f64).map(|b| b.sample(rng)).unwrap_or(0.0);
+                (slot, draw)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        self.pool[best].1 += 1;
+        // Seeded programs have no completion; refine them by their own text.
+        Some(self.pool[best].0)
+    }
+
+    fn finish(self) -> LlmOutcome {
+        let mut stats = self.stats;
+        stats.solutions = self.solution_texts.len();
+        LlmOutcome { programs: self.programs, candidates: self.candidates, completions: self.completions, stats }
+    }
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}

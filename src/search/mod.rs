@@ -1,0 +1,496 @@
+//! `arcsynth search`: runs the proposers on each task, verifies their programs in the
+//! sandbox, votes the test answers, and keeps a crash-safe, resumable run directory.
+//!
+//! Run directory layout:
+//! - `results/<task_id>.json`: one [`TaskResult`] per finished task (atomic write). A
+//!   rerun skips tasks that have one: this is the resume mechanism.
+//! - `completions.jsonl`: every LLM completion of finished tasks, appended (one write
+//!   and fsync per task) just before the task's result is written. Opening a run drops
+//!   lines of tasks without a result and a truncated last line, so after a crash it
+//!   holds exactly the finished tasks' completions.
+//! - `submission.json`, `programs.jsonl`, `report.json`: rebuilt atomically from all
+//!   results after every task, so they are always complete and consistent.
+//!
+//! **Invariant:** proposers only ever see tasks without test outputs
+//! ([`Task::without_test_outputs`]); test outputs are read only to score the report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+pub mod hygiene;
+pub mod llm;
+
+use crate::enumerate::{self, Budget};
+use crate::fsio;
+use crate::grid::Grid;
+use crate::prompt::Features;
+use crate::sandbox::Sandbox;
+use crate::submission::{self, Attempts, Submission};
+use crate::task::Task;
+
+pub use llm::{CompletionRecord, LlmConfig, LlmStats};
+
+/// A verified program that reproduces every training output of its task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramRecord {
+    pub task: String,
+    pub program: String,
+    /// Which proposer wrote it (`enum`, or the model's name).
+    pub source: String,
+    /// Composition depth (enumerator) or refinement round (LLM).
+    pub round: usize,
+    /// Completion tokens of the completion that held it (0 for the enumerator).
+    #[serde(default)]
+    pub tokens: usize,
+    /// The task's features, so `--library` can choose this program as a worked example.
+    #[serde(default)]
+    pub features: Features,
+}
+
+/// The best program that does not solve the task, kept for refinement and fallback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearMiss {
+    pub program: String,
+    pub pixel_accuracy: f64,
+}
+
+/// Everything known about one finished task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub task: String,
+    /// Some verified program reproduces every training output.
+    pub solved_train: bool,
+    /// Attempts per test input, in order.
+    pub attempts: Vec<Attempts>,
+    /// Where the attempts came from: `program`, `near_miss` or `identity`.
+    pub answer_source: String,
+    pub programs: Vec<ProgramRecord>,
+    pub near_miss: Option<NearMiss>,
+    pub candidates: u64,
+    pub seconds: f64,
+    pub depth_done: usize,
+    pub timed_out: bool,
+    /// What the LLM proposer did, when it ran.
+    #[serde(default)]
+    pub llm: Option<LlmStats>,
+}
+
+/// Search settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub out: PathBuf,
+    pub budget: Budget,
+}
+
+/// The run directory: finished results, loaded for resuming.
+pub struct Run {
+    dir: PathBuf,
+    pub results: BTreeMap<String, TaskResult>,
+}
+
+impl Run {
+    /// Opens (creating if needed) a run directory and loads finished results. Fails
+    /// early if the directory cannot be written.
+    pub fn open(dir: &Path) -> std::io::Result<Run> {
+        std::fs::create_dir_all(dir.join("results"))?;
+        fsio::write_atomic(&dir.join(".write-test"), b"ok")?;
+        std::fs::remove_file(dir.join(".write-test"))?;
+        let mut results = BTreeMap::new();
+        for entry in std::fs::read_dir(dir.join("results"))? {
+            let path = entry?.path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            // A result that cannot be read is recomputed rather than trusted.
+            match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<TaskResult>(&b).ok()) {
+                Some(r) => {
+                    results.insert(r.task.clone(), r);
+                }
+                None => tracing::warn!("{}: unreadable result, the task will be searched again", path.display()),
+            }
+        }
+        clean_completions(&dir.join("completions.jsonl"), &results)?;
+        Ok(Run { dir: dir.to_path_buf(), results })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records a finished task (its completions first, then its result) and rewrites
+    /// the derived files.
+    pub fn record(&mut self, result: TaskResult, completions: &[CompletionRecord], tasks: &[Task]) -> std::io::Result<()> {
+        if !completions.is_empty() {
+            let mut lines = String::new();
+            for c in completions {
+                lines.push_str(&serde_json::to_string(c).map_err(std::io::Error::other)?);
+                lines.push('\n');
+            }
+            fsio::append_durably(&self.dir.join("completions.jsonl"), lines.as_bytes())?;
+        }
+        fsio::write_json_atomic(&self.dir.join("results").join(format!("{}.json", result.task)), &result)?;
+        self.results.insert(result.task.clone(), result);
+        self.write_outputs(tasks)
+    }
+
+    /// Rewrites `submission.json`, `programs.jsonl` and `report.json` from the results.
+    pub fn write_outputs(&self, tasks: &[Task]) -> std::io::Result<()> {
+        let sub = self.submission();
+        submission::write(&self.dir.join("submission.json"), &sub)?;
+        let mut lines = String::new();
+        for r in self.results.values() {
+            for p in &r.programs {
+                lines.push_str(&serde_json::to_string(p).map_err(std::io::Error::other)?);
+                lines.push('\n');
+            }
+        }
+        fsio::write_atomic(&self.dir.join("programs.jsonl"), lines.as_bytes())?;
+        fsio::write_json_atomic(&self.dir.join("report.json"), &self.report_for(&sub, tasks))
+    }
+
+    /// The attempts of every finished task.
+    pub fn submission(&self) -> Submission {
+        self.results.values().map(|r| (r.task.clone(), r.attempts.clone())).collect()
+    }
+
+    /// Figures for the whole run; pass@2 only over tasks whose test outputs are known.
+    pub fn report(&self, tasks: &[Task]) -> Report {
+        self.report_for(&self.submission(), tasks)
+    }
+
+    fn report_for(&self, sub: &Submission, tasks: &[Task]) -> Report {
+        let done: Vec<&Task> = tasks.iter().filter(|t| self.results.contains_key(&t.id)).collect();
+        let scored: Vec<Task> = done.iter().filter(|t| t.has_test_outputs()).map(|t| (*t).clone()).collect();
+        let score = (!scored.is_empty()).then(|| {
+            let v = serde_json::to_value(sub).expect("submission serialises");
+            submission::score(&v, &scored).expect("submission is an object")
+        });
+        let mut times: Vec<f64> = self.results.values().map(|r| r.seconds).collect();
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| if times.is_empty() { 0.0 } else { times[((times.len() - 1) as f64 * p).round() as usize] };
+        let candidates: u64 = self.results.values().map(|r| r.candidates).sum();
+        let seconds: f64 = times.iter().sum();
+        let per_task = self
+            .results
+            .values()
+            .map(|r| TaskLine {
+                task: r.task.clone(),
+                solved_train: r.solved_train,
+                correct: score.as_ref().and_then(|s| s.tasks.get(&r.task).copied()),
+                answer_source: r.answer_source.clone(),
+                seconds: r.seconds,
+                program: r.programs.first().map(|p| p.program.clone()),
+            })
+            .collect::<Vec<_>>();
+        let false_positives = per_task.iter().filter(|l| l.solved_train && l.correct.is_some_and(|c| c < 1.0)).count();
+        Report {
+            tasks: self.results.len(),
+            solved_train: self.results.values().filter(|r| r.solved_train).count(),
+            pass_at_2: score.as_ref().map(|s| s.total),
+            scored_tasks: score.as_ref().map(|s| s.max),
+            solved_train_but_wrong_on_test: false_positives,
+            median_seconds: pct(0.5),
+            p90_seconds: pct(0.9),
+            candidates,
+            candidates_per_second: if seconds > 0.0 { candidates as f64 / seconds } else { 0.0 },
+            llm: LlmReport::of(self.results.values().filter_map(|r| r.llm.as_ref())),
+            per_task,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskLine {
+    pub task: String,
+    pub solved_train: bool,
+    /// Fraction of test inputs answered right (when test outputs are known).
+    pub correct: Option<f64>,
+    pub answer_source: String,
+    pub seconds: f64,
+    pub program: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tasks: usize,
+    pub solved_train: usize,
+    pub pass_at_2: Option<f64>,
+    pub scored_tasks: Option<usize>,
+    /// Tasks whose voted program reproduces the training pairs but not the test output.
+    pub solved_train_but_wrong_on_test: usize,
+    pub median_seconds: f64,
+    pub p90_seconds: f64,
+    pub candidates: u64,
+    pub candidates_per_second: f64,
+    /// LLM figures over the tasks it ran on; absent when it ran on none.
+    pub llm: Option<LlmReport>,
+    pub per_task: Vec<TaskLine>,
+}
+
+/// What the LLM proposer did over a run: the figures that tell whether more samples or
+/// a bigger model would help.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LlmReport {
+    pub tasks: usize,
+    pub completions: usize,
+    pub completion_tokens: usize,
+    pub prompt_tokens: usize,
+    pub generation_seconds: f64,
+    pub tokens_per_second: f64,
+    /// Completions whose program returns a valid grid for every training input.
+    pub valid_output_rate: f64,
+    /// Programs calling at least one DSL primitive, of programs extracted.
+    pub dsl_usage_rate: f64,
+    /// Distinct training behaviours among valid programs, of valid programs.
+    pub unique_output_rate: f64,
+    pub unique_per_1000_tokens: f64,
+    pub solutions: usize,
+    pub rejected_nondeterministic: usize,
+    pub rejected_hard_coded: usize,
+    pub refine_requests: usize,
+    /// Outcome category -> programs, over all completions.
+    pub outcomes: BTreeMap<String, usize>,
+}
+
+impl LlmReport {
+    fn of<'a>(stats: impl Iterator<Item = &'a LlmStats>) -> Option<LlmReport> {
+        let mut r = LlmReport::default();
+        let (mut programs, mut valid, mut dsl, mut unique) = (0, 0, 0, 0);
+        for s in stats {
+            r.tasks += 1;
+            r.completions += s.completions;
+            r.completion_tokens += s.completion_tokens;
+            r.prompt_tokens += s.prompt_tokens;
+            r.generation_seconds += s.generation_seconds;
+            r.solutions += s.solutions;
+            r.rejected_nondeterministic += s.rejected_nondeterministic;
+            r.rejected_hard_coded += s.rejected_hard_coded;
+            r.refine_requests += s.refine_requests;
+            programs += s.programs;
+            valid += s.valid;
+            dsl += s.dsl_using;
+            unique += s.unique_valid;
+            for (k, v) in &s.outcomes {
+                *r.outcomes.entry(k.clone()).or_default() += v;
+            }
+        }
+        if r.tasks == 0 {
+            return None;
+        }
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        r.tokens_per_second = if r.generation_seconds > 0.0 { r.completion_tokens as f64 / r.generation_seconds } else { 0.0 };
+        r.valid_output_rate = ratio(valid, r.completions);
+        r.dsl_usage_rate = ratio(dsl, programs);
+        r.unique_output_rate = ratio(unique, valid);
+        r.unique_per_1000_tokens = 1000.0 * ratio(unique, r.completion_tokens);
+        Some(r)
+    }
+}
+
+/// Keeps the lines of `completions.jsonl` whose task has a result; drops the rest (a
+/// task interrupted after its append) and a truncated last line.
+fn clean_completions(path: &Path, results: &BTreeMap<String, TaskResult>) -> std::io::Result<()> {
+    #[derive(Deserialize)]
+    struct TaskOf {
+        task: String,
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut dropped = 0;
+    for line in text.split_inclusive('\n') {
+        let finished = line.ends_with('\n')
+            && serde_json::from_str::<TaskOf>(line).is_ok_and(|t| results.contains_key(&t.task));
+        if finished {
+            kept.push_str(line);
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        tracing::info!("{}: dropped {dropped} completion lines of unfinished tasks", path.display());
+        fsio::write_atomic(path, kept.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A program's answers on the test inputs, with how well it did on the training pairs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub program: String,
+    /// One output per test input.
+    pub answers: Vec<Grid>,
+    /// Fraction of training pairs reproduced exactly.
+    pub train_accuracy: f64,
+    pub pixel_accuracy: f64,
+}
+
+/// Runs a program on every test input; `None` if any run fails.
+fn predict(sandbox: &Sandbox, program: &str, task: &Task) -> Option<Vec<Grid>> {
+    let p = sandbox.compile(program).ok()?;
+    task.test.iter().map(|t| sandbox.run(&p, &t.input).ok()).collect()
+}
+
+/// Whether a program reproduces every training output in the sandbox.
+fn verifies(sandbox: &Sandbox, program: &str, task: &Task) -> bool {
+    let Ok(p) = sandbox.compile(program) else { return false };
+    task.train.iter().all(|e| sandbox.run(&p, &e.input).is_ok_and(|g| g == e.output))
+}
+
+/// Votes the test answers. Candidates giving the same answers form a group, ranked by
+/// the best training accuracy in it, then the number of programs at that accuracy, then
+/// the best pixel accuracy, then the shortest program. This is SOAR's count + 1000 x
+/// training accuracy with ties broken as the issue asks. The two best groups become
+/// attempt_1 and attempt_2 (the best twice when there is one). Returns the attempts and
+/// the winner's training accuracy.
+pub fn vote(candidates: &[Candidate]) -> Option<(Vec<Attempts>, f64)> {
+    struct Group<'a> {
+        answers: &'a Vec<Grid>,
+        accuracy: f64,
+        count: usize,
+        pixel: f64,
+        shortest: usize,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for c in candidates {
+        match groups.iter_mut().find(|g| g.answers == &c.answers) {
+            Some(g) => {
+                if c.train_accuracy > g.accuracy {
+                    (g.accuracy, g.count) = (c.train_accuracy, 0);
+                }
+                g.count += (c.train_accuracy == g.accuracy) as usize;
+                g.pixel = g.pixel.max(c.pixel_accuracy);
+                g.shortest = g.shortest.min(c.program.len());
+            }
+            None => groups.push(Group { answers: &c.answers, accuracy: c.train_accuracy, count: 1, pixel: c.pixel_accuracy, shortest: c.program.len() }),
+        }
+    }
+    groups.sort_by(|a, b| {
+        b.accuracy.total_cmp(&a.accuracy).then(b.count.cmp(&a.count)).then(b.pixel.total_cmp(&a.pixel)).then(a.shortest.cmp(&b.shortest))
+    });
+    let first = groups.first()?;
+    let second = groups.get(1).unwrap_or(first);
+    let attempts = first.answers.iter().zip(second.answers).map(|(a, b)| Attempts { attempt_1: a.clone(), attempt_2: b.clone() }).collect();
+    Some((attempts, first.accuracy))
+}
+
+/// What the enumerator found on one task: verified programs and candidates for voting.
+pub struct EnumOutcome {
+    pub programs: Vec<ProgramRecord>,
+    pub candidates: Vec<Candidate>,
+    /// The best near-miss program, if any.
+    pub near_miss: Option<NearMiss>,
+    pub candidates_tried: u64,
+    pub depth_done: usize,
+    pub timed_out: bool,
+}
+
+/// Runs the enumerator on one task. `task` must not carry test outputs.
+pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOutcome {
+    debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the search must not see test outputs");
+    let found = enumerate::search(task, budget);
+    let features = Features::of(task);
+    let mut programs = Vec::new();
+    let mut candidates = Vec::new();
+    for steps in &found.solutions {
+        let text = enumerate::program(steps);
+        if !verifies(sandbox, &text, task) {
+            tracing::debug!("{}: enumerated program failed re-verification:\n{text}", task.id);
+            continue;
+        }
+        if let Some(answers) = predict(sandbox, &text, task) {
+            candidates.push(Candidate { program: text.clone(), answers, train_accuracy: 1.0, pixel_accuracy: 1.0 });
+            programs.push(ProgramRecord {
+                task: task.id.clone(),
+                program: text,
+                source: "enum".into(),
+                round: steps.len(),
+                tokens: 0,
+                features: features.clone(),
+            });
+        }
+    }
+    let near_miss = found.best_near_miss.as_ref().map(|(steps, acc)| NearMiss { program: enumerate::program(steps), pixel_accuracy: *acc });
+    if let Some(n) = &near_miss {
+        if let Some(answers) = predict(sandbox, &n.program, task) {
+            candidates.push(Candidate { program: n.program.clone(), answers, train_accuracy: 0.0, pixel_accuracy: n.pixel_accuracy });
+        }
+    }
+    EnumOutcome { programs, candidates, near_miss, candidates_tried: found.candidates, depth_done: found.depth_done, timed_out: found.timed_out }
+}
+
+/// The proposers to run on each task, in order; a later one runs only while the task is
+/// unsolved.
+pub struct Proposers<'a> {
+    pub enumerate: Option<Budget>,
+    pub llm: Option<(&'a mut dyn crate::llm::Backend, &'a crate::prompt::Prompter, &'a LlmConfig)>,
+}
+
+/// Solves one task with the proposers and votes its answers. `task` must not carry test
+/// outputs. Returns the result and the LLM's completions.
+pub fn solve_task(sandbox: &Sandbox, task: &Task, proposers: &mut Proposers) -> Result<(TaskResult, Vec<CompletionRecord>), crate::llm::LlmError> {
+    debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the search must not see test outputs");
+    let start = Instant::now();
+    let mut programs = Vec::new();
+    let mut candidates = Vec::new();
+    let mut near_miss: Option<NearMiss> = None;
+    let (mut tried, mut depth_done, mut timed_out) = (0, 0, false);
+    if let Some(budget) = proposers.enumerate {
+        let e = enumerate_task(sandbox, task, budget);
+        programs = e.programs;
+        candidates = e.candidates;
+        near_miss = e.near_miss;
+        (tried, depth_done, timed_out) = (e.candidates_tried, e.depth_done, e.timed_out);
+    }
+    let mut completions = Vec::new();
+    let mut llm_stats = None;
+    if let Some((backend, prompter, cfg)) = proposers.llm.as_mut() {
+        if programs.is_empty() {
+            let seeds: Vec<String> = near_miss.iter().map(|n| n.program.clone()).collect();
+            let out = llm::solve(&mut **backend, sandbox, prompter, task, cfg, &seeds)?;
+            programs.extend(out.programs);
+            candidates.extend(out.candidates);
+            completions = out.completions;
+            llm_stats = Some(out.stats);
+        }
+    }
+    if near_miss.is_none() || programs.is_empty() {
+        let best = candidates.iter().filter(|c| c.train_accuracy < 1.0).max_by(|a, b| a.pixel_accuracy.total_cmp(&b.pixel_accuracy));
+        if let Some(b) = best {
+            if near_miss.as_ref().is_none_or(|n| b.pixel_accuracy > n.pixel_accuracy) {
+                near_miss = Some(NearMiss { program: b.program.clone(), pixel_accuracy: b.pixel_accuracy });
+            }
+        }
+    }
+    let (attempts, answer_source) = match vote(&candidates) {
+        Some((a, acc)) if acc >= 1.0 => (a, "program"),
+        Some((a, _)) => (a, "near_miss"),
+        None => (task.test.iter().map(|t| Attempts { attempt_1: t.input.clone(), attempt_2: t.input.clone() }).collect(), "identity"),
+    };
+    let result = TaskResult {
+        task: task.id.clone(),
+        solved_train: !programs.is_empty(),
+        attempts,
+        answer_source: answer_source.into(),
+        programs,
+        near_miss,
+        candidates: tried,
+        seconds: start.elapsed().as_secs_f64(),
+        depth_done,
+        timed_out,
+        llm: llm_stats,
+    };
+    Ok((result, completions))
+}
+
+/// Solves one task with the enumerator alone. `task` must not carry test outputs.
+pub fn solve_with_enumerator(sandbox: &Sandbox, task: &Task, budget: Budget) -> TaskResult {
+    let mut p = Proposers { enumerate: Some(budget), llm: None };
+    solve_task(sandbox, task, &mut p).expect("the enumerator does not fail").0
+}

@@ -1,0 +1,96 @@
+//! Prompts: the worked-example index matches the tasks, example choice never leaks a
+//! task's own solution, refinement prompts show the failing pair, and the rendered
+//! prompts are snapshots (`UPDATE_EXPECT=1 cargo test --test prompts` rewrites them, so
+//! a template change shows up as a reviewed diff).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arcsynth::evaluate;
+use arcsynth::prompt::{self, Features, Library, Prompter, Templates};
+use arcsynth::sandbox::{Limits, Sandbox};
+use arcsynth::task;
+use common::*;
+
+#[test]
+fn solution_features_match_their_tasks() {
+    let dir = training_dir();
+    let mut want = BTreeMap::new();
+    for (id, _) in Library::reference_solutions() {
+        let t = task::load_one(&dir, id).unwrap();
+        want.insert(id.to_string(), Features::of(&t));
+    }
+    let text = serde_json::to_string_pretty(&want).unwrap() + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/solutions/features.json");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    assert!(
+        prompt::SOLUTION_FEATURES == text,
+        "dsl/solutions/features.json is stale: run `UPDATE_EXPECT=1 cargo test --test prompts` and rebuild"
+    );
+    assert_eq!(Library::builtin().entries.len(), Library::reference_solutions().len());
+}
+
+#[test]
+fn examples_are_alike_and_never_the_task_itself() {
+    let lib = Library::builtin();
+    let set = task::load(&training_dir()).unwrap();
+    let mut same_shape = 0;
+    let mut checked = 0;
+    for (id, _) in Library::reference_solutions() {
+        let t = set.get(id).unwrap();
+        let chosen = lib.choose(t, 3);
+        assert_eq!(chosen.len(), 3);
+        assert!(chosen.iter().all(|e| e.task != t.id), "{id} got its own solution as an example");
+        let f = Features::of(t);
+        same_shape += chosen.iter().filter(|e| e.features.shape == f.shape).count();
+        checked += 3;
+    }
+    // Most tasks have reference solutions of the same shape relation to show.
+    assert!(same_shape * 10 > checked * 7, "{same_shape} of {checked}");
+}
+
+#[test]
+fn refinement_prompts_show_the_failing_pair() {
+    let sandbox = Sandbox::new(Limits::default());
+    let t = task::load_one(&training_dir(), "3c9b0459").unwrap().without_test_outputs(); // rotate by 2
+    let wrong = "fn solve(g) { g.flip_h() }";
+    let e = &evaluate::evaluate(&sandbox, &[wrong], &t)[0];
+    let p = Prompter::new(Templates::builtin(), Library::builtin(), 2);
+    let m = p.refine(&t, wrong, &e.train);
+    assert_eq!(m.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["system", "user", "assistant", "user"]);
+    assert!(m[2].content.contains(wrong));
+    let last = &m[3].content;
+    for (pair, got) in t.train.iter().zip(&e.train) {
+        let got = got.as_ref().unwrap();
+        if got != &pair.output {
+            assert!(last.contains(&pair.output.to_text()), "expected grid missing");
+            assert!(last.contains(&got.to_text()), "actual grid missing");
+        }
+    }
+    assert!(last.contains("cells wrong (marked x)"));
+    // Runtime errors are shown with their message.
+    let bad = "fn solve(g) { g.crop(0, 0) }";
+    let e = &evaluate::evaluate(&sandbox, &[bad], &t)[0];
+    let m = p.refine(&t, bad, &e.train);
+    let text = &m[3].content;
+    assert!(text.contains("runtime error") || text.contains("parse error"), "{text}");
+}
+
+#[test]
+fn prompt_snapshots() {
+    let sandbox = Sandbox::new(Limits::default());
+    let t = task::load_one(&training_dir(), "6150a2bd").unwrap().without_test_outputs();
+    let p = Prompter::new(Templates::builtin(), Library::builtin(), 2);
+    let first = p.first(&t);
+    // The DSL reference has its own test; keep it out of the snapshot.
+    let system = first[0].content.replace(p.reference.trim_end(), "<DSL reference>");
+    let wrong = "fn solve(g) {\n    g.rotate(1)\n}";
+    let e = &evaluate::evaluate(&sandbox, &[wrong], &t)[0];
+    let refine = p.refine(&t, wrong, &e.train);
+    let text = format!("=== system\n{system}=== user\n{}=== refinement\n{}", first[1].content, refine[3].content);
+    expect_test::expect_file!["snapshots/prompt_6150a2bd.txt"].assert_eq(&text);
+}
