@@ -1,5 +1,6 @@
 //! Tokens/s of the llama.cpp backend for N = 1, 4, 8, 16 parallel sequences sampled from
-//! one prompt. Default: the project's tiny random-weight model on the CPU.
+//! one prompt, and N = 8 with the program grammar (dsl/program.gbnf) for its cost.
+//! Default: the project's tiny random-weight model on the CPU.
 //!
 //! Run: `cargo bench --bench llm_throughput`. Options (environment): ARCSYNTH_BENCH_PRESET
 //! (tiny, qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), ARCSYNTH_BENCH_MODEL (an existing GGUF
@@ -54,6 +55,21 @@ fn main() {
         println!("N={n:2}: {best:8.0} tokens/s");
         rows.push(serde_json::json!({"n": n, "tokens_per_second": best, "prompt_tokens": prompt_tokens}));
     }
+    // The cost of grammar-constrained decoding (dsl/program.gbnf) at N = 8.
+    let grammar = std::fs::read_to_string(common::root().join("dsl/program.gbnf")).unwrap();
+    let mut grammar_best = 0.0f64;
+    for rep in 0..3 {
+        let req = Request {
+            messages: vec![Message::new("user", &prompt)],
+            n: 8,
+            sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed: rep, max_tokens, ..Sampling::default() },
+            grammar: Some(grammar.clone()),
+            label: String::new(),
+        };
+        let g = backend.generate(&req).unwrap();
+        grammar_best = grammar_best.max(g.completion_tokens() as f64 / g.generation_time.as_secs_f64());
+    }
+    println!("N= 8 with the program grammar: {grammar_best:8.0} tokens/s");
     let tps = |i: usize| rows[i]["tokens_per_second"].as_f64().unwrap();
     let json = serde_json::json!({
         "model": model.file_name().unwrap().to_string_lossy(),
@@ -63,10 +79,12 @@ fn main() {
         "max_tokens": max_tokens,
         "results": rows,
         "n8_over_n1": tps(2) / tps(0),
+        "grammar_n8_tokens_per_second": grammar_best,
+        "grammar_n8_relative": grammar_best / tps(2),
     });
     let summary = format!(
-        "llama.cpp, {preset} model, {threads} threads, {gpu_layers} GPU layers: {:.0} / {:.0} / {:.0} / {:.0} tokens/s at N = 1/4/8/16 (N=8 is {:.1}x N=1)",
-        tps(0), tps(1), tps(2), tps(3), tps(2) / tps(0)
+        "llama.cpp, {preset} model, {threads} threads, {gpu_layers} GPU layers: {:.0} / {:.0} / {:.0} / {:.0} tokens/s at N = 1/4/8/16 (N=8 is {:.1}x N=1); N=8 with dsl/program.gbnf: {:.0} tokens/s ({:.2}x)",
+        tps(0), tps(1), tps(2), tps(3), tps(2) / tps(0), grammar_best, grammar_best / tps(2)
     );
     common::record(&format!("llm_throughput_{preset}"), &format!("ARCSYNTH_BENCH_PRESET={preset} cargo bench --bench llm_throughput"), &json, &summary);
     println!("{summary}");

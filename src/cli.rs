@@ -45,8 +45,9 @@ enum Command {
     Score(ScoreArgs),
     /// Show a task's pairs as coloured grids (plain digits when piped or with --plain).
     Show(ShowArgs),
-    /// Search for programs that solve tasks; writes submission.json, programs.jsonl and
-    /// report.json to --out. Rerunning the same command resumes where it stopped.
+    /// Search for programs that solve tasks; writes submission.json, programs.jsonl,
+    /// completions.jsonl and report.json to --out. Rerunning the same command resumes
+    /// where it stopped.
     Search(Box<SearchArgs>),
     /// Run a DSL program on a task's pairs: exit 0 if every known output matches, 1 if not.
     Run(RunArgs),
@@ -85,6 +86,7 @@ struct BackendArgs {
     /// --completions, else llama.
     #[arg(long, value_parser = ["llama", "openai", "replay"])]
     backend: Option<String>,
+    /// The coder model: a GGUF file (llama) or the served model's name (openai).
     #[arg(long, value_name = "GGUF|NAME")]
     model: Option<String>,
     /// Server base URL for --backend openai, e.g. http://127.0.0.1:8000/v1.
@@ -215,7 +217,7 @@ struct SearchArgs {
     /// Longest completion, in tokens.
     #[arg(long, default_value_t = 768)]
     max_tokens: usize,
-    /// Sampling temperature (default: the model family's recommendation, 0.7 for Qwen).
+    /// Sampling temperature (default: Qwen's recommendation, 0.7; 0.6 with --thinking on).
     #[arg(long)]
     temperature: Option<f32>,
     #[arg(long, default_value_t = 0)]
@@ -541,10 +543,11 @@ fn search(a: SearchArgs) -> Result<i32> {
         None => None,
     };
     let mut backend = if use_llm { Some(a.backend.open()?) } else { None };
+    let family = if a.backend.thinking == "on" { "qwen3" } else { "" };
     let sampling = crate::llm::Sampling {
         max_tokens: a.max_tokens,
         seed: a.seed,
-        ..crate::llm::Sampling::default()
+        ..crate::llm::Sampling::for_family(family, a.backend.thinking == "on")
     };
     let sampling = crate::llm::Sampling { temperature: a.temperature.unwrap_or(sampling.temperature), ..sampling };
     let llm_cfg = LlmConfig {

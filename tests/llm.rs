@@ -108,6 +108,36 @@ fn grammar_mode_yields_only_grammar_valid_text() {
     assert!(matches!(b.generate(&bad), Err(LlmError::Grammar(_))));
 }
 
+/// The shipped answer grammar (`dsl/program.gbnf`): prose without backticks, then a
+/// ```rhai block that can only start with a comment or a function definition.
+#[test]
+fn the_program_grammar_shapes_answers() {
+    let mut b = load();
+    let mut req = request(8, 3, 160);
+    req.grammar = Some(std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/program.gbnf")).unwrap());
+    let g = b.generate(&req).unwrap();
+    let mut blocks = 0;
+    for c in &g.completions {
+        let text = c.text.as_str();
+        match text.find('`') {
+            None => {}
+            Some(i) => {
+                let rest = &text[i..];
+                assert!("```rhai\n".starts_with(rest) || rest.starts_with("```rhai\n"), "{text:?}");
+                if let Some(body) = rest.strip_prefix("```rhai\n") {
+                    blocks += 1;
+                    let body = body.trim_start_matches('\n');
+                    assert!(body.is_empty() || "fn ".starts_with(body) || "//".starts_with(body) || body.starts_with("fn ") || body.starts_with("//"), "{text:?}");
+                }
+            }
+        }
+        if c.finish == Finish::Eos {
+            assert!(arcsynth::prompt::extract_program(text).is_some(), "{text:?}");
+        }
+    }
+    assert!(blocks > 0, "no completion reached the code block: {:?}", g.completions);
+}
+
 #[test]
 fn prompts_that_do_not_fit_the_context_are_refused_before_decoding() {
     let mut b = LlamaCpp::load(tiny(), LoadOptions { ctx: Some(128), threads: 1, ..LoadOptions::default() }).unwrap();

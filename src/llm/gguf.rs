@@ -185,14 +185,18 @@ pub struct Shape {
     pub kv_heads: u64,
     pub ff: u64,
     pub ctx: u32,
+    /// Vocabulary size: the byte-level tokens are padded with never-merged filler tokens
+    /// up to it, so the output layer and per-token sampling cost (grammars) are real.
+    /// Smaller than the minimum (260) means the minimum.
+    pub vocab: u64,
 }
 
 /// Model presets `arcsynth dev make-model` knows.
 pub fn preset(name: &str) -> Option<Shape> {
     Some(match name {
-        "tiny" => Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 4096 },
-        "qwen2.5-coder-0.5b" => Shape { embd: 896, layers: 24, heads: 14, kv_heads: 2, ff: 4864, ctx: 32768 },
-        "qwen2.5-coder-1.5b" => Shape { embd: 1536, layers: 28, heads: 12, kv_heads: 2, ff: 8960, ctx: 32768 },
+        "tiny" => Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 4096, vocab: 0 },
+        "qwen2.5-coder-0.5b" => Shape { embd: 896, layers: 24, heads: 14, kv_heads: 2, ff: 4864, ctx: 32768, vocab: 151_936 },
+        "qwen2.5-coder-1.5b" => Shape { embd: 1536, layers: 28, heads: 12, kv_heads: 2, ff: 8960, ctx: 32768, vocab: 151_936 },
         _ => return None,
     })
 }
@@ -221,7 +225,8 @@ fn byte_chars() -> Vec<char> {
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
 /// Builds a random-weight coder-style model: byte-level vocabulary (256 byte tokens, one
-/// merge, `<|endoftext|>`, `<|im_start|>`, `<|im_end|>`), ChatML template.
+/// merge, filler tokens up to `shape.vocab`, `<|endoftext|>`, `<|im_start|>`,
+/// `<|im_end|>`), ChatML template.
 pub fn coder_model(shape: Shape, seed: u64) -> GgufWriter {
     let mut w = GgufWriter { seed, ..GgufWriter::default() };
     let chars = byte_chars();
@@ -232,6 +237,10 @@ pub fn coder_model(shape: Shape, seed: u64) -> GgufWriter {
     tokens.push(format!("{space}t"));
     types.push(1);
     let merges = vec![format!("{space} t")];
+    while (tokens.len() as u64) + 3 < shape.vocab {
+        tokens.push(format!("<x{}>", tokens.len()));
+        types.push(1);
+    }
     for special in ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] {
         tokens.push(special.into());
         types.push(3); // control
