@@ -50,6 +50,25 @@ pub fn append_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_data()
 }
 
+/// Parses JSON Lines text written by appends: blank lines are skipped, and so is a last
+/// line that does not parse (a crash cut it short). Any other bad line is an error with
+/// its 1-based line number.
+pub fn parse_jsonl<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, (usize, serde_json::Error)> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(v) => out.push(v),
+            Err(_) if i + 1 == lines.len() => break,
+            Err(e) => return Err((i + 1, e)),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

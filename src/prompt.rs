@@ -213,16 +213,9 @@ impl Library {
         let err = |problem: String| PromptError { file: path.display().to_string(), problem };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the library: {e}")))?;
         let mut best: BTreeMap<String, LibraryEntry> = BTreeMap::new();
-        let lines: Vec<&str> = text.split('\n').collect();
-        for (i, line) in lines.iter().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let e: LibraryEntry = match serde_json::from_str(line) {
-                Ok(e) => e,
-                Err(_) if i + 1 == lines.len() => break, // truncated by a crash
-                Err(e) => return Err(err(format!("line {}: not a program record with task, program and features: {e}", i + 1))),
-            };
+        let entries: Vec<LibraryEntry> = crate::fsio::parse_jsonl(&text)
+            .map_err(|(n, e)| err(format!("line {n}: not a program record with task, program and features: {e}")))?;
+        for e in entries {
             if best.get(&e.task).is_none_or(|b| e.program.len() < b.program.len()) {
                 best.insert(e.task.clone(), e);
             }

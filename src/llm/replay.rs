@@ -49,17 +49,9 @@ impl Replay {
     pub fn parse(text: &str) -> Result<Replay, String> {
         let mut queues: HashMap<String, VecDeque<Completion>> = HashMap::new();
         let mut model = None;
-        let lines: Vec<&str> = text.split('\n').collect();
-        for (i, raw) in lines.iter().enumerate() {
-            if raw.trim().is_empty() {
-                continue;
-            }
-            let line: Line = match serde_json::from_str(raw) {
-                Ok(l) => l,
-                // The last line without its newline was cut short by a crash: skip it.
-                Err(_) if i + 1 == lines.len() => break,
-                Err(e) => return Err(format!("line {}: not a completion record: {e}", i + 1)),
-            };
+        let lines: Vec<Line> =
+            crate::fsio::parse_jsonl(text).map_err(|(n, e)| format!("line {n}: not a completion record: {e}"))?;
+        for line in lines {
             model = model.or(line.model);
             let tokens = if line.tokens > 0 { line.tokens } else { line.text.len().div_ceil(4) };
             queues.entry(line.label).or_default().push_back(Completion { text: line.text, tokens, finish: line.finish });
