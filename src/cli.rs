@@ -543,13 +543,14 @@ fn search(a: SearchArgs) -> Result<i32> {
         None => None,
     };
     let mut backend = if use_llm { Some(a.backend.open()?) } else { None };
-    let family = if a.backend.thinking == "on" { "qwen3" } else { "" };
+    let thinking = a.backend.thinking == "on";
+    let defaults = crate::llm::Sampling::for_family(if thinking { "qwen3" } else { "" }, thinking);
     let sampling = crate::llm::Sampling {
         max_tokens: a.max_tokens,
         seed: a.seed,
-        ..crate::llm::Sampling::for_family(family, a.backend.thinking == "on")
+        temperature: a.temperature.unwrap_or(defaults.temperature),
+        ..defaults
     };
-    let sampling = crate::llm::Sampling { temperature: a.temperature.unwrap_or(sampling.temperature), ..sampling };
     let llm_cfg = LlmConfig {
         samples: a.samples,
         batch: a.batch,

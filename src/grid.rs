@@ -205,13 +205,13 @@ impl Grid {
 
     /// A 64-bit fingerprint of shape and cells (FNV-1a), for fast deduplication.
     pub fn fingerprint(&self) -> u64 {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in [self.rows as u8, self.cols as u8].iter().chain(&self.cells) {
-            h ^= *b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        h
+        fnv1a([self.rows as u8, self.cols as u8].into_iter().chain(self.cells.iter().copied()))
     }
+}
+
+/// FNV-1a over bytes: a fast, stable (not cryptographic) 64-bit hash.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 impl fmt::Debug for Grid {

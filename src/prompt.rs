@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grid::Grid;
+use crate::grid::{fnv1a, Grid};
 use crate::llm::Message;
 use crate::sandbox::RunResult;
 use crate::task::Task;
@@ -232,8 +232,7 @@ impl Library {
     pub fn choose(&self, task: &Task, k: usize) -> Vec<&LibraryEntry> {
         let f = Features::of(task);
         let mut ranked: Vec<&LibraryEntry> = self.entries.iter().filter(|e| e.task != task.id).collect();
-        let mix = |s: &str| s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-        ranked.sort_by_key(|e| (std::cmp::Reverse(f.similarity(&e.features)), mix(&format!("{}/{}", task.id, e.task))));
+        ranked.sort_by_key(|e| (std::cmp::Reverse(f.similarity(&e.features)), fnv1a(format!("{}/{}", task.id, e.task).bytes())));
         let mut chosen: Vec<&LibraryEntry> = Vec::with_capacity(k);
         for e in ranked {
             if chosen.len() == k {

@@ -117,7 +117,8 @@ pub struct LlmOutcome {
 
 /// A program waiting for, or back from, the sandbox.
 struct Evaluated {
-    completion: usize,
+    /// Index in this task's completions; `None` for a seed program given by the caller.
+    completion: Option<usize>,
     program: String,
     eval: Evaluation,
     round: usize,
@@ -137,15 +138,17 @@ pub fn solve(
 ) -> Result<LlmOutcome, LlmError> {
     debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the search must not see test outputs");
     let start = Instant::now();
-    let dsl_names: HashSet<String> = crate::dsl::primitives().into_iter().map(|p| p.name).collect();
+    // Building the primitive list compiles an engine and its metadata: once per process.
+    static DSL_NAMES: std::sync::OnceLock<HashSet<String>> = std::sync::OnceLock::new();
+    let dsl_names = DSL_NAMES.get_or_init(|| crate::dsl::primitives().into_iter().map(|p| p.name).collect());
     let model = backend.name().to_string();
-    let mut state = State::new(task, sandbox, cfg, &dsl_names, &model);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.sampling.seed as u64 ^ fnv(&task.id));
+    let mut state = State::new(task, sandbox, dsl_names, &model);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.sampling.seed as u64 ^ crate::grid::fnv1a(task.id.bytes()));
     let first = prompter.first(task);
     let mut requests = 0u32;
 
     std::thread::scope(|s| -> Result<(), LlmError> {
-        let (to_sandbox, jobs) = mpsc::channel::<Vec<(usize, String, usize, usize)>>();
+        let (to_sandbox, jobs) = mpsc::channel::<Vec<(Option<usize>, String, usize, usize)>>();
         let (done, back) = mpsc::channel::<Vec<Evaluated>>();
         // The sandbox runs one batch while the model writes the next.
         s.spawn(move || {
@@ -164,7 +167,7 @@ pub fn solve(
         });
         let mut pending = 0usize;
         if !seed_programs.is_empty() {
-            to_sandbox.send(seed_programs.iter().map(|p| (usize::MAX, p.clone(), 0, 0)).collect()).expect("sandbox thread alive");
+            to_sandbox.send(seed_programs.iter().map(|p| (None, p.clone(), 0, 0)).collect()).expect("sandbox thread alive");
             pending += 1;
         }
         let mut round = 0;
@@ -208,7 +211,7 @@ pub fn solve(
                 let Some(p) = state.pick_parent(&mut rng, cfg.rex_c) else { break };
                 state.stats.refine_requests += 1;
                 let e = &state.evaluated[p];
-                (prompter.refine(task, &e.program, &e.eval.train), (e.completion != usize::MAX).then_some(e.completion))
+                (prompter.refine(task, &e.program, &e.eval.train), e.completion)
             };
             let request = Request {
                 messages,
@@ -257,7 +260,7 @@ pub fn solve(
                     pixel_accuracy: 0.0,
                 });
                 match program {
-                    Some(p) => jobs.push((index, p, round, c.tokens)),
+                    Some(p) => jobs.push((Some(index), p, round, c.tokens)),
                     None => *state.stats.outcomes.entry("no program".into()).or_default() += 1,
                 }
             }
@@ -293,11 +296,10 @@ struct State<'a> {
     candidates: Vec<Candidate>,
     stats: LlmStats,
     features: Features,
-    _cfg: &'a LlmConfig,
 }
 
 impl<'a> State<'a> {
-    fn new(task: &'a Task, sandbox: &'a Sandbox, cfg: &'a LlmConfig, dsl_names: &'a HashSet<String>, model: &'a str) -> State<'a> {
+    fn new(task: &'a Task, sandbox: &'a Sandbox, dsl_names: &'a HashSet<String>, model: &'a str) -> State<'a> {
         State {
             task,
             sandbox,
@@ -313,21 +315,20 @@ impl<'a> State<'a> {
             candidates: Vec::new(),
             stats: LlmStats::default(),
             features: Features::of(task),
-            _cfg: cfg,
         }
     }
 
     fn absorb(&mut self, batch: Vec<Evaluated>) {
         for e in batch {
-            let seeded = e.completion == usize::MAX;
+            let seeded = e.completion.is_none();
             let category = e.eval.category();
             let valid = e.eval.compile_error.is_none() && e.eval.train.iter().all(|r| r.is_ok());
-            if !seeded {
+            if let Some(index) = e.completion {
                 self.stats.programs += 1;
                 *self.stats.outcomes.entry(category.as_str().into()).or_default() += 1;
                 self.stats.valid += valid as usize;
                 self.stats.dsl_using += hygiene::uses_dsl(&e.program, self.dsl_names) as usize;
-                let rec = &mut self.completions[e.completion];
+                let rec = &mut self.completions[index];
                 rec.outcome = category.as_str().into();
                 rec.train_correct = e.eval.train_correct;
                 rec.pixel_accuracy = e.eval.pixel_accuracy;
@@ -398,8 +399,4 @@ impl<'a> State<'a> {
         stats.solutions = self.solution_texts.len();
         LlmOutcome { programs: self.programs, candidates: self.candidates, completions: self.completions, stats }
     }
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }

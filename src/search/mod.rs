@@ -337,12 +337,6 @@ fn predict(sandbox: &Sandbox, program: &str, task: &Task) -> Option<Vec<Grid>> {
     task.test.iter().map(|t| sandbox.run(&p, &t.input).ok()).collect()
 }
 
-/// Whether a program reproduces every training output in the sandbox.
-fn verifies(sandbox: &Sandbox, program: &str, task: &Task) -> bool {
-    let Ok(p) = sandbox.compile(program) else { return false };
-    task.train.iter().all(|e| sandbox.run(&p, &e.input).is_ok_and(|g| g == e.output))
-}
-
 /// Votes the test answers. Candidates giving the same answers form a group, ranked by
 /// the best training accuracy in it, then the number of programs at that accuracy, then
 /// the best pixel accuracy, then the shortest program. This is SOAR's count + 1000 x
@@ -400,21 +394,22 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
     let mut candidates = Vec::new();
     for steps in &found.solutions {
         let text = enumerate::program(steps);
-        if !verifies(sandbox, &text, task) {
-            tracing::debug!("{}: enumerated program failed re-verification:\n{text}", task.id);
+        // One sandbox pass over train and test inputs re-verifies and predicts.
+        let outputs = hygiene::outputs(sandbox, &text, task).filter(|o| o.iter().zip(&task.train).all(|(g, e)| g == &e.output));
+        let Some(mut outputs) = outputs else {
+            tracing::debug!("{}: enumerated program failed re-verification or a test input:\n{text}", task.id);
             continue;
-        }
-        if let Some(answers) = predict(sandbox, &text, task) {
-            candidates.push(Candidate { program: text.clone(), answers, train_accuracy: 1.0, pixel_accuracy: 1.0 });
-            programs.push(ProgramRecord {
-                task: task.id.clone(),
-                program: text,
-                source: "enum".into(),
-                round: steps.len(),
-                tokens: 0,
-                features: features.clone(),
-            });
-        }
+        };
+        let answers = outputs.split_off(task.train.len());
+        candidates.push(Candidate { program: text.clone(), answers, train_accuracy: 1.0, pixel_accuracy: 1.0 });
+        programs.push(ProgramRecord {
+            task: task.id.clone(),
+            program: text,
+            source: "enum".into(),
+            round: steps.len(),
+            tokens: 0,
+            features: features.clone(),
+        });
     }
     let near_miss = found.best_near_miss.as_ref().map(|(steps, acc)| NearMiss { program: enumerate::program(steps), pixel_accuracy: *acc });
     if let Some(n) = &near_miss {
