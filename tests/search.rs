@@ -160,18 +160,7 @@ fn test_outputs_do_not_change_the_submission() {
     // Tasks the enumerator finishes well inside its budget, so timing cannot matter.
     let ids = ["3c9b0459", "0520fde7", "6d0aefbc", "a416b8f3", "25ff71a9"];
     let dir = temp_dir("leak");
-    let (with, without) = (dir.join("with"), dir.join("without"));
-    std::fs::create_dir_all(&with).unwrap();
-    std::fs::create_dir_all(&without).unwrap();
-    for id in ids {
-        let raw = std::fs::read(training_dir().join(format!("{id}.json"))).unwrap();
-        std::fs::write(with.join(format!("{id}.json")), &raw).unwrap();
-        let mut v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
-        for t in v["test"].as_array_mut().unwrap() {
-            t.as_object_mut().unwrap().remove("output");
-        }
-        std::fs::write(without.join(format!("{id}.json")), serde_json::to_vec(&v).unwrap()).unwrap();
-    }
+    let (with, without) = (task_dir(&dir, &ids, true), task_dir(&dir, &ids, false));
     let a = search(&with, &dir.join("run-with"), &["--time-per-task", "20"]);
     let b = search(&without, &dir.join("run-without"), &["--time-per-task", "20"]);
     assert!(a.status.success() && b.status.success());
@@ -233,10 +222,12 @@ fn recording(dir: &Path) -> PathBuf {
     path
 }
 
-fn task_dir(dir: &Path, with_test_outputs: bool) -> PathBuf {
+/// Copies training tasks `ids` into a directory under `dir`, with or without their test
+/// outputs.
+fn task_dir(dir: &Path, ids: &[&str], with_test_outputs: bool) -> PathBuf {
     let d = dir.join(if with_test_outputs { "tasks" } else { "tasks-no-test-outputs" });
     std::fs::create_dir_all(&d).unwrap();
-    for (id, _) in REPLAYED {
+    for id in ids {
         let raw = std::fs::read(training_dir().join(format!("{id}.json"))).unwrap();
         let mut v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
         if !with_test_outputs {
@@ -249,13 +240,17 @@ fn task_dir(dir: &Path, with_test_outputs: bool) -> PathBuf {
     d
 }
 
+fn replayed_ids() -> Vec<&'static str> {
+    REPLAYED.iter().map(|(id, _)| *id).collect()
+}
+
 const REPLAY_ARGS: [&str; 6] = ["--proposer", "llm", "--samples", "4", "--refine-rounds", "2"];
 
 #[test]
 fn replayed_reference_solutions_solve_their_tasks() {
     let dir = temp_dir("replay");
     let recorded = recording(&dir);
-    let tasks = task_dir(&dir, true);
+    let tasks = task_dir(&dir, &replayed_ids(), true);
     let out = dir.join("run");
     let mut args = REPLAY_ARGS.to_vec();
     args.extend(["--completions", recorded.to_str().unwrap()]);
@@ -313,8 +308,8 @@ fn replayed_search_never_reads_test_outputs() {
     std::fs::write(&recorded, full.lines().take(full.lines().count() - 1).collect::<Vec<_>>().join("\n") + "\n").unwrap();
     let mut args = REPLAY_ARGS.to_vec();
     args.extend(["--completions", recorded.to_str().unwrap()]);
-    let a = search(&task_dir(&dir, true), &dir.join("with"), &args);
-    let b = search(&task_dir(&dir, false), &dir.join("without"), &args);
+    let a = search(&task_dir(&dir, &replayed_ids(), true), &dir.join("with"), &args);
+    let b = search(&task_dir(&dir, &replayed_ids(), false), &dir.join("without"), &args);
     assert!(a.status.success() && b.status.success(), "{}{}", stderr(&a), stderr(&b));
     assert_eq!(read_json(&dir.join("with/submission.json")), read_json(&dir.join("without/submission.json")));
     assert_eq!(read_json(&dir.join("with/results/6150a2bd.json"))["answer_source"], "near_miss");
@@ -325,7 +320,7 @@ fn replayed_search_never_reads_test_outputs() {
 fn unfinished_tasks_completions_are_dropped_on_resume() {
     let dir = temp_dir("replay-resume");
     let recorded = recording(&dir);
-    let tasks = task_dir(&dir, true);
+    let tasks = task_dir(&dir, &replayed_ids(), true);
     let out = dir.join("run");
     let mut args = REPLAY_ARGS.to_vec();
     args.extend(["--completions", recorded.to_str().unwrap()]);
