@@ -51,6 +51,16 @@ enum Command {
     Search(Box<SearchArgs>),
     /// Run a DSL program on a task's pairs: exit 0 if every known output matches, 1 if not.
     Run(RunArgs),
+    /// DSL coverage of verified programs: primitive usage, unused primitives, tasks
+    /// covered by source, program lengths, primitives that never appear without
+    /// another, stale programs. Every program is re-run on its task first.
+    Coverage(CoverageArgs),
+    /// The program library: merge and re-verify programs.jsonl files, export them.
+    #[command(subcommand)]
+    Library(LibraryCommand),
+    /// Write a run directory's HTML report (RUN_DIR/report.html): every task's pairs as
+    /// coloured grids, its attempts (green/red when the answer is known), its programs.
+    Report(ReportArgs),
     /// The DSL: `arcsynth dsl docs` prints the primitive reference (Markdown).
     #[command(subcommand)]
     Dsl(DslCommand),
@@ -179,6 +189,70 @@ struct GenerateArgs {
     json: bool,
 }
 
+/// Program sources, for `coverage` and `library`: `reference` (the built-in solutions),
+/// a programs.jsonl or library file, a run directory, a .rhai file (named TASK_ID.rhai)
+/// or a directory of them.
+const PROGRAM_SOURCES: &str = "reference, a programs.jsonl or library .jsonl, a run directory, TASK_ID.rhai, or a directory of .rhai files";
+
+#[derive(Args, Debug)]
+struct CoverageArgs {
+    /// Programs to cover (repeatable): reference, a programs.jsonl or library .jsonl, a
+    /// run directory, TASK_ID.rhai, or a directory of .rhai files. Default: reference.
+    #[arg(long, value_name = "PATH")]
+    programs: Vec<PathBuf>,
+    #[command(flatten)]
+    source: TaskSource,
+    #[arg(long, default_value = "text", value_parser = ["text", "md", "json", "html"])]
+    format: String,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum LibraryCommand {
+    /// Merge program sources into one library: every program is re-run on its task
+    /// (stale ones and unknown tasks are dropped), then one is kept per task and
+    /// behaviour (outputs on all the task's inputs) or normalised text, the shortest,
+    /// with its provenance (source model, run, date).
+    Merge {
+        /// The library to write (JSON Lines; usable as `search --library`).
+        out: PathBuf,
+        /// Program sources: reference, a programs.jsonl or library .jsonl, a run
+        /// directory, TASK_ID.rhai, or a directory of .rhai files.
+        #[arg(required = true, value_name = "IN")]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        source: TaskSource,
+    },
+    /// Export a library (or any program source) as one readable file.
+    Export {
+        /// The library: a .jsonl file, a run directory, reference, .rhai files.
+        library: PathBuf,
+        /// `rhai`: every program under a comment naming its task and provenance.
+        #[arg(long, default_value = "rhai", value_parser = ["rhai"])]
+        format: String,
+        /// Write to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// The run directory (`search --out`).
+    run: PathBuf,
+    /// The tasks (default: the task source recorded in RUN_DIR/run.json).
+    #[arg(long, value_name = "PATH")]
+    tasks: Option<PathBuf>,
+    /// Where to write the page (default: RUN_DIR/report.html).
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    open: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum DslCommand {
     /// Print the reference of every DSL primitive, generated from their registrations.
@@ -231,8 +305,8 @@ struct SearchArgs {
     /// Worked examples per prompt.
     #[arg(long, default_value_t = 3)]
     examples: usize,
-    /// Worked examples from this programs.jsonl (of an earlier run) instead of the
-    /// built-in reference solutions.
+    /// Worked examples from this library (a run's programs.jsonl, or the output of
+    /// `arcsynth library merge`) instead of the built-in reference solutions.
     #[arg(long, value_name = "FILE")]
     library: Option<PathBuf>,
     /// Prompt templates from this directory instead of the built-in prompts/.
@@ -267,7 +341,7 @@ struct RunArgs {
 #[derive(Args, Debug)]
 struct TaskSource {
     /// Task directory, single task file, or Kaggle *_challenges.json.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "ARCSYNTH_TASKS")]
     tasks: PathBuf,
     /// Fail on the first bad task instead of skipping it with a warning.
     #[arg(long)]
@@ -376,6 +450,9 @@ fn run(command: Command) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Dev(DevCommand::Generate(a)) => generate(*a),
+        Command::Coverage(a) => coverage(a),
+        Command::Library(c) => library(c),
+        Command::Report(a) => report(a),
         Command::Dsl(DslCommand::Docs) => {
             print!("{}", crate::dsl::reference_markdown());
             Ok(exit::OK)
@@ -529,6 +606,13 @@ fn search(a: SearchArgs) -> Result<i32> {
     }
     // Everything that can fail on bad input fails here, before any task is searched.
     let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let info = srch::RunInfo {
+        tasks: std::fs::canonicalize(&a.source.tasks).unwrap_or_else(|_| a.source.tasks.clone()),
+        proposers: proposers.clone(),
+        model: use_llm.then(|| a.backend.model.clone().or_else(|| a.backend.completions.as_ref().map(|c| c.display().to_string()))).flatten(),
+        arcsynth: env!("CARGO_PKG_VERSION").into(),
+    };
+    run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let templates = match &a.prompts {
         Some(dir) => Templates::load(dir)?,
         None => Templates::builtin(),
@@ -617,6 +701,120 @@ fn search(a: SearchArgs) -> Result<i32> {
     }
     println!("wrote {}/{{submission.json, programs.jsonl, completions.jsonl, report.json}}", a.out.display());
     Ok(exit::OK)
+}
+
+/// Loads every program source, in order.
+fn load_programs(specs: &[PathBuf]) -> Result<Vec<crate::library::Loaded>> {
+    let mut all = Vec::new();
+    for spec in specs {
+        let loaded = crate::library::load(spec).map_err(|e| anyhow::anyhow!("{e} (program sources: {PROGRAM_SOURCES})"))?;
+        tracing::info!("{}: {} programs", spec.display(), loaded.len());
+        all.extend(loaded);
+    }
+    Ok(all)
+}
+
+/// Writes `text` to `out` atomically, or to standard output.
+fn emit(text: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(path) => {
+            crate::fsio::write_atomic(path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn coverage(a: CoverageArgs) -> Result<i32> {
+    use crate::sandbox::{Limits, Sandbox};
+    let specs = if a.programs.is_empty() { vec![PathBuf::from("reference")] } else { a.programs.clone() };
+    let programs = load_programs(&specs)?;
+    let set = a.source.load()?;
+    let checked = crate::library::verify(&Sandbox::new(Limits::default()), programs, &set.tasks);
+    let ids: Vec<String> = set.tasks.iter().map(|t| t.id.clone()).collect();
+    let names = crate::dsl::syntax::primitive_names().iter().cloned().collect();
+    let cov = crate::coverage::compute(&checked, &ids, &names);
+    let text = match a.format.as_str() {
+        "json" => serde_json::to_string_pretty(&cov)? + "\n",
+        "md" => cov.render(true),
+        "html" => cov.html(&checked),
+        _ => cov.render(false),
+    };
+    emit(&text, a.out.as_deref())?;
+    Ok(exit::OK)
+}
+
+fn library(c: LibraryCommand) -> Result<i32> {
+    use crate::sandbox::{Limits, Sandbox};
+    match c {
+        LibraryCommand::Merge { out, inputs, source } => {
+            let programs = load_programs(&inputs)?;
+            let set = source.load()?;
+            let checked = crate::library::verify(&Sandbox::new(Limits::default()), programs, &set.tasks);
+            for c in checked.iter().filter(|c| !c.verified()) {
+                let why = match &c.status {
+                    crate::library::Status::Stale(r) => r.clone(),
+                    _ => format!("task {} not among the tasks given", c.loaded.record.task),
+                };
+                tracing::warn!("{}: dropped, {why}", c.loaded.origin);
+            }
+            let (records, s) = crate::library::merge(checked);
+            crate::fsio::write_atomic(&out, crate::library::to_jsonl(&records).as_bytes()).with_context(|| format!("{}: cannot write", out.display()))?;
+            println!(
+                "read {}: {} stale, {} of unknown tasks, {} duplicate texts, {} duplicate behaviours; kept {} programs for {} tasks in {}",
+                s.read,
+                s.stale,
+                s.unknown_task,
+                s.same_text,
+                s.same_behaviour,
+                s.kept,
+                records.iter().map(|r| &r.task).collect::<std::collections::BTreeSet<_>>().len(),
+                out.display()
+            );
+            Ok(exit::OK)
+        }
+        LibraryCommand::Export { library, format: _, out } => {
+            let records: Vec<_> = load_programs(std::slice::from_ref(&library))?.into_iter().map(|l| l.record).collect();
+            emit(&crate::library::export_rhai(&records), out.as_deref())?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn report(a: ReportArgs) -> Result<i32> {
+    let dir = &a.run;
+    if !dir.join("results").is_dir() {
+        bail!("{}: not a run directory (no results/ in it; `arcsynth search --out DIR` makes one)", dir.display());
+    }
+    let tasks_path = match (&a.tasks, crate::search::RunInfo::read(dir)) {
+        (Some(p), _) => p.clone(),
+        (None, Some(info)) => info.tasks,
+        (None, None) => bail!("{}: no run.json says where its tasks are; give --tasks PATH", dir.display()),
+    };
+    let set = TaskSource { tasks: tasks_path, strict: false }.load()?;
+    let results = crate::search::read_results(dir).with_context(|| format!("{}: cannot read results", dir.display()))?;
+    if results.is_empty() {
+        bail!("{}: the run has no finished tasks yet", dir.display());
+    }
+    let name = std::fs::canonicalize(dir).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| dir.display().to_string());
+    let page = crate::report::render(&name, &results, &set.tasks, crate::report::read_figures(dir).as_ref());
+    let out = a.out.clone().unwrap_or_else(|| dir.join("report.html"));
+    crate::fsio::write_atomic(&out, page.as_bytes()).with_context(|| format!("{}: cannot write", out.display()))?;
+    println!("wrote {} ({} tasks, {} KiB)", out.display(), results.len(), page.len() / 1024);
+    if a.open {
+        open_in_browser(&out);
+    }
+    Ok(exit::OK)
+}
+
+/// Opens a file with the desktop's default program; a failure is only a warning.
+fn open_in_browser(path: &Path) {
+    let opener = if cfg!(target_os = "macos") { "open" } else if cfg!(windows) { "explorer" } else { "xdg-open" };
+    match std::process::Command::new(opener).arg(path).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn() {
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot open {} with {opener}: {e}; open it in a browser yourself", path.display()),
+    }
 }
 
 /// Task progress: a bar on a terminal, one log line per task otherwise.

@@ -207,8 +207,9 @@ impl Library {
         embedded::SOLUTIONS
     }
 
-    /// A program library: a `programs.jsonl` of an earlier run (lines with `task`,
-    /// `program` and `features`). One program per task, the shortest.
+    /// A program library: a `programs.jsonl` of an earlier run or an `arcsynth library
+    /// merge` output (lines with `task`, `program` and `features`). One program per task,
+    /// the shortest.
     pub fn load_jsonl(path: &Path) -> Result<Library, PromptError> {
         let err = |problem: String| PromptError { file: path.display().to_string(), problem };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the library: {e}")))?;

@@ -8,6 +8,7 @@
 pub mod module;
 pub mod objects;
 pub mod ops;
+pub mod syntax;
 
 use rhai::Engine;
 

@@ -1,8 +1,6 @@
 //! Program hygiene: what a program that reproduces the training pairs must also pass
 //! before it may vote, and the canonical form it is stored in.
 
-use std::collections::HashSet;
-
 use crate::grid::Grid;
 use crate::sandbox::Sandbox;
 use crate::task::Task;
@@ -74,30 +72,6 @@ pub fn canonicalise(sandbox: &Sandbox, program: &str, task: &Task, expected: &[G
     lines.join("\n")
 }
 
-/// Whether the program calls at least one DSL primitive (`names`: their names).
-pub fn uses_dsl(program: &str, names: &HashSet<String>) -> bool {
-    let b = program.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_alphabetic() || b[i] == b'_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                i += 1;
-            }
-            let mut j = i;
-            while j < b.len() && b[j] == b' ' {
-                j += 1;
-            }
-            if j < b.len() && b[j] == b'(' && names.contains(&program[start..i]) {
-                return true;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,13 +104,5 @@ mod tests {
         assert_eq!(canonicalise(&sb, p, &t, &want), "// mirror\nfn solve(g) {\n\n    g.flip_h()\n}");
         assert_eq!(check(&sb, p, &t, &want), Ok(()));
         assert_eq!(check(&sb, "fn solve(g) { grid_from([[0,1],[0,0]]) }", &t, &want), Err(Rejection::HardCoded));
-    }
-
-    #[test]
-    fn dsl_calls_are_recognised() {
-        let names: HashSet<String> = ["rotate", "grid"].iter().map(|s| s.to_string()).collect();
-        assert!(uses_dsl("fn solve(g) { g.rotate (1) }", &names));
-        assert!(uses_dsl("fn solve(g) { grid(1, 1, 0) }", &names));
-        assert!(!uses_dsl("fn solve(g) { let rotate = 1; g }", &names));
     }
 }

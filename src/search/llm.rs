@@ -138,11 +138,8 @@ pub fn solve(
 ) -> Result<LlmOutcome, LlmError> {
     debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the search must not see test outputs");
     let start = Instant::now();
-    // Building the primitive list compiles an engine and its metadata: once per process.
-    static DSL_NAMES: std::sync::OnceLock<HashSet<String>> = std::sync::OnceLock::new();
-    let dsl_names = DSL_NAMES.get_or_init(|| crate::dsl::primitives().into_iter().map(|p| p.name).collect());
     let model = backend.name().to_string();
-    let mut state = State::new(task, sandbox, dsl_names, &model);
+    let mut state = State::new(task, sandbox, &model);
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.sampling.seed as u64 ^ crate::grid::fnv1a(task.id.bytes()));
     let first = prompter.first(task);
     let mut requests = 0u32;
@@ -282,7 +279,6 @@ pub fn solve(
 struct State<'a> {
     task: &'a Task,
     sandbox: &'a Sandbox,
-    dsl_names: &'a HashSet<String>,
     model: &'a str,
     completions: Vec<CompletionRecord>,
     evaluated: Vec<Evaluated>,
@@ -299,11 +295,10 @@ struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    fn new(task: &'a Task, sandbox: &'a Sandbox, dsl_names: &'a HashSet<String>, model: &'a str) -> State<'a> {
+    fn new(task: &'a Task, sandbox: &'a Sandbox, model: &'a str) -> State<'a> {
         State {
             task,
             sandbox,
-            dsl_names,
             model,
             completions: Vec::new(),
             evaluated: Vec::new(),
@@ -327,7 +322,7 @@ impl<'a> State<'a> {
                 self.stats.programs += 1;
                 *self.stats.outcomes.entry(category.as_str().into()).or_default() += 1;
                 self.stats.valid += valid as usize;
-                self.stats.dsl_using += hygiene::uses_dsl(&e.program, self.dsl_names) as usize;
+                self.stats.dsl_using += !crate::dsl::syntax::primitives_called(&e.program).is_empty() as usize;
                 let rec = &mut self.completions[index];
                 rec.outcome = category.as_str().into();
                 rec.train_correct = e.eval.train_correct;
@@ -358,6 +353,8 @@ impl<'a> State<'a> {
                                 round: e.round,
                                 tokens: e.tokens,
                                 features: self.features.clone(),
+                                run: String::new(),
+                                date: String::new(),
                             });
                         }
                     }

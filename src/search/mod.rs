@@ -8,6 +8,7 @@
 //!   and fsync per task) just before the task's result is written. Opening a run drops
 //!   lines of tasks without a result and a truncated last line, so after a crash it
 //!   holds exactly the finished tasks' completions.
+//! - `run.json`: the task source, proposers and model ([`RunInfo`]).
 //! - `submission.json`, `programs.jsonl`, `report.json`: rebuilt atomically from all
 //!   results after every task, so they are always complete and consistent.
 //!
@@ -48,6 +49,12 @@ pub struct ProgramRecord {
     /// The task's features, so `--library` can choose this program as a worked example.
     #[serde(default)]
     pub features: Features,
+    /// Provenance: the run directory's name (or the file it was read from) ...
+    #[serde(default)]
+    pub run: String,
+    /// ... and when it was found (RFC 3339, UTC).
+    #[serde(default)]
+    pub date: String,
 }
 
 /// The best program that does not solve the task, kept for refinement and fallback.
@@ -78,6 +85,23 @@ pub struct TaskResult {
     pub llm: Option<LlmStats>,
 }
 
+/// How a run was started, in `run.json`: lets `arcsynth report` find the tasks again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The task source, as an absolute path when it could be resolved.
+    pub tasks: PathBuf,
+    pub proposers: Vec<String>,
+    pub model: Option<String>,
+    /// The arcsynth version that wrote it.
+    pub arcsynth: String,
+}
+
+impl RunInfo {
+    pub fn read(dir: &Path) -> Option<RunInfo> {
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).ok()?).ok()
+    }
+}
+
 /// Search settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -98,26 +122,18 @@ impl Run {
         std::fs::create_dir_all(dir.join("results"))?;
         fsio::write_atomic(&dir.join(".write-test"), b"ok")?;
         std::fs::remove_file(dir.join(".write-test"))?;
-        let mut results = BTreeMap::new();
-        for entry in std::fs::read_dir(dir.join("results"))? {
-            let path = entry?.path();
-            if path.extension().is_none_or(|x| x != "json") {
-                continue;
-            }
-            // A result that cannot be read is recomputed rather than trusted.
-            match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<TaskResult>(&b).ok()) {
-                Some(r) => {
-                    results.insert(r.task.clone(), r);
-                }
-                None => tracing::warn!("{}: unreadable result, the task will be searched again", path.display()),
-            }
-        }
+        let results = read_results(dir)?;
         clean_completions(&dir.join("completions.jsonl"), &results)?;
         Ok(Run { dir: dir.to_path_buf(), results })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Writes `run.json` (at every start: a resumed run may read tasks from a new path).
+    pub fn write_info(&self, info: &RunInfo) -> std::io::Result<()> {
+        fsio::write_json_atomic(&self.dir.join("run.json"), info)
     }
 
     /// Records a finished task (its completions first, then its result) and rewrites
@@ -130,6 +146,12 @@ impl Run {
                 lines.push('\n');
             }
             fsio::append_durably(&self.dir.join("completions.jsonl"), lines.as_bytes())?;
+        }
+        let mut result = result;
+        let run = self.dir.file_name().map_or_else(|| self.dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        for p in result.programs.iter_mut().filter(|p| p.run.is_empty()) {
+            (p.run, p.date) = (run.clone(), date.clone());
         }
         fsio::write_json_atomic(&self.dir.join("results").join(format!("{}.json", result.task)), &result)?;
         self.results.insert(result.task.clone(), result);
@@ -290,6 +312,25 @@ impl LlmReport {
     }
 }
 
+/// The finished results of a run directory, read only. A result that cannot be read is
+/// left out with a warning (a search recomputes it).
+pub fn read_results(dir: &Path) -> std::io::Result<BTreeMap<String, TaskResult>> {
+    let mut results = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("results"))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<TaskResult>(&b).ok()) {
+            Some(r) => {
+                results.insert(r.task.clone(), r);
+            }
+            None => tracing::warn!("{}: unreadable result, left out (a search recomputes it)", path.display()),
+        }
+    }
+    Ok(results)
+}
+
 /// Keeps the lines of `completions.jsonl` whose task has a result; drops the rest (a
 /// task interrupted after its append) and a truncated last line.
 fn clean_completions(path: &Path, results: &BTreeMap<String, TaskResult>) -> std::io::Result<()> {
@@ -409,6 +450,8 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
             round: steps.len(),
             tokens: 0,
             features: features.clone(),
+            run: String::new(),
+            date: String::new(),
         });
     }
     let near_miss = found.best_near_miss.as_ref().map(|(steps, acc)| NearMiss { program: enumerate::program(steps), pixel_accuracy: *acc });
