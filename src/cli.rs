@@ -51,6 +51,11 @@ enum Command {
     Search(Box<SearchArgs>),
     /// Run a DSL program on a task's pairs: exit 0 if every known output matches, 1 if not.
     Run(RunArgs),
+    /// Predict test outputs directly with a grid-token model (transduction): depth-first
+    /// search decoding under augmented views, answers voted across views. Writes the
+    /// same run directory as `search`. Per-task LoRA fine-tuning is not built yet: the
+    /// model is used as given.
+    Ttt(TttArgs),
     /// DSL coverage of verified programs: primitive usage, unused primitives, tasks
     /// covered by source, program lengths, primitives that never appear without
     /// another, stale programs. Every program is re-run on its task first.
@@ -71,10 +76,12 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum DevCommand {
-    /// Write a random-weight GGUF model (qwen2 architecture, byte-level vocabulary,
-    /// ChatML template) for tests and throughput benchmarks.
+    /// Write a random-weight GGUF model for tests and throughput benchmarks: coder
+    /// models (qwen2 architecture, byte-level vocabulary, ChatML template) or grid-token
+    /// models (qwen3 architecture, 16-token vocabulary, no tokenizer).
     MakeModel {
-        /// tiny (~0.5 MB), qwen2.5-coder-0.5b or qwen2.5-coder-1.5b (real shapes, f32).
+        /// Coder: tiny (~0.5 MB), qwen2.5-coder-0.5b, qwen2.5-coder-1.5b (real shapes,
+        /// f32). Grid: grid-tiny (~0.3 MB), qwen3-4b-grid (Qwen3-4B's shapes, f32, 16 GB).
         #[arg(long, default_value = "tiny")]
         preset: String,
         #[arg(long, value_name = "FILE")]
@@ -318,6 +325,80 @@ struct SearchArgs {
     /// Stop after this many tasks (in task-id order).
     #[arg(long)]
     max_tasks: Option<usize>,
+    /// A grid-token model (GGUF) for the tasks no program solves: its answers replace
+    /// their attempts (`answer_source: ttt`).
+    #[arg(long, value_name = "GGUF")]
+    ttt_model: Option<PathBuf>,
+    #[command(flatten)]
+    ttt: TttModelArgs,
+}
+
+/// The grid-token model and how answers are searched, shared by `ttt` and `search`.
+#[derive(Args, Debug)]
+struct TttModelArgs {
+    /// Augmented views (dihedral transforms x background-keeping colour permutations)
+    /// searched per test input.
+    #[arg(long, default_value_t = 8)]
+    views: usize,
+    /// Views every candidate answer is re-scored under.
+    #[arg(long, default_value_t = 8)]
+    score_views: usize,
+    /// Depth-first search keeps answers at least this probable (per view).
+    #[arg(long, default_value_t = 0.2)]
+    min_prob: f64,
+    /// Model calls per search, at most (a guard for flat distributions).
+    #[arg(long, default_value_t = 20_000)]
+    max_calls: usize,
+    /// Pair layout: `published` (<|im_start|>user\n...<|im_end|>) or `no-im-start`.
+    #[arg(long = "grid-format", default_value = "published", value_parser = ["published", "no-im-start"])]
+    grid_format: String,
+    /// Context size of the grid model (default: the model's, at most 32768).
+    #[arg(long = "grid-ctx")]
+    grid_ctx: Option<u32>,
+}
+
+impl TttModelArgs {
+    fn config(&self, seed: u64) -> Result<crate::ttt::TttConfig> {
+        if !(self.min_prob > 0.0 && self.min_prob <= 1.0) {
+            bail!("--min-prob must be in (0, 1]");
+        }
+        if self.views == 0 || self.score_views == 0 || self.max_calls == 0 {
+            bail!("--views, --score-views and --max-calls must be at least 1");
+        }
+        Ok(crate::ttt::TttConfig {
+            format: crate::ttt::format::Format::parse(&self.grid_format).expect("clap checked it"),
+            views: self.views,
+            score_views: self.score_views,
+            dfs: crate::ttt::dfs::DfsConfig { min_prob: self.min_prob, max_calls: self.max_calls, ..Default::default() },
+            seed,
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+struct TttArgs {
+    #[command(flatten)]
+    source: TaskSource,
+    /// The grid-token model (GGUF, 16-token vocabulary).
+    #[arg(long, value_name = "GGUF")]
+    model: PathBuf,
+    /// Run directory (created if missing; finished tasks in it are skipped).
+    #[arg(long, default_value = "runs/ttt")]
+    out: PathBuf,
+    #[command(flatten)]
+    ttt: TttModelArgs,
+    /// Layers to offload to the GPU (CUDA/Metal/Vulkan builds).
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+    /// CPU threads for llama.cpp (default: all cores).
+    #[arg(long)]
+    threads: Option<i32>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stop after this many tasks (in task-id order).
+    #[arg(long)]
+    max_tasks: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -443,6 +524,7 @@ fn run(command: Command) -> Result<i32> {
         Command::Score(a) => score(a),
         Command::Show(a) => show(a),
         Command::Run(a) => run_program(a),
+        Command::Ttt(a) => ttt(a),
         Command::Search(a) => search(*a),
         Command::Dev(DevCommand::MakeModel { preset, out, seed }) => {
             crate::llm::gguf::make_model(&preset, &out, seed).with_context(|| format!("{}: cannot write the model", out.display()))?;
@@ -627,6 +709,11 @@ fn search(a: SearchArgs) -> Result<i32> {
         None => None,
     };
     let mut backend = if use_llm { Some(a.backend.open()?) } else { None };
+    let ttt_cfg = a.ttt.config(a.seed as u64)?;
+    let mut grid_model = match &a.ttt_model {
+        Some(p) => Some(grid_model(p, a.ttt.grid_ctx, a.backend.gpu_layers, a.backend.threads)?),
+        None => None,
+    };
     let thinking = a.backend.thinking == "on";
     let defaults = crate::llm::Sampling::for_family(if thinking { "qwen3" } else { "" }, thinking);
     let sampling = crate::llm::Sampling {
@@ -666,8 +753,14 @@ fn search(a: SearchArgs) -> Result<i32> {
                 None => None,
             },
         };
-        let (result, completions) = srch::solve_task(&sandbox, &t.without_test_outputs(), &mut p)
+        let (mut result, completions) = srch::solve_task(&sandbox, &t.without_test_outputs(), &mut p)
             .with_context(|| format!("{}: the LLM failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
+        if let (false, Some(m)) = (result.solved_train, grid_model.as_mut()) {
+            let (attempts, stats) = crate::ttt::solve(m.as_mut(), &t.without_test_outputs(), &ttt_cfg)
+                .with_context(|| format!("{}: the grid model failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
+            result.seconds += stats.seconds;
+            (result.attempts, result.answer_source, result.ttt) = (attempts, "ttt".into(), Some(stats));
+        }
         solved += result.solved_train as usize;
         progress.task_done(&result, solved);
         run.record(result, &completions, &tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
@@ -699,8 +792,88 @@ fn search(a: SearchArgs) -> Result<i32> {
             l.unique_per_1000_tokens
         );
     }
+    print_sources(&r);
     println!("wrote {}/{{submission.json, programs.jsonl, completions.jsonl, report.json}}", a.out.display());
     Ok(exit::OK)
+}
+
+fn print_sources(r: &crate::search::Report) {
+    let sources: Vec<String> = r.answer_sources.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("answers from: {}", sources.join(", "));
+}
+
+fn ttt(a: TttArgs) -> Result<i32> {
+    use crate::search::{Run, RunInfo, TaskResult};
+    let cfg = a.ttt.config(a.seed)?;
+    let mut tasks = a.source.load()?.tasks;
+    tasks.sort_by(|x, y| x.id.cmp(&y.id));
+    if let Some(n) = a.max_tasks {
+        tasks.truncate(n);
+    }
+    let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let mut model = grid_model(&a.model, a.ttt.grid_ctx, a.gpu_layers, a.threads)?;
+    let info = RunInfo {
+        tasks: std::fs::canonicalize(&a.source.tasks).unwrap_or_else(|_| a.source.tasks.clone()),
+        proposers: vec!["ttt".into()],
+        model: Some(a.model.display().to_string()),
+        arcsynth: env!("CARGO_PKG_VERSION").into(),
+    };
+    run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let todo: Vec<&crate::task::Task> = tasks.iter().filter(|t| !run.results.contains_key(&t.id)).collect();
+    let resumed = tasks.len() - todo.len();
+    let mut progress = Progress::new(todo.len() as u64);
+    for t in todo {
+        let (attempts, stats) = crate::ttt::solve(model.as_mut(), &t.without_test_outputs(), &cfg)
+            .with_context(|| format!("{}: the grid model failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
+        let result = TaskResult {
+            task: t.id.clone(),
+            solved_train: false,
+            attempts,
+            answer_source: "ttt".into(),
+            programs: Vec::new(),
+            near_miss: None,
+            candidates: 0,
+            seconds: stats.seconds,
+            depth_done: 0,
+            timed_out: false,
+            llm: None,
+            ttt: Some(stats),
+        };
+        progress.task_done(&result, 0);
+        run.record(result, &[], &tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
+    }
+    progress.finish();
+    run.write_outputs(&tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
+    let r = run.report(&tasks);
+    println!("tasks: {} ({resumed} resumed)", r.tasks);
+    if let (Some(total), Some(max)) = (r.pass_at_2, r.scored_tasks) {
+        println!("pass@2 on test outputs: {total:.2} / {max} ({:.1}%)", 100.0 * total / max as f64);
+    }
+    println!("time per task: median {:.2} s, p90 {:.2} s", r.median_seconds, r.p90_seconds);
+    println!("wrote {}/{{submission.json, report.json}}", a.out.display());
+    Ok(exit::OK)
+}
+
+/// Loads a grid-token model and checks that its vocabulary is the grid one.
+#[cfg(feature = "llama")]
+fn grid_model(path: &Path, ctx: Option<u32>, gpu_layers: u32, threads: Option<i32>) -> Result<Box<dyn crate::llm::NextToken>> {
+    use crate::llm::{llama, NextToken};
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    let m = llama::TokenModel::load(path, llama::LoadOptions { gpu_layers, ctx, threads, ..Default::default() })?;
+    if m.vocab_size() != crate::ttt::format::VOCAB {
+        bail!(
+            "{}: not a grid-token model (its vocabulary has {} tokens, a grid model's has {})",
+            path.display(),
+            m.vocab_size(),
+            crate::ttt::format::VOCAB
+        );
+    }
+    Ok(Box::new(m))
+}
+
+#[cfg(not(feature = "llama"))]
+fn grid_model(_: &Path, _: Option<u32>, _: u32, _: Option<i32>) -> Result<Box<dyn crate::llm::NextToken>> {
+    bail!("this arcsynth was built without the `llama` feature; rebuild with default features to use a grid model")
 }
 
 /// Loads every program source, in order.

@@ -17,3 +17,4 @@ pub mod sandbox;
 pub mod search;
 pub mod submission;
 pub mod task;
+pub mod ttt;

@@ -187,21 +187,76 @@ pub struct Shape {
     pub ctx: u32,
     /// Vocabulary size: the byte-level tokens are padded with never-merged filler tokens
     /// up to it, so the output layer and per-token sampling cost (grammars) are real.
-    /// Smaller than the minimum (260) means the minimum.
+    /// Smaller than the minimum (260) means the minimum. Grid models: 16.
     pub vocab: u64,
+    /// Attention head width; 0 means `embd / heads` (qwen2). Qwen3-4B: 128.
+    pub head_dim: u64,
 }
 
 /// Model presets `arcsynth dev make-model` knows.
 pub fn preset(name: &str) -> Option<Shape> {
     Some(match name {
-        "tiny" => Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 4096, vocab: 0 },
-        "qwen2.5-coder-0.5b" => Shape { embd: 896, layers: 24, heads: 14, kv_heads: 2, ff: 4864, ctx: 32768, vocab: 151_936 },
-        "qwen2.5-coder-1.5b" => Shape { embd: 1536, layers: 28, heads: 12, kv_heads: 2, ff: 8960, ctx: 32768, vocab: 151_936 },
+        "tiny" => Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 4096, vocab: 0, head_dim: 0 },
+        "qwen2.5-coder-0.5b" => Shape { embd: 896, layers: 24, heads: 14, kv_heads: 2, ff: 4864, ctx: 32768, vocab: 151_936, head_dim: 0 },
+        "qwen2.5-coder-1.5b" => Shape { embd: 1536, layers: 28, heads: 12, kv_heads: 2, ff: 8960, ctx: 32768, vocab: 151_936, head_dim: 0 },
+        "grid-tiny" => Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 8192, vocab: 16, head_dim: 16 },
+        "qwen3-4b-grid" => Shape { embd: 2560, layers: 36, heads: 32, kv_heads: 8, ff: 9728, ctx: 40960, vocab: 16, head_dim: 128 },
         _ => return None,
     })
 }
 
-pub const PRESETS: &[&str] = &["tiny", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"];
+pub const PRESETS: &[&str] = &["tiny", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "grid-tiny", "qwen3-4b-grid"];
+
+/// Whether a preset is a grid-token model (qwen3, 16-token vocabulary).
+pub fn is_grid_preset(name: &str) -> bool {
+    name.starts_with("grid-") || name.ends_with("-grid")
+}
+
+/// Builds a random-weight grid-token model: qwen3 architecture, a 16-token vocabulary
+/// with no tokenizer (`tokenizer.ggml.model = "none"`; ids 0-9 digits, 10 newline, 11
+/// user, 12 assistant, 13 pad, 14 `<|im_start|>`, 15 `<|im_end|>`), embeddings of std 1
+/// (with 0.02 the logits stay near uniform).
+pub fn grid_model(shape: Shape, seed: u64) -> GgufWriter {
+    let mut w = GgufWriter { seed, ..GgufWriter::default() };
+    let (e, ff, hd) = (shape.embd, shape.ff, shape.head_dim.max(1));
+    let (q, kv) = (hd * shape.heads, hd * shape.kv_heads);
+    w.str("general.architecture", "qwen3");
+    w.str("general.name", "arcsynth random-weight grid model");
+    w.u32("general.alignment", ALIGN as u32);
+    w.u32("qwen3.context_length", shape.ctx);
+    w.u32("qwen3.embedding_length", e as u32);
+    w.u32("qwen3.block_count", shape.layers as u32);
+    w.u32("qwen3.feed_forward_length", ff as u32);
+    w.u32("qwen3.attention.head_count", shape.heads as u32);
+    w.u32("qwen3.attention.head_count_kv", shape.kv_heads as u32);
+    w.u32("qwen3.attention.key_length", hd as u32);
+    w.u32("qwen3.attention.value_length", hd as u32);
+    w.f32("qwen3.attention.layer_norm_rms_epsilon", 1e-6);
+    w.f32("qwen3.rope.freq_base", 1_000_000.0);
+    w.u32("qwen3.vocab_size", shape.vocab as u32);
+    w.str("tokenizer.ggml.model", "none");
+    let std = Fill::Normal(0.08 * (64.0 / e as f32).sqrt().max(0.25));
+    w.tensor("token_embd.weight", &[e, shape.vocab], Fill::Normal(1.0));
+    w.tensor("output_norm.weight", &[e], Fill::Const(1.0));
+    // Logits of std about 1.5: peaked enough to prefer some answers, flat enough that
+    // several have probabilities a search can find.
+    w.tensor("output.weight", &[e, shape.vocab], Fill::Normal(1.5 / (e as f32).sqrt()));
+    for l in 0..shape.layers {
+        let n = |s: &str| format!("blk.{l}.{s}");
+        w.tensor(&n("attn_norm.weight"), &[e], Fill::Const(1.0));
+        w.tensor(&n("attn_q.weight"), &[e, q], std);
+        w.tensor(&n("attn_k.weight"), &[e, kv], std);
+        w.tensor(&n("attn_v.weight"), &[e, kv], std);
+        w.tensor(&n("attn_output.weight"), &[q, e], std);
+        w.tensor(&n("attn_q_norm.weight"), &[hd], Fill::Const(1.0));
+        w.tensor(&n("attn_k_norm.weight"), &[hd], Fill::Const(1.0));
+        w.tensor(&n("ffn_norm.weight"), &[e], Fill::Const(1.0));
+        w.tensor(&n("ffn_gate.weight"), &[e, ff], std);
+        w.tensor(&n("ffn_up.weight"), &[e, ff], std);
+        w.tensor(&n("ffn_down.weight"), &[ff, e], std);
+    }
+    w
+}
 
 /// GPT-2's byte-to-unicode map: printable bytes stand for themselves, the others are
 /// shifted above U+0100, so every byte is one visible character in the vocabulary.
@@ -298,7 +353,7 @@ pub fn make_model(preset_name: &str, path: &Path, seed: u64) -> io::Result<()> {
     let shape = preset(preset_name).ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("unknown preset {preset_name} (known: {})", PRESETS.join(", ")))
     })?;
-    let mut w = coder_model(shape, seed);
+    let mut w = if is_grid_preset(preset_name) { grid_model(shape, seed) } else { coder_model(shape, seed) };
     w.str("general.name", &format!("arcsynth random-weight {preset_name}"));
     // Streamed through a temporary file and renamed, like every file arcsynth writes.
     let tmp = path.with_extension("gguf.tmp");

@@ -329,3 +329,100 @@ impl Backend for LlamaCpp {
         Ok(Generation { completions, prompt_tokens: prompt.len(), cached_prompt_tokens: reuse, prompt_time, generation_time: gen_start.elapsed() })
     }
 }
+
+/// A model driven token by token (no tokenizer, no chat template): the grid-token model.
+/// Sequence 0 of one context holds the KV of the last sequence scored; a call on a
+/// sequence sharing a prefix with it removes the KV past the shared prefix (this is how
+/// a depth-first search backtracks) and decodes only the rest.
+pub struct TokenModel {
+    // Field order matters: the context borrows the model, so it is dropped first.
+    ctx: LlamaContext<'static>,
+    model: &'static LlamaModel,
+    n_ctx: usize,
+    batch: usize,
+    cached: Vec<u32>,
+    /// Tokens decoded, over the model's life (for throughput figures).
+    pub decoded: usize,
+}
+
+impl TokenModel {
+    pub fn load(path: &Path, opts: LoadOptions) -> Result<TokenModel, LlmError> {
+        check_model_file(path)?;
+        let backend = backend()?;
+        let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
+        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| LlmError::Model {
+            path: path.display().to_string(),
+            problem: format!("llama.cpp could not load it ({e}); is it a complete, supported GGUF model?"),
+        })?;
+        let model: &'static LlamaModel = Box::leak(Box::new(model));
+        let n_ctx = opts.ctx.unwrap_or_else(|| model.n_ctx_train().min(32768)).max(64);
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(opts.batch)
+            .with_n_ubatch(opts.batch)
+            .with_n_seq_max(1)
+            .with_n_threads(opts.threads)
+            .with_n_threads_batch(opts.threads);
+        let ctx = model.new_context(backend, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))?;
+        Ok(TokenModel { ctx, model, n_ctx: n_ctx as usize, batch: opts.batch as usize, cached: Vec::new(), decoded: 0 })
+    }
+
+    /// GGUF `general.architecture`.
+    pub fn architecture(&self) -> String {
+        self.model.meta_val_str("general.architecture").unwrap_or_default()
+    }
+
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Forgets the cached prefix (the next call decodes from scratch).
+    pub fn reset(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+    }
+}
+
+impl super::NextToken for TokenModel {
+    fn vocab_size(&self) -> usize {
+        self.model.n_vocab() as usize
+    }
+
+    fn next_logprobs(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlmError> {
+        let n_vocab = self.vocab_size();
+        if tokens.is_empty() {
+            return Err(LlmError::Backend("no tokens to score".into()));
+        }
+        if tokens.len() > self.n_ctx {
+            return Err(LlmError::ContextTooSmall { prompt: tokens.len(), n: 1, max: 0, need: tokens.len(), ctx: self.n_ctx });
+        }
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
+            return Err(LlmError::Backend(format!("token id {bad} is outside the model's vocabulary of {n_vocab}")));
+        }
+        let mut reuse = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        if reuse >= tokens.len() {
+            reuse = tokens.len() - 1;
+        }
+        if reuse == 0 {
+            self.ctx.clear_kv_cache();
+        } else {
+            self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| LlmError::Backend(e.to_string()))?;
+        }
+        // The cache is unknown until the decode below succeeds.
+        self.cached.clear();
+        let mut batch = LlamaBatch::new(self.batch, 1);
+        for (ci, chunk) in tokens[reuse..].chunks(self.batch).enumerate() {
+            batch.clear();
+            let base = reuse + ci * self.batch;
+            for (i, &t) in chunk.iter().enumerate() {
+                let last = base + i == tokens.len() - 1;
+                batch.add(LlamaToken(t as i32), (base + i) as i32, &[0], last).map_err(|e| LlmError::Backend(e.to_string()))?;
+            }
+            self.ctx.decode(&mut batch).map_err(|e| LlmError::Backend(format!("decoding failed: {e}")))?;
+        }
+        self.decoded += tokens.len() - reuse;
+        self.cached = tokens.to_vec();
+        let logits = self.ctx.get_logits_ith(batch.n_tokens() - 1);
+        Ok(super::log_softmax(&logits[..n_vocab]))
+    }
+}

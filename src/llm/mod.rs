@@ -144,6 +144,23 @@ pub trait Backend {
     fn generate(&mut self, request: &Request) -> Result<Generation, LlmError>;
 }
 
+/// A language model seen as token ids in, next-token log-probabilities out: for
+/// decoders that search over tokens themselves (e.g. a depth-first search that
+/// backtracks). Implementations reuse the work of a shared prefix between calls.
+pub trait NextToken {
+    fn vocab_size(&self) -> usize;
+    /// Natural-log probabilities of every token following `tokens` (not empty).
+    fn next_logprobs(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlmError>;
+}
+
+/// Log-softmax of logits, in f64 for stable sums of many terms.
+pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+    let log_z = max as f64 + sum.ln();
+    logits.iter().map(|&l| (l as f64 - log_z) as f32).collect()
+}
+
 /// Cuts `text` at the first stop string it contains, if any.
 pub fn cut_at_stop(text: &str, stop: &[String]) -> Option<usize> {
     stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()

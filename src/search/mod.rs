@@ -72,7 +72,7 @@ pub struct TaskResult {
     pub solved_train: bool,
     /// Attempts per test input, in order.
     pub attempts: Vec<Attempts>,
-    /// Where the attempts came from: `program`, `near_miss` or `identity`.
+    /// Where the attempts came from: `program`, `near_miss`, `identity` or `ttt`.
     pub answer_source: String,
     pub programs: Vec<ProgramRecord>,
     pub near_miss: Option<NearMiss>,
@@ -83,6 +83,9 @@ pub struct TaskResult {
     /// What the LLM proposer did, when it ran.
     #[serde(default)]
     pub llm: Option<LlmStats>,
+    /// What the transduction fallback did, when it ran (its answers replace the attempts).
+    #[serde(default)]
+    pub ttt: Option<crate::ttt::TttStats>,
 }
 
 /// How a run was started, in `run.json`: lets `arcsynth report` find the tasks again.
@@ -219,6 +222,10 @@ impl Run {
             candidates,
             candidates_per_second: if seconds > 0.0 { candidates as f64 / seconds } else { 0.0 },
             llm: LlmReport::of(self.results.values().filter_map(|r| r.llm.as_ref())),
+            answer_sources: self.results.values().fold(BTreeMap::new(), |mut m, r| {
+                *m.entry(r.answer_source.clone()).or_default() += 1;
+                m
+            }),
             per_task,
         }
     }
@@ -249,6 +256,8 @@ pub struct Report {
     pub candidates_per_second: f64,
     /// LLM figures over the tasks it ran on; absent when it ran on none.
     pub llm: Option<LlmReport>,
+    /// Tasks per answer source: `program`, `near_miss`, `identity`, `ttt`.
+    pub answer_sources: BTreeMap<String, usize>,
     pub per_task: Vec<TaskLine>,
 }
 
@@ -523,6 +532,7 @@ pub fn solve_task(sandbox: &Sandbox, task: &Task, proposers: &mut Proposers) -> 
         depth_done,
         timed_out,
         llm: llm_stats,
+        ttt: None,
     };
     Ok((result, completions))
 }

@@ -1,0 +1,128 @@
+//! The transduction path on the project's own random-weight grid-token model (qwen3
+//! architecture, 16-token vocabulary, no tokenizer) through llama.cpp: the model loads,
+//! depth-first search with KV backtracking gives the same answers and probabilities as
+//! scoring from scratch, and `arcsynth ttt` / `search --ttt-model` write complete,
+//! resumable runs that say where each answer came from.
+#![cfg(feature = "llama")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use arcsynth::llm::llama::{LoadOptions, TokenModel};
+use arcsynth::llm::{LlmError, NextToken};
+use arcsynth::ttt::{dfs, format::Format};
+use common::*;
+use serde_json::Value;
+
+fn grid_tiny() -> &'static PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let p = temp_dir("grid-model").join("grid-tiny.gguf");
+        arcsynth::llm::gguf::make_model("grid-tiny", &p, 3).unwrap();
+        p
+    })
+}
+
+fn load() -> TokenModel {
+    TokenModel::load(grid_tiny(), LoadOptions { ctx: Some(4096), threads: 1, ..LoadOptions::default() }).unwrap()
+}
+
+/// The model with its KV cache thrown away before every call: the reference for what
+/// backtracking must give.
+struct FromScratch(TokenModel);
+
+impl NextToken for FromScratch {
+    fn vocab_size(&self) -> usize {
+        self.0.vocab_size()
+    }
+    fn next_logprobs(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlmError> {
+        self.0.reset();
+        self.0.next_logprobs(tokens)
+    }
+}
+
+fn task_prompt(id: &str) -> Vec<u32> {
+    let t = arcsynth::task::load_one(&training_dir(), id).unwrap();
+    let pairs: Vec<_> = t.train.iter().map(|e| (&e.input, &e.output)).collect();
+    Format::default().prompt(&pairs, &t.test[0].input)
+}
+
+#[test]
+fn the_grid_model_loads_with_its_16_token_vocabulary() {
+    let mut m = load();
+    assert_eq!(m.architecture(), "qwen3");
+    assert_eq!(m.vocab_size(), 16);
+    let lp = m.next_logprobs(&task_prompt("6150a2bd")).unwrap();
+    let total: f64 = lp.iter().map(|&l| (l as f64).exp()).sum();
+    assert!((total - 1.0).abs() < 1e-4);
+    // Embeddings of std 1 make the random model far from uniform.
+    let max = lp.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    assert!(max > (2.0f32 / 16.0).ln(), "max probability {}", max.exp());
+    assert!(matches!(m.next_logprobs(&[16]), Err(LlmError::Backend(_))), "token ids are checked before llama.cpp sees them");
+}
+
+#[test]
+fn dfs_with_kv_backtracking_matches_scoring_from_scratch() {
+    let prompt = task_prompt("d631b094");
+    let cfg = dfs::DfsConfig { min_prob: 5e-4, max_tokens: 4, max_calls: 5000 };
+    let mut m = load();
+    let fast = dfs::search(&mut m, &prompt, &cfg).unwrap();
+    let decoded_fast = m.decoded;
+    let mut slow_model = FromScratch(load());
+    let slow = dfs::search(&mut slow_model, &prompt, &cfg).unwrap();
+    assert!(fast.exhausted && fast.found.len() >= 3, "the case must have answers: {}", fast.found.len());
+    assert_eq!(fast.found.len(), slow.found.len());
+    for (a, b) in fast.found.iter().zip(&slow.found) {
+        assert_eq!(a.tokens, b.tokens);
+        // Batched and one-token decodes sum in different orders: equal to f32 rounding.
+        assert!((a.logprob - b.logprob).abs() < 5e-3, "{} vs {}", a.logprob, b.logprob);
+        assert!(a.logprob >= cfg.min_prob.ln());
+    }
+    // Backtracking decodes the prompt once, then about one token per call.
+    assert!(decoded_fast < prompt.len() + 3 * fast.calls, "decoded {decoded_fast} tokens in {} calls", fast.calls);
+    assert!(slow_model.0.decoded > fast.calls * prompt.len() / 2);
+}
+
+#[test]
+fn ttt_writes_a_resumable_run_and_search_falls_back_to_it() {
+    let tasks = temp_dir("ttt-tasks");
+    for id in ["6150a2bd", "d631b094", "007bbfb7"] {
+        std::fs::copy(training_dir().join(format!("{id}.json")), tasks.join(format!("{id}.json"))).unwrap();
+    }
+    let (model, tasks_s) = (grid_tiny().to_str().unwrap(), tasks.to_str().unwrap());
+    let run = temp_dir("ttt-run");
+    let args = ["ttt", "--model", model, "--tasks", tasks_s, "--out", run.to_str().unwrap(), "--views", "3", "--score-views", "2", "--min-prob", "0.001", "--threads", "1"];
+    let o = arcsynth(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sub: Value = serde_json::from_slice(&std::fs::read(run.join("submission.json")).unwrap()).unwrap();
+    assert_eq!(sub.as_object().unwrap().len(), 3);
+    let report: Value = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["answer_sources"], serde_json::json!({"ttt": 3}));
+    let r: Value = serde_json::from_slice(&std::fs::read(run.join("results/d631b094.json")).unwrap()).unwrap();
+    assert_eq!(r["ttt"]["views"], 3);
+    assert!(r["ttt"]["dfs_calls"].as_u64().unwrap() >= 3);
+    // The random model finds some answers; each attempt is one of the ranked answers.
+    let answers = r["ttt"]["answers"][0].as_array().unwrap();
+    assert!(!answers.is_empty() && r["ttt"]["candidates"].as_u64().unwrap() >= 1, "{r}");
+    assert_eq!(r["attempts"][0]["attempt_1"], answers[0]["grid"]);
+    let o = arcsynth(&args);
+    assert!(stdout(&o).contains("tasks: 3 (3 resumed)"), "{}", stdout(&o));
+
+    // The enumerator solves 6150a2bd; the other two fall back to the grid model.
+    let run2 = temp_dir("search-ttt");
+    let o = arcsynth(&["search", "--tasks", tasks_s, "--out", run2.to_str().unwrap(), "--time-per-task", "1", "--depth", "1", "--ttt-model", model, "--views", "2", "--min-prob", "0.01"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("answers from: program 1, ttt 2"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_coder_model_is_refused_as_a_grid_model() {
+    let d = temp_dir("not-grid");
+    let coder = d.join("coder.gguf");
+    arcsynth::llm::gguf::make_model("tiny", &coder, 1).unwrap();
+    let o = arcsynth(&["ttt", "--model", coder.to_str().unwrap(), "--tasks", training_dir().to_str().unwrap(), "--out", d.join("run").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a grid-token model (its vocabulary has 260 tokens"), "{}", stderr(&o));
+}
