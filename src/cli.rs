@@ -51,10 +51,10 @@ enum Command {
     Search(Box<SearchArgs>),
     /// Run a DSL program on a task's pairs: exit 0 if every known output matches, 1 if not.
     Run(RunArgs),
-    /// Predict test outputs directly with a grid-token model (transduction): depth-first
-    /// search decoding under augmented views, answers voted across views. Writes the
-    /// same run directory as `search`. Per-task LoRA fine-tuning is not built yet: the
-    /// model is used as given.
+    /// Predict test outputs directly with a grid-token model (transduction): a LoRA
+    /// adapter trained per task on its augmented training pairs, then depth-first search
+    /// decoding under augmented views, answers voted across views. Writes the same run
+    /// directory as `search`.
     Ttt(TttArgs),
     /// DSL coverage of verified programs: primitive usage, unused primitives, tasks
     /// covered by source, program lengths, primitives that never appear without
@@ -333,7 +333,8 @@ struct SearchArgs {
     ttt: TttModelArgs,
 }
 
-/// The grid-token model and how answers are searched, shared by `ttt` and `search`.
+/// How the grid-token model is trained per task and searched, shared by `ttt` and
+/// `search --ttt-model`.
 #[derive(Args, Debug)]
 struct TttModelArgs {
     /// Augmented views (dihedral transforms x background-keeping colour permutations)
@@ -355,9 +356,46 @@ struct TttModelArgs {
     /// Context size of the grid model (default: the model's, at most 32768).
     #[arg(long = "grid-ctx")]
     grid_ctx: Option<u32>,
+    /// Per-task LoRA training epochs over the task's augmented training pairs; 0 uses
+    /// the model as given.
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 32)]
+    rank: usize,
+    /// LoRA alpha: the adapter is scaled by alpha / rank (alpha / sqrt(rank) with --rslora).
+    #[arg(long, default_value_t = 32.0)]
+    alpha: f64,
+    #[arg(long)]
+    rslora: bool,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 5e-5)]
+    lr: f64,
+    /// Augmented views of the task trained on.
+    #[arg(long, default_value_t = 8)]
+    train_views: usize,
+    /// Pair orders per trained view (each one training sequence).
+    #[arg(long, default_value_t = 1)]
+    orders: usize,
 }
 
 impl TttModelArgs {
+    /// The per-task trainer (reads the model's weights a second time, into candle), or
+    /// `None` with --epochs 0.
+    fn trainer(&self, model: &Path, seed: u64) -> Result<Option<crate::ttt::lora::Trainer>> {
+        use crate::ttt::lora::{Base, LoraConfig, TrainConfig, Trainer};
+        if self.epochs == 0 {
+            return Ok(None);
+        }
+        if self.rank == 0 || self.train_views == 0 || self.orders == 0 || !(self.lr > 0.0) || !(self.alpha > 0.0) {
+            bail!("--rank, --train-views, --orders, --lr and --alpha must be positive");
+        }
+        let base = Base::load(model)?;
+        let lora = LoraConfig { rank: self.rank, alpha: self.alpha, rslora: self.rslora, lr: self.lr, epochs: self.epochs, seed };
+        let format = crate::ttt::format::Format::parse(&self.grid_format).expect("clap checked it");
+        Ok(Some(Trainer { base, cfg: TrainConfig { lora, views: self.train_views, orders: self.orders }, format }))
+    }
+
     fn config(&self, seed: u64) -> Result<crate::ttt::TttConfig> {
         if !(self.min_prob > 0.0 && self.min_prob <= 1.0) {
             bail!("--min-prob must be in (0, 1]");
@@ -711,7 +749,7 @@ fn search(a: SearchArgs) -> Result<i32> {
     let mut backend = if use_llm { Some(a.backend.open()?) } else { None };
     let ttt_cfg = a.ttt.config(a.seed as u64)?;
     let mut grid_model = match &a.ttt_model {
-        Some(p) => Some(grid_model(p, a.ttt.grid_ctx, a.backend.gpu_layers, a.backend.threads)?),
+        Some(p) => Some((grid_model(p, a.ttt.grid_ctx, a.backend.gpu_layers, a.backend.threads)?, a.ttt.trainer(p, a.seed as u64)?)),
         None => None,
     };
     let thinking = a.backend.thinking == "on";
@@ -755,8 +793,8 @@ fn search(a: SearchArgs) -> Result<i32> {
         };
         let (mut result, completions) = srch::solve_task(&sandbox, &t.without_test_outputs(), &mut p)
             .with_context(|| format!("{}: the LLM failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
-        if let (false, Some(m)) = (result.solved_train, grid_model.as_mut()) {
-            let (attempts, stats) = crate::ttt::solve(m.as_mut(), &t.without_test_outputs(), &ttt_cfg)
+        if let (false, Some((m, trainer))) = (result.solved_train, grid_model.as_mut()) {
+            let (attempts, stats) = crate::ttt::solve_task(m.as_mut(), trainer.as_ref(), &t.without_test_outputs(), &ttt_cfg, |k, n| progress.message(&format!("{}: training step {k}/{n}", t.id)))
                 .with_context(|| format!("{}: the grid model failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
             result.seconds += stats.seconds;
             (result.attempts, result.answer_source, result.ttt) = (attempts, "ttt".into(), Some(stats));
@@ -812,6 +850,7 @@ fn ttt(a: TttArgs) -> Result<i32> {
     }
     let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let mut model = grid_model(&a.model, a.ttt.grid_ctx, a.gpu_layers, a.threads)?;
+    let trainer = a.ttt.trainer(&a.model, a.seed)?;
     let info = RunInfo {
         tasks: std::fs::canonicalize(&a.source.tasks).unwrap_or_else(|_| a.source.tasks.clone()),
         proposers: vec!["ttt".into()],
@@ -823,7 +862,7 @@ fn ttt(a: TttArgs) -> Result<i32> {
     let resumed = tasks.len() - todo.len();
     let mut progress = Progress::new(todo.len() as u64);
     for t in todo {
-        let (attempts, stats) = crate::ttt::solve(model.as_mut(), &t.without_test_outputs(), &cfg)
+        let (attempts, stats) = crate::ttt::solve_task(model.as_mut(), trainer.as_ref(), &t.without_test_outputs(), &cfg, |k, n| progress.message(&format!("{}: training step {k}/{n}", t.id)))
             .with_context(|| format!("{}: the grid model failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
         let result = TaskResult {
             task: t.id.clone(),
@@ -850,6 +889,19 @@ fn ttt(a: TttArgs) -> Result<i32> {
         println!("pass@2 on test outputs: {total:.2} / {max} ({:.1}%)", 100.0 * total / max as f64);
     }
     println!("time per task: median {:.2} s, p90 {:.2} s", r.median_seconds, r.p90_seconds);
+    let trained: Vec<&crate::ttt::lora::TrainStats> = run.results.values().filter_map(|r| r.ttt.as_ref()?.train.as_ref()).collect();
+    if !trained.is_empty() {
+        let n = trained.len() as f32;
+        let steps: usize = trained.iter().map(|t| t.steps).sum();
+        let secs: f64 = trained.iter().map(|t| t.seconds).sum();
+        println!(
+            "LoRA training on {} tasks: mean loss {:.3} -> {:.3}, {steps} steps, {:.3} s per step",
+            trained.len(),
+            trained.iter().map(|t| t.loss_before).sum::<f32>() / n,
+            trained.iter().map(|t| t.loss_after).sum::<f32>() / n,
+            secs / steps.max(1) as f64
+        );
+    }
     println!("wrote {}/{{submission.json, report.json}}", a.out.display());
     Ok(exit::OK)
 }
@@ -1030,6 +1082,13 @@ impl Progress {
                 r.candidates,
                 r.llm.as_ref().map_or(0, |l| l.completions)
             ),
+        }
+    }
+
+    /// A transient status line (on a terminal only).
+    fn message(&self, text: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(text.to_string());
         }
     }
 

@@ -31,6 +31,8 @@ struct Tensor {
     /// GGUF order: dims[0] is the fastest-varying (row length).
     dims: Vec<u64>,
     fill: Fill,
+    /// Given values (adapters), used instead of `fill`.
+    data: Option<Vec<f32>>,
 }
 
 impl Tensor {
@@ -79,7 +81,12 @@ impl GgufWriter {
         self.set(k, Value::I32Array(v));
     }
     pub fn tensor(&mut self, name: &str, dims: &[u64], fill: Fill) {
-        self.tensors.push(Tensor { name: name.into(), dims: dims.to_vec(), fill });
+        self.tensors.push(Tensor { name: name.into(), dims: dims.to_vec(), fill, data: None });
+    }
+    /// A tensor with given values (row-major in GGUF order: dims[0] fastest).
+    pub fn tensor_values(&mut self, name: &str, dims: &[u64], values: Vec<f32>) {
+        assert_eq!(values.len() as u64, dims.iter().product::<u64>(), "{name}: values do not fill its dims");
+        self.tensors.push(Tensor { name: name.into(), dims: dims.to_vec(), fill: Fill::Const(0.0), data: Some(values) });
     }
 
     /// Streams the file: header, tensor infos, then tensor data generated on the fly.
@@ -132,6 +139,12 @@ impl GgufWriter {
         sink.write_all(&out)?;
         let mut rng = Rng(self.seed | 1);
         for t in &self.tensors {
+            if let Some(values) = &t.data {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                sink.write_all(&bytes)?;
+                sink.write_all(&padding(t.len() * 4))?;
+                continue;
+            }
             let mut left = t.len();
             let mut buf = Vec::with_capacity(1 << 16);
             while left > 0 {

@@ -333,13 +333,17 @@ impl Backend for LlamaCpp {
 /// A model driven token by token (no tokenizer, no chat template): the grid-token model.
 /// Sequence 0 of one context holds the KV of the last sequence scored; a call on a
 /// sequence sharing a prefix with it removes the KV past the shared prefix (this is how
-/// a depth-first search backtracks) and decodes only the rest.
+/// a depth-first search backtracks) and decodes only the rest. A LoRA adapter can be
+/// set and cleared; each set builds a fresh context (an adapter set on a context that
+/// has already decoded was seen to have no effect).
 pub struct TokenModel {
     // Field order matters: the context borrows the model, so it is dropped first.
-    ctx: LlamaContext<'static>,
-    model: &'static LlamaModel,
+    ctx: Option<LlamaContext<'static>>,
+    adapter: Option<llama_cpp_2::model::LlamaLoraAdapter>,
+    /// Leaked on load (one model per process): contexts borrow it for 'static.
+    model: *mut LlamaModel,
+    opts: LoadOptions,
     n_ctx: usize,
-    batch: usize,
     cached: Vec<u32>,
     /// Tokens decoded, over the model's life (for throughput figures).
     pub decoded: usize,
@@ -354,22 +358,65 @@ impl TokenModel {
             path: path.display().to_string(),
             problem: format!("llama.cpp could not load it ({e}); is it a complete, supported GGUF model?"),
         })?;
-        let model: &'static LlamaModel = Box::leak(Box::new(model));
-        let n_ctx = opts.ctx.unwrap_or_else(|| model.n_ctx_train().min(32768)).max(64);
+        let n_ctx = opts.ctx.unwrap_or_else(|| model.n_ctx_train().min(32768)).max(64) as usize;
+        let model = Box::into_raw(Box::new(model));
+        let mut m = TokenModel { ctx: None, adapter: None, model, opts, n_ctx, cached: Vec::new(), decoded: 0 };
+        m.new_context()?;
+        Ok(m)
+    }
+
+    fn model(&self) -> &'static LlamaModel {
+        // SAFETY: `model` comes from Box::into_raw and is never freed; it is only
+        // borrowed mutably in `set_adapter`, while no context (the only other borrower)
+        // exists.
+        unsafe { &*self.model }
+    }
+
+    fn new_context(&mut self) -> Result<(), LlmError> {
+        self.ctx = None;
+        self.cached.clear();
         let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(opts.batch)
-            .with_n_ubatch(opts.batch)
+            .with_n_ctx(NonZeroU32::new(self.n_ctx as u32))
+            .with_n_batch(self.opts.batch)
+            .with_n_ubatch(self.opts.batch)
             .with_n_seq_max(1)
-            .with_n_threads(opts.threads)
-            .with_n_threads_batch(opts.threads);
-        let ctx = model.new_context(backend, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))?;
-        Ok(TokenModel { ctx, model, n_ctx: n_ctx as usize, batch: opts.batch as usize, cached: Vec::new(), decoded: 0 })
+            .with_n_threads(self.opts.threads)
+            .with_n_threads_batch(self.opts.threads);
+        let mut ctx = self.model().new_context(backend()?, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))?;
+        if let Some(a) = self.adapter.as_mut() {
+            ctx.lora_adapter_set(a, 1.0).map_err(|e| LlmError::Backend(format!("cannot set the LoRA adapter: {e}")))?;
+        }
+        self.ctx = Some(ctx);
+        Ok(())
+    }
+
+    /// Decodes with the LoRA adapter in `path` (a llama.cpp LoRA GGUF) from now on,
+    /// replacing any earlier one. llama.cpp frees adapters only with their model, so
+    /// each call keeps one adapter's memory until the process ends.
+    pub fn load_adapter(&mut self, path: &Path) -> Result<(), LlmError> {
+        check_model_file(path)?;
+        self.ctx = None;
+        self.adapter = None;
+        // SAFETY: no context exists now, so this is the only borrow of the model.
+        let model = unsafe { &mut *self.model };
+        let adapter = model.lora_adapter_init(path).map_err(|e| LlmError::Model {
+            path: path.display().to_string(),
+            problem: format!("llama.cpp could not load the LoRA adapter ({e}); was it made for this model?"),
+        })?;
+        self.adapter = Some(adapter);
+        self.new_context()
+    }
+
+    /// Decodes with the base model again.
+    pub fn drop_adapter(&mut self) -> Result<(), LlmError> {
+        self.ctx = None;
+        self.adapter = None;
+        self.new_context()
     }
 
     /// GGUF `general.architecture`.
     pub fn architecture(&self) -> String {
-        self.model.meta_val_str("general.architecture").unwrap_or_default()
+        self.model().meta_val_str("general.architecture").unwrap_or_default()
     }
 
     pub fn n_ctx(&self) -> usize {
@@ -378,14 +425,16 @@ impl TokenModel {
 
     /// Forgets the cached prefix (the next call decodes from scratch).
     pub fn reset(&mut self) {
-        self.ctx.clear_kv_cache();
+        if let Some(c) = self.ctx.as_mut() {
+            c.clear_kv_cache();
+        }
         self.cached.clear();
     }
 }
 
 impl super::NextToken for TokenModel {
     fn vocab_size(&self) -> usize {
-        self.model.n_vocab() as usize
+        self.model().n_vocab() as usize
     }
 
     fn next_logprobs(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlmError> {
@@ -403,26 +452,37 @@ impl super::NextToken for TokenModel {
         if reuse >= tokens.len() {
             reuse = tokens.len() - 1;
         }
+        let batch_size = self.opts.batch as usize;
+        let ctx = self.ctx.as_mut().expect("a context exists outside set_adapter");
         if reuse == 0 {
-            self.ctx.clear_kv_cache();
+            ctx.clear_kv_cache();
         } else {
-            self.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| LlmError::Backend(e.to_string()))?;
+            ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| LlmError::Backend(e.to_string()))?;
         }
         // The cache is unknown until the decode below succeeds.
         self.cached.clear();
-        let mut batch = LlamaBatch::new(self.batch, 1);
-        for (ci, chunk) in tokens[reuse..].chunks(self.batch).enumerate() {
+        let mut batch = LlamaBatch::new(batch_size, 1);
+        for (ci, chunk) in tokens[reuse..].chunks(batch_size).enumerate() {
             batch.clear();
-            let base = reuse + ci * self.batch;
+            let base = reuse + ci * batch_size;
             for (i, &t) in chunk.iter().enumerate() {
                 let last = base + i == tokens.len() - 1;
                 batch.add(LlamaToken(t as i32), (base + i) as i32, &[0], last).map_err(|e| LlmError::Backend(e.to_string()))?;
             }
-            self.ctx.decode(&mut batch).map_err(|e| LlmError::Backend(format!("decoding failed: {e}")))?;
+            ctx.decode(&mut batch).map_err(|e| LlmError::Backend(format!("decoding failed: {e}")))?;
         }
+        let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
+        let lp = super::log_softmax(&logits[..n_vocab]);
         self.decoded += tokens.len() - reuse;
         self.cached = tokens.to_vec();
-        let logits = self.ctx.get_logits_ith(batch.n_tokens() - 1);
-        Ok(super::log_softmax(&logits[..n_vocab]))
+        Ok(lp)
+    }
+
+    fn set_adapter(&mut self, path: &Path) -> Result<(), LlmError> {
+        self.load_adapter(path)
+    }
+
+    fn clear_adapter(&mut self) -> Result<(), LlmError> {
+        self.drop_adapter()
     }
 }

@@ -151,6 +151,14 @@ pub trait NextToken {
     fn vocab_size(&self) -> usize;
     /// Natural-log probabilities of every token following `tokens` (not empty).
     fn next_logprobs(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlmError>;
+    /// Uses the LoRA adapter in `path` from now on (models that support adapters).
+    fn set_adapter(&mut self, path: &std::path::Path) -> Result<(), LlmError> {
+        Err(LlmError::Backend(format!("{}: this model cannot take a LoRA adapter", path.display())))
+    }
+    /// Back to the base model.
+    fn clear_adapter(&mut self) -> Result<(), LlmError> {
+        Ok(())
+    }
 }
 
 /// Log-softmax of logits, in f64 for stable sums of many terms.

@@ -5,14 +5,17 @@
 //! set of views and ranked by times found + mean log-probability; the two best are the
 //! attempts.
 //!
-//! Not built yet: per-task LoRA fine-tuning (the "training" of test-time training). The
-//! model is used as given, which is what a model already fine-tuned on ARC can do alone.
+//! With a [`lora::Trainer`], each task first gets its own LoRA adapter, trained from
+//! scratch with candle on augmented copies of its training pairs, written as a llama.cpp
+//! adapter and set for that task's decoding only (test-time training); without one the
+//! model is used as given.
 //!
 //! **Invariant:** like every proposer, this sees tasks without test outputs.
 
 pub mod augment;
 pub mod dfs;
 pub mod format;
+pub mod lora;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -57,9 +60,20 @@ pub struct Answer {
     pub score: f64,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum TttError {
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error(transparent)]
+    Train(#[from] lora::TrainError),
+}
+
 /// What the transduction path did on one task.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TttStats {
+    /// Per-task LoRA training, when it ran.
+    #[serde(default)]
+    pub train: Option<lora::TrainStats>,
     pub views: usize,
     /// Views left out because the prompt did not fit the context.
     pub views_too_long: usize,
@@ -75,7 +89,37 @@ pub struct TttStats {
     pub answers: Vec<Vec<Answer>>,
 }
 
-/// Predicts every test input of `task` (which must not carry test outputs).
+/// Predicts every test input of `task` (which must not carry test outputs); with a
+/// trainer, through an adapter trained on the task first and removed afterwards.
+/// `on_step(step, steps)` reports training progress.
+pub fn solve_task(
+    model: &mut dyn NextToken,
+    trainer: Option<&lora::Trainer>,
+    task: &Task,
+    cfg: &TttConfig,
+    on_step: impl FnMut(usize, usize),
+) -> Result<(Vec<Attempts>, TttStats), TttError> {
+    let Some(trainer) = trainer.filter(|t| t.cfg.lora.epochs > 0) else {
+        return Ok(solve(model, task, cfg)?);
+    };
+    let start = Instant::now();
+    let seed = cfg.seed ^ crate::grid::fnv1a(task.id.bytes());
+    let path = std::env::temp_dir().join(format!("arcsynth-{}-{}.lora.gguf", std::process::id(), task.id));
+    let trained = trainer.adapt(task, seed, &path, on_step);
+    let set = trained.as_ref().ok().map(|_| model.set_adapter(&path));
+    let _ = std::fs::remove_file(&path); // llama.cpp has read it
+    let train_stats = trained?;
+    set.expect("set after training")?;
+    let out = solve(model, task, cfg);
+    model.clear_adapter()?;
+    let (attempts, mut stats) = out?;
+    stats.train = Some(train_stats);
+    stats.seconds = start.elapsed().as_secs_f64();
+    Ok((attempts, stats))
+}
+
+/// Predicts every test input of `task` (which must not carry test outputs) with the
+/// model as it is.
 pub fn solve(model: &mut dyn NextToken, task: &Task, cfg: &TttConfig) -> Result<(Vec<Attempts>, TttStats), LlmError> {
     debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the transduction path must not see test outputs");
     let start = Instant::now();
@@ -160,7 +204,7 @@ fn rescore(model: &mut dyn NextToken, cands: &[(Grid, usize)], views: &[View], p
 
 /// The most likely answer token by token (answer tokens only); `None` unless it decodes
 /// to a valid grid.
-fn greedy(model: &mut dyn NextToken, prompt: &[u32], max_tokens: usize) -> Result<Option<Grid>, LlmError> {
+pub fn greedy(model: &mut dyn NextToken, prompt: &[u32], max_tokens: usize) -> Result<Option<Grid>, LlmError> {
     let mut seq = prompt.to_vec();
     for _ in 0..max_tokens {
         let lp = match model.next_logprobs(&seq) {
