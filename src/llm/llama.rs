@@ -75,6 +75,25 @@ pub fn check_model_file(path: &Path) -> Result<(), LlmError> {
     Ok(())
 }
 
+/// Loads a GGUF model after checking the file (llama.cpp's loader must not see a file
+/// that is missing or not a GGUF).
+fn load_model(path: &Path, opts: &LoadOptions) -> Result<LlamaModel, LlmError> {
+    check_model_file(path)?;
+    let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
+    LlamaModel::load_from_file(backend()?, path, &params).map_err(|e| LlmError::Model {
+        path: path.display().to_string(),
+        problem: format!("llama.cpp could not load it ({e}); is it a complete, supported GGUF model?"),
+    })
+}
+
+/// A context for `model`. llama.cpp contexts must be created one at a time,
+/// process-wide.
+fn new_context(model: &'static LlamaModel, params: LlamaContextParams) -> Result<LlamaContext<'static>, LlmError> {
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
+    model.new_context(backend()?, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))
+}
+
 /// A loaded model plus one context that is reused across calls.
 pub struct LlamaCpp {
     name: String,
@@ -90,13 +109,7 @@ pub struct LlamaCpp {
 
 impl LlamaCpp {
     pub fn load(path: &Path, opts: LoadOptions) -> Result<LlamaCpp, LlmError> {
-        check_model_file(path)?;
-        let backend = backend()?;
-        let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
-        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| LlmError::Model {
-            path: path.display().to_string(),
-            problem: format!("llama.cpp could not load it ({e}); is it a complete, supported GGUF model?"),
-        })?;
+        let model = load_model(path, &opts)?;
         // The context borrows the model for its whole life; the model lives as long as
         // the process (one model per run), which makes the borrow 'static.
         let model: &'static LlamaModel = Box::leak(Box::new(model));
@@ -170,10 +183,7 @@ impl LlamaCpp {
                 .with_kv_unified(true)
                 .with_n_threads(self.opts.threads)
                 .with_n_threads_batch(self.opts.threads);
-            // llama.cpp contexts must be created one at a time, process-wide.
-            static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-            let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
-            let ctx = self.model.new_context(backend()?, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))?;
+            let ctx = new_context(self.model, params)?;
             self.ctx = Some(ctx);
             self.ctx_seqs = seqs.max(1);
         }
@@ -351,13 +361,7 @@ pub struct TokenModel {
 
 impl TokenModel {
     pub fn load(path: &Path, opts: LoadOptions) -> Result<TokenModel, LlmError> {
-        check_model_file(path)?;
-        let backend = backend()?;
-        let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
-        let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| LlmError::Model {
-            path: path.display().to_string(),
-            problem: format!("llama.cpp could not load it ({e}); is it a complete, supported GGUF model?"),
-        })?;
+        let model = load_model(path, &opts)?;
         let n_ctx = opts.ctx.unwrap_or_else(|| model.n_ctx_train().min(32768)).max(64) as usize;
         let model = Box::into_raw(Box::new(model));
         let mut m = TokenModel { ctx: None, adapter: None, model, opts, n_ctx, cached: Vec::new(), decoded: 0 };
@@ -382,7 +386,7 @@ impl TokenModel {
             .with_n_seq_max(1)
             .with_n_threads(self.opts.threads)
             .with_n_threads_batch(self.opts.threads);
-        let mut ctx = self.model().new_context(backend()?, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))?;
+        let mut ctx = new_context(self.model(), params)?;
         if let Some(a) = self.adapter.as_mut() {
             ctx.lora_adapter_set(a, 1.0).map_err(|e| LlmError::Backend(format!("cannot set the LoRA adapter: {e}")))?;
         }
