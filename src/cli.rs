@@ -350,6 +350,12 @@ struct TttModelArgs {
     /// Model calls per search, at most (a guard for flat distributions).
     #[arg(long, default_value_t = 20_000)]
     max_calls: usize,
+    /// Answers also sampled per view, beside the search (the published recipe: 3).
+    #[arg(long, default_value_t = 0)]
+    ttt_samples: usize,
+    /// Temperature of those samples.
+    #[arg(long, default_value_t = 0.5)]
+    ttt_temperature: f64,
     /// Pair layout: `published` (<|im_start|>user\n...<|im_end|>) or `no-im-start`.
     #[arg(long = "grid-format", default_value = "published", value_parser = ["published", "no-im-start"])]
     grid_format: String,
@@ -403,11 +409,16 @@ impl TttModelArgs {
         if self.views == 0 || self.score_views == 0 || self.max_calls == 0 {
             bail!("--views, --score-views and --max-calls must be at least 1");
         }
+        if !(self.ttt_temperature > 0.0 && self.ttt_temperature.is_finite()) {
+            bail!("--ttt-temperature must be a positive number");
+        }
         Ok(crate::ttt::TttConfig {
             format: crate::ttt::format::Format::parse(&self.grid_format).expect("clap checked it"),
             views: self.views,
             score_views: self.score_views,
             dfs: crate::ttt::dfs::DfsConfig { min_prob: self.min_prob, max_calls: self.max_calls, ..Default::default() },
+            samples: self.ttt_samples,
+            temperature: self.ttt_temperature,
             seed,
             ..Default::default()
         })

@@ -6,11 +6,12 @@
 //!
 //! Probabilities are the model's, over its whole vocabulary (not renormalised over the
 //! answer tokens), so the result is exactly the set of answers with
-//! P(answer | prompt) >= `min_prob` whose tokens are all answer tokens.
+//! P(answer | prompt) >= `min_prob` that are valid grids token by token
+//! ([`allowed_next`]: rectangular, sides 1..=30).
 
 use crate::llm::{LlmError, NextToken};
 
-use super::format::{IM_END, NEWLINE};
+use super::format::{allowed_next, IM_END, NEWLINE};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DfsConfig {
@@ -76,7 +77,9 @@ impl State<'_> {
         }
         self.calls += 1;
         let lp = self.model.next_logprobs(&self.seq)?;
-        let mut children: Vec<(f64, u32)> = ANSWER_TOKENS.iter().filter_map(|&t| lp.get(t as usize).map(|&l| (nll - l as f64, t))).collect();
+        let ok = allowed_next(&self.seq[self.prompt_len..]);
+        let mut children: Vec<(f64, u32)> =
+            ANSWER_TOKENS.iter().zip(ok).filter(|(_, ok)| *ok).filter_map(|(&t, _)| lp.get(t as usize).map(|&l| (nll - l as f64, t))).collect();
         children.sort_by(|a, b| a.0.total_cmp(&b.0));
         let len = self.seq.len() - self.prompt_len;
         for (child_nll, t) in children {
@@ -84,11 +87,9 @@ impl State<'_> {
                 break; // sorted: every later child is less likely still
             }
             if t == IM_END {
-                if len > 0 {
-                    let mut tokens = self.seq[self.prompt_len..].to_vec();
-                    tokens.push(IM_END);
-                    self.found.push(Found { tokens, logprob: -child_nll });
-                }
+                let mut tokens = self.seq[self.prompt_len..].to_vec();
+                tokens.push(IM_END);
+                self.found.push(Found { tokens, logprob: -child_nll });
                 continue;
             }
             if len + 1 >= self.cfg.max_tokens {
@@ -101,6 +102,38 @@ impl State<'_> {
         }
         Ok(())
     }
+}
+
+/// One answer drawn token by token at `temperature` over the answer tokens that keep
+/// the grid valid (the model's probabilities sharpened or flattened, renormalised over
+/// those tokens).
+/// `None` when it runs past `max_tokens` without ending. The log-probability is the
+/// model's own, as in [`search`].
+pub fn sample(model: &mut dyn NextToken, prompt: &[u32], temperature: f64, max_tokens: usize, rng: &mut impl rand::Rng) -> Result<Option<Found>, LlmError> {
+    let mut seq = prompt.to_vec();
+    let mut total = 0.0;
+    for _ in 0..max_tokens {
+        let lp = model.next_logprobs(&seq)?;
+        let ok = allowed_next(&seq[prompt.len()..]);
+        let weights: Vec<f64> = ANSWER_TOKENS.iter().zip(ok).map(|(&t, ok)| if ok { (lp[t as usize] as f64 / temperature.max(1e-6)).exp() } else { 0.0 }).collect();
+        let sum: f64 = weights.iter().sum();
+        let mut x = rng.gen::<f64>() * sum;
+        let mut pick = ANSWER_TOKENS.len() - 1;
+        for (i, w) in weights.iter().enumerate() {
+            if x < *w {
+                pick = i;
+                break;
+            }
+            x -= w;
+        }
+        let t = ANSWER_TOKENS[pick];
+        total += lp[t as usize] as f64;
+        seq.push(t);
+        if t == IM_END {
+            return Ok(Some(Found { tokens: seq[prompt.len()..].to_vec(), logprob: total }));
+        }
+    }
+    Ok(None)
 }
 
 /// The total log-probability of `answer` after `prompt` (one call per answer token).
@@ -138,20 +171,21 @@ mod tests {
         }
     }
 
-    /// Every answer-token sequence up to `max` tokens ending in the end token, with its
-    /// probability, by brute force.
+    /// Every valid answer-token sequence up to `max` tokens ending in the end token,
+    /// with its probability, by brute force.
     fn all_answers(m: &mut Table, prompt: &[u32], max: usize, min_prob: f64) -> Vec<(Vec<u32>, f64)> {
         let mut out = Vec::new();
         let mut stack = vec![(Vec::<u32>::new(), 0.0f64)];
         while let Some((seq, lp)) = stack.pop() {
             let full: Vec<u32> = prompt.iter().chain(&seq).copied().collect();
             let next = m.next_logprobs(&full).unwrap();
-            for t in ANSWER_TOKENS {
+            let ok = allowed_next(&seq);
+            for (t, _) in ANSWER_TOKENS.iter().copied().zip(ok).filter(|(_, ok)| *ok) {
                 let l = lp + next[t as usize] as f64;
                 let mut s = seq.clone();
                 s.push(t);
                 if t == IM_END {
-                    if !seq.is_empty() && l >= min_prob.ln() {
+                    if l >= min_prob.ln() {
                         out.push((s, l));
                     }
                 } else if s.len() < max && l >= min_prob.ln() {
@@ -168,10 +202,10 @@ mod tests {
         for seed in 0..20 {
             let mut m = Table { seed, sharp: 12.0 };
             let prompt = [IM_START, 11, NEWLINE, 3, 4, IM_END, 12, NEWLINE];
-            let cfg = DfsConfig { min_prob: 0.01, max_tokens: 6, max_calls: 100_000 };
+            let cfg = DfsConfig { min_prob: 0.005, max_tokens: 6, max_calls: 100_000 };
             let got = search(&mut m, &prompt, &cfg).unwrap();
             assert!(got.exhausted);
-            let mut want = all_answers(&mut m, &prompt, 6, 0.01);
+            let mut want = all_answers(&mut m, &prompt, 6, 0.005);
             want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.len().cmp(&b.0.len())).then(a.0.cmp(&b.0)));
             assert_eq!(got.found.len(), want.len(), "seed {seed}");
             total += want.len();

@@ -95,6 +95,25 @@ pub fn grid_tokens(g: &Grid) -> Vec<u32> {
     out
 }
 
+/// Which answer tokens may follow `prefix` (answer tokens so far) and still lead to a
+/// valid grid: digits while the row is shorter than the first row (or 30), a newline
+/// after a full row while there are fewer than 30 rows, `<|im_end|>` after a full row.
+/// Index: the token id for 0..=10, and 11 for `<|im_end|>`.
+pub fn allowed_next(prefix: &[u32]) -> [bool; 12] {
+    let rows = prefix.iter().filter(|&&t| t == NEWLINE).count();
+    let width = prefix.iter().position(|&t| t == NEWLINE);
+    let row_len = prefix.iter().rev().take_while(|&&t| t != NEWLINE).count();
+    let full = row_len > 0 && width.is_none_or(|w| row_len == w);
+    let mut ok = [false; 12];
+    let max_len = width.unwrap_or(30);
+    for slot in ok.iter_mut().take(10) {
+        *slot = row_len < max_len;
+    }
+    ok[NEWLINE as usize] = full && rows + 1 < 30;
+    ok[11] = full;
+    ok
+}
+
 /// Decodes an answer: digits and newlines, optionally ending with `<|im_end|>`, into a
 /// rectangular grid with sides 1..=30. Anything else is an error saying what is wrong.
 pub fn decode_grid(tokens: &[u32]) -> Result<Grid, String> {
@@ -135,6 +154,19 @@ mod tests {
         assert_eq!(trained, [4, IM_END]);
         let port = Format::parse("no-im-start").unwrap().prompt(&[], &o);
         assert_eq!(port, [USER, NEWLINE, 4, IM_END, ASSISTANT, NEWLINE]);
+    }
+
+    #[test]
+    fn only_tokens_that_keep_a_grid_valid_are_allowed() {
+        let names = |ok: [bool; 12]| -> String { (0..12).filter(|&i| ok[i]).map(|i| match i { 10 => 'n', 11 => 'e', d => (b'0' + d as u8) as char }).collect() };
+        assert_eq!(names(allowed_next(&[])), "0123456789");
+        assert_eq!(names(allowed_next(&[1, 2])), "0123456789ne");
+        assert_eq!(names(allowed_next(&[1, 2, NEWLINE])), "0123456789");
+        assert_eq!(names(allowed_next(&[1, 2, NEWLINE, 3])), "0123456789");
+        assert_eq!(names(allowed_next(&[1, 2, NEWLINE, 3, 4])), "ne");
+        assert_eq!(names(allowed_next(&[0; 30])), "ne");
+        let tall: Vec<u32> = (0..29).flat_map(|_| [1, NEWLINE]).chain([1]).collect();
+        assert_eq!(names(allowed_next(&tall)), "e", "30 rows: only the end");
     }
 
     #[test]

@@ -40,12 +40,24 @@ pub struct TttConfig {
     /// Candidates re-scored per test input (the most found first).
     pub max_candidates: usize,
     pub dfs: dfs::DfsConfig,
+    /// Answers sampled per view beside the search (0: search only).
+    pub samples: usize,
+    pub temperature: f64,
     pub seed: u64,
 }
 
 impl Default for TttConfig {
     fn default() -> TttConfig {
-        TttConfig { format: Format::default(), views: 8, score_views: 8, max_candidates: 8, dfs: dfs::DfsConfig::default(), seed: 0 }
+        TttConfig {
+            format: Format::default(),
+            views: 8,
+            score_views: 8,
+            max_candidates: 8,
+            dfs: dfs::DfsConfig::default(),
+            samples: 0,
+            temperature: 0.5,
+            seed: 0,
+        }
     }
 }
 
@@ -82,6 +94,9 @@ pub struct TttStats {
     pub candidates: usize,
     /// Decoded answers that were not valid grids.
     pub invalid: usize,
+    /// Answers drawn by sampling (beside the search).
+    #[serde(default)]
+    pub sampled: usize,
     /// Test inputs where the search found nothing and the greedy answer was used.
     pub greedy_fallbacks: usize,
     pub seconds: f64,
@@ -123,7 +138,9 @@ pub fn solve_task(
 pub fn solve(model: &mut dyn NextToken, task: &Task, cfg: &TttConfig) -> Result<(Vec<Attempts>, TttStats), LlmError> {
     debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the transduction path must not see test outputs");
     let start = Instant::now();
-    let views = augment::views(task, cfg.views.max(1), cfg.seed ^ crate::grid::fnv1a(task.id.bytes()));
+    let seed = cfg.seed ^ crate::grid::fnv1a(task.id.bytes());
+    let views = augment::views(task, cfg.views.max(1), seed);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
     let mut stats = TttStats { views: views.len(), ..TttStats::default() };
     let mut attempts = Vec::new();
     for (i, test) in task.test.iter().enumerate() {
@@ -145,11 +162,25 @@ pub fn solve(model: &mut dyn NextToken, task: &Task, cfg: &TttConfig) -> Result<
                 Err(e) => return Err(e),
             };
             stats.dfs_calls += s.calls;
-            for f in s.found {
+            let mut answers = s.found;
+            for _ in 0..cfg.samples {
+                if let Some(f) = dfs::sample(model, &prompt, cfg.temperature, cfg.dfs.max_tokens, &mut rng)? {
+                    stats.sampled += 1;
+                    answers.push(f);
+                }
+            }
+            // An answer counts once per view, however often this view gave it.
+            let mut in_view = std::collections::BTreeSet::new();
+            for f in answers {
                 match format::decode_grid(&f.tokens) {
-                    Ok(g) => *found.entry(v.invert(&g)).or_default() += 1,
+                    Ok(g) => {
+                        in_view.insert(v.invert(&g));
+                    }
                     Err(_) => stats.invalid += 1,
                 }
+            }
+            for g in in_view {
+                *found.entry(g).or_default() += 1;
             }
         }
         if found.is_empty() {
@@ -202,8 +233,8 @@ fn rescore(model: &mut dyn NextToken, cands: &[(Grid, usize)], views: &[View], p
     Ok(answers)
 }
 
-/// The most likely answer token by token (answer tokens only); `None` unless it decodes
-/// to a valid grid.
+/// The most likely answer token by token (answer tokens that keep the grid valid);
+/// `None` unless it ends within `max_tokens`.
 pub fn greedy(model: &mut dyn NextToken, prompt: &[u32], max_tokens: usize) -> Result<Option<Grid>, LlmError> {
     let mut seq = prompt.to_vec();
     for _ in 0..max_tokens {
@@ -212,7 +243,10 @@ pub fn greedy(model: &mut dyn NextToken, prompt: &[u32], max_tokens: usize) -> R
             Err(LlmError::ContextTooSmall { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let t = (0..=IM_END).filter(|&t| t <= format::NEWLINE || t == IM_END).max_by(|&a, &b| lp[a as usize].total_cmp(&lp[b as usize])).expect("answer tokens");
+        let ok = format::allowed_next(&seq[prompt.len()..]);
+        let Some(t) = (0..=IM_END).filter(|&t| ok[t.min(11) as usize] && (t <= format::NEWLINE || t == IM_END)).max_by(|&a, &b| lp[a as usize].total_cmp(&lp[b as usize])) else {
+            return Ok(None);
+        };
         seq.push(t);
         if t == IM_END {
             break;
@@ -282,5 +316,19 @@ mod tests {
             prop_assert_eq!(stats.answers[0][0].found, stats.views);
             prop_assert!(stats.views >= 1);
         }
+    }
+
+    #[test]
+    fn sampling_finds_what_a_strict_search_misses() {
+        let (a, b) = (Grid::from_text("12\n30").unwrap(), Grid::from_text("405").unwrap());
+        let task = Task { id: "s".into(), train: vec![Example { input: a.clone(), output: scale2(&a) }], test: vec![TestPair { input: b.clone(), output: None }] };
+        // No answer has probability 1, so the search alone finds nothing.
+        let strict = dfs::DfsConfig { min_prob: 1.0, ..dfs::DfsConfig::default() };
+        let cfg = TttConfig { views: 4, score_views: 2, dfs: strict, samples: 3, temperature: 0.5, ..TttConfig::default() };
+        let (attempts, stats) = solve(&mut Oracle, &task, &cfg).unwrap();
+        assert_eq!(stats.sampled, 12);
+        assert_eq!(stats.greedy_fallbacks, 0);
+        assert_eq!(attempts[0].attempt_1, scale2(&b));
+        assert_eq!(stats.answers[0][0].found, 4, "found once per view, not once per sample");
     }
 }
