@@ -94,6 +94,35 @@ fn new_context(model: &'static LlamaModel, params: LlamaContextParams) -> Result
     model.new_context(backend()?, params).map_err(|e| LlmError::Backend(format!("cannot create a context: {e}")))
 }
 
+/// How many leading `tokens` can keep the KV they have from `cached` (the last call's
+/// tokens in sequence 0): the common prefix, less the last token, which is decoded again
+/// for its logits.
+fn reusable(cached: &[LlamaToken], tokens: &[LlamaToken]) -> usize {
+    let common = cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+    common.min(tokens.len().saturating_sub(1))
+}
+
+/// Puts `tokens` in sequence 0: drops the KV past the first `reuse` tokens, then decodes
+/// the rest in chunks of `batch_size` (llama.cpp aborts on a batch over `n_batch`), with
+/// logits for the last token only, at the end of `batch`.
+fn prefill(ctx: &mut LlamaContext<'static>, batch: &mut LlamaBatch, tokens: &[LlamaToken], reuse: usize, batch_size: usize) -> Result<(), LlmError> {
+    if reuse == 0 {
+        ctx.clear_kv_cache();
+    } else {
+        ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| LlmError::Backend(e.to_string()))?;
+    }
+    for (ci, chunk) in tokens[reuse..].chunks(batch_size).enumerate() {
+        batch.clear();
+        let base = reuse + ci * batch_size;
+        for (i, &t) in chunk.iter().enumerate() {
+            let last = base + i == tokens.len() - 1;
+            batch.add(t, (base + i) as i32, &[0], last).map_err(|e| LlmError::Backend(e.to_string()))?;
+        }
+        ctx.decode(batch).map_err(|e| LlmError::Backend(format!("decoding the prompt failed: {e}")))?;
+    }
+    Ok(())
+}
+
 /// A loaded model plus one context that is reused across calls.
 pub struct LlamaCpp {
     name: String,
@@ -249,33 +278,14 @@ impl Backend for LlamaCpp {
         let eos = model.vocab().eos();
         let started = Instant::now();
 
-        // Reuse the KV of the longest common prefix with the previous prompt (sequence 0
-        // keeps it); at least the last prompt token is decoded again to get its logits.
-        let mut reuse = self.cached.iter().zip(&prompt).take_while(|(a, b)| a == b).count();
-        if reuse >= prompt.len() {
-            reuse = prompt.len() - 1;
-        }
+        let reuse = reusable(&self.cached, &prompt);
         let ctx = self.context(n as u32)?;
-        if reuse == 0 {
-            ctx.clear_kv_cache();
-        } else {
-            // Drop everything past the shared prefix, and every other sequence.
-            ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| LlmError::Backend(e.to_string()))?;
-            for s in 1..n as u32 {
-                ctx.clear_kv_cache_seq(Some(s), None, None).map_err(|e| LlmError::Backend(e.to_string()))?;
-            }
+        // Sequences other than 0 are rebuilt from it below.
+        for s in 1..n as u32 {
+            ctx.clear_kv_cache_seq(Some(s), None, None).map_err(|e| LlmError::Backend(e.to_string()))?;
         }
         let mut batch = LlamaBatch::new(batch_size.max(n), n as i32);
-        let rest = &prompt[reuse..];
-        for (ci, chunk) in rest.chunks(batch_size).enumerate() {
-            batch.clear();
-            let base = reuse + ci * batch_size;
-            for (i, &t) in chunk.iter().enumerate() {
-                let last = base + i == prompt.len() - 1;
-                batch.add(t, (base + i) as i32, &[0], last).map_err(|e| LlmError::Backend(e.to_string()))?;
-            }
-            ctx.decode(&mut batch).map_err(|e| LlmError::Backend(format!("decoding the prompt failed: {e}")))?;
-        }
+        prefill(ctx, &mut batch, &prompt, reuse, batch_size)?;
         let last_logits = batch.n_tokens() - 1;
         for s in 1..n as i32 {
             ctx.copy_kv_cache_seq(0, s, None, None).map_err(|e| LlmError::Backend(e.to_string()))?;
@@ -354,7 +364,7 @@ pub struct TokenModel {
     model: *mut LlamaModel,
     opts: LoadOptions,
     n_ctx: usize,
-    cached: Vec<u32>,
+    cached: Vec<LlamaToken>,
     /// Tokens decoded, over the model's life (for throughput figures).
     pub decoded: usize,
 }
@@ -452,33 +462,18 @@ impl super::NextToken for TokenModel {
         if let Some(bad) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
             return Err(LlmError::Backend(format!("token id {bad} is outside the model's vocabulary of {n_vocab}")));
         }
-        let mut reuse = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
-        if reuse >= tokens.len() {
-            reuse = tokens.len() - 1;
-        }
+        let tokens: Vec<LlamaToken> = tokens.iter().map(|&t| LlamaToken(t as i32)).collect();
+        let reuse = reusable(&self.cached, &tokens);
         let batch_size = self.opts.batch as usize;
         let ctx = self.ctx.as_mut().expect("a context exists outside set_adapter");
-        if reuse == 0 {
-            ctx.clear_kv_cache();
-        } else {
-            ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| LlmError::Backend(e.to_string()))?;
-        }
         // The cache is unknown until the decode below succeeds.
         self.cached.clear();
         let mut batch = LlamaBatch::new(batch_size, 1);
-        for (ci, chunk) in tokens[reuse..].chunks(batch_size).enumerate() {
-            batch.clear();
-            let base = reuse + ci * batch_size;
-            for (i, &t) in chunk.iter().enumerate() {
-                let last = base + i == tokens.len() - 1;
-                batch.add(LlamaToken(t as i32), (base + i) as i32, &[0], last).map_err(|e| LlmError::Backend(e.to_string()))?;
-            }
-            ctx.decode(&mut batch).map_err(|e| LlmError::Backend(format!("decoding failed: {e}")))?;
-        }
+        prefill(ctx, &mut batch, &tokens, reuse, batch_size)?;
         let logits = ctx.get_logits_ith(batch.n_tokens() - 1);
         let lp = super::log_softmax(&logits[..n_vocab]);
         self.decoded += tokens.len() - reuse;
-        self.cached = tokens.to_vec();
+        self.cached = tokens;
         Ok(lp)
     }
 
