@@ -74,6 +74,19 @@ fn a_fixed_seed_reproduces_completions_and_another_seed_does_not() {
 }
 
 #[test]
+fn a_call_needing_a_bigger_context_does_not_reuse_the_old_contexts_kv() {
+    // One sequence first, then four: the context is rebuilt empty, so nothing of the
+    // first call's KV may be counted as reused.
+    let mut b = load();
+    b.generate(&request(1, 42, 8)).unwrap();
+    let after_growth = b.generate(&request(4, 42, 20)).unwrap();
+    assert_eq!(after_growth.cached_prompt_tokens, 0);
+    let fresh = load().generate(&request(4, 42, 20)).unwrap();
+    let texts = |g: &arcsynth::llm::Generation| g.completions.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&after_growth), texts(&fresh));
+}
+
+#[test]
 fn stop_strings_cut_completions() {
     let mut b = load();
     let free = b.generate(&request(1, 5, 40)).unwrap();

@@ -278,8 +278,11 @@ impl Backend for LlamaCpp {
         let eos = model.vocab().eos();
         let started = Instant::now();
 
+        // A context made for more sequences starts empty and forgets `cached`, so the
+        // reusable prefix is measured after it exists.
+        self.context(n as u32)?;
         let reuse = reusable(&self.cached, &prompt);
-        let ctx = self.context(n as u32)?;
+        let ctx = self.ctx.as_mut().expect("just ensured");
         // Sequences other than 0 are rebuilt from it below.
         for s in 1..n as u32 {
             ctx.clear_kv_cache_seq(Some(s), None, None).map_err(|e| LlmError::Backend(e.to_string()))?;
