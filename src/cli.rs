@@ -662,12 +662,8 @@ fn run_program(a: RunArgs) -> Result<i32> {
             return Ok(exit::FAILED);
         }
     };
-    let pairs = t.train.iter().map(|e| ("train", &e.input, Some(&e.output))).chain(t.test.iter().map(|e| ("test", &e.input, e.output.as_ref())));
-    let (mut index, mut last_kind, mut all_ok) = (0, "train", true);
-    for (kind, input, expected) in pairs {
-        if kind != last_kind {
-            (index, last_kind) = (0, kind);
-        }
+    let mut all_ok = true;
+    for (kind, index, input, expected) in t.pairs() {
         let result = sandbox.run(&program, input);
         match (&result, expected) {
             (Err(e), _) => {
@@ -692,7 +688,6 @@ fn run_program(a: RunArgs) -> Result<i32> {
                 println!("{}", render::side_by_side(&[("output".to_string(), got, None)], style));
             }
         }
-        index += 1;
     }
     Ok(if all_ok { exit::OK } else { exit::FAILED })
 }

@@ -180,19 +180,13 @@ fn check(sandbox: &Sandbox, program: &str, task: &Task) -> Status {
         Ok(p) => p,
         Err(e) => return Status::Stale(e.to_string()),
     };
-    let pairs = task.train.iter().map(|e| ("train", &e.input, Some(&e.output))).chain(task.test.iter().map(|t| ("test", &t.input, t.output.as_ref())));
     let mut outputs = Vec::new();
-    let mut index = (0, "train");
-    for (kind, input, expected) in pairs {
-        if kind != index.1 {
-            index = (0, kind);
-        }
+    for (kind, index, input, expected) in task.pairs() {
         match sandbox.run(&compiled, input) {
-            Err(e) => return Status::Stale(format!("{kind} {}: {e}", index.0)),
-            Ok(got) if expected.is_some_and(|want| want != &got) => return Status::Stale(format!("{kind} {}: wrong output", index.0)),
+            Err(e) => return Status::Stale(format!("{kind} {index}: {e}")),
+            Ok(got) if expected.is_some_and(|want| want != &got) => return Status::Stale(format!("{kind} {index}: wrong output")),
             Ok(got) => outputs.push(got),
         }
-        index.0 += 1;
     }
     Status::Verified(outputs)
 }

@@ -38,6 +38,13 @@ impl Task {
         self.test.iter().all(|t| t.output.is_some())
     }
 
+    /// Every pair in order, training then test: (`train` or `test`, index within its
+    /// kind, input, output when known).
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, usize, &Grid, Option<&Grid>)> {
+        let train = self.train.iter().enumerate().map(|(i, e)| ("train", i, &e.input, Some(&e.output)));
+        train.chain(self.test.iter().enumerate().map(|(i, t)| ("test", i, &t.input, t.output.as_ref())))
+    }
+
     /// The same task with test outputs removed, for checking that nothing reads them.
     pub fn without_test_outputs(&self) -> Task {
         let test = self.test.iter().map(|t| TestPair { input: t.input.clone(), output: None }).collect();

@@ -18,7 +18,7 @@ pub enum Rejection {
 /// it does not compile or any run fails.
 pub fn outputs(sandbox: &Sandbox, program: &str, task: &Task) -> Option<Vec<Grid>> {
     let p = sandbox.compile(program).ok()?;
-    task.train.iter().map(|e| &e.input).chain(task.test.iter().map(|t| &t.input)).map(|g| sandbox.run(&p, g).ok()).collect()
+    task.pairs().map(|(_, _, g, _)| sandbox.run(&p, g).ok()).collect()
 }
 
 /// Checks a program whose first run gave `first` (outputs on train then test inputs).
