@@ -11,7 +11,7 @@
 
 use crate::llm::{LlmError, NextToken};
 
-use super::format::{allowed_next, IM_END, NEWLINE};
+use super::format::{allowed_next, IM_END};
 
 #[derive(Debug, Clone, Copy)]
 pub struct DfsConfig {
@@ -45,8 +45,6 @@ pub struct Search {
     pub exhausted: bool,
 }
 
-const ANSWER_TOKENS: [u32; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, NEWLINE, IM_END];
-
 /// Every answer to `prompt` with probability >= `cfg.min_prob`, most likely first (then
 /// shorter, then by tokens).
 pub fn search(model: &mut dyn NextToken, prompt: &[u32], cfg: &DfsConfig) -> Result<Search, LlmError> {
@@ -77,9 +75,8 @@ impl State<'_> {
         }
         self.calls += 1;
         let lp = self.model.next_logprobs(&self.seq)?;
-        let ok = allowed_next(&self.seq[self.prompt_len..]);
         let mut children: Vec<(f64, u32)> =
-            ANSWER_TOKENS.iter().zip(ok).filter(|(_, ok)| *ok).filter_map(|(&t, _)| lp.get(t as usize).map(|&l| (nll - l as f64, t))).collect();
+            allowed_next(&self.seq[self.prompt_len..]).into_iter().filter_map(|t| lp.get(t as usize).map(|&l| (nll - l as f64, t))).collect();
         children.sort_by(|a, b| a.0.total_cmp(&b.0));
         let len = self.seq.len() - self.prompt_len;
         for (child_nll, t) in children {
@@ -114,11 +111,10 @@ pub fn sample(model: &mut dyn NextToken, prompt: &[u32], temperature: f64, max_t
     let mut total = 0.0;
     for _ in 0..max_tokens {
         let lp = model.next_logprobs(&seq)?;
-        let ok = allowed_next(&seq[prompt.len()..]);
-        let weights: Vec<f64> = ANSWER_TOKENS.iter().zip(ok).map(|(&t, ok)| if ok { (lp[t as usize] as f64 / temperature.max(1e-6)).exp() } else { 0.0 }).collect();
-        let sum: f64 = weights.iter().sum();
-        let mut x = rng.gen::<f64>() * sum;
-        let mut pick = ANSWER_TOKENS.len() - 1;
+        let allowed = allowed_next(&seq[prompt.len()..]);
+        let weights: Vec<f64> = allowed.iter().map(|&t| (lp[t as usize] as f64 / temperature.max(1e-6)).exp()).collect();
+        let mut x = rng.gen::<f64>() * weights.iter().sum::<f64>();
+        let mut pick = allowed.len() - 1;
         for (i, w) in weights.iter().enumerate() {
             if x < *w {
                 pick = i;
@@ -126,7 +122,7 @@ pub fn sample(model: &mut dyn NextToken, prompt: &[u32], temperature: f64, max_t
             }
             x -= w;
         }
-        let t = ANSWER_TOKENS[pick];
+        let t = allowed[pick];
         total += lp[t as usize] as f64;
         seq.push(t);
         if t == IM_END {
@@ -151,7 +147,7 @@ pub fn score(model: &mut dyn NextToken, prompt: &[u32], answer: &[u32]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ttt::format::{IM_START, VOCAB};
+    use crate::ttt::format::{IM_START, NEWLINE, VOCAB};
 
     /// A model whose next-token distribution is a fixed function of the sequence (a
     /// hash), so every completion's probability is known by multiplying.
@@ -179,8 +175,7 @@ mod tests {
         while let Some((seq, lp)) = stack.pop() {
             let full: Vec<u32> = prompt.iter().chain(&seq).copied().collect();
             let next = m.next_logprobs(&full).unwrap();
-            let ok = allowed_next(&seq);
-            for (t, _) in ANSWER_TOKENS.iter().copied().zip(ok).filter(|(_, ok)| *ok) {
+            for t in allowed_next(&seq) {
                 let l = lp + next[t as usize] as f64;
                 let mut s = seq.clone();
                 s.push(t);

@@ -95,23 +95,26 @@ pub fn grid_tokens(g: &Grid) -> Vec<u32> {
     out
 }
 
-/// Which answer tokens may follow `prefix` (answer tokens so far) and still lead to a
-/// valid grid: digits while the row is shorter than the first row (or 30), a newline
-/// after a full row while there are fewer than 30 rows, `<|im_end|>` after a full row.
-/// Index: the token id for 0..=10, and 11 for `<|im_end|>`.
-pub fn allowed_next(prefix: &[u32]) -> [bool; 12] {
+/// The tokens an answer is made of, in id order: the digits, newline, `<|im_end|>`.
+pub const ANSWER_TOKENS: [u32; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, NEWLINE, IM_END];
+
+/// The answer tokens that may follow `prefix` (answer tokens so far) and still lead to a
+/// valid grid, in id order: digits while the row is shorter than the first row (or 30),
+/// a newline after a full row while there are fewer than 30 rows, `<|im_end|>` after a
+/// full row.
+pub fn allowed_next(prefix: &[u32]) -> Vec<u32> {
     let rows = prefix.iter().filter(|&&t| t == NEWLINE).count();
     let width = prefix.iter().position(|&t| t == NEWLINE);
     let row_len = prefix.iter().rev().take_while(|&&t| t != NEWLINE).count();
     let full = row_len > 0 && width.is_none_or(|w| row_len == w);
-    let mut ok = [false; 12];
-    let max_len = width.unwrap_or(30);
-    for slot in ok.iter_mut().take(10) {
-        *slot = row_len < max_len;
-    }
-    ok[NEWLINE as usize] = full && rows + 1 < 30;
-    ok[11] = full;
-    ok
+    ANSWER_TOKENS
+        .into_iter()
+        .filter(|&t| match t {
+            NEWLINE => full && rows + 1 < 30,
+            IM_END => full,
+            _ => row_len < width.unwrap_or(30),
+        })
+        .collect()
 }
 
 /// Decodes an answer: digits and newlines, optionally ending with `<|im_end|>`, into a
@@ -158,7 +161,7 @@ mod tests {
 
     #[test]
     fn only_tokens_that_keep_a_grid_valid_are_allowed() {
-        let names = |ok: [bool; 12]| -> String { (0..12).filter(|&i| ok[i]).map(|i| match i { 10 => 'n', 11 => 'e', d => (b'0' + d as u8) as char }).collect() };
+        let names = |ok: Vec<u32>| -> String { ok.into_iter().map(|t| match t { NEWLINE => 'n', IM_END => 'e', d => (b'0' + d as u8) as char }).collect() };
         assert_eq!(names(allowed_next(&[])), "0123456789");
         assert_eq!(names(allowed_next(&[1, 2])), "0123456789ne");
         assert_eq!(names(allowed_next(&[1, 2, NEWLINE])), "0123456789");

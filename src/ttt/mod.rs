@@ -120,11 +120,12 @@ pub fn solve_task(
     let start = Instant::now();
     let seed = cfg.seed ^ crate::grid::fnv1a(task.id.bytes());
     let path = std::env::temp_dir().join(format!("arcsynth-{}-{}.lora.gguf", std::process::id(), task.id));
-    let trained = trainer.adapt(task, seed, &path, on_step);
-    let set = trained.as_ref().ok().map(|_| model.set_adapter(&path));
-    let _ = std::fs::remove_file(&path); // llama.cpp has read it
-    let train_stats = trained?;
-    set.expect("set after training")?;
+    let prepared = trainer.adapt(task, seed, &path, on_step).map_err(TttError::from).and_then(|stats| {
+        model.set_adapter(&path)?;
+        Ok(stats)
+    });
+    let _ = std::fs::remove_file(&path); // llama.cpp has read it, or it is not needed
+    let train_stats = prepared?;
     let out = solve(model, task, cfg);
     model.clear_adapter()?;
     let (attempts, mut stats) = out?;
@@ -243,8 +244,7 @@ pub fn greedy(model: &mut dyn NextToken, prompt: &[u32], max_tokens: usize) -> R
             Err(LlmError::ContextTooSmall { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let ok = format::allowed_next(&seq[prompt.len()..]);
-        let Some(t) = (0..=IM_END).filter(|&t| ok[t.min(11) as usize] && (t <= format::NEWLINE || t == IM_END)).max_by(|&a, &b| lp[a as usize].total_cmp(&lp[b as usize])) else {
+        let Some(t) = format::allowed_next(&seq[prompt.len()..]).into_iter().max_by(|&a, &b| lp[a as usize].total_cmp(&lp[b as usize])) else {
             return Ok(None);
         };
         seq.push(t);
