@@ -479,6 +479,14 @@ struct TaskSource {
 }
 
 impl TaskSource {
+    /// The tasks in task-id order, the first `max` of them when given (`--max-tasks`).
+    fn load_first(&self, max: Option<usize>) -> Result<Vec<crate::task::Task>> {
+        let mut tasks = self.load()?.tasks;
+        tasks.sort_by(|x, y| x.id.cmp(&y.id));
+        tasks.truncate(max.unwrap_or(usize::MAX));
+        Ok(tasks)
+    }
+
     fn load(&self) -> Result<TaskSet> {
         let set = task::load(&self.tasks)?;
         for e in &set.skipped {
@@ -724,21 +732,11 @@ fn search(a: SearchArgs) -> Result<i32> {
     if a.samples == 0 || a.batch == 0 || a.max_tokens == 0 || a.enough == 0 {
         bail!("--samples, --batch, --max-tokens and --enough must be at least 1");
     }
-    let set = a.source.load()?;
-    let mut tasks = set.tasks;
-    tasks.sort_by(|x, y| x.id.cmp(&y.id));
-    if let Some(n) = a.max_tasks {
-        tasks.truncate(n);
-    }
+    let tasks = a.source.load_first(a.max_tasks)?;
     // Everything that can fail on bad input fails here, before any task is searched.
     let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
-    let info = srch::RunInfo {
-        tasks: std::fs::canonicalize(&a.source.tasks).unwrap_or_else(|_| a.source.tasks.clone()),
-        proposers: proposers.clone(),
-        model: use_llm.then(|| a.backend.model.clone().or_else(|| a.backend.completions.as_ref().map(|c| c.display().to_string()))).flatten(),
-        arcsynth: env!("CARGO_PKG_VERSION").into(),
-    };
-    run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let model = use_llm.then(|| a.backend.model.clone().or_else(|| a.backend.completions.as_ref().map(|c| c.display().to_string()))).flatten();
+    run.write_info(&srch::RunInfo::new(&a.source.tasks, proposers.clone(), model)).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let templates = match &a.prompts {
         Some(dir) => Templates::load(dir)?,
         None => Templates::builtin(),
@@ -849,21 +847,11 @@ fn print_sources(r: &crate::search::Report) {
 fn ttt(a: TttArgs) -> Result<i32> {
     use crate::search::{Run, RunInfo, TaskResult};
     let cfg = a.ttt.config(a.seed)?;
-    let mut tasks = a.source.load()?.tasks;
-    tasks.sort_by(|x, y| x.id.cmp(&y.id));
-    if let Some(n) = a.max_tasks {
-        tasks.truncate(n);
-    }
+    let tasks = a.source.load_first(a.max_tasks)?;
     let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let mut model = grid_model(&a.model, a.ttt.grid_ctx, a.gpu_layers, a.threads)?;
     let trainer = a.ttt.trainer(&a.model, a.seed)?;
-    let info = RunInfo {
-        tasks: std::fs::canonicalize(&a.source.tasks).unwrap_or_else(|_| a.source.tasks.clone()),
-        proposers: vec!["ttt".into()],
-        model: Some(a.model.display().to_string()),
-        arcsynth: env!("CARGO_PKG_VERSION").into(),
-    };
-    run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    run.write_info(&RunInfo::new(&a.source.tasks, vec!["ttt".into()], Some(a.model.display().to_string()))).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let todo: Vec<&crate::task::Task> = tasks.iter().filter(|t| !run.results.contains_key(&t.id)).collect();
     let resumed = tasks.len() - todo.len();
     let mut progress = Progress::new(todo.len() as u64);

@@ -100,6 +100,13 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
+    /// The info of a run started now by this arcsynth (`tasks` made absolute when it can
+    /// be, so the report finds them from any folder).
+    pub fn new(tasks: &Path, proposers: Vec<String>, model: Option<String>) -> RunInfo {
+        let tasks = std::fs::canonicalize(tasks).unwrap_or_else(|_| tasks.to_path_buf());
+        RunInfo { tasks, proposers, model, arcsynth: env!("CARGO_PKG_VERSION").into() }
+    }
+
     pub fn read(dir: &Path) -> Option<RunInfo> {
         serde_json::from_slice(&std::fs::read(dir.join("run.json")).ok()?).ok()
     }
