@@ -224,22 +224,12 @@ pub fn merge(checked: Vec<Checked>) -> (Vec<ProgramRecord>, MergeStats) {
     verified.sort_by(|a, b| a.0.task.cmp(&b.0.task).then(a.2.len().cmp(&b.2.len())));
     let mut kept: Vec<(ProgramRecord, Vec<Grid>, String)> = Vec::new();
     for v in verified {
-        let same_task = kept.iter().rev().take_while(|k| k.0.task == v.0.task);
-        let mut dropped = false;
-        for k in same_task {
-            if k.2 == v.2 {
-                stats.same_text += 1;
-                dropped = true;
-                break;
-            }
-            if k.1 == v.1 {
-                stats.same_behaviour += 1;
-                dropped = true;
-                break;
-            }
-        }
-        if !dropped {
-            kept.push(v);
+        // The kept program of the same task it repeats, if any: is the text the same?
+        let twin = kept.iter().rev().take_while(|k| k.0.task == v.0.task).find(|k| k.2 == v.2 || k.1 == v.1).map(|k| k.2 == v.2);
+        match twin {
+            Some(true) => stats.same_text += 1,
+            Some(false) => stats.same_behaviour += 1,
+            None => kept.push(v),
         }
     }
     stats.kept = kept.len();
