@@ -971,12 +971,10 @@ fn library(c: LibraryCommand) -> Result<i32> {
             let programs = load_programs(&inputs)?;
             let set = source.load()?;
             let checked = crate::library::verify(&Sandbox::new(Limits::default()), programs, &set.tasks);
-            for c in checked.iter().filter(|c| !c.verified()) {
-                let why = match &c.status {
-                    crate::library::Status::Stale(r) => r.clone(),
-                    _ => format!("task {} not among the tasks given", c.loaded.record.task),
-                };
-                tracing::warn!("{}: dropped, {why}", c.loaded.origin);
+            for c in &checked {
+                if let Some(why) = c.problem() {
+                    tracing::warn!("{}: dropped, {why}", c.loaded.origin);
+                }
             }
             let (records, s) = crate::library::merge(checked);
             crate::fsio::write_atomic(&out, crate::library::to_jsonl(&records).as_bytes()).with_context(|| format!("{}: cannot write", out.display()))?;

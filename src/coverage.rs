@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::dsl::syntax;
-use crate::library::{Checked, Status};
+use crate::library::Checked;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Coverage {
@@ -78,11 +78,7 @@ pub fn compute(checked: &[Checked], task_ids: &[String], all_primitives: &BTreeS
     let stale = checked
         .iter()
         .filter_map(|c| {
-            let reason = match &c.status {
-                Status::Verified(_) => return None,
-                Status::Stale(r) => r.clone(),
-                Status::UnknownTask => "task not found among the tasks given".into(),
-            };
+            let reason = c.problem()?;
             Some(Stale { task: c.loaded.record.task.clone(), source: c.loaded.record.source.clone(), origin: c.loaded.origin.clone(), reason })
         })
         .collect();
@@ -261,17 +257,13 @@ impl Coverage {
             self.always_together.iter().map(|t| vec![format!("<code>{}</code>", escape(&t.a)), format!("<code>{}</code>", escape(&t.b)), t.programs.to_string(), t.b_programs.to_string()]),
         ));
         b.push_str(&format!("<h2>Stale programs ({})</h2>", self.stale.len()));
-        for c in checked.iter().filter(|c| !c.verified()) {
-            let why = match &c.status {
-                Status::Stale(r) => r.as_str(),
-                _ => "task not found among the tasks given",
-            };
+        for (c, why) in checked.iter().filter_map(|c| Some((c, c.problem()?))) {
             b.push_str(&format!(
                 "<section class=\"stale\"><p><b>{}</b> from {} ({}): {}</p>{}</section>",
                 escape(&c.loaded.record.task),
                 escape(&c.loaded.record.source),
                 escape(&c.loaded.origin),
-                escape(why),
+                escape(&why),
                 html::highlight(&c.loaded.record.program)
             ));
         }

@@ -151,6 +151,15 @@ impl Checked {
     pub fn verified(&self) -> bool {
         matches!(self.status, Status::Verified(_))
     }
+
+    /// Why it does not count; `None` when it is verified.
+    pub fn problem(&self) -> Option<String> {
+        match &self.status {
+            Status::Verified(_) => None,
+            Status::Stale(r) => Some(r.clone()),
+            Status::UnknownTask => Some(format!("task {} not found among the tasks given", self.loaded.record.task)),
+        }
+    }
 }
 
 /// Re-runs every program on its task, in parallel. Verified records get their task's
