@@ -3,6 +3,10 @@
 //! for native Rust versions of some of them (the interpretive overhead).
 //!
 //! Run: `cargo bench --bench dsl_throughput` (ARC data from ../shared or ARC_DATA).
+//! For comparing interpreter changes on a noisy machine, count instructions instead:
+//! `ARCSYNTH_BENCH_PASSES=5 valgrind --tool=callgrind target/release/deps/dsl_throughput-*`
+//! runs 5 single-thread passes and exits; `ARCSYNTH_BENCH_SHARE=1` prints each program's
+//! share of the single-thread time.
 
 #[path = "common.rs"]
 mod common;
@@ -112,6 +116,14 @@ fn main() {
     let min_time = Duration::from_secs(3);
     let threads = rayon::current_num_threads();
 
+    // A fixed amount of work and nothing else, for `perf stat` instruction counts.
+    if let Some(passes) = std::env::var("ARCSYNTH_BENCH_PASSES").ok().and_then(|v| v.parse::<usize>().ok()) {
+        for _ in 0..passes {
+            pairs.iter().for_each(|(p, g)| drop(std::hint::black_box(sandbox.run(p, g))));
+        }
+        return;
+    }
+
     // Per-evaluation times, for the median and the slowest programs.
     let mut per_eval: Vec<(f64, &str)> = Vec::new();
     for j in &jobs {
@@ -122,6 +134,18 @@ fn main() {
                 sandbox.run(&j.program, g).unwrap();
             }
             per_eval.push((t.elapsed().as_secs_f64() * 1e6 / reps as f64, &j.id));
+        }
+    }
+    if std::env::var_os("ARCSYNTH_BENCH_SHARE").is_some() {
+        let mut share: std::collections::BTreeMap<&str, f64> = Default::default();
+        for (us, id) in &per_eval {
+            *share.entry(id).or_default() += us;
+        }
+        let total: f64 = share.values().sum();
+        let mut v: Vec<_> = share.into_iter().collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (id, us) in v.iter().take(25) {
+            eprintln!("{id} {:.1} us total, {:.1}%", us, 100.0 * us / total);
         }
     }
     per_eval.sort_by(|a, b| a.0.total_cmp(&b.0));
