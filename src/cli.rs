@@ -286,6 +286,10 @@ struct SearchArgs {
     /// Enumerator depth: how many transforms a program may compose.
     #[arg(long, default_value_t = 3)]
     depth: usize,
+    /// Enumerator: do not learn local rewrite rules (cell -> colour tables keyed by the
+    /// cell's surroundings) from same-shape training pairs.
+    #[arg(long)]
+    no_rules: bool,
     /// LLM completions per round.
     #[arg(long, default_value_t = 32)]
     samples: usize,
@@ -777,6 +781,7 @@ fn search(a: SearchArgs) -> Result<i32> {
     let budget = crate::enumerate::Budget {
         max_depth: a.depth,
         time: std::time::Duration::from_secs_f64(a.time_per_task),
+        rule_depth: if a.no_rules { None } else { crate::enumerate::Budget::default().rule_depth },
         ..Default::default()
     };
     let sandbox = Sandbox::new(Limits::default());

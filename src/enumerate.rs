@@ -10,12 +10,14 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
 use crate::dsl::objects::{self, ObjectOptions};
 use crate::dsl::ops;
+use crate::dsl::rules::{self, Rule};
 use crate::grid::Grid;
 use crate::task::Task;
 
@@ -36,8 +38,86 @@ pub enum Logic {
     Nor,
 }
 
-/// One grid -> grid transform with its parameters.
+/// What an object is ranked by when one is picked out of a grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rank {
+    Size,
+    /// Bounding-box area.
+    Area,
+    /// Number of colours in it.
+    Colours,
+    Top,
+    Left,
+    /// How many objects share its colour.
+    SameColour,
+    /// How many objects share its shape.
+    SameShape,
+}
+
+/// Which object to pick and what to make of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pick {
+    pub diagonal: bool,
+    pub multicolour: bool,
+    pub rank: Rank,
+    /// The highest rank (first on ties), else the lowest.
+    pub most: bool,
+    /// The grid under its bounding box, else the object alone on 0.
+    pub crop: bool,
+}
+
+impl Pick {
+    fn key(&self, o: &objects::Obj, all: &[objects::Obj]) -> i64 {
+        match self.rank {
+            Rank::Size => o.size(),
+            Rank::Area => o.height() * o.width(),
+            Rank::Colours => o.colours().len() as i64,
+            Rank::Top => o.top(),
+            Rank::Left => o.left(),
+            Rank::SameColour => all.iter().filter(|p| p.colour() == o.colour()).count() as i64,
+            Rank::SameShape => all.iter().filter(|p| p.same_shape(o)).count() as i64,
+        }
+    }
+
+    fn apply(&self, g: &Grid) -> Option<Grid> {
+        let opt = ObjectOptions { diagonal: self.diagonal, multicolour: self.multicolour, background: Some(ops::background(g)) };
+        let objs = objects::objects(g, opt);
+        // The DSL's max_by/min_by: the first of the best.
+        let mut best: Option<(usize, i64)> = None;
+        for (i, o) in objs.iter().enumerate() {
+            let k = self.key(o, &objs);
+            if best.is_none_or(|(_, b)| if self.most { k > b } else { k < b }) {
+                best = Some((i, k));
+            }
+        }
+        let o = &objs[best?.0];
+        if self.crop {
+            objects::crop_to(g, o).ok()
+        } else {
+            o.to_grid(0).ok()
+        }
+    }
+
+    fn rhai(&self) -> String {
+        let key = match self.rank {
+            Rank::Size => "o.size()",
+            Rank::Area => "o.height() * o.width()",
+            Rank::Colours => "o.colors().len()",
+            Rank::Top => "o.top()",
+            Rank::Left => "o.left()",
+            Rank::SameColour => "all.filter(|p| p.color() == o.color()).len()",
+            Rank::SameShape => "all.filter(|p| p.same_shape(o)).len()",
+        };
+        let all = if matches!(self.rank, Rank::SameColour | Rank::SameShape) { " let all = objs;" } else { "" };
+        let best = if self.most { "max_by" } else { "min_by" };
+        let pick = format!("objs.{best}(|o| {key})");
+        let out = if self.crop { format!("g.crop_to({pick})") } else { format!("{pick}.to_grid()") };
+        format!("{{ let objs = g.objects(#{{diagonal: {}, multicolor: {}}});{all} {out} }}", self.diagonal, self.multicolour)
+    }
+}
+
+/// One grid -> grid transform with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Op {
     Rotate(i64),
     FlipH,
@@ -86,6 +166,10 @@ pub enum Op {
     /// A colour-to-colour table learned from same-shape training pairs (`table[c]` is the
     /// new colour of `c`).
     RecolorTable([u8; 10]),
+    /// One object picked by a ranking, cropped or on its own.
+    Pick(Pick),
+    /// A local rewrite rule learned from the training pairs (see [`rules`]).
+    Rewrite(Arc<Rule>),
 }
 
 fn largest_object(g: &Grid) -> Option<objects::Obj> {
@@ -183,6 +267,8 @@ impl Op {
             RecolorLargest(c) => Some(objects::paint(g, &largest_object(g)?, Some(ops::colour(c).ok()?))),
             RecolorSmallest(c) => Some(objects::paint(g, &smallest_object(g)?, Some(ops::colour(c).ok()?))),
             RecolorTable(t) => Some(ops::map_colours(g, &t)),
+            Rewrite(ref rule) => Some(rule.apply(g)),
+            Pick(p) => p.apply(g),
             FullestCell | EmptiestCell => {
                 let cells = ops::split_by_lines(g);
                 let pick = if *self == FullestCell {
@@ -254,6 +340,20 @@ impl Op {
                 let pairs: Vec<String> = (0..10).filter(|&c| t[c] as usize != c).map(|c| format!("\"{c}\": {}", t[c])).collect();
                 format!("g.recolor(#{{{}}})", pairs.join(", "))
             }
+            Pick(p) => p.rhai(),
+            Rewrite(ref rule) => {
+                let features = rules::Feature::list_name(&rule.features);
+                match &rule.action {
+                    rules::Action::Paint(changes) => {
+                        let pairs: Vec<String> = changes.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                        format!("g.rewrite(\"{features}\", #{{{}}})", pairs.join(", "))
+                    }
+                    rules::Action::Copy(source, keys) => {
+                        let keys: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+                        format!("g.copy_color(\"{}\", \"{features}\", [{}])", source.name(), keys.join(", "))
+                    }
+                }
+            }
         }
     }
 }
@@ -305,6 +405,30 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     ];
     for d in ["up", "down", "left", "right"] {
         ops.push(Gravity(d));
+    }
+    // Picking one object out only makes sense when every output is smaller.
+    if task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len()) {
+        let ranks = [
+            (Rank::Size, true),
+            (Rank::Size, false),
+            (Rank::Area, true),
+            (Rank::Area, false),
+            (Rank::Colours, true),
+            (Rank::Top, true),
+            (Rank::Top, false),
+            (Rank::Left, true),
+            (Rank::Left, false),
+            (Rank::SameColour, false),
+            (Rank::SameShape, true),
+            (Rank::SameShape, false),
+        ];
+        for (diagonal, multicolour) in [(false, false), (true, false), (true, true)] {
+            for (rank, most) in ranks {
+                for crop in [true, false] {
+                    ops.push(Pick(self::Pick { diagonal, multicolour, rank, most, crop }));
+                }
+            }
+        }
     }
     for s in [Split::Cols, Split::Rows] {
         ops.push(OverlayHalves(s, false));
@@ -409,11 +533,14 @@ pub struct Budget {
     pub max_solutions: usize,
     /// Cap on stored states per level (memory bound).
     pub max_states: usize,
+    /// States up to this depth are also finished by learned local rules (see [`rules`]);
+    /// `None` turns rule learning off.
+    pub rule_depth: Option<usize>,
 }
 
 impl Default for Budget {
     fn default() -> Budget {
-        Budget { max_depth: 3, time: Duration::from_secs(10), max_solutions: 16, max_states: 200_000 }
+        Budget { max_depth: 3, time: Duration::from_secs(10), max_solutions: 16, max_states: 200_000, rule_depth: Some(1) }
     }
 }
 
@@ -444,8 +571,31 @@ fn accuracy(gs: &[Grid], task: &Task) -> f64 {
     gs.iter().zip(&task.train).map(|(g, e)| crate::evaluate::cell_accuracy(g, &e.output)).sum::<f64>() / gs.len() as f64
 }
 
+/// The local rules that finish `state` (see [`rules::learn`]), each with its coverage of
+/// the test inputs taken through the state's steps.
+fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::LearnLimits) -> Vec<(Vec<Op>, f64)> {
+    if state.outputs.iter().zip(targets).any(|(o, t)| o.shape() != t.shape()) {
+        return Vec::new();
+    }
+    let Some(tests) = tests.iter().map(|g| state.steps.iter().try_fold(g.clone(), |g, op| op.apply(&g))).collect::<Option<Vec<Grid>>>() else {
+        return Vec::new();
+    };
+    rules::learn(&state.outputs, targets, &tests, limits)
+        .into_iter()
+        .map(|(rule, coverage)| {
+            let mut steps = state.steps.clone();
+            steps.push(Op::Rewrite(Arc::new(rule)));
+            (steps, coverage)
+        })
+        .collect()
+}
+
 /// Enumerates compositions breadth-first until solutions are found at some depth (that
 /// depth is finished, then the search stops), the depth limit, or the time budget.
+///
+/// Compositions finished by a learned local rule are kept apart and reported only when
+/// no plain composition solves the task: a rule table can fit the training pairs by
+/// memorising them, so it is the weaker evidence.
 pub fn search(task: &Task, budget: Budget) -> Found {
     let start = Instant::now();
     let ops = transforms(task);
@@ -458,7 +608,12 @@ pub fn search(task: &Task, budget: Budget) -> Found {
         found.solutions.push(Vec::new());
         return found;
     }
+    let tests: Vec<Grid> = task.test.iter().map(|t| t.input.clone()).collect();
     let mut frontier = vec![State { steps: Vec::new(), outputs: inputs }];
+    let mut ruled: Vec<(Vec<Op>, f64)> = Vec::new();
+    if budget.rule_depth.is_some() {
+        ruled.extend(learn_rules(&frontier[0], &targets, &tests, rules::LearnLimits { max_features: 3, max_rules: 4 }));
+    }
     let mut best: Option<(Vec<Op>, f64)> = None;
     for depth in 1..=budget.max_depth {
         let last = depth == budget.max_depth;
@@ -475,7 +630,7 @@ pub fn search(task: &Task, budget: Budget) -> Found {
                     let outs: Option<Vec<Grid>> = s.outputs.iter().map(|g| op.apply(g).filter(|o| o.rows() <= 30 && o.cols() <= 30)).collect();
                     let outs = outs?;
                     let mut steps = s.steps.clone();
-                    steps.push(*op);
+                    steps.push(op.clone());
                     let fp = fingerprint(&outs);
                     Some((steps, outs, fp))
                 })
@@ -505,11 +660,21 @@ pub fn search(task: &Task, budget: Budget) -> Found {
         if found.timed_out {
             break;
         }
+        if budget.rule_depth.is_some_and(|d| depth <= d) && ruled.len() < budget.max_solutions {
+            let more: Vec<(Vec<Op>, f64)> = next.par_iter().flat_map_iter(|s| learn_rules(s, &targets, &tests, rules::LearnLimits { max_features: 2, max_rules: 2 })).collect();
+            ruled.extend(more);
+        }
         found.depth_done = depth;
         if !found.solutions.is_empty() {
             break;
         }
         frontier = next;
+    }
+    if found.solutions.is_empty() {
+        // Only the rules that know most about the test inputs (a rule that has never seen
+        // a cell's surroundings leaves the cell as it is, which is usually wrong).
+        let most = ruled.iter().map(|r| r.1).fold(0.0, f64::max);
+        found.solutions = ruled.into_iter().filter(|r| r.1 == most).map(|r| r.0).take(budget.max_solutions).collect();
     }
     found.best_near_miss = best;
     found

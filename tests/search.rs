@@ -24,7 +24,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
     let mut mismatches = Vec::new();
     for t in set.tasks.iter().step_by(16) {
         for op in enumerate::transforms(t) {
-            let program = sandbox.compile(&enumerate::program(&[op])).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+            let program = sandbox.compile(&enumerate::program(&[op.clone()])).unwrap_or_else(|e| panic!("{op:?}: {e}"));
             for e in t.train.iter().take(2) {
                 let native = op.apply(&e.input).filter(|g| g.is_task_sized());
                 let rhai = sandbox.run(&program, &e.input).ok();

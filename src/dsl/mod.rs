@@ -1,4 +1,4 @@
-//! The DSL: grid primitives implemented in Rust ([`ops`], [`objects`]) and exposed to
+//! The DSL: grid primitives implemented in Rust ([`ops`], [`objects`], [`rules`]) and exposed to
 //! Rhai programs ([`module`]). A program is a Rhai script defining `fn solve(grid)`
 //! that returns a `Grid`.
 //!
@@ -8,6 +8,7 @@
 pub mod module;
 pub mod objects;
 pub mod ops;
+pub mod rules;
 pub mod syntax;
 
 use rhai::Engine;
@@ -45,7 +46,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("Painting", &["fill_rect", "flood_fill", "fill_enclosed", "line", "ray", "ray_until", "paste", "overlay", "gravity"]),
     ("Masks (0/1 grids)", &["mask", "and", "or", "xor", "invert", "select"]),
     ("Patterns", &["is_symmetric_h", "is_symmetric_v", "complete_symmetry", "complete_pattern", "period_rows", "period_cols"]),
-    ("Cell-wise (closures)", &["grid_fn", "map_cells"]),
+    ("Cell-wise (closures and local rules)", &["grid_fn", "map_cells", "cell_key", "rewrite", "copy_color"]),
     ("Arrays", &["max_by", "min_by", "most_frequent"]),
     ("Prelude helpers (written in Rhai)", &["largest", "smallest", "of_color"]),
 ];

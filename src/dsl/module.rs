@@ -12,6 +12,7 @@ use rhai::{Array, FnPtr, INT};
 
 use super::objects::{self, Obj, ObjectOptions};
 use super::ops::{self, DslError};
+use super::rules;
 use crate::grid::Grid;
 
 impl From<DslError> for Box<EvalAltResult> {
@@ -620,6 +621,30 @@ pub mod dsl_api {
         ops::period_cols(g, -1)
     }
 
+    /// The key of cell (r, c) for `rewrite`: its colour and the comma-separated `features` of it, e.g. `g.cell_key(0, 1, "n,ray_e")` is "2,x,5"; "" outside. Features: n ne e se s sw w nw (neighbour colours), ray_n .. ray_nw (first non-background colour that way), row, col (their non-background colours), size (of its same-colour region), count8, count4 (non-background neighbours), border, enclosed, row_mod2, col_mod2, row_mod3, col_mod3; x = outside or none.
+    #[rhai_fn(pure, return_raw)]
+    pub fn cell_key(g: &mut Grid, r: INT, c: INT, features: &str) -> Res<String> {
+        Ok(rules::cell_key(g, r, c, &rules::Feature::parse_list(features)?).unwrap_or_default())
+    }
+    /// Each cell whose `cell_key(r, c, features)` is in `table` takes that colour, all cells at once, e.g. `g.rewrite("n", #{"0,1": 2})` turns black cells below blue ones red.
+    #[rhai_fn(pure, return_raw)]
+    pub fn rewrite(g: &mut Grid, features: &str, table: rhai::Map) -> Res<Grid> {
+        let features = rules::Feature::parse_list(features)?;
+        let pairs: Res<Vec<(String, i64)>> = table.into_iter().map(|(k, v)| Ok((k.to_string(), int_of(&v, "rewrite: table value")?))).collect();
+        Ok(rules::rewrite(g, &features, &rules::table_from(pairs?)?))
+    }
+    /// Each cell whose `cell_key(r, c, features)` is in the array `keys` takes the colour of its `source` feature (a neighbour or ray) when it has one, e.g. `g.copy_color("ray_n", "", ["0"])` extends colours downwards.
+    #[rhai_fn(pure, return_raw)]
+    pub fn copy_color(g: &mut Grid, source: &str, features: &str, keys: Array) -> Res<Grid> {
+        let source = match rules::Feature::parse_list(source)?.as_slice() {
+            [one] => *one,
+            _ => return Err(format!("copy_color: source must be one feature, got {source:?}").into()),
+        };
+        let features = rules::Feature::parse_list(features)?;
+        let keys: Res<std::collections::HashSet<String>> =
+            keys.into_iter().map(|k| k.into_string().map_err(|t| format!("copy_color: keys must be strings, got {t}").into())).collect();
+        Ok(rules::copy_colour(g, source, &features, &keys?)?)
+    }
     /// A new rows x cols grid with colour `f(r, c)` at each cell, e.g. `grid_fn(3, 3, |r, c| (r + c) % 2)`.
     #[rhai_fn(return_raw)]
     pub fn grid_fn(ctx: NativeCallContext, rows: INT, cols: INT, f: FnPtr) -> Res<Grid> {

@@ -1,0 +1,437 @@
+//! Local rewrite rules: each cell is described by a key made of its own colour and a few
+//! named features of its surroundings, and a table from keys to colours rewrites every
+//! cell at once. The enumerator learns such tables from same-shape training pairs (most
+//! ARC tasks keep the grid's shape and change cells by what is around them), choosing
+//! the fewest features that explain every pair; programs can write them by hand too.
+//!
+//! A key is the cell's colour then each feature's value, joined by commas: with features
+//! `"n,e"` the key of a red cell with black above and nothing to its right is `"2,0,x"`
+//! (`x`: outside the grid, or none). Keys are computed on the input grid, so a rewrite is
+//! simultaneous, never cascading.
+
+use std::collections::{HashMap, HashSet};
+
+use super::objects::{self, ObjectOptions};
+use super::ops::{self, DslError, R};
+use crate::grid::Grid;
+
+/// A cell feature: its name in programs and what it measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Feature {
+    /// Colour of the neighbour in direction `DIRS[i]` (`n ne e se s sw w nw`).
+    Neighbour(u8),
+    /// First non-background colour looking in direction `DIRS[i]`.
+    Ray(u8),
+    /// Non-background colours in the cell's row.
+    Row,
+    /// Non-background colours in the cell's column.
+    Col,
+    /// Cells in the cell's single-colour 4-connected component (`x` for background).
+    Size,
+    /// Non-background cells among the 8 neighbours.
+    Count8,
+    /// Non-background cells among the 4 edge neighbours.
+    Count4,
+    /// 1 on the grid's border.
+    Border,
+    /// Background cell walled in (not 4-connected to the border through background).
+    Enclosed,
+    RowMod2,
+    ColMod2,
+    RowMod3,
+    ColMod3,
+}
+
+const DIRS: [(i64, i64); 8] = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)];
+const DIR_NAMES: [&str; 8] = ["n", "ne", "e", "se", "s", "sw", "w", "nw"];
+
+impl Feature {
+    /// Every feature, in the order the learner prefers them.
+    pub fn all() -> Vec<Feature> {
+        let mut v: Vec<Feature> = (0..8).map(Feature::Neighbour).collect();
+        v.extend((0..8).map(Feature::Ray));
+        v.extend([
+            Feature::Row,
+            Feature::Col,
+            Feature::Size,
+            Feature::Count8,
+            Feature::Count4,
+            Feature::Border,
+            Feature::Enclosed,
+            Feature::RowMod2,
+            Feature::ColMod2,
+            Feature::RowMod3,
+            Feature::ColMod3,
+        ]);
+        v
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Feature::Neighbour(d) => DIR_NAMES[d as usize].to_string(),
+            Feature::Ray(d) => format!("ray_{}", DIR_NAMES[d as usize]),
+            Feature::Row => "row".into(),
+            Feature::Col => "col".into(),
+            Feature::Size => "size".into(),
+            Feature::Count8 => "count8".into(),
+            Feature::Count4 => "count4".into(),
+            Feature::Border => "border".into(),
+            Feature::Enclosed => "enclosed".into(),
+            Feature::RowMod2 => "row_mod2".into(),
+            Feature::ColMod2 => "col_mod2".into(),
+            Feature::RowMod3 => "row_mod3".into(),
+            Feature::ColMod3 => "col_mod3".into(),
+        }
+    }
+
+    /// Reads a comma-separated feature list (`""`: the cell's colour alone).
+    pub fn parse_list(s: &str) -> R<Vec<Feature>> {
+        let all = Feature::all();
+        s.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                all.iter().copied().find(|f| f.name() == n).ok_or_else(|| {
+                    DslError(format!(
+                        "unknown cell feature {n:?} (n ne e se s sw w nw, ray_n .. ray_nw, row, col, size, count8, count4, border, enclosed, row_mod2, col_mod2, row_mod3, col_mod3)"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Whether its value is a colour (neighbours and rays).
+    pub fn is_colour(self) -> bool {
+        matches!(self, Feature::Neighbour(_) | Feature::Ray(_))
+    }
+
+    pub fn list_name(features: &[Feature]) -> String {
+        features.iter().map(|f| f.name()).collect::<Vec<_>>().join(",")
+    }
+}
+
+const NONE: u16 = u16::MAX;
+
+fn at(g: &Grid, r: i64, c: i64) -> Option<u8> {
+    (r >= 0 && c >= 0 && (r as usize) < g.rows() && (c as usize) < g.cols()).then(|| g.get(r as usize, c as usize))
+}
+
+/// Every feature's value at every cell of one grid, as small numbers (`NONE` for `x`;
+/// colour sets as bit masks).
+pub struct CellFeatures {
+    pub rows: usize,
+    pub cols: usize,
+    features: Vec<Feature>,
+    /// `values[cell * features.len() + f]`.
+    values: Vec<u16>,
+}
+
+impl CellFeatures {
+    pub fn new(g: &Grid, features: &[Feature]) -> CellFeatures {
+        let (h, w) = g.shape();
+        let bg = ops::background(g);
+        let needs = |f: fn(&Feature) -> bool| features.iter().any(f);
+        let mut sizes = Vec::new();
+        if needs(|f| *f == Feature::Size) {
+            sizes = vec![0usize; h * w];
+            let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(bg) };
+            for o in objects::objects(g, opt) {
+                for &(r, c, _) in o.cells() {
+                    sizes[r as usize * w + c as usize] = o.size() as usize;
+                }
+            }
+        }
+        let mut enclosed = Vec::new();
+        if needs(|f| *f == Feature::Enclosed) {
+            // Background reachable from the border through background is open.
+            let mut open = vec![false; h * w];
+            let mut stack: Vec<usize> = (0..h * w).filter(|&k| (k / w == 0 || k / w == h - 1 || k % w == 0 || k % w == w - 1) && g.cells()[k] == bg).collect();
+            stack.iter().for_each(|&k| open[k] = true);
+            while let Some(k) = stack.pop() {
+                let (r, c) = ((k / w) as i64, (k % w) as i64);
+                for &(dr, dc) in &[DIRS[0], DIRS[2], DIRS[4], DIRS[6]] {
+                    if let Some(v) = at(g, r + dr, c + dc) {
+                        let n = (r + dr) as usize * w + (c + dc) as usize;
+                        if v == bg && !open[n] {
+                            open[n] = true;
+                            stack.push(n);
+                        }
+                    }
+                }
+            }
+            enclosed = (0..h * w).map(|k| g.cells()[k] == bg && !open[k]).collect();
+        }
+        let mask = |it: &mut dyn Iterator<Item = u8>| it.filter(|&v| v != bg).fold(0u16, |m, v| m | (1 << v));
+        let row_sets: Vec<u16> = (0..h).map(|r| mask(&mut (0..w).map(|c| g.get(r, c)))).collect();
+        let col_sets: Vec<u16> = (0..w).map(|c| mask(&mut (0..h).map(|r| g.get(r, c)))).collect();
+        let mut values = Vec::with_capacity(h * w * features.len());
+        for r in 0..h {
+            for c in 0..w {
+                let (ri, ci) = (r as i64, c as i64);
+                for f in features {
+                    let v = match *f {
+                        Feature::Neighbour(d) => {
+                            let (dr, dc) = DIRS[d as usize];
+                            at(g, ri + dr, ci + dc).map_or(NONE, u16::from)
+                        }
+                        Feature::Ray(d) => {
+                            let (dr, dc) = DIRS[d as usize];
+                            let (mut i, mut j) = (ri + dr, ci + dc);
+                            let mut seen = NONE;
+                            while let Some(v) = at(g, i, j) {
+                                if v != bg {
+                                    seen = u16::from(v);
+                                    break;
+                                }
+                                i += dr;
+                                j += dc;
+                            }
+                            seen
+                        }
+                        Feature::Row => row_sets[r],
+                        Feature::Col => col_sets[c],
+                        Feature::Size => match sizes[r * w + c] {
+                            0 => NONE,
+                            s => s as u16,
+                        },
+                        Feature::Count8 => DIRS.iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16,
+                        Feature::Count4 => {
+                            [DIRS[0], DIRS[2], DIRS[4], DIRS[6]].iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16
+                        }
+                        Feature::Border => u16::from(r == 0 || c == 0 || r == h - 1 || c == w - 1),
+                        Feature::Enclosed => u16::from(enclosed[r * w + c]),
+                        Feature::RowMod2 => (r % 2) as u16,
+                        Feature::ColMod2 => (c % 2) as u16,
+                        Feature::RowMod3 => (r % 3) as u16,
+                        Feature::ColMod3 => (c % 3) as u16,
+                    };
+                    values.push(v);
+                }
+            }
+        }
+        CellFeatures { rows: h, cols: w, features: features.to_vec(), values }
+    }
+
+    /// The value of feature number `f` (an index into the features given to `new`) at `cell`.
+    pub fn value(&self, cell: usize, f: usize) -> u16 {
+        self.values[cell * self.features.len() + f]
+    }
+
+    /// The program-facing key of `cell` for the features at `which` (indices).
+    pub fn key(&self, own: u8, cell: usize, which: &[usize]) -> String {
+        let mut k = own.to_string();
+        for &f in which {
+            k.push(',');
+            let v = self.value(cell, f);
+            match self.features[f] {
+                _ if v == NONE => k.push('x'),
+                Feature::Row | Feature::Col => (0..10).filter(|c| v & (1 << c) != 0).for_each(|c| k.push((b'0' + c as u8) as char)),
+                _ => k.push_str(&v.to_string()),
+            }
+        }
+        k
+    }
+}
+
+/// The key of every cell, in reading order.
+pub fn cell_keys(g: &Grid, features: &[Feature]) -> Vec<String> {
+    let cf = CellFeatures::new(g, features);
+    let which: Vec<usize> = (0..features.len()).collect();
+    g.cells().iter().enumerate().map(|(k, &own)| cf.key(own, k, &which)).collect()
+}
+
+/// The key of one cell; `None` outside the grid.
+pub fn cell_key(g: &Grid, r: i64, c: i64, features: &[Feature]) -> Option<String> {
+    at(g, r, c)?;
+    Some(cell_keys(g, features).swap_remove(r as usize * g.cols() + c as usize))
+}
+
+/// Every cell whose key is in `table` takes the colour the table gives; others stay.
+pub fn rewrite(g: &Grid, features: &[Feature], table: &HashMap<String, u8>) -> Grid {
+    let keys = cell_keys(g, features);
+    let mut out = g.clone();
+    for (v, k) in out.cells_mut().iter_mut().zip(&keys) {
+        if let Some(&to) = table.get(k) {
+            *v = to;
+        }
+    }
+    out
+}
+
+/// Each cell whose key is in `keys` takes the colour its `source` feature names (a
+/// neighbour's or a ray's colour), when it names one; others stay.
+pub fn copy_colour(g: &Grid, source: Feature, features: &[Feature], keys: &HashSet<String>) -> R<Grid> {
+    if !source.is_colour() {
+        return Err(DslError(format!("copy_color: source {:?} is not a colour (use a neighbour or a ray: n .. nw, ray_n .. ray_nw)", source.name())));
+    }
+    let cf = CellFeatures::new(g, &[source]);
+    let keys_of = cell_keys(g, features);
+    let mut out = g.clone();
+    for (cell, (v, k)) in out.cells_mut().iter_mut().zip(&keys_of).enumerate() {
+        let from = cf.value(cell, 0);
+        if from != NONE && keys.contains(k) {
+            *v = from as u8;
+        }
+    }
+    Ok(out)
+}
+
+/// What a learned rule does to the cells whose key it lists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Key -> new colour, sorted by key.
+    Paint(Vec<(String, u8)>),
+    /// These keys (sorted) take the colour of the source feature.
+    Copy(Feature, Vec<String>),
+}
+
+/// A learned rule: the features of its keys and what it does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rule {
+    pub features: Vec<Feature>,
+    pub action: Action,
+}
+
+impl Rule {
+    pub fn apply(&self, g: &Grid) -> Grid {
+        match &self.action {
+            Action::Paint(changes) => rewrite(g, &self.features, &changes.iter().cloned().collect()),
+            Action::Copy(source, keys) => {
+                copy_colour(g, *source, &self.features, &keys.iter().cloned().collect()).expect("learned sources are colours")
+            }
+        }
+    }
+
+    /// Entries in its table.
+    pub fn len(&self) -> usize {
+        match &self.action {
+            Action::Paint(c) => c.len(),
+            Action::Copy(_, k) => k.len(),
+        }
+    }
+
+    /// Features it reads, the copy source included.
+    pub fn complexity(&self) -> usize {
+        self.features.len() + matches!(self.action, Action::Copy(..)) as usize
+    }
+}
+
+/// Settings for [`learn`].
+#[derive(Debug, Clone, Copy)]
+pub struct LearnLimits {
+    /// Most features in one rule.
+    pub max_features: usize,
+    /// Most rules returned.
+    pub max_rules: usize,
+}
+
+/// Rules that turn each grid of `inputs` into the same-shape grid of `targets`: the
+/// feature sets, fewest first, under which no key needs two colours (or both to change
+/// and to stay) and that change something. A rule either paints each listed key in a
+/// colour, or makes listed keys take the colour of a source feature (which generalises
+/// to colours training never showed; the source counts as one more feature). Among the
+/// rules of the smallest size that works, those whose keys cover most of the `tests`
+/// cells come first (a cell whose key training never saw is left as it is, which is
+/// usually wrong), then smaller tables. Each rule comes with that coverage (the least
+/// over the test grids).
+pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLimits) -> Vec<(Rule, f64)> {
+    if inputs.is_empty() || inputs.iter().zip(targets).any(|(g, t)| g.shape() != t.shape()) || inputs == targets {
+        return Vec::new();
+    }
+    let all = Feature::all();
+    let train: Vec<CellFeatures> = inputs.iter().map(|g| CellFeatures::new(g, &all)).collect();
+    let test: Vec<CellFeatures> = tests.iter().map(|g| CellFeatures::new(g, &all)).collect();
+    let pack = |cf: &CellFeatures, own: u8, cell: usize, which: &[usize]| -> u64 {
+        which.iter().fold(u64::from(own), |h, &f| h.wrapping_mul(0x100000001b3) ^ (u64::from(cf.value(cell, f)) + 1))
+    };
+    // Every (train grid, cell, from, to).
+    let cells = || {
+        train.iter().zip(inputs).zip(targets).flat_map(|((cf, g), t)| g.cells().iter().zip(t.cells()).enumerate().map(move |(cell, (&from, &to))| (cf, cell, from, to)))
+    };
+    let coverage = |seen: &HashSet<u64>, which: &[usize]| {
+        test.iter()
+            .zip(tests)
+            .map(|(cf, g)| {
+                let known = g.cells().iter().enumerate().filter(|&(cell, &own)| seen.contains(&pack(cf, own, cell, which))).count();
+                known as f64 / g.cells().len().max(1) as f64
+            })
+            .fold(1.0, f64::min)
+    };
+    let features_of = |which: &[usize]| which.iter().map(|&f| all[f]).collect::<Vec<_>>();
+    let paint = |which: &[usize]| -> Option<(Rule, f64)> {
+        let mut seen: HashMap<u64, Option<u8>> = HashMap::new();
+        for (cf, cell, from, to) in cells() {
+            let want = (from != to).then_some(to);
+            if *seen.entry(pack(cf, from, cell, which)).or_insert(want) != want {
+                return None;
+            }
+        }
+        let changes: HashSet<(String, u8)> = cells().filter(|c| c.2 != c.3).map(|(cf, cell, from, to)| (cf.key(from, cell, which), to)).collect();
+        let mut changes: Vec<(String, u8)> = changes.into_iter().collect();
+        changes.sort();
+        let known: HashSet<u64> = seen.into_keys().collect();
+        Some((Rule { features: features_of(which), action: Action::Paint(changes) }, coverage(&known, which)))
+    };
+    let copy = |which: &[usize], source: usize| -> Option<(Rule, f64)> {
+        // Per key: (every cell allows keeping it, every cell allows copying the source).
+        let mut seen: HashMap<u64, (bool, bool)> = HashMap::new();
+        for (cf, cell, from, to) in cells() {
+            let v = cf.value(cell, source);
+            let keep = from == to;
+            let take = if v == NONE { keep } else { u16::from(to) == v };
+            let e = seen.entry(pack(cf, from, cell, which)).or_insert((true, true));
+            (e.0, e.1) = (e.0 && keep, e.1 && take);
+            if !e.0 && !e.1 {
+                return None;
+            }
+        }
+        let copying: HashSet<u64> = seen.iter().filter(|(_, &(keep, _))| !keep).map(|(&k, _)| k).collect();
+        if copying.is_empty() {
+            return None;
+        }
+        let keys: HashSet<String> = cells().filter(|c| copying.contains(&pack(c.0, c.2, c.1, which))).map(|(cf, cell, from, _)| cf.key(from, cell, which)).collect();
+        let mut keys: Vec<String> = keys.into_iter().collect();
+        keys.sort();
+        let known: HashSet<u64> = seen.into_keys().collect();
+        Some((Rule { features: features_of(which), action: Action::Copy(all[source], keys) }, coverage(&known, which)))
+    };
+    let sources: Vec<usize> = (0..all.len()).filter(|&f| all[f].is_colour()).collect();
+    for size in 0..=limits.max_features.min(3) {
+        let mut found: Vec<(Rule, f64)> = subsets(all.len(), size).iter().filter_map(|which| paint(which)).collect();
+        if size > 0 {
+            for which in subsets(all.len(), size - 1) {
+                found.extend(sources.iter().filter(|s| !which.contains(s)).filter_map(|&s| copy(&which, s)));
+            }
+        }
+        if !found.is_empty() {
+            found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.len().cmp(&b.0.len())));
+            found.truncate(limits.max_rules);
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// All `k`-element subsets of `0..n`, in lexicographic order.
+fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::with_capacity(k);
+    fn rec(start: usize, n: usize, k: usize, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if cur.len() == k {
+            out.push(cur.clone());
+            return;
+        }
+        for i in start..n {
+            cur.push(i);
+            rec(i + 1, n, k, cur, out);
+            cur.pop();
+        }
+    }
+    rec(0, n, k, &mut cur, &mut out);
+    out
+}
+
+/// A colour check for table values read from programs.
+pub fn table_from(pairs: impl IntoIterator<Item = (String, i64)>) -> R<HashMap<String, u8>> {
+    pairs.into_iter().map(|(k, v)| Ok((k, ops::colour(v)?))).collect()
+}
