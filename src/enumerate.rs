@@ -38,6 +38,29 @@ pub enum Logic {
     Nor,
 }
 
+/// Where a fixed-size window is cut from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+    Centre,
+}
+
+/// Which blocks of a fractal get a copy of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FractalBlocks {
+    /// Where the grid's cell is not 0.
+    NonZero,
+    /// Where the grid's cell is 0.
+    Zero,
+    /// Where the grid's cell has its most common colour.
+    MostCommon,
+    /// Where the grid's cell has this colour.
+    Colour(i64),
+}
+
 /// What an object is ranked by when one is picked out of a grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rank {
@@ -166,6 +189,16 @@ pub enum Op {
     /// A colour-to-colour table learned from same-shape training pairs (`table[c]` is the
     /// new colour of `c`).
     RecolorTable([u8; 10]),
+    /// The h x w window at a corner or the centre.
+    CropAt(Corner, i64, i64),
+    /// Part `i` of `n` equal parts (as `split_cols`/`split_rows` cut them).
+    Part(Split, i64, i64),
+    /// A rows^2 x cols^2 grid with a copy of the grid in the chosen blocks, 0 elsewhere.
+    Fractal(FractalBlocks),
+    /// The grid and its rotations arranged clockwise in a 2x2 block.
+    Pinwheel,
+    /// Every cell not of the most common colour becomes `t`.
+    ReplaceNotMostCommon(i64),
     /// One object picked by a ranking, cropped or on its own.
     Pick(Pick),
     /// A local rewrite rule learned from the training pairs (see [`rules`]).
@@ -269,6 +302,52 @@ impl Op {
             RecolorTable(t) => Some(ops::map_colours(g, &t)),
             Rewrite(ref rule) => Some(rule.apply(g)),
             Pick(p) => p.apply(g),
+            CropAt(corner, h, w) => {
+                let (rows, cols) = (g.rows() as i64, g.cols() as i64);
+                if h > rows || w > cols {
+                    return None;
+                }
+                let (r, c) = match corner {
+                    Corner::TopLeft => (0, 0),
+                    Corner::TopRight => (0, cols - w),
+                    Corner::BottomLeft => (rows - h, 0),
+                    Corner::BottomRight => (rows - h, cols - w),
+                    Corner::Centre => ((rows - h) / 2, (cols - w) / 2),
+                };
+                ops::crop(g, r, c, h, w).ok()
+            }
+            Part(s, n, i) => {
+                let parts = match s {
+                    Split::Cols => ops::split_cols(g, n),
+                    Split::Rows => ops::split_rows(g, n),
+                };
+                parts.ok()?.into_iter().nth(i as usize)
+            }
+            Fractal(mode) => {
+                let (h, w) = (g.rows() as i64, g.cols() as i64);
+                let mut out = ops::new_grid(h * h, w * w, 0).ok()?;
+                let most = ops::most_common(g) as u8;
+                for r in 0..g.rows() {
+                    for c in 0..g.cols() {
+                        let v = g.get(r, c);
+                        let on = match mode {
+                            FractalBlocks::NonZero => v != 0,
+                            FractalBlocks::Zero => v == 0,
+                            FractalBlocks::MostCommon => v == most,
+                            FractalBlocks::Colour(k) => i64::from(v) == k,
+                        };
+                        if on {
+                            out = ops::paste(&out, g, r as i64 * h, c as i64 * w, None);
+                        }
+                    }
+                }
+                Some(out)
+            }
+            Pinwheel => {
+                let top = ops::hcat(g, &ops::rotate(g, 1)).ok()?;
+                ops::vcat(&top, &ops::hcat(&ops::rotate(g, 3), &ops::rotate(g, 2)).ok()?).ok()
+            }
+            ReplaceNotMostCommon(t) => ops::replace_not(g, ops::most_common(g), t).ok(),
             FullestCell | EmptiestCell => {
                 let cells = ops::split_by_lines(g);
                 let pick = if *self == FullestCell {
@@ -341,6 +420,31 @@ impl Op {
                 format!("g.recolor(#{{{}}})", pairs.join(", "))
             }
             Pick(p) => p.rhai(),
+            CropAt(corner, h, w) => {
+                let (r, c) = match corner {
+                    Corner::TopLeft => ("0".to_string(), "0".to_string()),
+                    Corner::TopRight => ("0".into(), format!("g.cols() - {w}")),
+                    Corner::BottomLeft => (format!("g.rows() - {h}"), "0".into()),
+                    Corner::BottomRight => (format!("g.rows() - {h}"), format!("g.cols() - {w}")),
+                    Corner::Centre => (format!("(g.rows() - {h}) / 2"), format!("(g.cols() - {w}) / 2")),
+                };
+                format!("g.crop({r}, {c}, {h}, {w})")
+            }
+            Part(s, n, i) => format!("g.{}({n})[{i}]", if s == Split::Cols { "split_cols" } else { "split_rows" }),
+            Fractal(mode) => {
+                let cond = match mode {
+                    FractalBlocks::NonZero => "g.get(r, c) != 0".to_string(),
+                    FractalBlocks::Zero => "g.get(r, c) == 0".to_string(),
+                    FractalBlocks::MostCommon => "g.get(r, c) == most".to_string(),
+                    FractalBlocks::Colour(k) => format!("g.get(r, c) == {k}"),
+                };
+                format!(
+                    "{{ let h = g.rows(); let w = g.cols(); let most = g.most_common(); let out = grid(h * h, w * w, 0); \
+                     for r in 0..h {{ for c in 0..w {{ if {cond} {{ out = out.paste(g, r * h, c * w); }} }} }} out }}"
+                )
+            }
+            Pinwheel => "g.hcat(g.rotate(1)).vcat(g.rotate(3).hcat(g.rotate(2)))".into(),
+            ReplaceNotMostCommon(t) => format!("g.replace_not(g.most_common(), {t})"),
             Rewrite(ref rule) => {
                 let features = rules::Feature::list_name(&rule.features);
                 match &rule.action {
@@ -406,6 +510,30 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     for d in ["up", "down", "left", "right"] {
         ops.push(Gravity(d));
     }
+    ops.push(Pinwheel);
+    for mode in [FractalBlocks::NonZero, FractalBlocks::Zero, FractalBlocks::MostCommon] {
+        ops.push(Op::Fractal(mode));
+    }
+    // A fixed output size: windows of that size, and parts of that size.
+    let out_shapes: HashSet<(usize, usize)> = task.train.iter().map(|e| e.output.shape()).collect();
+    if out_shapes.len() == 1 {
+        let (h, w) = *out_shapes.iter().next().expect("one shape");
+        if task.train.iter().all(|e| e.input.rows() >= h && e.input.cols() >= w && e.input.shape() != (h, w)) {
+            for corner in [Corner::TopLeft, Corner::TopRight, Corner::BottomLeft, Corner::BottomRight, Corner::Centre] {
+                ops.push(CropAt(corner, h as i64, w as i64));
+            }
+        }
+    }
+    for n in 2..=4i64 {
+        for (s, fits) in [
+            (Split::Cols, task.train.iter().all(|e| e.input.rows() == e.output.rows() && (e.input.cols() + 1) as i64 / n >= e.output.cols() as i64 && e.output.cols() as i64 * n <= e.input.cols() as i64 && e.input.cols() as i64 <= e.output.cols() as i64 * n + n - 1)),
+            (Split::Rows, task.train.iter().all(|e| e.input.cols() == e.output.cols() && e.output.rows() as i64 * n <= e.input.rows() as i64 && e.input.rows() as i64 <= e.output.rows() as i64 * n + n - 1)),
+        ] {
+            if fits {
+                (0..n).for_each(|i| ops.push(Part(s, n, i)));
+            }
+        }
+    }
     // Picking one object out only makes sense when every output is smaller.
     if task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len()) {
         let ranks = [
@@ -458,7 +586,11 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             }
         }
     }
+    for &c in &cin {
+        ops.push(Op::Fractal(FractalBlocks::Colour(c)));
+    }
     for &c in &cout {
+        ops.push(ReplaceNotMostCommon(c));
         ops.push(FillEnclosed(c));
         ops.push(RecolorLargest(c));
         ops.push(RecolorSmallest(c));
