@@ -33,6 +33,10 @@ fn keys_follow_the_reference() {
     assert_eq!(keys[5], "0,1,x", "the hole is enclosed background");
     assert_eq!(keys[0], "4,0,8", "the ring is one 8-cell region");
     assert_eq!(keys[3], "0,0,x");
+    let keys = rules::cell_keys(&ring, &Feature::parse_list("between_h,between_v,touches,rect").unwrap());
+    assert_eq!(keys[5], "0,1,1,x,x", "the hole sees the ring both ways; it is no region");
+    assert_eq!(keys[0], "4,0,0,1,0", "the ring touches the border and does not fill its box");
+    assert_eq!(keys[3], "0,0,0,x,x", "the ring is only to the left");
 }
 
 #[test]

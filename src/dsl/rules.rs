@@ -36,6 +36,14 @@ pub enum Feature {
     Border,
     /// Background cell walled in (not 4-connected to the border through background).
     Enclosed,
+    /// 1 when the first non-background colours to the left and right are the same.
+    BetweenH,
+    /// 1 when the first non-background colours above and below are the same.
+    BetweenV,
+    /// 1 when the cell's single-colour region touches the border (`x` for background).
+    Touches,
+    /// 1 when the cell's single-colour region fills its bounding box (`x` for background).
+    Rect,
     RowMod2,
     ColMod2,
     RowMod3,
@@ -58,6 +66,10 @@ impl Feature {
             Feature::Count4,
             Feature::Border,
             Feature::Enclosed,
+            Feature::BetweenH,
+            Feature::BetweenV,
+            Feature::Touches,
+            Feature::Rect,
             Feature::RowMod2,
             Feature::ColMod2,
             Feature::RowMod3,
@@ -77,6 +89,10 @@ impl Feature {
             Feature::Count4 => "count4".into(),
             Feature::Border => "border".into(),
             Feature::Enclosed => "enclosed".into(),
+            Feature::BetweenH => "between_h".into(),
+            Feature::BetweenV => "between_v".into(),
+            Feature::Touches => "touches".into(),
+            Feature::Rect => "rect".into(),
             Feature::RowMod2 => "row_mod2".into(),
             Feature::ColMod2 => "col_mod2".into(),
             Feature::RowMod3 => "row_mod3".into(),
@@ -93,7 +109,7 @@ impl Feature {
             .map(|n| {
                 all.iter().copied().find(|f| f.name() == n).ok_or_else(|| {
                     DslError(format!(
-                        "unknown cell feature {n:?} (n ne e se s sw w nw, ray_n .. ray_nw, row, col, size, count8, count4, border, enclosed, row_mod2, col_mod2, row_mod3, col_mod3)"
+                        "unknown cell feature {n:?} (n ne e se s sw w nw, ray_n .. ray_nw, row, col, size, count8, count4, border, enclosed, between_h, between_v, touches, rect, row_mod2, col_mod2, row_mod3, col_mod3)"
                     ))
                 })
             })
@@ -116,6 +132,20 @@ fn at(g: &Grid, r: i64, c: i64) -> Option<u8> {
     (r >= 0 && c >= 0 && (r as usize) < g.rows() && (c as usize) < g.cols()).then(|| g.get(r as usize, c as usize))
 }
 
+/// The first non-background colour from (r, c) in direction `DIRS[d]`, if any.
+fn first_seen(g: &Grid, bg: u8, r: i64, c: i64, d: usize) -> Option<u8> {
+    let (dr, dc) = DIRS[d];
+    let (mut i, mut j) = (r + dr, c + dc);
+    while let Some(v) = at(g, i, j) {
+        if v != bg {
+            return Some(v);
+        }
+        i += dr;
+        j += dc;
+    }
+    None
+}
+
 /// Every feature's value at every cell of one grid, as small numbers (`NONE` for `x`;
 /// colour sets as bit masks).
 pub struct CellFeatures {
@@ -131,13 +161,15 @@ impl CellFeatures {
         let (h, w) = g.shape();
         let bg = ops::background(g);
         let needs = |f: fn(&Feature) -> bool| features.iter().any(f);
-        let mut sizes = Vec::new();
-        if needs(|f| *f == Feature::Size) {
-            sizes = vec![0usize; h * w];
+        // Per cell, its single-colour region's (size, touches the border, fills its box).
+        let mut regions = Vec::new();
+        if needs(|f| matches!(f, Feature::Size | Feature::Touches | Feature::Rect)) {
+            regions = vec![(0u16, 0u16, 0u16); h * w];
             let opt = ObjectOptions { diagonal: false, multicolour: false, background: Some(bg) };
             for o in objects::objects(g, opt) {
+                let facts = (o.size() as u16, u16::from(o.touches_border(h, w)), u16::from(o.is_rect()));
                 for &(r, c, _) in o.cells() {
-                    sizes[r as usize * w + c as usize] = o.size() as usize;
+                    regions[r as usize * w + c as usize] = facts;
                 }
             }
         }
@@ -174,26 +206,22 @@ impl CellFeatures {
                             let (dr, dc) = DIRS[d as usize];
                             at(g, ri + dr, ci + dc).map_or(NONE, u16::from)
                         }
-                        Feature::Ray(d) => {
-                            let (dr, dc) = DIRS[d as usize];
-                            let (mut i, mut j) = (ri + dr, ci + dc);
-                            let mut seen = NONE;
-                            while let Some(v) = at(g, i, j) {
-                                if v != bg {
-                                    seen = u16::from(v);
-                                    break;
-                                }
-                                i += dr;
-                                j += dc;
-                            }
-                            seen
-                        }
+                        Feature::Ray(d) => first_seen(g, bg, ri, ci, d as usize).map_or(NONE, u16::from),
                         Feature::Row => row_sets[r],
                         Feature::Col => col_sets[c],
-                        Feature::Size => match sizes[r * w + c] {
-                            0 => NONE,
-                            s => s as u16,
+                        Feature::Size | Feature::Touches | Feature::Rect => match regions[r * w + c] {
+                            (0, ..) => NONE,
+                            (size, touches, rect) => match *f {
+                                Feature::Size => size,
+                                Feature::Touches => touches,
+                                _ => rect,
+                            },
                         },
+                        Feature::BetweenH | Feature::BetweenV => {
+                            let (a, b) = if *f == Feature::BetweenH { (6, 2) } else { (0, 4) };
+                            let (x, y) = (first_seen(g, bg, ri, ci, a), first_seen(g, bg, ri, ci, b));
+                            u16::from(x.is_some() && x == y)
+                        }
                         Feature::Count8 => DIRS.iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16,
                         Feature::Count4 => {
                             [DIRS[0], DIRS[2], DIRS[4], DIRS[6]].iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16
