@@ -189,6 +189,8 @@ pub enum Op {
     /// A colour-to-colour table learned from same-shape training pairs (`table[c]` is the
     /// new colour of `c`).
     RecolorTable([u8; 10]),
+    /// The bounding box of the cells of colour `c`.
+    CropColour(i64),
     /// The h x w window at a corner or the centre.
     CropAt(Corner, i64, i64),
     /// Part `i` of `n` equal parts (as `split_cols`/`split_rows` cut them).
@@ -302,6 +304,7 @@ impl Op {
             RecolorTable(t) => Some(ops::map_colours(g, &t)),
             Rewrite(ref rule) => Some(rule.apply(g)),
             Pick(p) => p.apply(g),
+            CropColour(c) => objects::crop_to(g, &objects::Obj::of_colour(g, ops::colour(c).ok()?)).ok(),
             CropAt(corner, h, w) => {
                 let (rows, cols) = (g.rows() as i64, g.cols() as i64);
                 if h > rows || w > cols {
@@ -420,6 +423,7 @@ impl Op {
                 format!("g.recolor(#{{{}}})", pairs.join(", "))
             }
             Pick(p) => p.rhai(),
+            CropColour(c) => format!("g.crop_to(g.color_object({c}))"),
             CropAt(corner, h, w) => {
                 let (r, c) = match corner {
                     Corner::TopLeft => ("0".to_string(), "0".to_string()),
@@ -586,8 +590,12 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             }
         }
     }
+    let smaller = task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len());
     for &c in &cin {
         ops.push(Op::Fractal(FractalBlocks::Colour(c)));
+        if smaller {
+            ops.push(CropColour(c));
+        }
     }
     for &c in &cout {
         ops.push(ReplaceNotMostCommon(c));
@@ -793,7 +801,16 @@ pub fn search(task: &Task, budget: Budget) -> Found {
             break;
         }
         if budget.rule_depth.is_some_and(|d| depth <= d) && ruled.len() < budget.max_solutions {
-            let more: Vec<(Vec<Op>, f64)> = next.par_iter().flat_map_iter(|s| learn_rules(s, &targets, &tests, rules::LearnLimits { max_features: 2, max_rules: 2 })).collect();
+            let more: Vec<(Vec<Op>, f64)> = next
+                .par_iter()
+                .flat_map_iter(|s| {
+                    // Rules cost more than a transform: stop learning at the deadline.
+                    if start.elapsed() >= budget.time {
+                        return Vec::new();
+                    }
+                    learn_rules(s, &targets, &tests, rules::LearnLimits { max_features: 2, max_rules: 2 })
+                })
+                .collect();
             ruled.extend(more);
         }
         found.depth_done = depth;

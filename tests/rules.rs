@@ -27,6 +27,8 @@ fn keys_follow_the_reference() {
     assert_eq!(key(1, 0, "ray_ne,ray_s,count8").as_deref(), Some("0,2,1,2"));
     assert_eq!(key(2, 3, "row,col,border").as_deref(), Some("3,13,35,1"));
     assert_eq!(key(0, 0, "").as_deref(), Some("0"), "no features: the colour alone");
+    assert_eq!(key(1, 1, "sides,corners,around").as_deref(), Some("0,2,1,12"));
+    assert_eq!(key(1, 1, "row_mod2_up,col_mod2_left").as_deref(), Some("0,1,0"));
     assert_eq!(key(3, 0, "n"), None, "outside the grid");
     let ring = grid(&[&[4, 4, 4, 0], &[4, 0, 4, 0], &[4, 4, 4, 0], &[0, 0, 0, 0]]);
     let keys = rules::cell_keys(&ring, &[Feature::Enclosed, Feature::Size]);

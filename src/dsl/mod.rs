@@ -39,7 +39,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     (
         "Objects (Object values)",
         &[
-            "objects", "as_object", "paint", "erase", "crop_to", "touches_border", "size", "color", "top", "left", "bottom",
+            "objects", "as_object", "color_object", "paint", "erase", "crop_to", "touches_border", "size", "color", "top", "left", "bottom",
             "right", "height", "width", "cells", "contains", "normalize", "same_shape", "is_rect", "to_grid",
         ],
     ),

@@ -374,6 +374,11 @@ pub mod dsl_api {
     pub fn as_object(g: &mut Grid) -> Obj {
         Obj::from_grid(g, Some(ops::background(g)))
     }
+    /// The cells of colour `c` as one object (empty when there are none), e.g. `g.crop_to(g.color_object(2))`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn color_object(g: &mut Grid, c: INT) -> Res<Obj> {
+        Ok(Obj::of_colour(g, ops::colour(c)?))
+    }
     /// Paint an object in its own colours (cells outside the grid are skipped).
     #[rhai_fn(pure)]
     pub fn paint(g: &mut Grid, o: Obj) -> Grid {
@@ -621,7 +626,7 @@ pub mod dsl_api {
         ops::period_cols(g, -1)
     }
 
-    /// The key of cell (r, c) for `rewrite`: its colour and the comma-separated `features` of it, e.g. `g.cell_key(0, 1, "n,ray_e")` is "2,x,5"; "" outside. Features: n ne e se s sw w nw (neighbour colours), ray_n .. ray_nw (first non-background colour that way), row, col (their non-background colours), size, touches, rect (of its same-colour region: cells, touches the border, fills its box), count8, count4 (non-background neighbours), border, enclosed, between_h, between_v (same colour seen both ways), row_mod2, col_mod2, row_mod3, col_mod3; x = outside or none.
+    /// The key of cell (r, c) for `rewrite`: its colour and the comma-separated `features` of it, e.g. `g.cell_key(0, 1, "n,ray_e")` is "2,x,5"; "" outside. Features: n ne e se s sw w nw (neighbour colours), ray_n .. ray_nw (first non-background colour that way), row, col, sides, corners, around (non-background colours in its row, column, edge/diagonal/all neighbours), size, touches, rect (of its same-colour region: cells, touches the border, fills its box), count8, count4 (non-background neighbours), border, enclosed, between_h, between_v (same colour seen both ways), row_mod2, col_mod2, row_mod3, col_mod3, row_mod2_up, col_mod2_left (counted from the bottom/right); x = outside or none.
     #[rhai_fn(pure, return_raw)]
     pub fn cell_key(g: &mut Grid, r: INT, c: INT, features: &str) -> Res<String> {
         Ok(rules::cell_key(g, r, c, &rules::Feature::parse_list(features)?).unwrap_or_default())

@@ -84,6 +84,12 @@ impl Obj {
         Obj { cells }
     }
 
+    /// The cells of colour `c` as one object (empty when there are none).
+    pub fn of_colour(g: &Grid, c: u8) -> Obj {
+        let cells = (0..g.rows()).flat_map(|i| (0..g.cols()).map(move |j| (i, j))).filter(|&(i, j)| g.get(i, j) == c);
+        Obj { cells: cells.map(|(i, j)| (i as i64, j as i64, c)).collect() }
+    }
+
     pub fn cells(&self) -> &[(i64, i64, u8)] {
         &self.cells
     }

@@ -28,6 +28,12 @@ pub enum Feature {
     Col,
     /// Cells in the cell's single-colour 4-connected component (`x` for background).
     Size,
+    /// Non-background colours among the 4 edge neighbours.
+    Sides,
+    /// Non-background colours among the 4 diagonal neighbours.
+    Corners,
+    /// Non-background colours among all 8 neighbours.
+    Around,
     /// Non-background cells among the 8 neighbours.
     Count8,
     /// Non-background cells among the 4 edge neighbours.
@@ -48,6 +54,10 @@ pub enum Feature {
     ColMod2,
     RowMod3,
     ColMod3,
+    /// Row number counted from the bottom, mod 2.
+    RowMod2Up,
+    /// Column number counted from the right, mod 2.
+    ColMod2Left,
 }
 
 const DIRS: [(i64, i64); 8] = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)];
@@ -62,6 +72,9 @@ impl Feature {
             Feature::Row,
             Feature::Col,
             Feature::Size,
+            Feature::Sides,
+            Feature::Corners,
+            Feature::Around,
             Feature::Count8,
             Feature::Count4,
             Feature::Border,
@@ -74,6 +87,8 @@ impl Feature {
             Feature::ColMod2,
             Feature::RowMod3,
             Feature::ColMod3,
+            Feature::RowMod2Up,
+            Feature::ColMod2Left,
         ]);
         v
     }
@@ -85,6 +100,9 @@ impl Feature {
             Feature::Row => "row".into(),
             Feature::Col => "col".into(),
             Feature::Size => "size".into(),
+            Feature::Sides => "sides".into(),
+            Feature::Corners => "corners".into(),
+            Feature::Around => "around".into(),
             Feature::Count8 => "count8".into(),
             Feature::Count4 => "count4".into(),
             Feature::Border => "border".into(),
@@ -97,6 +115,8 @@ impl Feature {
             Feature::ColMod2 => "col_mod2".into(),
             Feature::RowMod3 => "row_mod3".into(),
             Feature::ColMod3 => "col_mod3".into(),
+            Feature::RowMod2Up => "row_mod2_up".into(),
+            Feature::ColMod2Left => "col_mod2_left".into(),
         }
     }
 
@@ -109,7 +129,7 @@ impl Feature {
             .map(|n| {
                 all.iter().copied().find(|f| f.name() == n).ok_or_else(|| {
                     DslError(format!(
-                        "unknown cell feature {n:?} (n ne e se s sw w nw, ray_n .. ray_nw, row, col, size, count8, count4, border, enclosed, between_h, between_v, touches, rect, row_mod2, col_mod2, row_mod3, col_mod3)"
+                        "unknown cell feature {n:?} (n ne e se s sw w nw, ray_n .. ray_nw, row, col, sides, corners, around, size, touches, rect, count8, count4, border, enclosed, between_h, between_v, row_mod2, col_mod2, row_mod3, col_mod3, row_mod2_up, col_mod2_left)"
                     ))
                 })
             })
@@ -222,6 +242,17 @@ impl CellFeatures {
                             let (x, y) = (first_seen(g, bg, ri, ci, a), first_seen(g, bg, ri, ci, b));
                             u16::from(x.is_some() && x == y)
                         }
+                        Feature::Sides | Feature::Corners | Feature::Around => {
+                            let dirs: &[usize] = match *f {
+                                Feature::Sides => &[0, 2, 4, 6],
+                                Feature::Corners => &[1, 3, 5, 7],
+                                _ => &[0, 1, 2, 3, 4, 5, 6, 7],
+                            };
+                            dirs.iter()
+                                .filter_map(|&d| at(g, ri + DIRS[d].0, ci + DIRS[d].1))
+                                .filter(|&v| v != bg)
+                                .fold(0u16, |m, v| m | (1 << v))
+                        }
                         Feature::Count8 => DIRS.iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16,
                         Feature::Count4 => {
                             [DIRS[0], DIRS[2], DIRS[4], DIRS[6]].iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16
@@ -232,6 +263,8 @@ impl CellFeatures {
                         Feature::ColMod2 => (c % 2) as u16,
                         Feature::RowMod3 => (r % 3) as u16,
                         Feature::ColMod3 => (c % 3) as u16,
+                        Feature::RowMod2Up => ((h - 1 - r) % 2) as u16,
+                        Feature::ColMod2Left => ((w - 1 - c) % 2) as u16,
                     };
                     values.push(v);
                 }
@@ -253,7 +286,7 @@ impl CellFeatures {
             let v = self.value(cell, f);
             match self.features[f] {
                 _ if v == NONE => k.push('x'),
-                Feature::Row | Feature::Col => (0..10).filter(|c| v & (1 << c) != 0).for_each(|c| k.push((b'0' + c as u8) as char)),
+                Feature::Row | Feature::Col | Feature::Sides | Feature::Corners | Feature::Around => (0..10).filter(|c| v & (1 << c) != 0).for_each(|c| k.push((b'0' + c as u8) as char)),
                 _ => k.push_str(&v.to_string()),
             }
         }
