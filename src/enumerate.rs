@@ -61,6 +61,79 @@ pub enum FractalBlocks {
     Colour(i64),
 }
 
+/// How a grid is cut into parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Parts {
+    /// `split_by_lines`: the cells between separator lines.
+    Lines,
+    /// `split_cols(n)` / `split_rows(n)`.
+    Split(Split, i64),
+}
+
+/// What a part is ranked by when one is picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartRank {
+    /// Non-background cells.
+    Filled,
+    /// Colours present.
+    Colours,
+    /// How many parts are equal to it.
+    Same,
+    /// How many parts have its shape (non-background cells, colours ignored).
+    SameShape,
+}
+
+impl PartRank {
+    /// The (rank, highest?) pairs tried.
+    const ALL: [(PartRank, bool); 6] =
+        [(PartRank::Filled, true), (PartRank::Filled, false), (PartRank::Colours, true), (PartRank::Same, false), (PartRank::Same, true), (PartRank::SameShape, false)];
+}
+
+fn pick_part(g: &Grid, parts: Parts, rank: PartRank, most: bool) -> Option<Grid> {
+    let all = match parts {
+        Parts::Lines => ops::split_by_lines(g),
+        Parts::Split(Split::Cols, n) => ops::split_cols(g, n).ok()?,
+        Parts::Split(Split::Rows, n) => ops::split_rows(g, n).ok()?,
+    };
+    let shape = |p: &Grid| objects::Obj::from_grid(p, Some(ops::background(p)));
+    let key = |p: &Grid| -> i64 {
+        match rank {
+            PartRank::Filled => (p.rows() * p.cols()) as i64 - ops::count(p, i64::from(ops::background(p))),
+            PartRank::Colours => ops::palette(p).len() as i64,
+            PartRank::Same => all.iter().filter(|q| *q == p).count() as i64,
+            PartRank::SameShape => {
+                let s = shape(p);
+                all.iter().filter(|q| shape(q).same_shape(&s)).count() as i64
+            }
+        }
+    };
+    // The DSL's max_by/min_by: the first of the best.
+    let mut best: Option<(usize, i64)> = None;
+    for (i, p) in all.iter().enumerate() {
+        let k = key(p);
+        if best.is_none_or(|(_, b)| if most { k > b } else { k < b }) {
+            best = Some((i, k));
+        }
+    }
+    Some(all[best?.0].clone())
+}
+
+fn pick_part_rhai(parts: Parts, rank: PartRank, most: bool) -> String {
+    let cut = match parts {
+        Parts::Lines => "g.split_by_lines()".to_string(),
+        Parts::Split(Split::Cols, n) => format!("g.split_cols({n})"),
+        Parts::Split(Split::Rows, n) => format!("g.split_rows({n})"),
+    };
+    let key = match rank {
+        PartRank::Filled => "p.rows() * p.cols() - p.count(p.background())",
+        PartRank::Colours => "p.palette().len()",
+        PartRank::Same => "all.filter(|q| q == p).len()",
+        PartRank::SameShape => "all.filter(|q| q.as_object().same_shape(p.as_object())).len()",
+    };
+    let best = if most { "max_by" } else { "min_by" };
+    format!("{{ let parts = {cut}; let all = parts; parts.{best}(|p| {key}) }}")
+}
+
 /// What an object is ranked by when one is picked out of a grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rank {
@@ -191,6 +264,8 @@ pub enum Op {
     RecolorTable([u8; 10]),
     /// The bounding box of the cells of colour `c`.
     CropColour(i64),
+    /// One part of the grid picked by a ranking (highest when true).
+    PickPart(Parts, PartRank, bool),
     /// The h x w window at a corner or the centre.
     CropAt(Corner, i64, i64),
     /// Part `i` of `n` equal parts (as `split_cols`/`split_rows` cut them).
@@ -304,6 +379,7 @@ impl Op {
             RecolorTable(t) => Some(ops::map_colours(g, &t)),
             Rewrite(ref rule) => Some(rule.apply(g)),
             Pick(p) => p.apply(g),
+            PickPart(parts, rank, most) => pick_part(g, parts, rank, most),
             CropColour(c) => objects::crop_to(g, &objects::Obj::of_colour(g, ops::colour(c).ok()?)).ok(),
             CropAt(corner, h, w) => {
                 let (rows, cols) = (g.rows() as i64, g.cols() as i64);
@@ -423,6 +499,7 @@ impl Op {
                 format!("g.recolor(#{{{}}})", pairs.join(", "))
             }
             Pick(p) => p.rhai(),
+            PickPart(parts, rank, most) => pick_part_rhai(parts, rank, most),
             CropColour(c) => format!("g.crop_to(g.color_object({c}))"),
             CropAt(corner, h, w) => {
                 let (r, c) = match corner {
@@ -530,11 +607,14 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     }
     for n in 2..=4i64 {
         for (s, fits) in [
-            (Split::Cols, task.train.iter().all(|e| e.input.rows() == e.output.rows() && (e.input.cols() + 1) as i64 / n >= e.output.cols() as i64 && e.output.cols() as i64 * n <= e.input.cols() as i64 && e.input.cols() as i64 <= e.output.cols() as i64 * n + n - 1)),
+            (Split::Cols, task.train.iter().all(|e| e.input.rows() == e.output.rows() && e.output.cols() as i64 * n <= e.input.cols() as i64 && e.input.cols() as i64 <= e.output.cols() as i64 * n + n - 1)),
             (Split::Rows, task.train.iter().all(|e| e.input.cols() == e.output.cols() && e.output.rows() as i64 * n <= e.input.rows() as i64 && e.input.rows() as i64 <= e.output.rows() as i64 * n + n - 1)),
         ] {
             if fits {
                 (0..n).for_each(|i| ops.push(Part(s, n, i)));
+                for (rank, most) in PartRank::ALL {
+                    ops.push(PickPart(Parts::Split(s, n), rank, most));
+                }
             }
         }
     }
@@ -554,6 +634,9 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             (Rank::SameShape, true),
             (Rank::SameShape, false),
         ];
+        for (rank, most) in PartRank::ALL {
+            ops.push(PickPart(Parts::Lines, rank, most));
+        }
         for (diagonal, multicolour) in [(false, false), (true, false), (true, true)] {
             for (rank, most) in ranks {
                 for crop in [true, false] {

@@ -42,7 +42,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
     assert!(checked > 20_000, "{checked}");
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     // Every kind of transform was among them (learned rules are checked in tests/rules.rs).
-    for v in ["Pick", "CropColour", "CropAt", "Part", "Fractal", "Pinwheel", "ReplaceNotMostCommon", "RecolorTable", "Combine", "Swap", "ScaleDown"] {
+    for v in ["Pick", "PickPart", "CropColour", "CropAt", "Part", "Fractal", "Pinwheel", "ReplaceNotMostCommon", "RecolorTable", "Combine", "Swap", "ScaleDown"] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
 }
