@@ -52,7 +52,18 @@ fn known_compositions_are_found_and_verified() {
     let sandbox = Sandbox::new(Limits::default());
     let budget = Budget { time: Duration::from_secs(20), ..Budget::default() };
     // (task, depth of the shortest known composition)
-    for (id, depth) in [("3c9b0459", 1), ("0520fde7", 1), ("1c786137", 2), ("6d0aefbc", 1)] {
+    // Fractal, corner window, equal part, pinwheel and keep-the-majority each solve one.
+    for (id, depth) in [
+        ("3c9b0459", 1),
+        ("0520fde7", 1),
+        ("1c786137", 2),
+        ("6d0aefbc", 1),
+        ("007bbfb7", 1),
+        ("5bd6f4ac", 1),
+        ("2dee498d", 1),
+        ("7fe24cdd", 1),
+        ("9565186b", 1),
+    ] {
         let t = task::load_one(&training_dir(), id).unwrap().without_test_outputs();
         let r = arcsynth::search::solve_with_enumerator(&sandbox, &t, budget);
         assert!(r.solved_train, "{id} not solved");
