@@ -835,7 +835,7 @@ pub fn search(task: &Task, budget: Budget) -> Found {
     let mut frontier = vec![State { steps: Vec::new(), outputs: inputs }];
     let mut ruled: Vec<(Vec<Op>, f64)> = Vec::new();
     if budget.rule_depth.is_some() {
-        ruled.extend(learn_rules(&frontier[0], &targets, &tests, rules::LearnLimits { max_features: 3, max_rules: 4 }));
+        ruled.extend(learn_rules(&frontier[0], &targets, &tests, rules::LearnLimits { max_features: 3, max_rules: 4, deadline: Some(start + budget.time) }));
     }
     let mut best: Option<(Vec<Op>, f64)> = None;
     for depth in 1..=budget.max_depth {
@@ -891,7 +891,7 @@ pub fn search(task: &Task, budget: Budget) -> Found {
                     if start.elapsed() >= budget.time {
                         return Vec::new();
                     }
-                    learn_rules(s, &targets, &tests, rules::LearnLimits { max_features: 2, max_rules: 2 })
+                    learn_rules(s, &targets, &tests, rules::LearnLimits { max_features: 2, max_rules: 2, deadline: Some(start + budget.time) })
                 })
                 .collect();
             ruled.extend(more);

@@ -72,7 +72,7 @@ fn a_rewrite_is_simultaneous_and_the_rhai_surface_agrees() {
 #[test]
 fn rules_learned_from_training_pairs_predict_the_test_outputs() {
     // Tasks whose rule is local: a cell's new colour follows from what is around it.
-    let limits = LearnLimits { max_features: 3, max_rules: 4 };
+    let limits = LearnLimits { max_features: 3, max_rules: 4, deadline: None };
     for id in ["3618c87e", "6e82a1ae", "d037b0a7", "7b6016b9", "aedd82e4"] {
         let t = task::load_one(&training_dir(), id).unwrap();
         let inputs: Vec<Grid> = t.train.iter().map(|e| e.input.clone()).collect();
@@ -97,7 +97,7 @@ fn rules_learned_from_training_pairs_predict_the_test_outputs() {
 #[test]
 fn inconsistent_or_reshaping_pairs_give_no_rule() {
     let a = grid(&[&[1, 0], &[0, 0]]);
-    let limits = LearnLimits { max_features: 1, max_rules: 4 };
+    let limits = LearnLimits { max_features: 1, max_rules: 4, deadline: None };
     // The same cell, the same surroundings, two different answers.
     let learned = rules::learn(&[a.clone(), a.clone()], &[grid(&[&[2, 0], &[0, 0]]), grid(&[&[3, 0], &[0, 0]])], &[], limits);
     assert!(learned.is_empty(), "{learned:?}");
@@ -126,7 +126,7 @@ fn the_enumerator_finishes_with_a_rule_and_reports_a_verified_program() {
 fn learned_rules_render_as_programs_that_do_the_same() {
     let sandbox = Sandbox::new(Limits::default());
     let set = task::load(&training_dir()).unwrap();
-    let limits = LearnLimits { max_features: 2, max_rules: 4 };
+    let limits = LearnLimits { max_features: 2, max_rules: 4, deadline: None };
     let (mut paints, mut copies) = (0, 0);
     for t in &set.tasks {
         let inputs: Vec<Grid> = t.train.iter().map(|e| e.input.clone()).collect();

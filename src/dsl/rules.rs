@@ -384,6 +384,8 @@ pub struct LearnLimits {
     pub max_features: usize,
     /// Most rules returned.
     pub max_rules: usize,
+    /// Stop trying feature sets at this instant (what was found by then is returned).
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Rules that turn each grid of `inputs` into the same-shape grid of `targets`: the
@@ -457,17 +459,21 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
         Some((Rule { features: features_of(which), action: Action::Copy(all[source], keys) }, coverage(&known, which)))
     };
     let sources: Vec<usize> = (0..all.len()).filter(|&f| all[f].is_colour()).collect();
+    let late = || limits.deadline.is_some_and(|d| std::time::Instant::now() >= d);
     for size in 0..=limits.max_features.min(3) {
-        let mut found: Vec<(Rule, f64)> = subsets(all.len(), size).iter().filter_map(|which| paint(which)).collect();
+        let mut found: Vec<(Rule, f64)> = subsets(all.len(), size).iter().take_while(|_| !late()).filter_map(|which| paint(which)).collect();
         if size > 0 {
-            for which in subsets(all.len(), size - 1) {
-                found.extend(sources.iter().filter(|s| !which.contains(s)).filter_map(|&s| copy(&which, s)));
+            for which in subsets(all.len(), size - 1).iter().take_while(|_| !late()) {
+                found.extend(sources.iter().filter(|s| !which.contains(s)).filter_map(|&s| copy(which, s)));
             }
         }
         if !found.is_empty() {
             found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.len().cmp(&b.0.len())));
             found.truncate(limits.max_rules);
             return found;
+        }
+        if late() {
+            break;
         }
     }
     Vec::new()
