@@ -150,6 +150,37 @@ pub enum Rank {
     SameShape,
 }
 
+impl Rank {
+    /// The (rank, highest?) pairs tried.
+    const ALL: [(Rank, bool); 12] = [
+        (Rank::Size, true),
+        (Rank::Size, false),
+        (Rank::Area, true),
+        (Rank::Area, false),
+        (Rank::Colours, true),
+        (Rank::Top, true),
+        (Rank::Top, false),
+        (Rank::Left, true),
+        (Rank::Left, false),
+        (Rank::SameColour, false),
+        (Rank::SameShape, true),
+        (Rank::SameShape, false),
+    ];
+}
+
+/// Whether every training output could be one of `n` equal parts of its input cut
+/// along `s` (`split_cols`/`split_rows` allow a one-cell separator between parts).
+fn parts_fit(task: &Task, s: Split, n: i64) -> bool {
+    task.train.iter().all(|e| {
+        let (across, along) = match s {
+            Split::Cols => ((e.input.rows(), e.output.rows()), (e.input.cols() as i64, e.output.cols() as i64)),
+            Split::Rows => ((e.input.cols(), e.output.cols()), (e.input.rows() as i64, e.output.rows() as i64)),
+        };
+        let (input, part) = along;
+        across.0 == across.1 && n * part <= input && input <= n * part + n - 1
+    })
+}
+
 /// Which object to pick and what to make of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pick {
@@ -606,11 +637,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         }
     }
     for n in 2..=4i64 {
-        for (s, fits) in [
-            (Split::Cols, task.train.iter().all(|e| e.input.rows() == e.output.rows() && e.output.cols() as i64 * n <= e.input.cols() as i64 && e.input.cols() as i64 <= e.output.cols() as i64 * n + n - 1)),
-            (Split::Rows, task.train.iter().all(|e| e.input.cols() == e.output.cols() && e.output.rows() as i64 * n <= e.input.rows() as i64 && e.input.rows() as i64 <= e.output.rows() as i64 * n + n - 1)),
-        ] {
-            if fits {
+        for s in [Split::Cols, Split::Rows] {
+            if parts_fit(task, s, n) {
                 (0..n).for_each(|i| ops.push(Part(s, n, i)));
                 for (rank, most) in PartRank::ALL {
                     ops.push(PickPart(Parts::Split(s, n), rank, most));
@@ -618,27 +646,14 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             }
         }
     }
-    // Picking one object out only makes sense when every output is smaller.
-    if task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len()) {
-        let ranks = [
-            (Rank::Size, true),
-            (Rank::Size, false),
-            (Rank::Area, true),
-            (Rank::Area, false),
-            (Rank::Colours, true),
-            (Rank::Top, true),
-            (Rank::Top, false),
-            (Rank::Left, true),
-            (Rank::Left, false),
-            (Rank::SameColour, false),
-            (Rank::SameShape, true),
-            (Rank::SameShape, false),
-        ];
+    // Picking one object or part out only makes sense when every output is smaller.
+    let smaller = task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len());
+    if smaller {
         for (rank, most) in PartRank::ALL {
             ops.push(PickPart(Parts::Lines, rank, most));
         }
         for (diagonal, multicolour) in [(false, false), (true, false), (true, true)] {
-            for (rank, most) in ranks {
+            for (rank, most) in Rank::ALL {
                 for crop in [true, false] {
                     ops.push(Pick(self::Pick { diagonal, multicolour, rank, most, crop }));
                 }
@@ -673,7 +688,6 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             }
         }
     }
-    let smaller = task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len());
     for &c in &cin {
         ops.push(Op::Fractal(FractalBlocks::Colour(c)));
         if smaller {

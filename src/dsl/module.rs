@@ -626,7 +626,7 @@ pub mod dsl_api {
         ops::period_cols(g, -1)
     }
 
-    /// The key of cell (r, c) for `rewrite`: its colour and the comma-separated `features` of it, e.g. `g.cell_key(0, 1, "n,ray_e")` is "2,x,5"; "" outside. Features: n ne e se s sw w nw (neighbour colours), ray_n .. ray_nw (first non-background colour that way), row, col, sides, corners, around (non-background colours in its row, column, edge/diagonal/all neighbours), size, touches, rect (of its same-colour region: cells, touches the border, fills its box), count8, count4 (non-background neighbours), border, enclosed, between_h, between_v (same colour seen both ways), row_mod2, col_mod2, row_mod3, col_mod3, row_mod2_up, col_mod2_left (counted from the bottom/right); x = outside or none.
+    /// The key of cell (r, c) for `rewrite`: its colour and the comma-separated `features` of it, e.g. `g.cell_key(0, 1, "n,ray_e")` is "2,x,5" for a red cell in the top row whose first coloured cell to the right is grey; "" outside. Features: n ne e se s sw w nw (neighbour colours), ray_n .. ray_nw (first non-background colour that way), row, col, sides, corners, around (non-background colours in its row, column, edge/diagonal/all neighbours), size, touches, rect (of its same-colour region: cells, touches the border, fills its box), count8, count4 (non-background neighbours), border, enclosed, between_h, between_v (same colour seen both ways), row_mod2, col_mod2, row_mod3, col_mod3, row_mod2_up, col_mod2_left (counted from the bottom/right); x = outside or none.
     #[rhai_fn(pure, return_raw)]
     pub fn cell_key(g: &mut Grid, r: INT, c: INT, features: &str) -> Res<String> {
         Ok(rules::cell_key(g, r, c, &rules::Feature::parse_list(features)?).unwrap_or_default())
