@@ -88,7 +88,7 @@ fn dfs_with_kv_backtracking_matches_scoring_from_scratch() {
 #[test]
 fn ttt_writes_a_resumable_run_and_search_falls_back_to_it() {
     let tasks = temp_dir("ttt-tasks");
-    for id in ["6150a2bd", "d631b094", "007bbfb7"] {
+    for id in ["6150a2bd", "d631b094", "794b24be"] {
         std::fs::copy(training_dir().join(format!("{id}.json")), tasks.join(format!("{id}.json"))).unwrap();
     }
     let (model, tasks_s) = (grid_tiny().to_str().unwrap(), tasks.to_str().unwrap());
