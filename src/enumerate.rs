@@ -21,11 +21,42 @@ use crate::dsl::rules::{self, Rule};
 use crate::grid::Grid;
 use crate::task::Task;
 
-/// Which half-split a combining transform uses.
+/// Which way a grid is cut into equal parts (`split_cols` or `split_rows`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Split {
     Cols,
     Rows,
+}
+
+impl Split {
+    /// The `n` parts, as the DSL method cuts them.
+    fn cut(self, g: &Grid, n: i64) -> Option<Vec<Grid>> {
+        match self {
+            Split::Cols => ops::split_cols(g, n).ok(),
+            Split::Rows => ops::split_rows(g, n).ok(),
+        }
+    }
+
+    /// The DSL method's name.
+    fn method(self) -> &'static str {
+        match self {
+            Split::Cols => "split_cols",
+            Split::Rows => "split_rows",
+        }
+    }
+}
+
+/// The index of the first element with the highest (`most`) or lowest key: what the
+/// DSL's `max_by` / `min_by` pick.
+fn first_best<T>(items: &[T], most: bool, key: impl Fn(&T) -> i64) -> Option<usize> {
+    let mut best: Option<(usize, i64)> = None;
+    for (i, x) in items.iter().enumerate() {
+        let k = key(x);
+        if best.is_none_or(|(_, b)| if most { k > b } else { k < b }) {
+            best = Some((i, k));
+        }
+    }
+    best.map(|(i, _)| i)
 }
 
 /// Cell-wise logic for combining two masks.
@@ -92,8 +123,7 @@ impl PartRank {
 fn pick_part(g: &Grid, parts: Parts, rank: PartRank, most: bool) -> Option<Grid> {
     let all = match parts {
         Parts::Lines => ops::split_by_lines(g),
-        Parts::Split(Split::Cols, n) => ops::split_cols(g, n).ok()?,
-        Parts::Split(Split::Rows, n) => ops::split_rows(g, n).ok()?,
+        Parts::Split(s, n) => s.cut(g, n)?,
     };
     let shape = |p: &Grid| objects::Obj::from_grid(p, Some(ops::background(p)));
     let key = |p: &Grid| -> i64 {
@@ -107,22 +137,13 @@ fn pick_part(g: &Grid, parts: Parts, rank: PartRank, most: bool) -> Option<Grid>
             }
         }
     };
-    // The DSL's max_by/min_by: the first of the best.
-    let mut best: Option<(usize, i64)> = None;
-    for (i, p) in all.iter().enumerate() {
-        let k = key(p);
-        if best.is_none_or(|(_, b)| if most { k > b } else { k < b }) {
-            best = Some((i, k));
-        }
-    }
-    Some(all[best?.0].clone())
+    Some(all[first_best(&all, most, key)?].clone())
 }
 
 fn pick_part_rhai(parts: Parts, rank: PartRank, most: bool) -> String {
     let cut = match parts {
         Parts::Lines => "g.split_by_lines()".to_string(),
-        Parts::Split(Split::Cols, n) => format!("g.split_cols({n})"),
-        Parts::Split(Split::Rows, n) => format!("g.split_rows({n})"),
+        Parts::Split(s, n) => format!("g.{}({n})", s.method()),
     };
     let key = match rank {
         PartRank::Filled => "p.rows() * p.cols() - p.count(p.background())",
@@ -209,15 +230,7 @@ impl Pick {
     fn apply(&self, g: &Grid) -> Option<Grid> {
         let opt = ObjectOptions { diagonal: self.diagonal, multicolour: self.multicolour, background: Some(ops::background(g)) };
         let objs = objects::objects(g, opt);
-        // The DSL's max_by/min_by: the first of the best.
-        let mut best: Option<(usize, i64)> = None;
-        for (i, o) in objs.iter().enumerate() {
-            let k = self.key(o, &objs);
-            if best.is_none_or(|(_, b)| if self.most { k > b } else { k < b }) {
-                best = Some((i, k));
-            }
-        }
-        let o = &objs[best?.0];
+        let o = &objs[first_best(&objs, self.most, |o| self.key(o, &objs))?];
         if self.crop {
             objects::crop_to(g, o).ok()
         } else {
@@ -334,10 +347,7 @@ impl Op {
     /// Applies the transform; `None` when the primitive refuses its input.
     pub fn apply(&self, g: &Grid) -> Option<Grid> {
         use Op::*;
-        let halves = |s: Split| match s {
-            Split::Cols => ops::split_cols(g, 2).ok(),
-            Split::Rows => ops::split_rows(g, 2).ok(),
-        };
+        let halves = |s: Split| s.cut(g, 2);
         match *self {
             Rotate(k) => Some(ops::rotate(g, k)),
             FlipH => Some(ops::flip_h(g)),
@@ -426,13 +436,7 @@ impl Op {
                 };
                 ops::crop(g, r, c, h, w).ok()
             }
-            Part(s, n, i) => {
-                let parts = match s {
-                    Split::Cols => ops::split_cols(g, n),
-                    Split::Rows => ops::split_rows(g, n),
-                };
-                parts.ok()?.into_iter().nth(i as usize)
-            }
+            Part(s, n, i) => s.cut(g, n)?.into_iter().nth(i as usize),
             Fractal(mode) => {
                 let (h, w) = (g.rows() as i64, g.cols() as i64);
                 let mut out = ops::new_grid(h * h, w * w, 0).ok()?;
@@ -473,7 +477,6 @@ impl Op {
     /// The same transform as a Rhai expression of `g`.
     pub fn rhai(&self) -> String {
         use Op::*;
-        let half = |s: Split| if s == Split::Cols { "split_cols(2)" } else { "split_rows(2)" };
         match *self {
             Rotate(k) => format!("g.rotate({k})"),
             FlipH => "g.flip_h()".into(),
@@ -500,11 +503,11 @@ impl Op {
                     Logic::Xor => "h[0].xor(h[1])",
                     Logic::Nor => "h[0].or(h[1]).invert()",
                 };
-                format!("{{ let h = g.{}; {expr}.replace(1, {c}) }}", half(s))
+                format!("{{ let h = g.{}(2); {expr}.replace(1, {c}) }}", s.method())
             }
             OverlayHalves(s, second_on_top) => {
                 let (bottom, top) = if second_on_top { (0, 1) } else { (1, 0) };
-                format!("{{ let h = g.{}; h[{bottom}].overlay(h[{top}]) }}", half(s))
+                format!("{{ let h = g.{}(2); h[{bottom}].overlay(h[{top}]) }}", s.method())
             }
             Replace(a, b) => format!("g.replace({a}, {b})"),
             Swap(a, b) => format!("g.swap({a}, {b})"),
@@ -542,7 +545,7 @@ impl Op {
                 };
                 format!("g.crop({r}, {c}, {h}, {w})")
             }
-            Part(s, n, i) => format!("g.{}({n})[{i}]", if s == Split::Cols { "split_cols" } else { "split_rows" }),
+            Part(s, n, i) => format!("g.{}({n})[{i}]", s.method()),
             Fractal(mode) => {
                 let cond = match mode {
                     FractalBlocks::NonZero => "g.get(r, c) != 0".to_string(),

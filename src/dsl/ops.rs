@@ -447,10 +447,9 @@ pub fn flood_fill(g: &Grid, r: i64, c: i64, v: i64) -> R<Grid> {
     Ok(out)
 }
 
-/// Background cells that cannot reach the border through background cells (4-connected)
-/// become `v`.
-pub fn fill_enclosed(g: &Grid, bg: u8, v: i64) -> R<Grid> {
-    let v = colour(v)?;
+/// Per cell (reading order): a `bg` cell that cannot reach the border through `bg` cells
+/// (4-connected).
+pub fn enclosed(g: &Grid, bg: u8) -> Vec<bool> {
     let (h, w) = g.shape();
     let mut outside = vec![false; h * w];
     let mut stack: Vec<(usize, usize)> = Vec::new();
@@ -470,7 +469,17 @@ pub fn fill_enclosed(g: &Grid, bg: u8, v: i64) -> R<Grid> {
             }
         }
     }
-    Ok(Grid::from_fn(h, w, |i, j| if g.get(i, j) == bg && !outside[i * w + j] { v } else { g.get(i, j) }))
+    g.cells().iter().zip(outside).map(|(&v, out)| v == bg && !out).collect()
+}
+
+/// Background cells that cannot reach the border through background cells (4-connected)
+/// become `v`.
+pub fn fill_enclosed(g: &Grid, bg: u8, v: i64) -> R<Grid> {
+    let v = colour(v)?;
+    let inside = enclosed(g, bg);
+    let mut out = g.clone();
+    out.cells_mut().iter_mut().zip(inside).filter(|(_, inside)| *inside).for_each(|(c, _)| *c = v);
+    Ok(out)
 }
 
 /// Draws a horizontal, vertical or diagonal segment between two cells (clipped).

@@ -61,6 +61,9 @@ pub enum Feature {
 }
 
 const DIRS: [(i64, i64); 8] = [(-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1)];
+/// Indices into `DIRS` of the edge and the diagonal neighbours.
+const EDGES: [usize; 4] = [0, 2, 4, 6];
+const DIAGONALS: [usize; 4] = [1, 3, 5, 7];
 const DIR_NAMES: [&str; 8] = ["n", "ne", "e", "se", "s", "sw", "w", "nw"];
 
 impl Feature {
@@ -148,15 +151,11 @@ impl Feature {
 
 const NONE: u16 = u16::MAX;
 
-fn at(g: &Grid, r: i64, c: i64) -> Option<u8> {
-    (r >= 0 && c >= 0 && (r as usize) < g.rows() && (c as usize) < g.cols()).then(|| g.get(r as usize, c as usize))
-}
-
 /// The first non-background colour from (r, c) in direction `DIRS[d]`, if any.
 fn first_seen(g: &Grid, bg: u8, r: i64, c: i64, d: usize) -> Option<u8> {
     let (dr, dc) = DIRS[d];
     let (mut i, mut j) = (r + dr, c + dc);
-    while let Some(v) = at(g, i, j) {
+    while let Some(v) = g.at(i, j) {
         if v != bg {
             return Some(v);
         }
@@ -169,8 +168,6 @@ fn first_seen(g: &Grid, bg: u8, r: i64, c: i64, d: usize) -> Option<u8> {
 /// Every feature's value at every cell of one grid, as small numbers (`NONE` for `x`;
 /// colour sets as bit masks).
 pub struct CellFeatures {
-    pub rows: usize,
-    pub cols: usize,
     features: Vec<Feature>,
     /// `values[cell * features.len() + f]`.
     values: Vec<u16>,
@@ -193,26 +190,7 @@ impl CellFeatures {
                 }
             }
         }
-        let mut enclosed = Vec::new();
-        if needs(|f| *f == Feature::Enclosed) {
-            // Background reachable from the border through background is open.
-            let mut open = vec![false; h * w];
-            let mut stack: Vec<usize> = (0..h * w).filter(|&k| (k / w == 0 || k / w == h - 1 || k % w == 0 || k % w == w - 1) && g.cells()[k] == bg).collect();
-            stack.iter().for_each(|&k| open[k] = true);
-            while let Some(k) = stack.pop() {
-                let (r, c) = ((k / w) as i64, (k % w) as i64);
-                for &(dr, dc) in &[DIRS[0], DIRS[2], DIRS[4], DIRS[6]] {
-                    if let Some(v) = at(g, r + dr, c + dc) {
-                        let n = (r + dr) as usize * w + (c + dc) as usize;
-                        if v == bg && !open[n] {
-                            open[n] = true;
-                            stack.push(n);
-                        }
-                    }
-                }
-            }
-            enclosed = (0..h * w).map(|k| g.cells()[k] == bg && !open[k]).collect();
-        }
+        let enclosed = if needs(|f| *f == Feature::Enclosed) { ops::enclosed(g, bg) } else { Vec::new() };
         let mask = |it: &mut dyn Iterator<Item = u8>| it.filter(|&v| v != bg).fold(0u16, |m, v| m | (1 << v));
         let row_sets: Vec<u16> = (0..h).map(|r| mask(&mut (0..w).map(|c| g.get(r, c)))).collect();
         let col_sets: Vec<u16> = (0..w).map(|c| mask(&mut (0..h).map(|r| g.get(r, c)))).collect();
@@ -224,7 +202,7 @@ impl CellFeatures {
                     let v = match *f {
                         Feature::Neighbour(d) => {
                             let (dr, dc) = DIRS[d as usize];
-                            at(g, ri + dr, ci + dc).map_or(NONE, u16::from)
+                            g.at(ri + dr, ci + dc).map_or(NONE, u16::from)
                         }
                         Feature::Ray(d) => first_seen(g, bg, ri, ci, d as usize).map_or(NONE, u16::from),
                         Feature::Row => row_sets[r],
@@ -244,19 +222,17 @@ impl CellFeatures {
                         }
                         Feature::Sides | Feature::Corners | Feature::Around => {
                             let dirs: &[usize] = match *f {
-                                Feature::Sides => &[0, 2, 4, 6],
-                                Feature::Corners => &[1, 3, 5, 7],
+                                Feature::Sides => &EDGES,
+                                Feature::Corners => &DIAGONALS,
                                 _ => &[0, 1, 2, 3, 4, 5, 6, 7],
                             };
                             dirs.iter()
-                                .filter_map(|&d| at(g, ri + DIRS[d].0, ci + DIRS[d].1))
+                                .filter_map(|&d| g.at(ri + DIRS[d].0, ci + DIRS[d].1))
                                 .filter(|&v| v != bg)
                                 .fold(0u16, |m, v| m | (1 << v))
                         }
-                        Feature::Count8 => DIRS.iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16,
-                        Feature::Count4 => {
-                            [DIRS[0], DIRS[2], DIRS[4], DIRS[6]].iter().filter(|&&(dr, dc)| at(g, ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16
-                        }
+                        Feature::Count8 => DIRS.iter().filter(|&&(dr, dc)| g.at(ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16,
+                        Feature::Count4 => EDGES.iter().filter(|&&d| g.at(ri + DIRS[d].0, ci + DIRS[d].1).is_some_and(|v| v != bg)).count() as u16,
                         Feature::Border => u16::from(r == 0 || c == 0 || r == h - 1 || c == w - 1),
                         Feature::Enclosed => u16::from(enclosed[r * w + c]),
                         Feature::RowMod2 => (r % 2) as u16,
@@ -270,7 +246,7 @@ impl CellFeatures {
                 }
             }
         }
-        CellFeatures { rows: h, cols: w, features: features.to_vec(), values }
+        CellFeatures { features: features.to_vec(), values }
     }
 
     /// The value of feature number `f` (an index into the features given to `new`) at `cell`.
@@ -303,7 +279,7 @@ pub fn cell_keys(g: &Grid, features: &[Feature]) -> Vec<String> {
 
 /// The key of one cell; `None` outside the grid.
 pub fn cell_key(g: &Grid, r: i64, c: i64, features: &[Feature]) -> Option<String> {
-    at(g, r, c)?;
+    g.at(r, c)?;
     Some(cell_keys(g, features).swap_remove(r as usize * g.cols() + c as usize))
 }
 
