@@ -4,8 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The checkout: `ARCSYNTH_BENCH_ROOT` where a benchmark binary runs away from the tree
+/// it was built in (a GPU machine), else the tree it was built in.
 pub fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| std::env::var_os("ARCSYNTH_BENCH_ROOT").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from))
 }
 
 pub fn training_dir() -> PathBuf {

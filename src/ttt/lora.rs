@@ -80,6 +80,19 @@ struct Layer {
     proj: Vec<Tensor>,
 }
 
+/// Where LoRA training runs: the first CUDA GPU in a `--features cuda` build when one
+/// is present, else the CPU. `ARCSYNTH_TRAIN_DEVICE=cpu` keeps a CUDA build on the CPU.
+pub fn training_device() -> Device {
+    #[cfg(feature = "cuda")]
+    if std::env::var("ARCSYNTH_TRAIN_DEVICE").as_deref() != Ok("cpu") {
+        match Device::new_cuda(0) {
+            Ok(d) => return d,
+            Err(e) => tracing::warn!("no CUDA device for LoRA training ({e}); training on the CPU"),
+        }
+    }
+    Device::Cpu
+}
+
 /// The frozen base model.
 pub struct Base {
     pub hp: Hyper,
@@ -114,10 +127,12 @@ impl Base {
         let u = |k: &str| -> Result<usize, TrainError> { md(&format!("qwen3.{k}"))?.to_u32().map(|v| v as usize).map_err(|e| err(e.to_string())) };
         let fl = |k: &str| -> Result<f64, TrainError> { md(&format!("qwen3.{k}"))?.to_f32().map(|v| v as f64).map_err(|e| err(e.to_string())) };
         let (embd, heads) = (u("embedding_length")?, u("attention.head_count")?);
-        let device = Device::Cpu;
+        let device = training_device();
+        // Read and dequantized on the CPU, then moved: candle's quantized GPU storage
+        // does not hold every GGUF type.
         let mut t = |name: &str| -> Result<Tensor, TrainError> {
-            let q = content.tensor(&mut f, name, &device).map_err(|e| err(format!("tensor {name}: {e}")))?;
-            Ok(q.dequantize(&device)?.to_dtype(DType::F32)?)
+            let q = content.tensor(&mut f, name, &Device::Cpu).map_err(|e| err(format!("tensor {name}: {e}")))?;
+            Ok(q.dequantize(&Device::Cpu)?.to_dtype(DType::F32)?.to_device(&device)?)
         };
         let embed = t("token_embd.weight")?;
         let vocab = embed.dim(0)?;
