@@ -175,6 +175,39 @@ mod lora {
     }
 
     #[test]
+    fn adapters_past_the_memory_limit_reload_the_model_with_the_same_results() {
+        let base = Base::load(grid_tiny()).unwrap();
+        let ids = task_prompt("d631b094");
+        let dir = temp_dir("reload");
+        let paths: Vec<PathBuf> = (0..2u64)
+            .map(|seed| {
+                let mut adapter = Adapter::new(&base, small_cfg(4, 1e-3, 1)).unwrap();
+                adapter.randomise_b(0.3, seed + 1).unwrap();
+                let path = dir.join(format!("a{seed}.gguf"));
+                adapter.write_gguf(&path).unwrap();
+                path
+            })
+            .collect();
+        let mut m = load();
+        let plain = m.next_logprobs(&ids).unwrap();
+        let first: Vec<Vec<f32>> = paths.iter().map(|p| {
+            m.set_adapter(p).unwrap();
+            m.next_logprobs(&ids).unwrap()
+        }).collect();
+        assert_ne!(first[0], first[1], "the two adapters must differ");
+        assert_eq!(m.reloads, 0, "two small adapters fit in the default limit");
+        // Every further adapter is past a 1-byte limit: each load reloads the model.
+        m.adapter_memory_limit = 1;
+        for (p, want) in paths.iter().zip(&first) {
+            m.set_adapter(p).unwrap();
+            assert_eq!(&m.next_logprobs(&ids).unwrap(), want, "an adapter gives the same logits after a reload");
+        }
+        assert_eq!(m.reloads, 2);
+        m.clear_adapter().unwrap();
+        assert_eq!(m.next_logprobs(&ids).unwrap(), plain, "the reloaded base model is the same model");
+    }
+
+    #[test]
     fn gradients_match_finite_differences() {
         let base = Base::load(grid_tiny()).unwrap();
         let t = arcsynth::task::load_one(&training_dir(), "d631b094").unwrap();

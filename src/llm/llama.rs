@@ -353,6 +353,10 @@ impl Backend for LlamaCpp {
     }
 }
 
+/// Default `TokenModel::adapter_memory_limit`: 1 GiB of adapter files (a rank-32
+/// adapter of Qwen3-4B in f32 is about 260 MB).
+pub const ADAPTER_MEMORY_LIMIT: u64 = 1 << 30;
+
 /// A model driven token by token (no tokenizer, no chat template): the grid-token model.
 /// Sequence 0 of one context holds the KV of the last sequence scored; a call on a
 /// sequence sharing a prefix with it removes the KV past the shared prefix (this is how
@@ -363,9 +367,19 @@ pub struct TokenModel {
     // Field order matters: the context borrows the model, so it is dropped first.
     ctx: Option<LlamaContext<'static>>,
     adapter: Option<llama_cpp_2::model::LlamaLoraAdapter>,
-    /// Leaked on load (one model per process): contexts borrow it for 'static.
+    /// From Box::into_raw: contexts borrow it for 'static. Freed only with no context
+    /// alive (`reload`, `drop`).
     model: *mut LlamaModel,
+    path: std::path::PathBuf,
     opts: LoadOptions,
+    /// Bytes of adapter files loaded since the model was (re)loaded: llama.cpp frees an
+    /// adapter only with its model (llama-cpp-2 exposes no `llama_adapter_lora_free`).
+    adapter_bytes: u64,
+    /// Past this many adapter bytes the model is reloaded before the next adapter, so a
+    /// run over many tasks holds at most about this much adapter memory.
+    pub adapter_memory_limit: u64,
+    /// Reloads done to free adapters.
+    pub reloads: usize,
     n_ctx: usize,
     cached: Vec<LlamaToken>,
     /// Tokens decoded, over the model's life (for throughput figures).
@@ -377,16 +391,42 @@ impl TokenModel {
         let model = load_model(path, &opts)?;
         let n_ctx = opts.ctx.unwrap_or_else(|| model.n_ctx_train().min(32768)).max(64) as usize;
         let model = Box::into_raw(Box::new(model));
-        let mut m = TokenModel { ctx: None, adapter: None, model, opts, n_ctx, cached: Vec::new(), decoded: 0 };
+        let mut m = TokenModel {
+            ctx: None,
+            adapter: None,
+            model,
+            path: path.to_path_buf(),
+            opts,
+            adapter_bytes: 0,
+            adapter_memory_limit: ADAPTER_MEMORY_LIMIT,
+            reloads: 0,
+            n_ctx,
+            cached: Vec::new(),
+            decoded: 0,
+        };
         m.new_context()?;
         Ok(m)
     }
 
     fn model(&self) -> &'static LlamaModel {
-        // SAFETY: `model` comes from Box::into_raw and is never freed; it is only
-        // borrowed mutably in `set_adapter`, while no context (the only other borrower)
-        // exists.
+        // SAFETY: `model` comes from Box::into_raw and is freed (`reload`, `drop`) or
+        // borrowed mutably (`load_adapter`) only while no context, the only other
+        // borrower, exists.
         unsafe { &*self.model }
+    }
+
+    /// Loads the model again from its file, freeing the old one and every adapter
+    /// loaded into it.
+    fn reload(&mut self) -> Result<(), LlmError> {
+        self.ctx = None;
+        self.adapter = None;
+        self.cached.clear();
+        let fresh = Box::into_raw(Box::new(load_model(&self.path, &self.opts)?));
+        // SAFETY: no context exists, so nothing borrows the old model.
+        drop(unsafe { Box::from_raw(std::mem::replace(&mut self.model, fresh)) });
+        self.adapter_bytes = 0;
+        self.reloads += 1;
+        Ok(())
     }
 
     fn new_context(&mut self) -> Result<(), LlmError> {
@@ -409,11 +449,17 @@ impl TokenModel {
 
     /// Decodes with the LoRA adapter in `path` (a llama.cpp LoRA GGUF) from now on,
     /// replacing any earlier one. llama.cpp frees adapters only with their model, so
-    /// each call keeps one adapter's memory until the process ends.
+    /// once `adapter_memory_limit` bytes of adapters have been loaded the model is
+    /// reloaded from its file first.
     pub fn load_adapter(&mut self, path: &Path) -> Result<(), LlmError> {
         check_model_file(path)?;
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
         self.ctx = None;
         self.adapter = None;
+        if self.adapter_bytes > 0 && self.adapter_bytes + size > self.adapter_memory_limit {
+            self.reload()?;
+        }
+        self.adapter_bytes += size;
         // SAFETY: no context exists now, so this is the only borrow of the model.
         let model = unsafe { &mut *self.model };
         let adapter = model.lora_adapter_init(path).map_err(|e| LlmError::Model {
@@ -446,6 +492,15 @@ impl TokenModel {
             c.clear_kv_cache();
         }
         self.cached.clear();
+    }
+}
+
+impl Drop for TokenModel {
+    fn drop(&mut self) {
+        self.ctx = None;
+        self.adapter = None;
+        // SAFETY: the context, the only borrower, is gone.
+        drop(unsafe { Box::from_raw(self.model) });
     }
 }
 
