@@ -893,9 +893,13 @@ fn ttt(a: TttArgs) -> Result<i32> {
         let n = trained.len() as f32;
         let steps: usize = trained.iter().map(|t| t.steps).sum();
         let secs: f64 = trained.iter().map(|t| t.seconds).sum();
+        let mut devices: Vec<&str> = trained.iter().map(|t| t.device.as_str()).filter(|d| !d.is_empty()).collect();
+        devices.sort_unstable();
+        devices.dedup();
         println!(
-            "LoRA training on {} tasks: mean loss {:.3} -> {:.3}, {steps} steps, {:.3} s per step",
+            "LoRA training on {} tasks ({}): mean loss {:.3} -> {:.3}, {steps} steps, {:.3} s per step",
             trained.len(),
+            if devices.is_empty() { "device not recorded".to_string() } else { devices.join(", ") },
             trained.iter().map(|t| t.loss_before).sum::<f32>() / n,
             trained.iter().map(|t| t.loss_after).sum::<f32>() / n,
             secs / steps.max(1) as f64

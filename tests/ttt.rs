@@ -106,12 +106,13 @@ fn ttt_writes_a_resumable_run_and_search_falls_back_to_it() {
     let train = &r["ttt"]["train"];
     assert_eq!((train["sequences"].as_u64(), train["steps"].as_u64()), (Some(2), Some(4)), "{r}");
     assert!(train["loss_after"].as_f64().unwrap() < train["loss_before"].as_f64().unwrap(), "{train}");
+    assert_eq!(train["device"], "cpu", "a build without cuda trains on the CPU");
     assert!(r["ttt"]["dfs_calls"].as_u64().unwrap() >= 3);
     // The random model finds some answers; each attempt is one of the ranked answers.
     let answers = r["ttt"]["answers"][0].as_array().unwrap();
     assert!(!answers.is_empty() && r["ttt"]["candidates"].as_u64().unwrap() >= 1, "{r}");
     assert_eq!(r["attempts"][0]["attempt_1"], answers[0]["grid"]);
-    assert!(stdout(&o).contains("LoRA training on 3 tasks: mean loss"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("LoRA training on 3 tasks (cpu): mean loss"), "{}", stdout(&o));
     let o = arcsynth(&args);
     assert!(stdout(&o).contains("tasks: 3 (3 resumed)"), "{}", stdout(&o));
 

@@ -169,6 +169,15 @@ impl Base {
         Ok(Base { hp, embed, out_norm: t("output_norm.weight")?, lm_head_t, layers, device })
     }
 
+    /// Where the model is held: "cpu", "cuda:N" or "metal:N".
+    pub fn device_name(&self) -> String {
+        match self.device.location() {
+            candle_core::DeviceLocation::Cpu => "cpu".into(),
+            candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+            candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+        }
+    }
+
     /// Logits [tokens, vocab] for every position of `ids`.
     pub fn forward(&self, ids: &[u32], adapter: Option<&Adapter>) -> Result<Tensor, TrainError> {
         let hp = &self.hp;
@@ -415,6 +424,9 @@ pub struct TrainStats {
     pub loss_after: f32,
     pub seconds: f64,
     pub seconds_per_step: f64,
+    /// Where training ran: "cpu" or "cuda:N" (empty in runs from before it was recorded).
+    #[serde(default)]
+    pub device: String,
 }
 
 /// Trains a fresh adapter per task on the task's own training pairs.
@@ -457,6 +469,7 @@ impl Trainer {
             loss_after: epochs.last().copied().unwrap_or(before),
             seconds,
             seconds_per_step: seconds / total.max(1) as f64,
+            device: self.base.device_name(),
         })
     }
 }
