@@ -126,7 +126,7 @@ fn prefill(ctx: &mut LlamaContext<'static>, batch: &mut LlamaBatch, tokens: &[Ll
 /// A loaded model plus one context that is reused across calls.
 pub struct LlamaCpp {
     name: String,
-    // Field order matters: the context borrows the model, so it is dropped first.
+    // The context borrows the model: `Drop` and `reload` end it before freeing the model.
     ctx: Option<LlamaContext<'static>>,
     ctx_seqs: u32,
     model: &'static LlamaModel,
@@ -364,7 +364,7 @@ pub const ADAPTER_MEMORY_LIMIT: u64 = 1 << 30;
 /// set and cleared; each set builds a fresh context (an adapter set on a context that
 /// has already decoded was seen to have no effect).
 pub struct TokenModel {
-    // Field order matters: the context borrows the model, so it is dropped first.
+    // The context borrows the model: `Drop` and `reload` end it before freeing the model.
     ctx: Option<LlamaContext<'static>>,
     adapter: Option<llama_cpp_2::model::LlamaLoraAdapter>,
     /// From Box::into_raw: contexts borrow it for 'static. Freed only with no context
