@@ -664,7 +664,7 @@ pub mod dsl_api {
         Ok(Grid::from_cells(h, w, cells).map_err(|e| e.to_string())?)
     }
     /// A new grid with `f(colour)` applied to every cell.
-    #[rhai_fn(return_raw)]
+    #[rhai_fn(pure, return_raw)]
     pub fn map_cells(ctx: NativeCallContext, g: &mut Grid, f: FnPtr) -> Res<Grid> {
         let mut out = g.clone();
         for v in out.cells_mut() {
@@ -677,17 +677,17 @@ pub mod dsl_api {
     // ---------------- Arrays ----------------
 
     /// The element with the largest `f(x)` (first on ties), e.g. `objs.max_by(|o| o.size())`.
-    #[rhai_fn(return_raw)]
+    #[rhai_fn(pure, return_raw)]
     pub fn max_by(ctx: NativeCallContext, arr: &mut Array, f: FnPtr) -> Res<Dynamic> {
         arg_best(&ctx, arr, &f, |a, b| a > b)
     }
     /// The element with the smallest `f(x)` (first on ties).
-    #[rhai_fn(return_raw)]
+    #[rhai_fn(pure, return_raw)]
     pub fn min_by(ctx: NativeCallContext, arr: &mut Array, f: FnPtr) -> Res<Dynamic> {
         arg_best(&ctx, arr, &f, |a, b| a < b)
     }
     /// The most frequent element (first seen on ties), e.g. of colours or grids.
-    #[rhai_fn(return_raw)]
+    #[rhai_fn(pure, return_raw)]
     pub fn most_frequent(ctx: NativeCallContext, arr: &mut Array) -> Res<Dynamic> {
         if arr.len() > 1000 {
             return Err(format!("most_frequent: {} elements is more than the 1000 it counts", arr.len()).into());
@@ -707,6 +707,59 @@ pub mod dsl_api {
     }
 }
 
+/// The type a primitive's parameter accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ty {
+    Grid,
+    Obj,
+    Int,
+    Array,
+    Map,
+    Str,
+    FnPtr,
+}
+
+impl Ty {
+    pub(crate) fn accepts(self, d: &Dynamic) -> bool {
+        match self {
+            Ty::Grid => d.is::<Grid>(),
+            Ty::Obj => d.is::<Obj>(),
+            Ty::Int => d.is_int(),
+            Ty::Array => d.is_array(),
+            Ty::Map => d.is_map(),
+            Ty::Str => d.is_string(),
+            Ty::FnPtr => d.is_fnptr(),
+        }
+    }
+
+    /// The type's name in Rhai's function metadata.
+    #[cfg(test)]
+    fn metadata_name(self) -> &'static str {
+        match self {
+            Ty::Grid => "Grid",
+            Ty::Obj => "Obj",
+            Ty::Int => "i64",
+            Ty::Array => "Array",
+            Ty::Map => "Map",
+            Ty::Str => "&str",
+            Ty::FnPtr => "FnPtr",
+        }
+    }
+}
+
+/// One primitive under one of its Rhai names, callable without the engine's dispatch.
+pub(crate) struct Native {
+    pub name: &'static str,
+    pub params: &'static [Ty],
+    /// The first parameter is `&mut`: a variable can be passed by reference.
+    pub first_mut: bool,
+    /// Leaves its first argument unchanged.
+    pub pure: bool,
+    pub func: &'static (dyn PluginFunc + Sync),
+}
+
+include!(concat!(env!("OUT_DIR"), "/dispatch.rs"));
+
 fn arg_best(ctx: &NativeCallContext, arr: &Array, f: &FnPtr, better: fn(f64, f64) -> bool) -> Res<Dynamic> {
     let mut best: Option<(usize, f64)> = None;
     for (i, x) in arr.iter().enumerate() {
@@ -724,4 +777,33 @@ fn arg_best(ctx: &NativeCallContext, arr: &Array, f: &FnPtr, better: fn(f64, f64
         }
     }
     best.map(|(i, _)| arr[i].clone()).ok_or_else(|| "max_by/min_by: empty array".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table build.rs parses out of this file must list exactly what the plugin
+    /// module registers: every name with its parameter types.
+    #[test]
+    fn the_dispatch_table_matches_the_registered_functions() {
+        let mut engine = rhai::Engine::new_raw();
+        super::super::register(&mut engine);
+        let json: serde_json::Value = serde_json::from_str(&engine.gen_fn_metadata_to_json(false).unwrap()).unwrap();
+        let mut registered: Vec<(String, Vec<String>)> = json["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let params = f["params"].as_array().into_iter().flatten();
+                let types = params.filter(|p| p["name"] != "ctx").map(|p| p["type"].as_str().unwrap().trim_start_matches("&mut ").to_string());
+                (f["name"].as_str().unwrap().to_string(), types.collect())
+            })
+            .collect();
+        let mut table: Vec<(String, Vec<String>)> =
+            DISPATCH.iter().map(|n| (n.name.to_string(), n.params.iter().map(|t| t.metadata_name().to_string()).collect())).collect();
+        registered.sort();
+        table.sort();
+        assert_eq!(table, registered);
+    }
 }
