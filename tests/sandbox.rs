@@ -1,6 +1,8 @@
 //! Hostile programs: each must end in its category within its deadline, with the
 //! process alive and memory bounded.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use arcsynth::grid::Grid;
@@ -150,4 +152,100 @@ fn runs_in_parallel_threads_do_not_share_deadlines_or_state() {
             assert_eq!(r.as_ref().unwrap(), &input().transform(arcsynth::grid::Dihedral::Rot90));
         }
     }
+}
+
+/// The fast path must answer exactly as Rhai's evaluator does: every reference solution
+/// on every pair of its task, and the hostile corpus, give the same result both ways.
+#[test]
+fn the_fast_path_answers_as_rhai_does() {
+    let sandbox = Sandbox::new(Limits { timeout: Duration::from_millis(500), ..Limits::default() });
+    let dir = common::training_dir();
+    let mut lowered = 0;
+    let mut not_lowered = Vec::new();
+    let mut runs = 0;
+    let mut missed = Vec::new();
+    for (id, source) in arcsynth::prompt::Library::reference_solutions() {
+        let program = sandbox.compile(source).unwrap();
+        match program.not_lowered_because() {
+            None => lowered += 1,
+            Some(why) => not_lowered.push(format!("{id}: {why}")),
+        }
+        let task = arcsynth::task::load_one(&dir, id).unwrap();
+        for g in task.train.iter().map(|e| &e.input).chain(task.test.iter().map(|t| &t.input)) {
+            let before = arcsynth::sandbox::fast_path_misses();
+            assert_eq!(sandbox.run(&program, g), sandbox.run_reference(&program, g), "{id}");
+            if arcsynth::sandbox::fast_path_misses() > before {
+                missed.push(id);
+            }
+            runs += 1;
+        }
+    }
+    eprintln!("{lowered} reference solutions lowered, {runs} runs compared");
+    assert!(not_lowered.is_empty(), "not lowered:\n{}", not_lowered.join("\n"));
+    // Reference solutions run without error, so the fast path needs Rhai for none of them.
+    assert!(missed.is_empty(), "handed to Rhai: {missed:?}");
+    for (src, _) in CORPUS.iter().filter(|(_, c)| !c.contains(&Category::Timeout)) {
+        let Ok(program) = sandbox.compile(src) else { continue };
+        let fast = sandbox.run(&program, &input()).map_err(|e| e.category);
+        let reference = sandbox.run_reference(&program, &input()).map_err(|e| e.category);
+        assert_eq!(fast, reference, "{src}");
+    }
+}
+
+/// Corners of Rhai's semantics the fast path must reproduce (or leave to Rhai): by-reference
+/// first arguments, `this`, shared captures, shadowing, loops, indexing, operators.
+const SEMANTICS: &[&str] = &[
+    "fn solve(g) { let out = grid(2, 2, 0); set(out, 0, 0, 5); out }",
+    "fn solve(g) { let a = [1]; push(a, 2); grid(1, a.len(), 0) }",
+    "fn h(x) { x.set(0, 0, 7); 1 } fn solve(g) { let out = grid(2, 2, 0); let z = h(out); out }",
+    "fn h() { this.set(0, 0, 7); 1 } fn solve(g) { let out = grid(2, 2, 0); let z = out.h(); out }",
+    "fn solve(g) { let b = [grid(2, 2, 0)]; b[0].set(0, 0, 3); b[0] }",
+    "fn solve(g) { let out = grid(2, 2, 0); let f = |r, c| out.get(r, c) + 1; out.set(0, 0, 3); grid_fn(2, 2, f) }",
+    "fn solve(g) { let out = grid(2, 2, 1); let f = |r, c| out.get(r, c) + 1; let z = f.call(0, 0); out.set(0, 0, z); out }",
+    "fn solve(g) { let n = 0; for o in g.objects() { n += g.objects().filter(|x| x.color() == o.color()).len(); } grid(1, n % 9 + 1, 0) }",
+    "fn solve(g) { let fs = []; for i in 0..3 { fs.push(|x| x + i); } grid(1, 1, fs[0].call(1)) }",
+    "fn solve(g) { let x = 1; let f = |y| x + y; let x = 5; grid(1, 1, f.call(1) + x) }",
+    "fn solve(g) { let q = [g, g.rotate(1)]; let n = q.filter(|x| x == g).len(); q[n - 1] }",
+    "fn solve(g) { let m = #{a: 1}; let v = m[\"b\"]; grid(1, 1, if v == () { 3 } else { 4 }) }",
+    "fn solve(g) { let a = [1, 2, 3]; grid(1, 1, a[-1]) }",
+    "fn solve(g) { let s = `${g.rows()}-${'x'}-${true}-${g}`; grid(1, 1, s.len() % 10) }",
+    "fn solve(g) { let x = 9223372036854775807; grid(1, 1, x + 1) }",
+    "fn solve(g) { grid(1, 1, 5 / (g.rows() - g.rows())) }",
+    "fn solve(g) { let i = 0; do { i += 2; } until i > 5; let j = 0; while true { j += 1; if j < 3 { continue; } break; } loop { i += 1; if i > 8 { break; } } grid(1, 1, (i + j) % 10) }",
+    "fn solve(g) { let t = 0; for (x, i) in [5, 6, 7] { t += x * i; } for k in 3..=5 { t += k; } for k in 5..2 { t += 100; } grid(1, 1, t % 10) }",
+    "fn solve(g) { let a = [1, 2]; a[1] += 2; let m = #{x: 1}; m.x = 3; m[\"y\"] = 4; grid(1, 1, a[1] + m.x + m.y) }",
+    "fn solve(g) { const c = [3]; c.push(4); grid(1, 1, c.len()) }",
+    "fn solve(g) { let k = 2; grid_fn(2, 2, |r, c| [r, c].filter(|v| v + k > 2).len()) }",
+    "fn f(n) { if n < 2 { n } else { f(n - 1) + f(n - 2) } } fn solve(g) { grid(1, 1, f(10) % 10) }",
+    "fn solve(g) { grid(1, g.row(0).len(), 0) }",
+    "fn solve(g) { let one = g.rows() - 2; if one && true { g } else { g } }",
+    "fn solve(g) { grid(1, 1, if 2 in [1, 2] { 1 } else { 0 }) }",
+    "fn solve(g) { switch g.rows() { 3 => g, _ => g.rotate(1) } }",
+    "fn solve(g) { grid(1, 1, if \"abc\"[1] == 'b' { 1 } else { 2 }) }",
+    "fn solve(g) { grid(1, g.objects().filter(|o| o.size() > 1).len() + 1, 0) }",
+    "fn solve(g) { let objs = g.objects(); objs.largest().to_grid().hcat(largest(objs).to_grid()) }",
+    "fn largest(objs) { objs[0] } fn solve(g) { largest(g.objects()).to_grid() }",
+    "fn rotate(g) { g } fn solve(g) { rotate(g).vcat(g.rotate(1)) }",
+    "fn solve(g) { let a = [3, 1, 2]; a.sort(); let b = a.map(|x| x * 2); grid(1, 1, b[0] + a[2]) }",
+    "fn solve(g) { let a = g; a.set(0, 0, 9); let b = g; b }",
+    "fn solve(g) { let out = g; for r in 0..g.rows() { out = out.set_row(r); } out }",
+    "fn solve(g) { let x = 1.5; grid(1, 1, (x * 2.0).to_int()) }",
+    "fn solve(g) { let out = g; out.set(0, 0, 1); out.set(0, 1, out.get(0, 0) + 1); out }",
+    "fn solve(g) { let f = |o| o.size(); g.objects().max_by(f).to_grid() }",
+    "fn solve(g) { let c = g.most_common(); g.map_cells(|v| if v == c { 0 } else { v }) }",
+    "fn solve(g) { let a = []; for i in 0..6000 { a.push(i); } g }",
+    "fn solve(g) { let s = \"ab\"; for i in 0..20 { s += s; } g }",
+];
+
+#[test]
+fn the_fast_path_keeps_rhai_semantics() {
+    let sandbox = Sandbox::new(Limits { timeout: Duration::from_millis(500), ..Limits::default() });
+    let mut lowered = 0;
+    for src in SEMANTICS {
+        let program = sandbox.compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        lowered += program.is_lowered() as usize;
+        assert_eq!(sandbox.run(&program, &input()), sandbox.run_reference(&program, &input()), "{src}");
+    }
+    // Everything but `switch` and the escaping loop closure is lowered.
+    assert_eq!(lowered, SEMANTICS.len() - 2);
 }

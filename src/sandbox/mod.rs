@@ -7,7 +7,11 @@
 //!
 //! Limits are all set explicitly (Rhai's defaults differ between debug and release).
 
+mod exec;
+mod lower;
+
 use std::cell::Cell;
+use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -89,15 +93,42 @@ impl Default for Limits {
     }
 }
 
+/// How many runs of lowered programs on this thread so far the fast path handed to
+/// Rhai's evaluator (runs that fail, and the few constructs it leaves to Rhai).
+pub fn fast_path_misses() -> u64 {
+    FAST_PATH_MISSES.with(Cell::get)
+}
+
 thread_local! {
+    static FAST_PATH_MISSES: Cell<u64> = const { Cell::new(0) };
     /// Deadline of the run on this thread, read by the engine's progress callback.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// A compiled program: the prelude merged with the program's own functions.
-#[derive(Debug, Clone)]
+/// A compiled program: the prelude merged with the program's own functions, and the
+/// same lowered for the fast path when it stays within the lowered subset.
+#[derive(Clone)]
 pub struct Program {
     ast: AST,
+    lowered: Option<Arc<lower::Lowered>>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program").field("lowered", &self.lowered.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl Program {
+    /// Whether runs take the fast path (false: Rhai's evaluator runs every call).
+    pub fn is_lowered(&self) -> bool {
+        self.lowered.is_some()
+    }
+
+    /// Why the program is not lowered, if it is not.
+    pub fn not_lowered_because(&self) -> Option<String> {
+        lower::lower(&self.ast).err()
+    }
 }
 
 /// An engine configured as a sandbox, shareable across threads.
@@ -153,28 +184,77 @@ impl Sandbox {
         if !ast.iter_functions().any(|f| f.name == "solve" && f.params.len() == 1) {
             return Err(RunError::new(Category::ParseError, "the program defines no `fn solve(grid)`"));
         }
-        Ok(Program { ast: self.prelude.merge(&ast) })
+        let ast = self.prelude.merge(&ast);
+        let lowered = lower::lower(&ast).ok().map(Arc::new);
+        Ok(Program { ast, lowered })
     }
 
     /// Runs `solve(input)` and checks that it returns a valid ARC grid.
+    ///
+    /// A lowered program runs on the fast path first; when that stops short of a value
+    /// (any error but a timeout or the operation limit), Rhai's evaluator runs it within
+    /// the same deadline and its result is the answer, so both paths report alike.
     pub fn run(&self, program: &Program, input: &Grid) -> RunResult {
         let deadline = Instant::now() + self.limits.timeout;
         let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
         let result = catch_unwind(AssertUnwindSafe(|| {
-            let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-            self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &program.ast, "solve", (input.clone(),))
+            if let Some(lowered) = &program.lowered {
+                match exec::run(&self.engine, lowered, input.clone(), self.exec_limits()) {
+                    Ok(v) => return Ok(v),
+                    Err(e) if exec::is_final(&e) => return Err(e),
+                    Err(e) => {
+                        tracing::trace!("the fast path hands a run to Rhai: {e}");
+                        FAST_PATH_MISSES.with(|m| m.set(m.get() + 1));
+                    }
+                }
+            }
+            self.run_rhai(program, input)
         }));
         DEADLINE.with(|d| d.set(previous));
-        match result {
-            Err(p) => Err(RunError::new(Category::RuntimeError, format!("a primitive panicked: {}", panic_message(&p)))),
-            Ok(Err(e)) => Err(classify(&e)),
-            Ok(Ok(value)) => to_grid(value),
+        finish(result)
+    }
+
+    /// Runs `solve(input)` with Rhai's evaluator only: the reference that the fast path
+    /// is tested against.
+    pub fn run_reference(&self, program: &Program, input: &Grid) -> RunResult {
+        let deadline = Instant::now() + self.limits.timeout;
+        let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
+        let result = catch_unwind(AssertUnwindSafe(|| self.run_rhai(program, input)));
+        DEADLINE.with(|d| d.set(previous));
+        finish(result)
+    }
+
+    /// Runs `solve(input)` with Rhai's own evaluator only.
+    fn run_rhai(&self, program: &Program, input: &Grid) -> Result<Dynamic, Box<EvalAltResult>> {
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &program.ast, "solve", (input.clone(),))
+    }
+
+    fn exec_limits(&self) -> exec::ExecLimits {
+        let l = &self.limits;
+        exec::ExecLimits {
+            // Rhai reads 0 as "no limit".
+            max_operations: if l.max_operations == 0 { u64::MAX } else { l.max_operations },
+            // Two levels short of Rhai's: the fast path's count of nested calls need not
+            // match Rhai's exactly, and going deeper is Rhai's call to refuse.
+            max_call_levels: l.max_call_levels.saturating_sub(2),
+            max_array_size: l.max_array_size,
+            max_string_size: l.max_string_size,
+            max_map_size: l.max_map_size,
         }
     }
 
     /// Compiles and runs in one step.
     pub fn run_source(&self, source: &str, input: &Grid) -> RunResult {
         self.run(&self.compile(source)?, input)
+    }
+}
+
+fn finish(result: std::thread::Result<Result<Dynamic, Box<EvalAltResult>>>) -> RunResult {
+    match result {
+        Err(p) => Err(RunError::new(Category::RuntimeError, format!("a primitive panicked: {}", panic_message(&p)))),
+        Ok(Err(e)) => Err(classify(&e)),
+        Ok(Ok(value)) => to_grid(value),
     }
 }
 

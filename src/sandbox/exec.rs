@@ -1,0 +1,702 @@
+//! Runs a [`Lowered`] program: the sandbox's fast path.
+//!
+//! Values are Rhai's `Dynamic`s and every primitive is the same plugin function Rhai
+//! calls, so results are Rhai's. What is saved is Rhai's per-node overhead: no name or
+//! hash lookups, no scope searches, and integer arithmetic and comparisons done inline.
+//! Anything else (floats, strings, the standard library) goes through Rhai's dispatch.
+//!
+//! **Invariant:** a run returns `Ok` only with the value Rhai's evaluator would return.
+//! Every error is either a timeout or operation limit (which Rhai's evaluator, being
+//! slower and counting more operations, would also hit) or a signal for the caller to
+//! run the program with Rhai's evaluator, which then reports its own error.
+
+use std::cell::Cell;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use smallvec::SmallVec;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map, NativeCallContext, Position, INT};
+
+use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Iter, Link, Lowered, Place, Slot, Stmt};
+use crate::dsl::module::Ty;
+use crate::grid::Grid;
+
+/// Limits of one run on this thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExecLimits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_array_size: usize,
+    pub max_string_size: usize,
+    pub max_map_size: usize,
+}
+
+struct RunState {
+    ops: Cell<u64>,
+    depth: Cell<usize>,
+    limits: Cell<ExecLimits>,
+}
+
+thread_local! {
+    static STATE: RunState = const {
+        RunState {
+            ops: Cell::new(0),
+            depth: Cell::new(0),
+            limits: Cell::new(ExecLimits { max_operations: 0, max_call_levels: 0, max_array_size: 0, max_string_size: 0, max_map_size: 0 }),
+        }
+    };
+}
+
+/// Standard-library methods that leave their receiver unchanged, so a captured variable
+/// may be passed to them by reference.
+const PURE_STD: &[&str] = &["len", "is_empty", "contains", "index_of", "filter", "map", "all", "some", "reduce", "find", "to_string", "get"];
+
+/// How a statement or expression ended other than with a value.
+enum Flow {
+    Break,
+    Continue,
+    Return(Dynamic),
+    Err(Box<EvalAltResult>),
+}
+
+impl From<Box<EvalAltResult>> for Flow {
+    fn from(e: Box<EvalAltResult>) -> Flow {
+        Flow::Err(e)
+    }
+}
+
+impl From<&str> for Flow {
+    fn from(e: &str) -> Flow {
+        Flow::Err(e.into())
+    }
+}
+
+type R<T> = Result<T, Flow>;
+
+/// A function's local variables, parameters first (most DSL functions have a handful).
+type Locals = SmallVec<[Dynamic; 12]>;
+/// Evaluated arguments of one call or chain.
+type Args = SmallVec<[Dynamic; 6]>;
+
+/// Runs `solve(input)`.
+pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: ExecLimits) -> Result<Dynamic, Box<EvalAltResult>> {
+    STATE.with(|s| {
+        s.ops.set(0);
+        s.depth.set(0);
+        s.limits.set(limits);
+    });
+    let global = engine.new_global_runtime_state();
+    let exec = Exec { engine, global: &global, prog };
+    let mut args = Locals::new();
+    args.push(Dynamic::from(input));
+    exec.call_script(prog.solve, args, &mut [], None)
+}
+
+/// Whether `e` is one of the errors this module reports itself (the rest mean "ask Rhai").
+pub(crate) fn is_final(e: &EvalAltResult) -> bool {
+    matches!(e, EvalAltResult::ErrorTerminated(..) | EvalAltResult::ErrorTooManyOperations(..))
+}
+
+struct Exec<'a> {
+    engine: &'a Engine,
+    global: &'a GlobalRuntimeState,
+    prog: &'a Arc<Lowered>,
+}
+
+struct Frame<'f> {
+    func: &'f Func,
+    /// Bit `i`: local `i` is `const` or a closure has captured it (Rhai would share it).
+    pinned: u64,
+    locals: Locals,
+    captures: &'f mut [Dynamic],
+    this: Option<&'f mut Dynamic>,
+}
+
+impl Frame<'_> {
+    fn get(&self, s: Slot) -> &Dynamic {
+        match s {
+            Slot::Local(i) => &self.locals[i as usize],
+            Slot::Capture(i) => &self.captures[i as usize],
+        }
+    }
+
+    fn get_mut(&mut self, s: Slot) -> &mut Dynamic {
+        match s {
+            Slot::Local(i) => &mut self.locals[i as usize],
+            Slot::Capture(i) => &mut self.captures[i as usize],
+        }
+    }
+
+    fn is_shared(&self, s: Slot) -> bool {
+        match s {
+            Slot::Local(i) => self.pinned & (1 << i) != 0,
+            Slot::Capture(_) => true,
+        }
+    }
+
+    /// A fresh binding of local `i` (`let`, or the next value of a loop variable).
+    fn rebind(&mut self, i: u32, v: Dynamic) {
+        self.locals[i as usize] = v;
+        self.pinned &= !(1 << i) | self.func.consts;
+    }
+}
+
+fn tick() -> R<()> {
+    STATE.with(|s| {
+        let n = s.ops.get() + 1;
+        s.ops.set(n);
+        if n > s.limits.get().max_operations {
+            return Err(Flow::Err(EvalAltResult::ErrorTooManyOperations(Position::NONE).into()));
+        }
+        if n % 256 == 0 && super::DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t)) {
+            return Err(Flow::Err(EvalAltResult::ErrorTerminated(Dynamic::UNIT, Position::NONE).into()));
+        }
+        Ok(())
+    })
+}
+
+/// Rhai's data-size limits, counted the way Rhai counts them: array elements and map
+/// entries at every nesting level, and string lengths.
+fn check_size(v: &Dynamic) -> R<()> {
+    fn count(v: &Dynamic, sizes: &mut (usize, usize, usize)) {
+        if let Some(a) = v.read_lock::<Array>() {
+            sizes.0 += a.len();
+            a.iter().filter(|x| x.is_array() || x.is_map() || x.is_string()).for_each(|x| count(x, sizes));
+        } else if let Some(m) = v.read_lock::<Map>() {
+            sizes.1 += m.len();
+            m.values().filter(|x| x.is_array() || x.is_map() || x.is_string()).for_each(|x| count(x, sizes));
+        } else if let Ok(s) = v.as_immutable_string_ref() {
+            sizes.2 += s.len();
+        }
+    }
+    if !(v.is_array() || v.is_map() || v.is_string()) {
+        return Ok(());
+    }
+    let mut sizes = (0, 0, 0);
+    count(v, &mut sizes);
+    let l = STATE.with(|s| s.limits.get());
+    if sizes.0 > l.max_array_size || sizes.1 > l.max_map_size || sizes.2 > l.max_string_size {
+        return Err("data too large".into());
+    }
+    Ok(())
+}
+
+fn int_op(op: &BinOp, x: INT, y: INT) -> Option<R<Dynamic>> {
+    let overflow = || Flow::from("integer overflow");
+    Some(match op {
+        BinOp::Add => x.checked_add(y).map(Dynamic::from_int).ok_or_else(overflow),
+        BinOp::Sub => x.checked_sub(y).map(Dynamic::from_int).ok_or_else(overflow),
+        BinOp::Mul => x.checked_mul(y).map(Dynamic::from_int).ok_or_else(overflow),
+        BinOp::Div => x.checked_div(y).map(Dynamic::from_int).ok_or_else(overflow),
+        BinOp::Rem => x.checked_rem(y).map(Dynamic::from_int).ok_or_else(overflow),
+        BinOp::Eq => Ok(Dynamic::from_bool(x == y)),
+        BinOp::Ne => Ok(Dynamic::from_bool(x != y)),
+        BinOp::Lt => Ok(Dynamic::from_bool(x < y)),
+        BinOp::Le => Ok(Dynamic::from_bool(x <= y)),
+        BinOp::Gt => Ok(Dynamic::from_bool(x > y)),
+        BinOp::Ge => Ok(Dynamic::from_bool(x >= y)),
+        BinOp::Other(_) => return None,
+    })
+}
+
+fn as_bool(v: &Dynamic) -> R<bool> {
+    v.as_bool().map_err(|_| "condition is not a bool".into())
+}
+
+fn as_int(v: &Dynamic) -> R<INT> {
+    v.as_int().map_err(|_| "not an integer".into())
+}
+
+/// Rhai's array index: negative counts from the end.
+fn array_index(len: usize, key: &Dynamic) -> R<usize> {
+    let i = as_int(key)?;
+    let j = if i < 0 { len as INT + i } else { i };
+    if j < 0 || j >= len as INT {
+        return Err("index out of bounds".into());
+    }
+    Ok(j as usize)
+}
+
+impl Exec<'_> {
+    fn ctx<'c>(&'c self, name: &'c str) -> NativeCallContext<'c> {
+        NativeCallContext::new_with_all_fields(self.engine, name, None, self.global, Position::NONE)
+    }
+
+    fn call_script(&self, f: usize, mut args: Locals, captures: &mut [Dynamic], this: Option<&mut Dynamic>) -> Result<Dynamic, Box<EvalAltResult>> {
+        let func = &self.prog.fns[f];
+        if args.len() != func.params || captures.len() != func.captures {
+            return Err(format!("{} takes {} arguments", func.name, func.params).into());
+        }
+        let deeper = STATE.with(|s| {
+            let d = s.depth.get() + 1;
+            s.depth.set(d);
+            d <= s.limits.get().max_call_levels
+        });
+        let result = if deeper {
+            args.resize(func.locals, Dynamic::UNIT);
+            let mut frame = Frame { func, pinned: func.consts, locals: args, captures, this };
+            tick().and_then(|()| self.block(&mut frame, &func.body))
+        } else {
+            Err(Flow::from("calls nested too deep"))
+        };
+        STATE.with(|s| s.depth.set(s.depth.get() - 1));
+        match result {
+            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Err(Flow::Err(e)) => Err(e),
+            Err(Flow::Break | Flow::Continue) => Err("break or continue outside a loop".into()),
+        }
+    }
+
+    fn block(&self, fr: &mut Frame, b: &[Stmt]) -> R<Dynamic> {
+        let mut last = Dynamic::UNIT;
+        for s in b {
+            last = self.stmt(fr, s)?;
+        }
+        Ok(last)
+    }
+
+    /// Runs a loop body: `Ok(true)` to go on, `Ok(false)` on `break`.
+    fn body(&self, fr: &mut Frame, b: &[Stmt]) -> R<bool> {
+        tick()?;
+        match self.block(fr, b) {
+            Ok(_) | Err(Flow::Continue) => Ok(true),
+            Err(Flow::Break) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn stmt(&self, fr: &mut Frame, s: &Stmt) -> R<Dynamic> {
+        tick()?;
+        match s {
+            Stmt::Let(slot, e) => {
+                let v = self.eval(fr, e)?;
+                fr.rebind(*slot, v);
+            }
+            Stmt::Assign(place, e) => {
+                let v = self.eval(fr, e)?;
+                self.at_place(fr, place, true, &mut |t| {
+                    *t = v.clone();
+                    Ok(())
+                })?;
+            }
+            Stmt::OpAssign(place, op, e) => {
+                let rhs = self.eval(fr, e)?;
+                self.at_place(fr, place, false, &mut |t| {
+                    let new = self.binary(op, std::mem::take(t), rhs.clone())?;
+                    check_size(&new)?;
+                    *t = new;
+                    Ok(())
+                })?;
+            }
+            Stmt::Expr(e) => return self.eval(fr, e),
+            Stmt::If(c, then, other) => {
+                let c = self.eval(fr, c)?;
+                return if as_bool(&c)? { self.block(fr, then) } else { self.block(fr, other) };
+            }
+            Stmt::While(c, b) => loop {
+                if let Some(c) = c {
+                    let v = self.eval(fr, c)?;
+                    if !as_bool(&v)? {
+                        break;
+                    }
+                }
+                if !self.body(fr, b)? {
+                    break;
+                }
+            },
+            Stmt::Do(b, c, until) => loop {
+                if !self.body(fr, b)? {
+                    break;
+                }
+                let v = self.eval(fr, c)?;
+                if as_bool(&v)? == *until {
+                    break;
+                }
+            },
+            Stmt::For { var, counter, iter, body } => self.for_loop(fr, *var, *counter, iter, body)?,
+            Stmt::Break => return Err(Flow::Break),
+            Stmt::Continue => return Err(Flow::Continue),
+            Stmt::Return(e) => {
+                let v = match e {
+                    Some(e) => self.eval(fr, e)?,
+                    None => Dynamic::UNIT,
+                };
+                return Err(Flow::Return(v));
+            }
+            Stmt::Block(b) => return self.block(fr, b),
+        }
+        Ok(Dynamic::UNIT)
+    }
+
+    fn for_loop(&self, fr: &mut Frame, var: u32, counter: Option<u32>, iter: &Iter, body: &[Stmt]) -> R<()> {
+        // Rebinding is exact here: lowering lets only closures that cannot outlive an
+        // iteration capture a loop variable.
+        let mut step = |fr: &mut Frame, i: usize, v: Dynamic| -> R<bool> {
+            fr.rebind(var, v);
+            if let Some(c) = counter {
+                fr.rebind(c, Dynamic::from_int(i as INT));
+            }
+            self.body(fr, body)
+        };
+        let ints = |fr: &mut Frame, step: &mut dyn FnMut(&mut Frame, usize, Dynamic) -> R<bool>, range: &mut dyn Iterator<Item = INT>| -> R<()> {
+            for (i, x) in range.enumerate() {
+                if !step(fr, i, Dynamic::from_int(x))? {
+                    break;
+                }
+            }
+            Ok(())
+        };
+        match iter {
+            Iter::Range(a, b, inclusive) => {
+                let a = as_int(&self.eval(fr, a)?)?;
+                let b = as_int(&self.eval(fr, b)?)?;
+                if *inclusive {
+                    ints(fr, &mut step, &mut (a..=b))
+                } else {
+                    ints(fr, &mut step, &mut (a..b))
+                }
+            }
+            Iter::Value(e) => {
+                let v = self.eval(fr, e)?;
+                if v.is_array() {
+                    for (i, x) in v.cast::<Array>().into_iter().enumerate() {
+                        if !step(fr, i, x)? {
+                            break;
+                        }
+                    }
+                    Ok(())
+                } else if let Some(r) = v.read_lock::<std::ops::Range<INT>>().map(|r| r.clone()) {
+                    ints(fr, &mut step, &mut r.clone())
+                } else if let Some(r) = v.read_lock::<std::ops::RangeInclusive<INT>>().map(|r| r.clone()) {
+                    ints(fr, &mut step, &mut r.clone())
+                } else {
+                    Err("for over a value that is not an array or a range".into())
+                }
+            }
+        }
+    }
+
+    /// Calls `f` on the place `p` (inserting a missing map key when `insert`), then
+    /// checks the variable's data size.
+    fn at_place(&self, fr: &mut Frame, p: &Place, insert: bool, f: &mut dyn FnMut(&mut Dynamic) -> R<()>) -> R<()> {
+        if fr.is_shared(p.root) {
+            return Err("assignment to a captured or constant variable".into());
+        }
+        let mut keys = Args::new();
+        for l in p.path.iter() {
+            if let Link::Index(e) = l {
+                keys.push(self.eval(fr, e)?);
+            }
+        }
+        let root = fr.get_mut(p.root);
+        at_path(root, &p.path, &mut keys.into_iter(), insert, f)?;
+        if !p.path.is_empty() {
+            check_size(root)?;
+        }
+        Ok(())
+    }
+
+    fn binary(&self, op: &BinOp, mut a: Dynamic, mut b: Dynamic) -> R<Dynamic> {
+        if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+            if let Some(r) = int_op(op, x, y) {
+                return r;
+            }
+        }
+        if let (Ok(x), Ok(y), BinOp::Eq | BinOp::Ne) = (a.as_bool(), b.as_bool(), op) {
+            return Ok(Dynamic::from_bool((x == y) == matches!(op, BinOp::Eq)));
+        }
+        let name = op.name();
+        let r = self.ctx(name).call_native_fn_raw(name, false, &mut [&mut a, &mut b])?;
+        check_size(&r)?;
+        Ok(r)
+    }
+
+    fn eval(&self, fr: &mut Frame, e: &Expr) -> R<Dynamic> {
+        match e {
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Slot(s) => Ok(fr.get(*s).clone()),
+            Expr::This => fr.this.as_deref().cloned().ok_or_else(|| "this outside a method".into()),
+            Expr::Array(items) => {
+                let a = items.iter().map(|x| self.eval(fr, x)).collect::<R<Array>>()?;
+                let v = Dynamic::from_array(a);
+                check_size(&v)?;
+                Ok(v)
+            }
+            Expr::Map(entries) => {
+                let mut m = Map::new();
+                for (k, x) in entries.iter() {
+                    m.insert(k.as_str().into(), self.eval(fr, x)?);
+                }
+                let v = Dynamic::from_map(m);
+                check_size(&v)?;
+                Ok(v)
+            }
+            Expr::Interp(parts) => {
+                let mut s = String::new();
+                for p in parts.iter() {
+                    let mut v = self.eval(fr, p)?;
+                    if v.is_string() {
+                        s.push_str(v.as_immutable_string_ref().map_err(Flow::from)?.as_str());
+                    } else if let Ok(n) = v.as_int() {
+                        write!(s, "{n}").unwrap();
+                    } else if let Ok(c) = v.as_char() {
+                        s.push(c);
+                    } else if let Ok(b) = v.as_bool() {
+                        write!(s, "{b}").unwrap();
+                    } else {
+                        let t = self.ctx("to_string").call_native_fn_raw("to_string", true, &mut [&mut v])?;
+                        s.push_str(&t.into_immutable_string().map_err(|_| Flow::from("to_string"))?);
+                    }
+                }
+                let v = Dynamic::from(s);
+                check_size(&v)?;
+                Ok(v)
+            }
+            Expr::And(items) => {
+                for x in items.iter() {
+                    if !as_bool(&self.eval(fr, x)?)? {
+                        return Ok(Dynamic::FALSE);
+                    }
+                }
+                Ok(Dynamic::TRUE)
+            }
+            Expr::Or(items) => {
+                for x in items.iter() {
+                    if as_bool(&self.eval(fr, x)?)? {
+                        return Ok(Dynamic::TRUE);
+                    }
+                }
+                Ok(Dynamic::FALSE)
+            }
+            Expr::Binary(op, ab) => {
+                let a = self.eval(fr, &ab.0)?;
+                let b = self.eval(fr, &ab.1)?;
+                self.binary(op, a, b)
+            }
+            Expr::Neg(x) => {
+                let mut v = self.eval(fr, x)?;
+                match v.as_int() {
+                    Ok(n) => n.checked_neg().map(Dynamic::from_int).ok_or_else(|| "integer overflow".into()),
+                    Err(_) => Ok(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v])?),
+                }
+            }
+            Expr::Not(x) => Ok(Dynamic::from_bool(!as_bool(&self.eval(fr, x)?)?)),
+            Expr::Call(c) => self.call(fr, c),
+            Expr::Chain(c) => self.chain(fr, c),
+            Expr::Closure(f, slots) => {
+                for s in slots.iter() {
+                    if let Slot::Local(i) = s {
+                        fr.pinned |= 1 << i;
+                    }
+                }
+                Ok(self.closure(*f, slots.iter().map(|s| fr.get(*s).clone()).collect()))
+            }
+            Expr::Block(b) => self.block(fr, b),
+        }
+    }
+
+    fn closure(&self, f: usize, captured: Vec<Dynamic>) -> Dynamic {
+        let prog = Arc::clone(self.prog);
+        let captured = Mutex::new(captured);
+        let call = move |ctx: NativeCallContext, args: &mut [&mut Dynamic]| -> Result<Dynamic, Box<EvalAltResult>> {
+            let exec = Exec { engine: ctx.engine(), global: ctx.global_runtime_state(), prog: &prog };
+            // Cloned, not taken: a caller such as Rhai's `filter` passes an array's own
+            // element by reference.
+            let params = args.iter().map(|a| (**a).clone()).collect();
+            let mut captured = captured.try_lock().map_err(|_| "a closure called itself")?;
+            exec.call_script(f, params, &mut captured, None)
+        };
+        #[allow(deprecated)]
+        let fp = FnPtr::from_dyn_fn("closure", Box::new(call)).expect("a valid name");
+        Dynamic::from(fp)
+    }
+
+    /// A function-call style call. Like Rhai, a variable as first argument of a native
+    /// function is passed by reference (`set(g, r, c, v)` changes `g`).
+    fn call(&self, fr: &mut Frame, c: &Call) -> R<Dynamic> {
+        if let Some(f) = c.script {
+            let args = c.args.iter().map(|a| self.eval(fr, a)).collect::<R<Locals>>()?;
+            tick()?;
+            return Ok(self.call_script(f, args, &mut [], None)?);
+        }
+        let Some((first, rest)) = c.args.split_first() else {
+            return self.native(c, None, false, Args::new());
+        };
+        let rest = rest.iter().map(|a| self.eval(fr, a)).collect::<R<Args>>()?;
+        match first {
+            Expr::Slot(s) => {
+                let shared = fr.is_shared(*s);
+                self.native(c, Some(fr.get_mut(*s)), shared, rest)
+            }
+            other => {
+                let mut v = self.eval(fr, other)?;
+                self.native(c, Some(&mut v), false, rest)
+            }
+        }
+    }
+
+    /// Calls a DSL primitive (first overload whose parameter types match) or, when none
+    /// matches, whatever Rhai's dispatch finds.
+    fn native(&self, c: &Call, first: Option<&mut Dynamic>, shared: bool, mut rest: Args) -> R<Dynamic> {
+        tick()?;
+        let matches = |params: &[Ty]| match &first {
+            Some(f) => params[0].accepts(f) && params[1..].iter().zip(&rest).all(|(t, v)| t.accepts(v)),
+            None => params.is_empty(),
+        };
+        let found = c.natives.iter().find(|n| matches(n.params));
+        let mut owned;
+        let mut args: SmallVec<[&mut Dynamic; 8]> = SmallVec::new();
+        match found {
+            Some(n) => {
+                let by_value = !n.first_mut;
+                match first {
+                    Some(f) if by_value => {
+                        owned = f.clone();
+                        args.push(&mut owned);
+                    }
+                    Some(f) => {
+                        if shared && !n.pure {
+                            return Err("a captured or constant variable passed to a function that changes it".into());
+                        }
+                        args.push(f);
+                    }
+                    None => {}
+                }
+                args.extend(rest.iter_mut());
+                let r = n.func.call(Some(self.ctx(n.name)), &mut args)?;
+                check_size(&r)?;
+                if !n.pure {
+                    if let Some(f) = args.first() {
+                        check_size(f)?;
+                    }
+                }
+                Ok(r)
+            }
+            None => {
+                let by_ref = first.is_some();
+                if shared && !PURE_STD.contains(&c.name.as_str()) {
+                    return Err("a captured or constant variable passed to a function that may change it".into());
+                }
+                if let Some(f) = first {
+                    args.push(f);
+                }
+                args.extend(rest.iter_mut());
+                let r = self.ctx(&c.name).call_native_fn_raw(&c.name, by_ref, &mut args)?;
+                check_size(&r)?;
+                if let Some(f) = args.first() {
+                    check_size(f)?;
+                }
+                Ok(r)
+            }
+        }
+    }
+
+    fn chain(&self, fr: &mut Frame, c: &Chain) -> R<Dynamic> {
+        // Rhai evaluates every index and argument of a chain before walking it.
+        let mut vals = Args::new();
+        for l in c.links.iter() {
+            match l {
+                Link::Index(e) => vals.push(self.eval(fr, e)?),
+                Link::Method(m) => {
+                    for a in m.args.iter() {
+                        vals.push(self.eval(fr, a)?);
+                    }
+                }
+                Link::Property(_) => {}
+            }
+        }
+        let vals = &mut vals.into_iter();
+        match &c.base {
+            Base::Slot(s) => {
+                let shared = fr.is_shared(*s);
+                self.walk(fr.get_mut(*s), shared, &c.links, vals)
+            }
+            Base::This => {
+                let this = fr.this.as_deref_mut().ok_or_else(|| Flow::from("this outside a method"))?;
+                self.walk(this, false, &c.links, vals)
+            }
+            Base::Value(e) => {
+                let mut v = self.eval(fr, e)?;
+                self.walk(&mut v, false, &c.links, vals)
+            }
+        }
+    }
+
+    fn walk(&self, t: &mut Dynamic, shared: bool, links: &[Link], vals: &mut dyn Iterator<Item = Dynamic>) -> R<Dynamic> {
+        let Some((link, rest)) = links.split_first() else { return Ok(t.clone()) };
+        match link {
+            Link::Index(_) => {
+                let key = vals.next().expect("one value per index");
+                if let Ok(s) = t.as_immutable_string_ref() {
+                    if !rest.is_empty() {
+                        return Err("indexing into a character".into());
+                    }
+                    let chars: Vec<char> = s.chars().collect();
+                    return Ok(Dynamic::from_char(chars[array_index(chars.len(), &key)?]));
+                }
+                at_path(t, std::slice::from_ref(link), &mut std::iter::once(key), false, &mut |elem| self.walk(elem, shared, rest, vals))
+            }
+            Link::Property(_) => at_path(t, std::slice::from_ref(link), &mut std::iter::empty(), false, &mut |elem| self.walk(elem, shared, rest, vals)),
+            Link::Method(m) => {
+                let args: Args = (&mut *vals).take(m.args.len()).collect();
+                let mut r = self.method(t, shared, m, args)?;
+                if rest.is_empty() {
+                    Ok(r)
+                } else {
+                    self.walk(&mut r, false, rest, vals)
+                }
+            }
+        }
+    }
+
+    fn method(&self, t: &mut Dynamic, shared: bool, m: &Call, args: Args) -> R<Dynamic> {
+        if m.name == "call" && t.is_fnptr() {
+            tick()?;
+            let fp = t.clone().cast::<FnPtr>();
+            return Ok(fp.call_raw(&self.ctx("call"), None, args.into_vec())?);
+        }
+        if let Some(f) = m.script {
+            if shared {
+                return Err("a method on a captured or constant variable".into());
+            }
+            tick()?;
+            return Ok(self.call_script(f, args.into_iter().collect(), &mut [], Some(t))?);
+        }
+        self.native(m, Some(t), shared, args)
+    }
+}
+
+/// Calls `f` on the element that `path` (index and property links only) reaches in `t`.
+fn at_path<T>(t: &mut Dynamic, path: &[Link], keys: &mut dyn Iterator<Item = Dynamic>, insert: bool, f: &mut dyn FnMut(&mut Dynamic) -> R<T>) -> R<T> {
+    let Some((link, rest)) = path.split_first() else { return f(t) };
+    let key = match link {
+        Link::Index(_) => keys.next().expect("one key per index"),
+        Link::Property(name) => Dynamic::from(name.clone()),
+        Link::Method(_) => return Err("method in an assignment path".into()),
+    };
+    if let Some(mut a) = t.write_lock::<Array>() {
+        let i = array_index(a.len(), &key)?;
+        return at_path(&mut a[i], rest, keys, insert, f);
+    }
+    if let Some(mut m) = t.write_lock::<Map>() {
+        let k = key.into_immutable_string().map_err(|_| Flow::from("map key is not a string"))?;
+        return match m.get_mut(k.as_str()) {
+            Some(v) => at_path(v, rest, keys, insert, f),
+            None if insert && rest.is_empty() => {
+                let mut v = Dynamic::UNIT;
+                let r = f(&mut v)?;
+                m.insert(k.as_str().into(), v);
+                Ok(r)
+            }
+            // Rhai reads a missing key as `()`.
+            None if !insert => {
+                let mut unit = Dynamic::UNIT;
+                at_path(&mut unit, rest, keys, insert, f)
+            }
+            None => Err("assignment below a missing map key".into()),
+        };
+    }
+    Err("indexing a value that is not an array or map".into())
+}
