@@ -235,6 +235,10 @@ const SEMANTICS: &[&str] = &[
     "fn solve(g) { let c = g.most_common(); g.map_cells(|v| if v == c { 0 } else { v }) }",
     "fn solve(g) { let a = []; for i in 0..6000 { a.push(i); } g }",
     "fn solve(g) { let s = \"ab\"; for i in 0..20 { s += s; } g }",
+    "fn solve(g) { let a = [1, 2, 3, 4]; grid(1, a.filter(|x, i| i > 1).len() + a.map(|x| x * 2)[3] + 1, 0) }",
+    "fn solve(g) { let a = [1, 2, 3]; let n = 0; if a.all(|x| x) { n += 1; } if a.some(|x| x > 2) { n += 2; } if a.all(|x| x > 0) { n += 4; } grid(1, n + 1, 0) }",
+    "fn solve(g) { let k = 1; let a = [1, 2, 3].map(|x| |y| x + y + k); grid(1, a[2].call(1), 0) }",
+    "fn solve(g) { let n = 0; if [1, 2, 3].contains(2) { n += 1; } if [1, \"a\", 2].contains(2) { n += 2; } if [1, 2].contains(\"x\") { n += 4; } grid(1, 1, n) }",
 ];
 
 #[test]

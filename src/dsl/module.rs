@@ -760,6 +760,19 @@ pub(crate) struct Native {
 
 include!(concat!(env!("OUT_DIR"), "/dispatch.rs"));
 
+/// The overloads of the primitive `name`, in table order.
+pub(crate) fn natives_named(name: &str) -> &'static [&'static Native] {
+    static BY_NAME: std::sync::OnceLock<std::collections::HashMap<&'static str, Vec<&'static Native>>> = std::sync::OnceLock::new();
+    let map = BY_NAME.get_or_init(|| {
+        let mut m: std::collections::HashMap<&'static str, Vec<&'static Native>> = Default::default();
+        for n in DISPATCH {
+            m.entry(n.name).or_default().push(n);
+        }
+        m
+    });
+    map.get(name).map_or(&[], Vec::as_slice)
+}
+
 fn arg_best(ctx: &NativeCallContext, arr: &Array, f: &FnPtr, better: fn(f64, f64) -> bool) -> Res<Dynamic> {
     let mut best: Option<(usize, f64)> = None;
     for (i, x) in arr.iter().enumerate() {

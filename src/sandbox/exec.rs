@@ -34,7 +34,8 @@ pub(crate) struct ExecLimits {
 }
 
 struct RunState {
-    ops: Cell<u64>,
+    /// Operations left before the operation limit.
+    budget: Cell<u64>,
     depth: Cell<usize>,
     limits: Cell<ExecLimits>,
 }
@@ -42,7 +43,7 @@ struct RunState {
 thread_local! {
     static STATE: RunState = const {
         RunState {
-            ops: Cell::new(0),
+            budget: Cell::new(0),
             depth: Cell::new(0),
             limits: Cell::new(ExecLimits { max_operations: 0, max_call_levels: 0, max_array_size: 0, max_string_size: 0, max_map_size: 0 }),
         }
@@ -76,22 +77,25 @@ impl From<&str> for Flow {
 type R<T> = Result<T, Flow>;
 
 /// A function's local variables, parameters first (most DSL functions have a handful).
-type Locals = SmallVec<[Dynamic; 12]>;
+type Locals = SmallVec<[Dynamic; 8]>;
 /// Evaluated arguments of one call or chain.
 type Args = SmallVec<[Dynamic; 6]>;
 
 /// Runs `solve(input)`.
 pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: ExecLimits) -> Result<Dynamic, Box<EvalAltResult>> {
     STATE.with(|s| {
-        s.ops.set(0);
+        s.budget.set(limits.max_operations);
         s.depth.set(0);
         s.limits.set(limits);
     });
     let global = engine.new_global_runtime_state();
     let exec = Exec { engine, global: &global, prog };
+    CLOSURES.with(|c| c.borrow_mut().clear());
     let mut args = Locals::new();
     args.push(Dynamic::from(input));
-    exec.call_script(prog.solve, args, &mut [], None)
+    let result = exec.call_script(prog.solve, args, &mut [], None);
+    CLOSURES.with(|c| c.borrow_mut().clear());
+    result
 }
 
 /// Whether `e` is one of the errors this module reports itself (the rest mean "ask Rhai").
@@ -143,18 +147,28 @@ impl Frame<'_> {
     }
 }
 
+#[inline]
 fn tick() -> R<()> {
     STATE.with(|s| {
-        let n = s.ops.get() + 1;
-        s.ops.set(n);
-        if n > s.limits.get().max_operations {
-            return Err(Flow::Err(EvalAltResult::ErrorTooManyOperations(Position::NONE).into()));
-        }
-        if n % 256 == 0 && super::DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t)) {
-            return Err(Flow::Err(EvalAltResult::ErrorTerminated(Dynamic::UNIT, Position::NONE).into()));
+        let left = s.budget.get();
+        s.budget.set(left.wrapping_sub(1));
+        // Checking the clock on every operation would cost more than the operation.
+        if left % 256 == 0 {
+            return clock_or_limit(left);
         }
         Ok(())
     })
+}
+
+#[cold]
+fn clock_or_limit(left: u64) -> R<()> {
+    if left == 0 {
+        return Err(Flow::Err(EvalAltResult::ErrorTooManyOperations(Position::NONE).into()));
+    }
+    if super::DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t)) {
+        return Err(Flow::Err(EvalAltResult::ErrorTerminated(Dynamic::UNIT, Position::NONE).into()));
+    }
+    Ok(())
 }
 
 /// Rhai's data-size limits, counted the way Rhai counts them: array elements and map
@@ -183,20 +197,44 @@ fn check_size(v: &Dynamic) -> R<()> {
     Ok(())
 }
 
-fn int_op(op: &BinOp, x: INT, y: INT) -> Option<R<Dynamic>> {
+/// An operand of an operator: integers stay unboxed.
+enum Operand {
+    Int(INT),
+    Dyn(Dynamic),
+}
+
+impl Operand {
+    fn of(v: Dynamic) -> Operand {
+        match v.as_int() {
+            Ok(n) => Operand::Int(n),
+            Err(_) => Operand::Dyn(v),
+        }
+    }
+
+    fn into_dynamic(self) -> Dynamic {
+        match self {
+            Operand::Int(n) => Dynamic::from_int(n),
+            Operand::Dyn(v) => v,
+        }
+    }
+}
+
+/// Rhai's integer operators (checked arithmetic); `None` for the others.
+fn int_op(op: &BinOp, x: INT, y: INT) -> Option<R<Operand>> {
     let overflow = || Flow::from("integer overflow");
+    let bool = |b: bool| Ok(Operand::Dyn(Dynamic::from_bool(b)));
     Some(match op {
-        BinOp::Add => x.checked_add(y).map(Dynamic::from_int).ok_or_else(overflow),
-        BinOp::Sub => x.checked_sub(y).map(Dynamic::from_int).ok_or_else(overflow),
-        BinOp::Mul => x.checked_mul(y).map(Dynamic::from_int).ok_or_else(overflow),
-        BinOp::Div => x.checked_div(y).map(Dynamic::from_int).ok_or_else(overflow),
-        BinOp::Rem => x.checked_rem(y).map(Dynamic::from_int).ok_or_else(overflow),
-        BinOp::Eq => Ok(Dynamic::from_bool(x == y)),
-        BinOp::Ne => Ok(Dynamic::from_bool(x != y)),
-        BinOp::Lt => Ok(Dynamic::from_bool(x < y)),
-        BinOp::Le => Ok(Dynamic::from_bool(x <= y)),
-        BinOp::Gt => Ok(Dynamic::from_bool(x > y)),
-        BinOp::Ge => Ok(Dynamic::from_bool(x >= y)),
+        BinOp::Add => x.checked_add(y).map(Operand::Int).ok_or_else(overflow),
+        BinOp::Sub => x.checked_sub(y).map(Operand::Int).ok_or_else(overflow),
+        BinOp::Mul => x.checked_mul(y).map(Operand::Int).ok_or_else(overflow),
+        BinOp::Div => x.checked_div(y).map(Operand::Int).ok_or_else(overflow),
+        BinOp::Rem => x.checked_rem(y).map(Operand::Int).ok_or_else(overflow),
+        BinOp::Eq => bool(x == y),
+        BinOp::Ne => bool(x != y),
+        BinOp::Lt => bool(x < y),
+        BinOp::Le => bool(x <= y),
+        BinOp::Gt => bool(x > y),
+        BinOp::Ge => bool(x >= y),
         BinOp::Other(_) => return None,
     })
 }
@@ -391,17 +429,44 @@ impl Exec<'_> {
             }
         }
         let root = fr.get_mut(p.root);
-        at_path(root, &p.path, &mut keys.into_iter(), insert, f)?;
+        at_path(root, &p.path, &mut keys, insert, f)?;
         if !p.path.is_empty() {
             check_size(root)?;
         }
         Ok(())
     }
 
+    /// An operand without cloning a variable that holds an integer.
+    fn operand(&self, fr: &mut Frame, e: &Expr) -> R<Operand> {
+        match e {
+            Expr::Int(n) => Ok(Operand::Int(*n)),
+            Expr::Slot(s) => {
+                let v = fr.get(*s);
+                Ok(match v.as_int() {
+                    Ok(n) => Operand::Int(n),
+                    Err(_) => Operand::Dyn(v.clone()),
+                })
+            }
+            Expr::Binary(op, ab) => self.binary_expr(fr, op, ab),
+            other => Ok(Operand::of(self.eval(fr, other)?)),
+        }
+    }
+
+    fn binary_expr(&self, fr: &mut Frame, op: &BinOp, ab: &(Expr, Expr)) -> R<Operand> {
+        let a = self.operand(fr, &ab.0)?;
+        let b = self.operand(fr, &ab.1)?;
+        if let (Operand::Int(x), Operand::Int(y)) = (&a, &b) {
+            if let Some(r) = int_op(op, *x, *y) {
+                return r;
+            }
+        }
+        self.binary(op, a.into_dynamic(), b.into_dynamic()).map(Operand::of)
+    }
+
     fn binary(&self, op: &BinOp, mut a: Dynamic, mut b: Dynamic) -> R<Dynamic> {
         if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
             if let Some(r) = int_op(op, x, y) {
-                return r;
+                return r.map(Operand::into_dynamic);
             }
         }
         if let (Ok(x), Ok(y), BinOp::Eq | BinOp::Ne) = (a.as_bool(), b.as_bool(), op) {
@@ -470,11 +535,8 @@ impl Exec<'_> {
                 }
                 Ok(Dynamic::FALSE)
             }
-            Expr::Binary(op, ab) => {
-                let a = self.eval(fr, &ab.0)?;
-                let b = self.eval(fr, &ab.1)?;
-                self.binary(op, a, b)
-            }
+            Expr::Int(n) => Ok(Dynamic::from_int(*n)),
+            Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_dynamic),
             Expr::Neg(x) => {
                 let mut v = self.eval(fr, x)?;
                 match v.as_int() {
@@ -497,100 +559,164 @@ impl Exec<'_> {
         }
     }
 
+    /// A closure value: a Rhai function pointer to native code that runs it. Its name
+    /// `closure_N` indexes this run's closures, so that `filter` and friends can call
+    /// it directly.
     fn closure(&self, f: usize, captured: Vec<Dynamic>) -> Dynamic {
-        let prog = Arc::clone(self.prog);
-        let captured = Mutex::new(captured);
+        let closure = Closure(Arc::new(ClosureData { prog: Arc::clone(self.prog), f, captured: Mutex::new(captured) }));
+        let name = CLOSURES.with(|c| {
+            let mut c = c.borrow_mut();
+            c.push(closure.clone());
+            format!("closure_{}", c.len() - 1)
+        });
         let call = move |ctx: NativeCallContext, args: &mut [&mut Dynamic]| -> Result<Dynamic, Box<EvalAltResult>> {
-            let exec = Exec { engine: ctx.engine(), global: ctx.global_runtime_state(), prog: &prog };
             // Cloned, not taken: a caller such as Rhai's `filter` passes an array's own
             // element by reference.
-            let params = args.iter().map(|a| (**a).clone()).collect();
-            let mut captured = captured.try_lock().map_err(|_| "a closure called itself")?;
-            exec.call_script(f, params, &mut captured, None)
+            let mut params = Locals::new();
+            for a in args.iter() {
+                params.push((**a).clone());
+            }
+            closure.call_with(ctx.engine(), ctx.global_runtime_state(), params)
         };
         #[allow(deprecated)]
-        let fp = FnPtr::from_dyn_fn("closure", Box::new(call)).expect("a valid name");
+        let fp = FnPtr::from_dyn_fn(name, Box::new(call)).expect("a valid name");
         Dynamic::from(fp)
+    }
+
+    /// `array.filter(f)`, `all`, `some` and `map` with one of our one-parameter closures,
+    /// called directly; `None` when Rhai's own function must run.
+    fn array_with_closure(&self, name: &str, array: Option<&Dynamic>, rest: &[Dynamic]) -> Option<R<Dynamic>> {
+        if !matches!(name, "filter" | "all" | "some" | "map") || rest.len() != 1 {
+            return None;
+        }
+        let closure = Closure::of(&rest[0])?;
+        if closure.0.prog.fns[closure.0.f].params != 1 {
+            return None; // Rhai also passes the index to two-parameter closures
+        }
+        let array = array?.read_lock::<Array>()?;
+        let truthy = |v: &Dynamic| v.as_bool().unwrap_or(false);
+        Some((|| {
+            let mut kept = Array::new();
+            for item in array.iter() {
+                let v = closure.call(self.engine, self.global, item.clone())?;
+                match name {
+                    "filter" if truthy(&v) => kept.push(item.clone()),
+                    "all" if !truthy(&v) => return Ok(Dynamic::FALSE),
+                    "some" if truthy(&v) => return Ok(Dynamic::TRUE),
+                    "map" => {
+                        check_size(&v)?;
+                        kept.push(v);
+                    }
+                    _ => {}
+                }
+            }
+            Ok(match name {
+                "all" => Dynamic::TRUE,
+                "some" => Dynamic::FALSE,
+                _ => Dynamic::from_array(kept),
+            })
+        })())
     }
 
     /// A function-call style call. Like Rhai, a variable as first argument of a native
     /// function is passed by reference (`set(g, r, c, v)` changes `g`).
     fn call(&self, fr: &mut Frame, c: &Call) -> R<Dynamic> {
         if let Some(f) = c.script {
-            let args = c.args.iter().map(|a| self.eval(fr, a)).collect::<R<Locals>>()?;
+            let mut args = Locals::new();
+            for a in c.args.iter() {
+                args.push(self.eval(fr, a)?);
+            }
             tick()?;
             return Ok(self.call_script(f, args, &mut [], None)?);
         }
         let Some((first, rest)) = c.args.split_first() else {
-            return self.native(c, None, false, Args::new());
+            return self.native(c, None, false, &mut []);
         };
-        let rest = rest.iter().map(|a| self.eval(fr, a)).collect::<R<Args>>()?;
+        let mut values = Args::new();
+        for a in rest {
+            values.push(self.eval(fr, a)?);
+        }
         match first {
             Expr::Slot(s) => {
                 let shared = fr.is_shared(*s);
-                self.native(c, Some(fr.get_mut(*s)), shared, rest)
+                self.native(c, Some(fr.get_mut(*s)), shared, &mut values)
             }
             other => {
                 let mut v = self.eval(fr, other)?;
-                self.native(c, Some(&mut v), false, rest)
+                self.native(c, Some(&mut v), false, &mut values)
             }
         }
     }
 
     /// Calls a DSL primitive (first overload whose parameter types match) or, when none
     /// matches, whatever Rhai's dispatch finds.
-    fn native(&self, c: &Call, first: Option<&mut Dynamic>, shared: bool, mut rest: Args) -> R<Dynamic> {
+    fn native(&self, c: &Call, first: Option<&mut Dynamic>, shared: bool, rest: &mut [Dynamic]) -> R<Dynamic> {
         tick()?;
         let matches = |params: &[Ty]| match &first {
-            Some(f) => params[0].accepts(f) && params[1..].iter().zip(&rest).all(|(t, v)| t.accepts(v)),
+            Some(f) => params[0].accepts(f) && params[1..].iter().zip(rest.iter()).all(|(t, v)| t.accepts(v)),
             None => params.is_empty(),
         };
-        let found = c.natives.iter().find(|n| matches(n.params));
+        let Some(n) = c.natives.iter().find(|n| matches(n.params)) else {
+            if c.name == "contains" && rest.len() == 1 {
+                if let Some(found) = int_array_contains(first.as_deref(), &rest[0]) {
+                    return Ok(Dynamic::from_bool(found));
+                }
+            }
+            if let Some(r) = self.array_with_closure(&c.name, first.as_deref(), rest) {
+                let r = r?;
+                check_size(&r)?;
+                return Ok(r);
+            }
+            return self.std_call(c, first, shared, rest);
+        };
         let mut owned;
         let mut args: SmallVec<[&mut Dynamic; 8]> = SmallVec::new();
-        match found {
-            Some(n) => {
-                let by_value = !n.first_mut;
-                match first {
-                    Some(f) if by_value => {
-                        owned = f.clone();
-                        args.push(&mut owned);
-                    }
-                    Some(f) => {
-                        if shared && !n.pure {
-                            return Err("a captured or constant variable passed to a function that changes it".into());
-                        }
-                        args.push(f);
-                    }
-                    None => {}
-                }
-                args.extend(rest.iter_mut());
-                let r = n.func.call(Some(self.ctx(n.name)), &mut args)?;
-                check_size(&r)?;
-                if !n.pure {
-                    if let Some(f) = args.first() {
-                        check_size(f)?;
-                    }
-                }
-                Ok(r)
+        match first {
+            // The plugin takes a by-value first argument out of its slot.
+            Some(f) if !n.first_mut => {
+                owned = f.clone();
+                args.push(&mut owned);
             }
-            None => {
-                let by_ref = first.is_some();
-                if shared && !PURE_STD.contains(&c.name.as_str()) {
-                    return Err("a captured or constant variable passed to a function that may change it".into());
+            Some(f) => {
+                if shared && !n.pure {
+                    return Err("a captured or constant variable passed to a function that changes it".into());
                 }
-                if let Some(f) = first {
-                    args.push(f);
-                }
-                args.extend(rest.iter_mut());
-                let r = self.ctx(&c.name).call_native_fn_raw(&c.name, by_ref, &mut args)?;
-                check_size(&r)?;
-                if let Some(f) = args.first() {
-                    check_size(f)?;
-                }
-                Ok(r)
+                args.push(f);
+            }
+            None => {}
+        }
+        for v in rest.iter_mut() {
+            args.push(v);
+        }
+        let r = n.func.call(Some(self.ctx(n.name)), &mut args)?;
+        check_size(&r)?;
+        if !n.pure {
+            if let Some(f) = args.first() {
+                check_size(f)?;
             }
         }
+        Ok(r)
+    }
+
+    /// A call that Rhai's dispatch resolves (the standard library, or a type error).
+    fn std_call(&self, c: &Call, first: Option<&mut Dynamic>, shared: bool, rest: &mut [Dynamic]) -> R<Dynamic> {
+        if shared && !PURE_STD.contains(&c.name.as_str()) {
+            return Err("a captured or constant variable passed to a function that may change it".into());
+        }
+        let by_ref = first.is_some();
+        let mut args: SmallVec<[&mut Dynamic; 8]> = SmallVec::new();
+        if let Some(f) = first {
+            args.push(f);
+        }
+        for v in rest.iter_mut() {
+            args.push(v);
+        }
+        let r = self.ctx(&c.name).call_native_fn_raw(&c.name, by_ref, &mut args)?;
+        check_size(&r)?;
+        if let Some(f) = args.first() {
+            check_size(f)?;
+        }
+        Ok(r)
     }
 
     fn chain(&self, fr: &mut Frame, c: &Chain) -> R<Dynamic> {
@@ -607,7 +733,7 @@ impl Exec<'_> {
                 Link::Property(_) => {}
             }
         }
-        let vals = &mut vals.into_iter();
+        let vals = &mut vals[..];
         match &c.base {
             Base::Slot(s) => {
                 let shared = fr.is_shared(*s);
@@ -624,23 +750,30 @@ impl Exec<'_> {
         }
     }
 
-    fn walk(&self, t: &mut Dynamic, shared: bool, links: &[Link], vals: &mut dyn Iterator<Item = Dynamic>) -> R<Dynamic> {
+    /// Walks `links` from `t`; `vals` holds, in order, each index and each method
+    /// argument of the links.
+    fn walk(&self, t: &mut Dynamic, shared: bool, links: &[Link], vals: &mut [Dynamic]) -> R<Dynamic> {
         let Some((link, rest)) = links.split_first() else { return Ok(t.clone()) };
         match link {
             Link::Index(_) => {
-                let key = vals.next().expect("one value per index");
+                let (key, vals) = vals.split_first_mut().expect("one value per index");
+                if rest.is_empty() {
+                    if let Some(a) = t.read_lock::<Array>() {
+                        return Ok(a[array_index(a.len(), key)?].clone());
+                    }
+                }
                 if let Ok(s) = t.as_immutable_string_ref() {
                     if !rest.is_empty() {
                         return Err("indexing into a character".into());
                     }
                     let chars: Vec<char> = s.chars().collect();
-                    return Ok(Dynamic::from_char(chars[array_index(chars.len(), &key)?]));
+                    return Ok(Dynamic::from_char(chars[array_index(chars.len(), key)?]));
                 }
-                at_path(t, std::slice::from_ref(link), &mut std::iter::once(key), false, &mut |elem| self.walk(elem, shared, rest, vals))
+                at_path(t, std::slice::from_ref(link), std::slice::from_mut(key), false, &mut |elem| self.walk(elem, shared, rest, vals))
             }
-            Link::Property(_) => at_path(t, std::slice::from_ref(link), &mut std::iter::empty(), false, &mut |elem| self.walk(elem, shared, rest, vals)),
+            Link::Property(_) => at_path(t, std::slice::from_ref(link), &mut [], false, &mut |elem| self.walk(elem, shared, rest, vals)),
             Link::Method(m) => {
-                let args: Args = (&mut *vals).take(m.args.len()).collect();
+                let (args, vals) = vals.split_at_mut(m.args.len());
                 let mut r = self.method(t, shared, m, args)?;
                 if rest.is_empty() {
                     Ok(r)
@@ -651,29 +784,84 @@ impl Exec<'_> {
         }
     }
 
-    fn method(&self, t: &mut Dynamic, shared: bool, m: &Call, args: Args) -> R<Dynamic> {
+    fn method(&self, t: &mut Dynamic, shared: bool, m: &Call, args: &mut [Dynamic]) -> R<Dynamic> {
         if m.name == "call" && t.is_fnptr() {
             tick()?;
             let fp = t.clone().cast::<FnPtr>();
-            return Ok(fp.call_raw(&self.ctx("call"), None, args.into_vec())?);
+            return Ok(fp.call_raw(&self.ctx("call"), None, args)?);
         }
         if let Some(f) = m.script {
             if shared {
                 return Err("a method on a captured or constant variable".into());
             }
             tick()?;
-            return Ok(self.call_script(f, args.into_iter().collect(), &mut [], Some(t))?);
+            let mut params = Locals::new();
+            for a in args.iter_mut() {
+                params.push(std::mem::take(a));
+            }
+            return Ok(self.call_script(f, params, &mut [], Some(t))?);
         }
         self.native(m, Some(t), shared, args)
     }
 }
 
+/// A lowered closure: its function and captured values.
+#[derive(Clone)]
+struct Closure(Arc<ClosureData>);
+
+struct ClosureData {
+    prog: Arc<Lowered>,
+    f: usize,
+    captured: Mutex<Vec<Dynamic>>,
+}
+
+thread_local! {
+    /// The closures of the run on this thread, by the number in their name.
+    static CLOSURES: std::cell::RefCell<Vec<Closure>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Closure {
+    /// Our closure, if `v` is a function pointer to one of this run's.
+    fn of(v: &Dynamic) -> Option<Closure> {
+        let fp = v.read_lock::<FnPtr>()?;
+        if fp.is_curried() {
+            return None;
+        }
+        let i: usize = fp.fn_name().strip_prefix("closure_")?.parse().ok()?;
+        CLOSURES.with(|c| c.borrow().get(i).cloned())
+    }
+
+    fn call(&self, engine: &Engine, global: &GlobalRuntimeState, arg: Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
+        let mut params = Locals::new();
+        params.push(arg);
+        self.call_with(engine, global, params)
+    }
+
+    fn call_with(&self, engine: &Engine, global: &GlobalRuntimeState, params: Locals) -> Result<Dynamic, Box<EvalAltResult>> {
+        let exec = Exec { engine, global, prog: &self.0.prog };
+        let mut captured = self.0.captured.try_lock().map_err(|_| "a closure called itself")?;
+        exec.call_script(self.0.f, params, &mut captured, None)
+    }
+}
+
+/// `array.contains(x)` for an array of integers and an integer. Rhai's `contains`
+/// compares with `==` through its dispatch, element by element; on integers that is
+/// plain equality.
+fn int_array_contains(array: Option<&Dynamic>, x: &Dynamic) -> Option<bool> {
+    let a = array?.read_lock::<Array>()?;
+    let x = x.as_int().ok()?;
+    a.iter().all(Dynamic::is_int).then(|| a.iter().any(|v| v.as_int() == Ok(x)))
+}
+
 /// Calls `f` on the element that `path` (index and property links only) reaches in `t`.
-fn at_path<T>(t: &mut Dynamic, path: &[Link], keys: &mut dyn Iterator<Item = Dynamic>, insert: bool, f: &mut dyn FnMut(&mut Dynamic) -> R<T>) -> R<T> {
+fn at_path<T>(t: &mut Dynamic, path: &[Link], keys: &mut [Dynamic], insert: bool, f: &mut dyn FnMut(&mut Dynamic) -> R<T>) -> R<T> {
     let Some((link, rest)) = path.split_first() else { return f(t) };
-    let key = match link {
-        Link::Index(_) => keys.next().expect("one key per index"),
-        Link::Property(name) => Dynamic::from(name.clone()),
+    let (key, keys) = match link {
+        Link::Index(_) => {
+            let (key, keys) = keys.split_first_mut().expect("one key per index");
+            (std::mem::take(key), keys)
+        }
+        Link::Property(name) => (Dynamic::from(name.clone()), keys),
         Link::Method(_) => return Err("method in an assignment path".into()),
     };
     if let Some(mut a) = t.write_lock::<Array>() {

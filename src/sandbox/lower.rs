@@ -17,7 +17,7 @@
 
 use rhai::{ASTFlags, Dynamic, Expr as RExpr, FnCallExpr, FnPtr, ImmutableString, Stmt as RStmt, AST};
 
-use crate::dsl::module::{Native, Ty, DISPATCH};
+use crate::dsl::module::{natives_named, Native, Ty};
 
 /// A program lowered for [`super::exec`]: its functions, prelude included.
 pub(crate) struct Lowered {
@@ -78,6 +78,7 @@ pub(crate) struct Place {
 
 pub(crate) enum Expr {
     Const(Dynamic),
+    Int(rhai::INT),
     Slot(Slot),
     This,
     Array(Box<[Expr]>),
@@ -203,7 +204,7 @@ pub(crate) fn lower(ast: &AST) -> R<Lowered> {
             return Err("too many parameters".into());
         }
     }
-    let bodies: Vec<Vec<RStmt>> = sigs.iter().map(|(name, arity)| body_of(ast, name, *arity)).collect();
+    let bodies: Vec<Vec<RStmt>> = defs.iter().map(body_of).collect();
     // First pass: find each closure's capture count from the `curry` sites.
     for body in &bodies {
         find_captures(body, &sigs, &mut closure_captures)?;
@@ -229,11 +230,12 @@ pub(crate) fn lower(ast: &AST) -> R<Lowered> {
     Ok(Lowered { fns, solve })
 }
 
-/// The top-level statements of the function `name/arity` (Rhai exposes function
-/// bodies only through a walk of the AST).
-fn body_of(ast: &AST, name: &str, arity: usize) -> Vec<RStmt> {
-    let mut one = ast.clone_functions_only();
-    one.retain_functions(|_, _, n, a| n == name && a == arity);
+/// The top-level statements of a function (Rhai exposes function bodies only through a
+/// walk of an AST, so the function is walked in an AST of its own).
+fn body_of(def: &rhai::Shared<rhai::ScriptFuncDef>) -> Vec<RStmt> {
+    let mut lib = rhai::Module::new();
+    lib.set_script_fn(def.clone());
+    let one = AST::new(Vec::<RStmt>::new(), lib);
     let mut out = Vec::new();
     one.walk(&mut |path: &[rhai::ASTNode]| {
         if let [rhai::ASTNode::Stmt(s)] = path {
@@ -477,7 +479,7 @@ impl Lowering<'_> {
     /// may capture loop variables. `receiver` is 1 for a method call.
     fn args(&mut self, name: &str, args: &[RExpr], receiver: usize) -> R<Vec<Expr>> {
         let calls_and_drops = CALLS_AND_DROPS.contains(&name)
-            || DISPATCH.iter().any(|n| n.name == name && n.params.len() == args.len() + receiver && n.params.contains(&Ty::FnPtr));
+            || natives_named(name).iter().any(|n| n.params.len() == args.len() + receiver && n.params.contains(&Ty::FnPtr));
         let mut out = Vec::with_capacity(args.len());
         for a in args {
             let direct = matches!(a, RExpr::Stmt(_) | RExpr::DynamicConstant(..));
@@ -494,7 +496,7 @@ impl Lowering<'_> {
         let n = args.len();
         let script = self.sigs.iter().position(|(s, a)| s == name && *a == n);
         let arity = if method { n + 1 } else { n };
-        let natives: Vec<&'static Native> = DISPATCH.iter().filter(|f| f.name == name.as_str() && f.params.len() == arity).collect();
+        let natives: Vec<&'static Native> = natives_named(name).iter().copied().filter(|f| f.params.len() == arity).collect();
         Call { name: name.clone(), args: args.into_boxed_slice(), script, natives: natives.into_boxed_slice() }
     }
 
@@ -566,13 +568,27 @@ impl Lowering<'_> {
                 }
             }
             RExpr::BoolConstant(b, _) => Expr::Const(Dynamic::from_bool(*b)),
-            RExpr::IntegerConstant(n, _) => Expr::Const(Dynamic::from_int(*n)),
+            RExpr::IntegerConstant(n, _) => Expr::Int(*n),
             RExpr::FloatConstant(x, _) => Expr::Const(Dynamic::from_float(**x)),
             RExpr::CharConstant(c, _) => Expr::Const(Dynamic::from_char(*c)),
             RExpr::StringConstant(s, _) => Expr::Const(Dynamic::from(s.clone())),
             RExpr::Unit(_) => Expr::Const(Dynamic::UNIT),
             RExpr::InterpolatedString(parts, _) => Expr::Interp(self.exprs(parts)?),
-            RExpr::Array(items, _) => Expr::Array(self.exprs(items)?),
+            RExpr::Array(items, _) => {
+                let items = self.exprs(items)?;
+                // A literal of constants is built once; each use clones it, as Rhai's
+                // evaluator builds a fresh array each time.
+                if items.iter().all(|x| matches!(x, Expr::Const(_) | Expr::Int(_))) {
+                    let values = items.into_vec().into_iter().map(|x| match x {
+                        Expr::Const(v) => v,
+                        Expr::Int(n) => Dynamic::from_int(n),
+                        _ => unreachable!(),
+                    });
+                    Expr::Const(Dynamic::from_array(values.collect()))
+                } else {
+                    Expr::Array(items)
+                }
+            }
             RExpr::Map(m, _) => {
                 let entries = m.0.iter().map(|(k, v)| Ok((k.name.clone(), self.expr(v)?))).collect::<R<Vec<_>>>()?;
                 Expr::Map(entries.into_boxed_slice())
