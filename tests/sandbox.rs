@@ -253,3 +253,26 @@ fn the_fast_path_keeps_rhai_semantics() {
     // Everything but `switch` and the escaping loop closure is lowered.
     assert_eq!(lowered, SEMANTICS.len() - 2);
 }
+
+/// The enumerator's programs (every transform it proposes, on every fifth training task)
+/// answer the same on the fast path as on Rhai's evaluator, errors included.
+#[test]
+fn enumerated_programs_answer_as_rhai_does() {
+    let sandbox = Sandbox::new(Limits { timeout: Duration::from_millis(500), ..Limits::default() });
+    let tasks = arcsynth::task::load(&common::training_dir()).unwrap().tasks;
+    let (mut programs, mut runs) = (0, 0);
+    for task in tasks.iter().step_by(5) {
+        for op in arcsynth::enumerate::transforms(task) {
+            let source = arcsynth::enumerate::program(std::slice::from_ref(&op));
+            let program = sandbox.compile(&source).unwrap();
+            assert!(program.is_lowered(), "{source}: {:?}", program.not_lowered_because());
+            programs += 1;
+            for e in &task.train {
+                assert_eq!(sandbox.run(&program, &e.input), sandbox.run_reference(&program, &e.input), "{}: {source}", task.id);
+                runs += 1;
+            }
+        }
+    }
+    eprintln!("{programs} enumerated programs, {runs} runs compared");
+    assert!(programs > 1000, "{programs}");
+}
