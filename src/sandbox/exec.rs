@@ -21,6 +21,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map
 
 use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Iter, Link, Lowered, Place, Slot, Stmt};
 use crate::dsl::module::Ty;
+use crate::dsl::ops;
 use crate::grid::Grid;
 
 /// Limits of one run on this thread.
@@ -650,7 +651,7 @@ impl Exec<'_> {
 
     /// Calls a DSL primitive (first overload whose parameter types match) or, when none
     /// matches, whatever Rhai's dispatch finds.
-    fn native(&self, c: &Call, first: Option<&mut Dynamic>, shared: bool, rest: &mut [Dynamic]) -> R<Dynamic> {
+    fn native(&self, c: &Call, mut first: Option<&mut Dynamic>, shared: bool, rest: &mut [Dynamic]) -> R<Dynamic> {
         tick()?;
         let matches = |params: &[Ty]| match &first {
             Some(f) => params[0].accepts(f) && params[1..].iter().zip(rest.iter()).all(|(t, v)| t.accepts(v)),
@@ -669,6 +670,11 @@ impl Exec<'_> {
             }
             return self.std_call(c, first, shared, rest);
         };
+        if let Some(f) = first.as_deref_mut() {
+            if let Some(r) = intrinsic(n.name, f, rest) {
+                return r;
+            }
+        }
         let mut owned;
         let mut args: SmallVec<[&mut Dynamic; 8]> = SmallVec::new();
         match first {
@@ -803,6 +809,22 @@ impl Exec<'_> {
         }
         self.native(m, Some(t), shared, args)
     }
+}
+
+/// The cell accessors that loops call most, on the same `ops` functions as their
+/// `dsl::module` wrappers but without the plugin's argument marshalling. `None` when the
+/// arguments are not (Grid, integers) and the plugin must run. Only pure accessors: `set`
+/// mutates its receiver, so it keeps the plugin path and its captured-variable check.
+fn intrinsic(name: &str, first: &Dynamic, rest: &[Dynamic]) -> Option<R<Dynamic>> {
+    let g = first.read_lock::<Grid>()?;
+    let int = |i: usize| rest.get(i).and_then(|v| v.as_int().ok());
+    let n = match (name, rest.len()) {
+        ("get", 2) => ops::get(&g, int(0)?, int(1)?),
+        ("rows", 0) => g.rows() as INT,
+        ("cols", 0) => g.cols() as INT,
+        _ => return None,
+    };
+    Some(Ok(Dynamic::from_int(n)))
 }
 
 /// A lowered closure: its function and captured values.
