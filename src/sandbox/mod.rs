@@ -199,14 +199,15 @@ impl Sandbox {
         let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
         let result = catch_unwind(AssertUnwindSafe(|| {
             if let Some(lowered) = &program.lowered {
-                match exec::run(&self.engine, lowered, input.clone(), self.exec_limits()) {
-                    Ok(v) => return Ok(v),
-                    Err(e) if exec::is_final(&e) => return Err(e),
-                    Err(e) => {
-                        tracing::trace!("the fast path hands a run to Rhai: {e}");
-                        FAST_PATH_MISSES.with(|m| m.set(m.get() + 1));
-                    }
+                // A panic on the fast path goes to Rhai's evaluator too, which then
+                // reports the run as it would have without the fast path.
+                match catch_unwind(AssertUnwindSafe(|| exec::run(&self.engine, lowered, input.clone(), self.exec_limits()))) {
+                    Ok(Ok(v)) => return Ok(v),
+                    Ok(Err(e)) if exec::is_final(&e) => return Err(e),
+                    Ok(Err(e)) => tracing::trace!("the fast path hands a run to Rhai: {e}"),
+                    Err(p) => tracing::trace!("the fast path panicked ({}); Rhai runs the program", panic_message(&p)),
                 }
+                FAST_PATH_MISSES.with(|m| m.set(m.get() + 1));
             }
             self.run_rhai(program, input)
         }));
