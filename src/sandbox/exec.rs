@@ -6,9 +6,13 @@
 //! Anything else (floats, strings, the standard library) goes through Rhai's dispatch.
 //!
 //! **Invariant:** a run returns `Ok` only with the value Rhai's evaluator would return.
-//! Every error is either a timeout or operation limit (which Rhai's evaluator, being
-//! slower and counting more operations, would also hit) or a signal for the caller to
-//! run the program with Rhai's evaluator, which then reports its own error.
+//! Every error is either a timeout (which Rhai's evaluator, being slower, would also hit)
+//! or a signal for the caller to run the program with Rhai's evaluator, which then
+//! reports its own result. The operation limit is the one place the two can differ:
+//! this module counts statements, loop iterations and calls, Rhai also counts every
+//! expression (but not what closures called from natives do), so a run that Rhai would
+//! stop at the limit can finish here, while a run that exceeds this module's count is
+//! decided by Rhai.
 
 use std::cell::Cell;
 use std::fmt::Write;
@@ -99,9 +103,10 @@ pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: Exe
     result
 }
 
-/// Whether `e` is one of the errors this module reports itself (the rest mean "ask Rhai").
+/// Whether `e` is the one error this module reports itself, the deadline (the rest mean
+/// "ask Rhai").
 pub(crate) fn is_final(e: &EvalAltResult) -> bool {
-    matches!(e, EvalAltResult::ErrorTerminated(..) | EvalAltResult::ErrorTooManyOperations(..))
+    matches!(e, EvalAltResult::ErrorTerminated(..))
 }
 
 struct Exec<'a> {

@@ -192,8 +192,9 @@ impl Sandbox {
     /// Runs `solve(input)` and checks that it returns a valid ARC grid.
     ///
     /// A lowered program runs on the fast path first; when that stops short of a value
-    /// (any error but a timeout or the operation limit), Rhai's evaluator runs it within
-    /// the same deadline and its result is the answer, so both paths report alike.
+    /// (any error but a timeout), Rhai's evaluator runs it within the same deadline and
+    /// its result is the answer, so both paths report alike (see `exec` for how their
+    /// operation counts differ).
     pub fn run(&self, program: &Program, input: &Grid) -> RunResult {
         let deadline = Instant::now() + self.limits.timeout;
         let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
