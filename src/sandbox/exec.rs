@@ -411,10 +411,10 @@ impl Exec<'_> {
                         }
                     }
                     Ok(())
-                } else if let Some(r) = v.read_lock::<std::ops::Range<INT>>().map(|r| r.clone()) {
-                    ints(fr, &mut step, &mut r.clone())
-                } else if let Some(r) = v.read_lock::<std::ops::RangeInclusive<INT>>().map(|r| r.clone()) {
-                    ints(fr, &mut step, &mut r.clone())
+                } else if let Some(mut r) = v.read_lock::<std::ops::Range<INT>>().map(|r| r.clone()) {
+                    ints(fr, &mut step, &mut r)
+                } else if let Some(mut r) = v.read_lock::<std::ops::RangeInclusive<INT>>().map(|r| r.clone()) {
+                    ints(fr, &mut step, &mut r)
                 } else {
                     Err("for over a value that is not an array or a range".into())
                 }

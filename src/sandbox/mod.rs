@@ -196,9 +196,7 @@ impl Sandbox {
     /// its result is the answer, so both paths report alike (see `exec` for how their
     /// operation counts differ).
     pub fn run(&self, program: &Program, input: &Grid) -> RunResult {
-        let deadline = Instant::now() + self.limits.timeout;
-        let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
-        let result = catch_unwind(AssertUnwindSafe(|| {
+        self.guarded(|| {
             if let Some(lowered) = &program.lowered {
                 // A panic on the fast path goes to Rhai's evaluator too, which then
                 // reports the run as it would have without the fast path.
@@ -211,17 +209,21 @@ impl Sandbox {
                 FAST_PATH_MISSES.with(|m| m.set(m.get() + 1));
             }
             self.run_rhai(program, input)
-        }));
-        DEADLINE.with(|d| d.set(previous));
-        finish(result)
+        })
     }
 
     /// Runs `solve(input)` with Rhai's evaluator only: the reference that the fast path
     /// is tested against.
     pub fn run_reference(&self, program: &Program, input: &Grid) -> RunResult {
+        self.guarded(|| self.run_rhai(program, input))
+    }
+
+    /// Runs `f` under this sandbox's deadline, with panics caught, and checks its value
+    /// is a valid ARC grid.
+    fn guarded(&self, f: impl FnOnce() -> Result<Dynamic, Box<EvalAltResult>>) -> RunResult {
         let deadline = Instant::now() + self.limits.timeout;
         let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
-        let result = catch_unwind(AssertUnwindSafe(|| self.run_rhai(program, input)));
+        let result = catch_unwind(AssertUnwindSafe(f));
         DEADLINE.with(|d| d.set(previous));
         finish(result)
     }
