@@ -197,19 +197,10 @@ pub(crate) fn lower(ast: &AST) -> R<Lowered> {
     let sigs: Vec<(ImmutableString, usize)> = defs.iter().map(|d| (d.name.clone(), d.params.len())).collect();
     let mut fns = Vec::with_capacity(defs.len());
     // Closures are anonymous functions whose first parameters are the captured values;
-    // how many is only known where the closure is created, so those are lowered there.
-    let mut closure_captures: Vec<Option<usize>> = vec![None; defs.len()];
-    for d in &defs {
-        if d.params.len() > u8::MAX as usize {
-            return Err("too many parameters".into());
-        }
-    }
-    let bodies: Vec<Vec<RStmt>> = defs.iter().map(body_of).collect();
-    // First pass: find each closure's capture count from the `curry` sites.
-    for body in &bodies {
-        find_captures(body, &sigs, &mut closure_captures)?;
-    }
-    for (i, (d, body)) in defs.iter().zip(&bodies).enumerate() {
+    // how many is only known where the closure is created.
+    let closure_captures = closure_captures(ast, &sigs)?;
+    for (i, d) in defs.iter().enumerate() {
+        let body = body_of(d);
         let captures = closure_captures[i].unwrap_or(0);
         let mut l = Lowering { sigs: &sigs, scopes: vec![], locals: 0, captures: vec![], consts: 0, loop_vars: vec![], closure_may_take_loop_vars: false };
         for (k, p) in d.params.iter().enumerate() {
@@ -220,7 +211,7 @@ pub(crate) fn lower(ast: &AST) -> R<Lowered> {
                 debug_assert_eq!(s, (k - captures) as u32);
             }
         }
-        let body = l.block(body)?;
+        let body = l.block(&body)?;
         if l.locals > 64 {
             return Err("more than 64 local variables".into());
         }
@@ -246,64 +237,32 @@ fn body_of(def: &rhai::Shared<rhai::ScriptFuncDef>) -> Vec<RStmt> {
     out
 }
 
-fn find_captures(stmts: &[RStmt], sigs: &[(ImmutableString, usize)], out: &mut [Option<usize>]) -> R<()> {
-    // Only `curry(Fn("anon$.."), vars..)` call sites matter here.
-    fn expr(e: &RExpr, sigs: &[(ImmutableString, usize)], out: &mut [Option<usize>]) -> R<()> {
-        match e {
-            RExpr::FnCall(call, _) | RExpr::MethodCall(call, _) => {
-                if call.name == "curry" {
-                    if let Some(RExpr::DynamicConstant(v, _)) = call.args.first() {
-                        if let Some(fp) = v.read_lock::<FnPtr>() {
-                            let n = call.args.len() - 1;
-                            if let Some(i) = sigs.iter().position(|(name, _)| name.as_str() == fp.fn_name()) {
-                                if out[i].is_some_and(|k| k != n) {
-                                    return Err("closure curried two ways".into());
-                                }
-                                out[i] = Some(n);
-                            }
-                        }
-                    }
-                }
-                call.args.iter().try_for_each(|a| expr(a, sigs, out))
-            }
-            RExpr::Stmt(b) => stmts_walk(b.statements(), sigs, out),
-            RExpr::Dot(x, ..) | RExpr::Index(x, ..) => {
-                expr(&x.lhs, sigs, out)?;
-                expr(&x.rhs, sigs, out)
-            }
-            RExpr::And(v, _) | RExpr::Or(v, _) | RExpr::Coalesce(v, _) => v.iter().try_for_each(|a| expr(a, sigs, out)),
-            RExpr::Array(v, _) | RExpr::InterpolatedString(v, _) => v.iter().try_for_each(|a| expr(a, sigs, out)),
-            RExpr::Map(m, _) => m.0.iter().try_for_each(|(_, a)| expr(a, sigs, out)),
-            _ => Ok(()),
+/// How many captured values each closure takes, from the `curry(Fn("anon$.."), vars..)`
+/// sites that create it anywhere in the AST.
+fn closure_captures(ast: &AST, sigs: &[(ImmutableString, usize)]) -> R<Vec<Option<usize>>> {
+    let mut out = vec![None; sigs.len()];
+    let mut clash = false;
+    ast.walk(&mut |path: &[rhai::ASTNode]| {
+        let call = match path.last() {
+            Some(rhai::ASTNode::Expr(RExpr::FnCall(call, _))) | Some(rhai::ASTNode::Stmt(RStmt::FnCall(call, _))) => call,
+            _ => return true,
+        };
+        if call.name != "curry" {
+            return true;
         }
-    }
-    fn stmts_walk(stmts: &[RStmt], sigs: &[(ImmutableString, usize)], out: &mut [Option<usize>]) -> R<()> {
-        for s in stmts {
-            match s {
-                RStmt::If(f, _) | RStmt::While(f, _) | RStmt::Do(f, ..) | RStmt::TryCatch(f, _) => {
-                    expr(&f.expr, sigs, out)?;
-                    stmts_walk(f.body.statements(), sigs, out)?;
-                    stmts_walk(f.branch.statements(), sigs, out)?;
-                }
-                RStmt::For(x, _) => {
-                    expr(&x.2.expr, sigs, out)?;
-                    stmts_walk(x.2.body.statements(), sigs, out)?;
-                }
-                RStmt::Var(x, ..) => expr(&x.1, sigs, out)?,
-                RStmt::Assignment(x) => {
-                    expr(&x.1.lhs, sigs, out)?;
-                    expr(&x.1.rhs, sigs, out)?;
-                }
-                RStmt::FnCall(call, _) => expr(&RExpr::FnCall(call.clone(), rhai::Position::NONE), sigs, out)?,
-                RStmt::Block(b) => stmts_walk(b.statements(), sigs, out)?,
-                RStmt::Expr(e) => expr(e, sigs, out)?,
-                RStmt::BreakLoop(Some(e), ..) | RStmt::Return(Some(e), ..) => expr(e, sigs, out)?,
-                _ => {}
-            }
+        let Some(RExpr::DynamicConstant(v, _)) = call.args.first() else { return true };
+        let Some(fp) = v.read_lock::<FnPtr>() else { return true };
+        let n = call.args.len() - 1;
+        if let Some(i) = sigs.iter().position(|(name, _)| name.as_str() == fp.fn_name()) {
+            clash |= out[i].is_some_and(|k| k != n);
+            out[i] = Some(n);
         }
-        Ok(())
+        true
+    });
+    if clash {
+        return Err("closure curried two ways".into());
     }
-    stmts_walk(stmts, sigs, out)
+    Ok(out)
 }
 
 struct Lowering<'a> {
