@@ -4,7 +4,8 @@
 //!
 //! Run: `cargo bench --bench dsl_throughput` (ARC data from ../shared or ARC_DATA).
 //! For comparing interpreter changes on a noisy machine, count instructions instead:
-//! `ARCSYNTH_BENCH_PASSES=5 valgrind --tool=callgrind target/release/deps/dsl_throughput-*`
+//! `cargo build --profile profiling --bench dsl_throughput`, then
+//! `ARCSYNTH_BENCH_PASSES=5 valgrind --tool=callgrind target/profiling/deps/dsl_throughput-*`
 //! runs 5 single-thread passes and exits; `ARCSYNTH_BENCH_SHARE=1` prints each program's
 //! share of the single-thread time; `ARCSYNTH_BENCH_ONLY=id,id` keeps only those tasks.
 
