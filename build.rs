@@ -70,10 +70,12 @@ fn dispatch_table() {
             tys.push(format!("Ty::{ty}"));
         }
         let first_mut = params.split(',').map(str::trim).find(|p| !p.contains("NativeCallContext")).is_some_and(|p| p.contains("&mut "));
+        let ret = rest[rest.find(')').unwrap() + 1..].trim().strip_prefix("->").map_or("()", |r| r.trim_end_matches('{').trim());
+        let typed = typed_adapter(ident, params, ret);
         for name in names {
             writeln!(
                 out,
-                "    Native {{ name: {name:?}, params: &[{}], first_mut: {first_mut}, pure: {pure}, func: &dsl_api::{ident}_token() }},",
+                "    Native {{ name: {name:?}, params: &[{}], first_mut: {first_mut}, pure: {pure}, func: &dsl_api::{ident}_token(), typed: {typed} }},",
                 tys.join(", ")
             )
             .unwrap();
@@ -82,4 +84,33 @@ fn dispatch_table() {
     }
     out.push_str("];\n");
     std::fs::write(Path::new(&std::env::var("OUT_DIR").unwrap()).join("dispatch.rs"), out).unwrap();
+}
+
+/// The typed adapter of primitive `ident` (see `dsl::value`): a function from the
+/// fast path's `Val` arguments to its `Val` result that calls `dsl_api::ident`
+/// directly. `None` for primitives that need the engine (`NativeCallContext`) or take a
+/// `&str`: those keep the plugin call. By-value arguments after the first are moved out
+/// of their (temporary) slots; a by-value first argument may be a variable and is cloned.
+fn typed_adapter(ident: &str, params: &str, ret: &str) -> String {
+    let params: Vec<(&str, &str)> =
+        params.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| p.split_once(':').map(|(n, t)| (n.trim(), t.trim())).unwrap()).collect();
+    if params.iter().any(|(_, t)| t.contains("NativeCallContext") || t.contains("&str")) {
+        return "None".into();
+    }
+    let names: Vec<String> = (0..params.len()).map(|i| format!("a{i}")).collect();
+    let mut body = format!("let [{}] = a else {{ return None }}; ", names.join(", "));
+    for (i, (_, t)) in params.iter().enumerate().skip(1) {
+        write!(body, "let a{i} = <{t} as ArgVal>::take(a{i})?; ").unwrap();
+    }
+    let call = format!("dsl_api::{ident}({})", names.join(", "));
+    let wrap = if ret.starts_with("Res<") { "r.map(IntoVal::into_val)" } else { "Ok(IntoVal::into_val(r))" };
+    match params.first() {
+        Some((_, t)) if t.starts_with("&mut ") => {
+            let t = t.trim_start_matches("&mut ");
+            write!(body, "<{t} as ArgMut>::with(a0, |a0| {{ let r = {call}; {wrap} }})").unwrap();
+        }
+        Some((_, t)) => write!(body, "let a0 = <{t} as ArgVal>::cloned(a0)?; let r = {call}; Some({wrap})").unwrap(),
+        None => write!(body, "let r = {call}; Some({wrap})").unwrap(),
+    }
+    format!("Some(|a: &mut [&mut Val]| -> Option<Res<Val>> {{ {body} }})")
 }

@@ -10,6 +10,7 @@ pub mod objects;
 pub mod ops;
 pub mod rules;
 pub mod syntax;
+pub(crate) mod value;
 
 use rhai::Engine;
 

@@ -13,6 +13,7 @@ use rhai::{Array, FnPtr, INT};
 use super::objects::{self, Obj, ObjectOptions};
 use super::ops::{self, DslError};
 use super::rules;
+use super::value::{ArgMut, ArgVal, IntoVal, Val};
 use crate::grid::Grid;
 
 impl From<DslError> for Box<EvalAltResult> {
@@ -720,6 +721,13 @@ pub(crate) enum Ty {
 }
 
 impl Ty {
+    pub(crate) fn accepts_val(self, v: &Val) -> bool {
+        match v {
+            Val::Grid(_) => self == Ty::Grid,
+            Val::Dyn(d) => self.accepts(d),
+        }
+    }
+
     pub(crate) fn accepts(self, d: &Dynamic) -> bool {
         match self {
             Ty::Grid => d.is::<Grid>(),
@@ -756,7 +764,12 @@ pub(crate) struct Native {
     /// Leaves its first argument unchanged.
     pub pure: bool,
     pub func: &'static (dyn PluginFunc + Sync),
+    /// The same call on the fast path's values (see `dsl::value`), where the types allow.
+    pub typed: Option<TypedFn>,
 }
+
+/// A typed adapter: `None` when an argument has a type other than the parameter's.
+pub(crate) type TypedFn = fn(&mut [&mut Val]) -> Option<Res<Val>>;
 
 include!(concat!(env!("OUT_DIR"), "/dispatch.rs"));
 

@@ -1,9 +1,12 @@
 //! Runs a [`Lowered`] program: the sandbox's fast path.
 //!
-//! Values are Rhai's `Dynamic`s and every primitive is the same plugin function Rhai
-//! calls, so results are Rhai's. What is saved is Rhai's per-node overhead: no name or
-//! hash lookups, no scope searches, and integer arithmetic and comparisons done inline.
-//! Anything else (floats, strings, the standard library) goes through Rhai's dispatch.
+//! Values are [`Val`]s: grids unboxed, everything else Rhai's `Dynamic`. Primitives run
+//! through the typed adapters build.rs generates from their signatures (the same Rust
+//! functions Rhai's plugin calls), or through the plugin itself where an adapter cannot
+//! be written, so results are Rhai's. What is saved is Rhai's per-node overhead: no name
+//! or hash lookups, no scope searches, integer arithmetic and comparisons done inline,
+//! and no boxing of grids. Anything else (floats, strings, the standard library) goes
+//! through Rhai's dispatch.
 //!
 //! **Invariant:** a run returns `Ok` only with the value Rhai's evaluator would return.
 //! Every error is either a timeout (which Rhai's evaluator, being slower, would also hit)
@@ -26,6 +29,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map
 use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Iter, Link, Lowered, Place, Slot, Stmt};
 use crate::dsl::module::Ty;
 use crate::dsl::ops;
+use crate::dsl::value::Val;
 use crate::grid::Grid;
 
 /// Limits of one run on this thread.
@@ -63,7 +67,7 @@ const PURE_STD: &[&str] = &["len", "is_empty", "contains", "index_of", "filter",
 enum Flow {
     Break,
     Continue,
-    Return(Dynamic),
+    Return(Val),
     Err(Box<EvalAltResult>),
 }
 
@@ -82,12 +86,12 @@ impl From<&str> for Flow {
 type R<T> = Result<T, Flow>;
 
 /// A function's local variables, parameters first (most DSL functions have a handful).
-type Locals = SmallVec<[Dynamic; 8]>;
+type Locals = SmallVec<[Val; 8]>;
 /// Evaluated arguments of one call or chain.
-type Args = SmallVec<[Dynamic; 6]>;
+type Args = SmallVec<[Val; 6]>;
 
 /// Runs `solve(input)`.
-pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: ExecLimits) -> Result<Dynamic, Box<EvalAltResult>> {
+pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: ExecLimits) -> Result<Val, Box<EvalAltResult>> {
     STATE.with(|s| {
         s.budget.set(limits.max_operations);
         s.depth.set(0);
@@ -97,7 +101,7 @@ pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: Exe
     let exec = Exec { engine, global: &global, prog };
     CLOSURES.with(|c| c.borrow_mut().clear());
     let mut args = Locals::new();
-    args.push(Dynamic::from(input));
+    args.push(Val::Grid(input));
     let result = exec.call_script(prog.solve, args, &mut [], None);
     CLOSURES.with(|c| c.borrow_mut().clear());
     result
@@ -120,19 +124,19 @@ struct Frame<'f> {
     /// Bit `i`: local `i` is `const` or a closure has captured it (Rhai would share it).
     pinned: u64,
     locals: Locals,
-    captures: &'f mut [Dynamic],
-    this: Option<&'f mut Dynamic>,
+    captures: &'f mut [Val],
+    this: Option<&'f mut Val>,
 }
 
 impl Frame<'_> {
-    fn get(&self, s: Slot) -> &Dynamic {
+    fn get(&self, s: Slot) -> &Val {
         match s {
             Slot::Local(i) => &self.locals[i as usize],
             Slot::Capture(i) => &self.captures[i as usize],
         }
     }
 
-    fn get_mut(&mut self, s: Slot) -> &mut Dynamic {
+    fn get_mut(&mut self, s: Slot) -> &mut Val {
         match s {
             Slot::Local(i) => &mut self.locals[i as usize],
             Slot::Capture(i) => &mut self.captures[i as usize],
@@ -147,7 +151,7 @@ impl Frame<'_> {
     }
 
     /// A fresh binding of local `i` (`let`, or the next value of a loop variable).
-    fn rebind(&mut self, i: u32, v: Dynamic) {
+    fn rebind(&mut self, i: u32, v: Val) {
         self.locals[i as usize] = v;
         self.pinned &= !(1 << i) | self.func.consts;
     }
@@ -179,7 +183,14 @@ fn clock_or_limit(left: u64) -> R<()> {
 
 /// Rhai's data-size limits, counted the way Rhai counts them: array elements and map
 /// entries at every nesting level, and string lengths.
-fn check_size(v: &Dynamic) -> R<()> {
+fn check_size(v: &Val) -> R<()> {
+    match v {
+        Val::Dyn(d) => check_dynamic_size(d),
+        Val::Grid(_) => Ok(()),
+    }
+}
+
+fn check_dynamic_size(v: &Dynamic) -> R<()> {
     fn count(v: &Dynamic, sizes: &mut (usize, usize, usize)) {
         if let Some(a) = v.read_lock::<Array>() {
             sizes.0 += a.len();
@@ -206,21 +217,21 @@ fn check_size(v: &Dynamic) -> R<()> {
 /// An operand of an operator: integers stay unboxed.
 enum Operand {
     Int(INT),
-    Dyn(Dynamic),
+    Val(Val),
 }
 
 impl Operand {
-    fn of(v: Dynamic) -> Operand {
+    fn of(v: Val) -> Operand {
         match v.as_int() {
             Ok(n) => Operand::Int(n),
-            Err(_) => Operand::Dyn(v),
+            Err(_) => Operand::Val(v),
         }
     }
 
-    fn into_dynamic(self) -> Dynamic {
+    fn into_val(self) -> Val {
         match self {
-            Operand::Int(n) => Dynamic::from_int(n),
-            Operand::Dyn(v) => v,
+            Operand::Int(n) => Val::int(n),
+            Operand::Val(v) => v,
         }
     }
 }
@@ -228,7 +239,7 @@ impl Operand {
 /// Rhai's integer operators (checked arithmetic); `None` for the others.
 fn int_op(op: &BinOp, x: INT, y: INT) -> Option<R<Operand>> {
     let overflow = || Flow::from("integer overflow");
-    let bool = |b: bool| Ok(Operand::Dyn(Dynamic::from_bool(b)));
+    let bool = |b: bool| Ok(Operand::Val(Val::bool(b)));
     Some(match op {
         BinOp::Add => x.checked_add(y).map(Operand::Int).ok_or_else(overflow),
         BinOp::Sub => x.checked_sub(y).map(Operand::Int).ok_or_else(overflow),
@@ -245,17 +256,17 @@ fn int_op(op: &BinOp, x: INT, y: INT) -> Option<R<Operand>> {
     })
 }
 
-fn as_bool(v: &Dynamic) -> R<bool> {
+fn as_bool(v: &Val) -> R<bool> {
     v.as_bool().map_err(|_| "condition is not a bool".into())
 }
 
-fn as_int(v: &Dynamic) -> R<INT> {
+fn as_int(v: &Val) -> R<INT> {
     v.as_int().map_err(|_| "not an integer".into())
 }
 
 /// Rhai's array index: negative counts from the end.
 fn array_index(len: usize, key: &Dynamic) -> R<usize> {
-    let i = as_int(key)?;
+    let i = key.as_int().map_err(|_| Flow::from("not an integer"))?;
     let j = if i < 0 { len as INT + i } else { i };
     if j < 0 || j >= len as INT {
         return Err("index out of bounds".into());
@@ -268,7 +279,7 @@ impl Exec<'_> {
         NativeCallContext::new_with_all_fields(self.engine, name, None, self.global, Position::NONE)
     }
 
-    fn call_script(&self, f: usize, mut args: Locals, captures: &mut [Dynamic], this: Option<&mut Dynamic>) -> Result<Dynamic, Box<EvalAltResult>> {
+    fn call_script(&self, f: usize, mut args: Locals, captures: &mut [Val], this: Option<&mut Val>) -> Result<Val, Box<EvalAltResult>> {
         let func = &self.prog.fns[f];
         if args.len() != func.params || captures.len() != func.captures {
             return Err(format!("{} takes {} arguments", func.name, func.params).into());
@@ -279,7 +290,7 @@ impl Exec<'_> {
             d <= s.limits.get().max_call_levels
         });
         let result = if deeper {
-            args.resize(func.locals, Dynamic::UNIT);
+            args.resize(func.locals, Val::default());
             let mut frame = Frame { func, pinned: func.consts, locals: args, captures, this };
             tick().and_then(|()| self.block(&mut frame, &func.body))
         } else {
@@ -293,8 +304,8 @@ impl Exec<'_> {
         }
     }
 
-    fn block(&self, fr: &mut Frame, b: &[Stmt]) -> R<Dynamic> {
-        let mut last = Dynamic::UNIT;
+    fn block(&self, fr: &mut Frame, b: &[Stmt]) -> R<Val> {
+        let mut last = Val::default();
         for s in b {
             last = self.stmt(fr, s)?;
         }
@@ -311,7 +322,7 @@ impl Exec<'_> {
         }
     }
 
-    fn stmt(&self, fr: &mut Frame, s: &Stmt) -> R<Dynamic> {
+    fn stmt(&self, fr: &mut Frame, s: &Stmt) -> R<Val> {
         tick()?;
         match s {
             Stmt::Let(slot, e) => {
@@ -320,19 +331,31 @@ impl Exec<'_> {
             }
             Stmt::Assign(place, e) => {
                 let v = self.eval(fr, e)?;
-                self.at_place(fr, place, true, &mut |t| {
-                    *t = v.clone();
-                    Ok(())
-                })?;
+                if place.path.is_empty() {
+                    *self.variable(fr, place)? = v;
+                } else {
+                    let mut v = Some(v.into_dynamic());
+                    self.at_place(fr, place, true, &mut |t| {
+                        *t = v.take().ok_or_else(|| Flow::from("one assignment, two places"))?;
+                        Ok(())
+                    })?;
+                }
             }
             Stmt::OpAssign(place, op, e) => {
                 let rhs = self.eval(fr, e)?;
-                self.at_place(fr, place, false, &mut |t| {
-                    let new = self.binary(op, std::mem::take(t), rhs.clone())?;
+                if place.path.is_empty() {
+                    let t = self.variable(fr, place)?;
+                    let new = self.binary(op, std::mem::take(t), rhs)?;
                     check_size(&new)?;
                     *t = new;
-                    Ok(())
-                })?;
+                } else {
+                    self.at_place(fr, place, false, &mut |t| {
+                        let new = self.binary(op, Val::Dyn(std::mem::take(t)), rhs.clone())?.into_dynamic();
+                        check_dynamic_size(&new)?;
+                        *t = new;
+                        Ok(())
+                    })?;
+                }
             }
             Stmt::Expr(e) => return self.eval(fr, e),
             Stmt::If(c, then, other) => {
@@ -365,28 +388,28 @@ impl Exec<'_> {
             Stmt::Return(e) => {
                 let v = match e {
                     Some(e) => self.eval(fr, e)?,
-                    None => Dynamic::UNIT,
+                    None => Val::default(),
                 };
                 return Err(Flow::Return(v));
             }
             Stmt::Block(b) => return self.block(fr, b),
         }
-        Ok(Dynamic::UNIT)
+        Ok(Val::default())
     }
 
     fn for_loop(&self, fr: &mut Frame, var: u32, counter: Option<u32>, iter: &Iter, body: &[Stmt]) -> R<()> {
         // Rebinding is exact here: lowering lets only closures that cannot outlive an
         // iteration capture a loop variable.
-        let mut step = |fr: &mut Frame, i: usize, v: Dynamic| -> R<bool> {
+        let mut step = |fr: &mut Frame, i: usize, v: Val| -> R<bool> {
             fr.rebind(var, v);
             if let Some(c) = counter {
-                fr.rebind(c, Dynamic::from_int(i as INT));
+                fr.rebind(c, Val::int(i as INT));
             }
             self.body(fr, body)
         };
-        let ints = |fr: &mut Frame, step: &mut dyn FnMut(&mut Frame, usize, Dynamic) -> R<bool>, range: &mut dyn Iterator<Item = INT>| -> R<()> {
+        let ints = |fr: &mut Frame, step: &mut dyn FnMut(&mut Frame, usize, Val) -> R<bool>, range: &mut dyn Iterator<Item = INT>| -> R<()> {
             for (i, x) in range.enumerate() {
-                if !step(fr, i, Dynamic::from_int(x))? {
+                if !step(fr, i, Val::int(x))? {
                     break;
                 }
             }
@@ -403,10 +426,12 @@ impl Exec<'_> {
                 }
             }
             Iter::Value(e) => {
-                let v = self.eval(fr, e)?;
+                let Val::Dyn(v) = self.eval(fr, e)? else {
+                    return Err("for over a grid".into());
+                };
                 if v.is_array() {
                     for (i, x) in v.cast::<Array>().into_iter().enumerate() {
-                        if !step(fr, i, x)? {
+                        if !step(fr, i, Val::Dyn(x))? {
                             break;
                         }
                     }
@@ -422,24 +447,29 @@ impl Exec<'_> {
         }
     }
 
-    /// Calls `f` on the place `p` (inserting a missing map key when `insert`), then
-    /// checks the variable's data size.
+    /// The variable that the place `p` (with no path) names, if it may be assigned.
+    fn variable<'f>(&self, fr: &'f mut Frame, p: &Place) -> R<&'f mut Val> {
+        if fr.is_shared(p.root) {
+            return Err("assignment to a captured or constant variable".into());
+        }
+        Ok(fr.get_mut(p.root))
+    }
+
+    /// Calls `f` on the element that the place `p` (a variable and a path) reaches,
+    /// inserting a missing map key when `insert`, then checks the variable's data size.
     fn at_place(&self, fr: &mut Frame, p: &Place, insert: bool, f: &mut dyn FnMut(&mut Dynamic) -> R<()>) -> R<()> {
         if fr.is_shared(p.root) {
             return Err("assignment to a captured or constant variable".into());
         }
-        let mut keys = Args::new();
+        let mut keys: SmallVec<[Dynamic; 6]> = SmallVec::new();
         for l in p.path.iter() {
             if let Link::Index(e) = l {
-                keys.push(self.eval(fr, e)?);
+                keys.push(self.eval(fr, e)?.into_dynamic());
             }
         }
-        let root = fr.get_mut(p.root);
+        let root = fr.get_mut(p.root).dynamic_mut();
         at_path(root, &p.path, &mut keys, insert, f)?;
-        if !p.path.is_empty() {
-            check_size(root)?;
-        }
-        Ok(())
+        check_dynamic_size(root)
     }
 
     /// An operand without cloning a variable that holds an integer.
@@ -450,7 +480,7 @@ impl Exec<'_> {
                 let v = fr.get(*s);
                 Ok(match v.as_int() {
                     Ok(n) => Operand::Int(n),
-                    Err(_) => Operand::Dyn(v.clone()),
+                    Err(_) => Operand::Val(v.clone()),
                 })
             }
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab),
@@ -466,48 +496,49 @@ impl Exec<'_> {
                 return r;
             }
         }
-        self.binary(op, a.into_dynamic(), b.into_dynamic()).map(Operand::of)
+        self.binary(op, a.into_val(), b.into_val()).map(Operand::of)
     }
 
-    fn binary(&self, op: &BinOp, mut a: Dynamic, mut b: Dynamic) -> R<Dynamic> {
+    fn binary(&self, op: &BinOp, a: Val, b: Val) -> R<Val> {
         if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
             if let Some(r) = int_op(op, x, y) {
-                return r.map(Operand::into_dynamic);
+                return r.map(Operand::into_val);
             }
         }
         if let (Ok(x), Ok(y), BinOp::Eq | BinOp::Ne) = (a.as_bool(), b.as_bool(), op) {
-            return Ok(Dynamic::from_bool((x == y) == matches!(op, BinOp::Eq)));
+            return Ok(Val::bool((x == y) == matches!(op, BinOp::Eq)));
         }
         let name = op.name();
-        let r = self.ctx(name).call_native_fn_raw(name, false, &mut [&mut a, &mut b])?;
+        let (mut a, mut b) = (a.into_dynamic(), b.into_dynamic());
+        let r = Val::Dyn(self.ctx(name).call_native_fn_raw(name, false, &mut [&mut a, &mut b])?);
         check_size(&r)?;
         Ok(r)
     }
 
-    fn eval(&self, fr: &mut Frame, e: &Expr) -> R<Dynamic> {
+    fn eval(&self, fr: &mut Frame, e: &Expr) -> R<Val> {
         match e {
-            Expr::Const(v) => Ok(v.clone()),
+            Expr::Const(v) => Ok(Val::Dyn(v.clone())),
             Expr::Slot(s) => Ok(fr.get(*s).clone()),
             Expr::This => fr.this.as_deref().cloned().ok_or_else(|| "this outside a method".into()),
             Expr::Array(items) => {
-                let a = items.iter().map(|x| self.eval(fr, x)).collect::<R<Array>>()?;
-                let v = Dynamic::from_array(a);
+                let a = items.iter().map(|x| self.eval(fr, x).map(Val::into_dynamic)).collect::<R<Array>>()?;
+                let v = Val::Dyn(Dynamic::from_array(a));
                 check_size(&v)?;
                 Ok(v)
             }
             Expr::Map(entries) => {
                 let mut m = Map::new();
                 for (k, x) in entries.iter() {
-                    m.insert(k.as_str().into(), self.eval(fr, x)?);
+                    m.insert(k.as_str().into(), self.eval(fr, x)?.into_dynamic());
                 }
-                let v = Dynamic::from_map(m);
+                let v = Val::Dyn(Dynamic::from_map(m));
                 check_size(&v)?;
                 Ok(v)
             }
             Expr::Interp(parts) => {
                 let mut s = String::new();
                 for p in parts.iter() {
-                    let mut v = self.eval(fr, p)?;
+                    let mut v = self.eval(fr, p)?.into_dynamic();
                     if v.is_string() {
                         s.push_str(v.as_immutable_string_ref().map_err(Flow::from)?.as_str());
                     } else if let Ok(n) = v.as_int() {
@@ -521,36 +552,36 @@ impl Exec<'_> {
                         s.push_str(&t.into_immutable_string().map_err(|_| Flow::from("to_string"))?);
                     }
                 }
-                let v = Dynamic::from(s);
+                let v = Val::Dyn(Dynamic::from(s));
                 check_size(&v)?;
                 Ok(v)
             }
             Expr::And(items) => {
                 for x in items.iter() {
                     if !as_bool(&self.eval(fr, x)?)? {
-                        return Ok(Dynamic::FALSE);
+                        return Ok(Val::bool(false));
                     }
                 }
-                Ok(Dynamic::TRUE)
+                Ok(Val::bool(true))
             }
             Expr::Or(items) => {
                 for x in items.iter() {
                     if as_bool(&self.eval(fr, x)?)? {
-                        return Ok(Dynamic::TRUE);
+                        return Ok(Val::bool(true));
                     }
                 }
-                Ok(Dynamic::FALSE)
+                Ok(Val::bool(false))
             }
-            Expr::Int(n) => Ok(Dynamic::from_int(*n)),
-            Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_dynamic),
+            Expr::Int(n) => Ok(Val::int(*n)),
+            Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_val),
             Expr::Neg(x) => {
-                let mut v = self.eval(fr, x)?;
+                let v = self.eval(fr, x)?;
                 match v.as_int() {
-                    Ok(n) => n.checked_neg().map(Dynamic::from_int).ok_or_else(|| "integer overflow".into()),
-                    Err(_) => Ok(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v])?),
+                    Ok(n) => n.checked_neg().map(Val::int).ok_or_else(|| "integer overflow".into()),
+                    Err(_) => Ok(Val::Dyn(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v.into_dynamic()])?)),
                 }
             }
-            Expr::Not(x) => Ok(Dynamic::from_bool(!as_bool(&self.eval(fr, x)?)?)),
+            Expr::Not(x) => Ok(Val::bool(!as_bool(&self.eval(fr, x)?)?)),
             Expr::Call(c) => self.call(fr, c),
             Expr::Chain(c) => self.chain(fr, c),
             Expr::Closure(f, slots) => {
@@ -568,7 +599,7 @@ impl Exec<'_> {
     /// A closure value: a Rhai function pointer to native code that runs it. Its name
     /// `closure_N` indexes this run's closures, so that `filter` and friends can call
     /// it directly.
-    fn closure(&self, f: usize, captured: Vec<Dynamic>) -> Dynamic {
+    fn closure(&self, f: usize, captured: Vec<Val>) -> Val {
         let closure = Closure(Arc::new(ClosureData { prog: Arc::clone(self.prog), f, captured: Mutex::new(captured) }));
         let name = CLOSURES.with(|c| {
             let mut c = c.borrow_mut();
@@ -580,18 +611,18 @@ impl Exec<'_> {
             // element by reference.
             let mut params = Locals::new();
             for a in args.iter() {
-                params.push((**a).clone());
+                params.push(Val::Dyn((**a).clone()));
             }
-            closure.call_with(ctx.engine(), ctx.global_runtime_state(), params)
+            closure.call_with(ctx.engine(), ctx.global_runtime_state(), params).map(Val::into_dynamic)
         };
         #[allow(deprecated)]
         let fp = FnPtr::from_dyn_fn(name, Box::new(call)).expect("a valid name");
-        Dynamic::from(fp)
+        Val::Dyn(Dynamic::from(fp))
     }
 
     /// `array.filter(f)`, `all`, `some` and `map` with one of our one-parameter closures,
     /// called directly; `None` when Rhai's own function must run.
-    fn array_with_closure(&self, name: &str, array: Option<&Dynamic>, rest: &[Dynamic]) -> Option<R<Dynamic>> {
+    fn array_with_closure(&self, name: &str, array: Option<&Val>, rest: &[Val]) -> Option<R<Val>> {
         if !matches!(name, "filter" | "all" | "some" | "map") || rest.len() != 1 {
             return None;
         }
@@ -599,34 +630,34 @@ impl Exec<'_> {
         if closure.0.prog.fns[closure.0.f].params != 1 {
             return None; // Rhai also passes the index to two-parameter closures
         }
-        let array = array?.read_lock::<Array>()?;
-        let truthy = |v: &Dynamic| v.as_bool().unwrap_or(false);
+        let array = array?.dynamic()?.read_lock::<Array>()?;
+        let truthy = |v: &Val| v.as_bool().unwrap_or(false);
         Some((|| {
             let mut kept = Array::new();
             for item in array.iter() {
-                let v = closure.call(self.engine, self.global, item.clone())?;
+                let v = closure.call(self.engine, self.global, Val::Dyn(item.clone()))?;
                 match name {
                     "filter" if truthy(&v) => kept.push(item.clone()),
-                    "all" if !truthy(&v) => return Ok(Dynamic::FALSE),
-                    "some" if truthy(&v) => return Ok(Dynamic::TRUE),
+                    "all" if !truthy(&v) => return Ok(Val::bool(false)),
+                    "some" if truthy(&v) => return Ok(Val::bool(true)),
                     "map" => {
                         check_size(&v)?;
-                        kept.push(v);
+                        kept.push(v.into_dynamic());
                     }
                     _ => {}
                 }
             }
             Ok(match name {
-                "all" => Dynamic::TRUE,
-                "some" => Dynamic::FALSE,
-                _ => Dynamic::from_array(kept),
+                "all" => Val::bool(true),
+                "some" => Val::bool(false),
+                _ => Val::Dyn(Dynamic::from_array(kept)),
             })
         })())
     }
 
     /// A function-call style call. Like Rhai, a variable as first argument of a native
     /// function is passed by reference (`set(g, r, c, v)` changes `g`).
-    fn call(&self, fr: &mut Frame, c: &Call) -> R<Dynamic> {
+    fn call(&self, fr: &mut Frame, c: &Call) -> R<Val> {
         if let Some(f) = c.script {
             let mut args = Locals::new();
             for a in c.args.iter() {
@@ -656,16 +687,16 @@ impl Exec<'_> {
 
     /// Calls a DSL primitive (first overload whose parameter types match) or, when none
     /// matches, whatever Rhai's dispatch finds.
-    fn native(&self, c: &Call, mut first: Option<&mut Dynamic>, shared: bool, rest: &mut [Dynamic]) -> R<Dynamic> {
+    fn native(&self, c: &Call, first: Option<&mut Val>, shared: bool, rest: &mut [Val]) -> R<Val> {
         tick()?;
         let matches = |params: &[Ty]| match &first {
-            Some(f) => params[0].accepts(f) && params[1..].iter().zip(rest.iter()).all(|(t, v)| t.accepts(v)),
+            Some(f) => params[0].accepts_val(f) && params[1..].iter().zip(rest.iter()).all(|(t, v)| t.accepts_val(v)),
             None => params.is_empty(),
         };
         let Some(n) = c.natives.iter().find(|n| matches(n.params)) else {
             if c.name == "contains" && rest.len() == 1 {
                 if let Some(found) = int_array_contains(first.as_deref(), &rest[0]) {
-                    return Ok(Dynamic::from_bool(found));
+                    return Ok(Val::bool(found));
                 }
             }
             if let Some(r) = self.array_with_closure(&c.name, first.as_deref(), rest) {
@@ -675,62 +706,80 @@ impl Exec<'_> {
             }
             return self.std_call(c, first, shared, rest);
         };
-        if let Some(f) = first.as_deref_mut() {
+        if let Some(f) = first.as_deref() {
             if let Some(r) = intrinsic(n.name, f, rest) {
                 return r;
             }
         }
+        if shared && n.first_mut && !n.pure && first.is_some() {
+            return Err("a captured or constant variable passed to a function that changes it".into());
+        }
+        if let Some(typed) = n.typed {
+            let mut args: SmallVec<[&mut Val; 8]> = SmallVec::new();
+            if let Some(f) = first {
+                args.push(f);
+            }
+            for v in rest.iter_mut() {
+                args.push(v);
+            }
+            // The overload matched the argument types, so the adapter accepts them.
+            let r = typed(&mut args).ok_or_else(|| Flow::from("a typed adapter refused its arguments"))??;
+            check_size(&r)?;
+            if !n.pure {
+                if let Some(f) = args.first() {
+                    check_size(f)?;
+                }
+            }
+            return Ok(r);
+        }
         let mut owned;
+        let mut values = dynamics(rest);
         let mut args: SmallVec<[&mut Dynamic; 8]> = SmallVec::new();
         match first {
             // The plugin takes a by-value first argument out of its slot.
             Some(f) if !n.first_mut => {
-                owned = f.clone();
+                owned = f.dynamic().cloned().unwrap_or_else(|| f.clone().into_dynamic());
                 args.push(&mut owned);
             }
-            Some(f) => {
-                if shared && !n.pure {
-                    return Err("a captured or constant variable passed to a function that changes it".into());
-                }
-                args.push(f);
-            }
+            Some(f) => args.push(f.dynamic_mut()),
             None => {}
         }
-        for v in rest.iter_mut() {
+        for v in values.iter_mut() {
             args.push(v);
         }
-        let r = n.func.call(Some(self.ctx(n.name)), &mut args)?;
+        let r = Val::Dyn(n.func.call(Some(self.ctx(n.name)), &mut args)?);
         check_size(&r)?;
         if !n.pure {
             if let Some(f) = args.first() {
-                check_size(f)?;
+                check_dynamic_size(f)?;
             }
         }
         Ok(r)
     }
 
     /// A call that Rhai's dispatch resolves (the standard library, or a type error).
-    fn std_call(&self, c: &Call, first: Option<&mut Dynamic>, shared: bool, rest: &mut [Dynamic]) -> R<Dynamic> {
+    fn std_call(&self, c: &Call, first: Option<&mut Val>, shared: bool, rest: &mut [Val]) -> R<Val> {
         if shared && !PURE_STD.contains(&c.name.as_str()) {
             return Err("a captured or constant variable passed to a function that may change it".into());
         }
         let by_ref = first.is_some();
+        let mut values = dynamics(rest);
         let mut args: SmallVec<[&mut Dynamic; 8]> = SmallVec::new();
         if let Some(f) = first {
-            args.push(f);
+            args.push(f.dynamic_mut());
         }
-        for v in rest.iter_mut() {
+        for v in values.iter_mut() {
             args.push(v);
         }
-        let r = self.ctx(&c.name).call_native_fn_raw(&c.name, by_ref, &mut args)?;
+        let r = Val::Dyn(self.ctx(&c.name).call_native_fn_raw(&c.name, by_ref, &mut args)?);
         check_size(&r)?;
         if let Some(f) = args.first() {
-            check_size(f)?;
+            check_dynamic_size(f)?;
         }
         Ok(r)
     }
 
-    fn chain(&self, fr: &mut Frame, c: &Chain) -> R<Dynamic> {
+    fn chain(&self, fr: &mut Frame, c: &Chain) -> R<Val> {
         // Rhai evaluates every index and argument of a chain before walking it.
         let mut vals = Args::new();
         for l in c.links.iter() {
@@ -763,14 +812,16 @@ impl Exec<'_> {
 
     /// Walks `links` from `t`; `vals` holds, in order, each index and each method
     /// argument of the links.
-    fn walk(&self, t: &mut Dynamic, shared: bool, links: &[Link], vals: &mut [Dynamic]) -> R<Dynamic> {
+    fn walk(&self, t: &mut Val, shared: bool, links: &[Link], vals: &mut [Val]) -> R<Val> {
         let Some((link, rest)) = links.split_first() else { return Ok(t.clone()) };
         match link {
             Link::Index(_) => {
                 let (key, vals) = vals.split_first_mut().expect("one value per index");
+                let mut key = std::mem::take(key).into_dynamic();
+                let t = t.dynamic_mut();
                 if rest.is_empty() {
                     if let Some(a) = t.read_lock::<Array>() {
-                        return Ok(a[array_index(a.len(), key)?].clone());
+                        return Ok(Val::Dyn(a[array_index(a.len(), &key)?].clone()));
                     }
                 }
                 if let Ok(s) = t.as_immutable_string_ref() {
@@ -778,11 +829,11 @@ impl Exec<'_> {
                         return Err("indexing into a character".into());
                     }
                     let chars: Vec<char> = s.chars().collect();
-                    return Ok(Dynamic::from_char(chars[array_index(chars.len(), key)?]));
+                    return Ok(Val::Dyn(Dynamic::from_char(chars[array_index(chars.len(), &key)?])));
                 }
-                at_path(t, std::slice::from_ref(link), std::slice::from_mut(key), false, &mut |elem| self.walk(elem, shared, rest, vals))
+                at_path(t, std::slice::from_ref(link), std::slice::from_mut(&mut key), false, &mut |elem| self.walk_element(elem, shared, rest, vals))
             }
-            Link::Property(_) => at_path(t, std::slice::from_ref(link), &mut [], false, &mut |elem| self.walk(elem, shared, rest, vals)),
+            Link::Property(_) => at_path(t.dynamic_mut(), std::slice::from_ref(link), &mut [], false, &mut |elem| self.walk_element(elem, shared, rest, vals)),
             Link::Method(m) => {
                 let (args, vals) = vals.split_at_mut(m.args.len());
                 let mut r = self.method(t, shared, m, args)?;
@@ -795,11 +846,21 @@ impl Exec<'_> {
         }
     }
 
-    fn method(&self, t: &mut Dynamic, shared: bool, m: &Call, args: &mut [Dynamic]) -> R<Dynamic> {
-        if m.name == "call" && t.is_fnptr() {
-            tick()?;
-            let fp = t.clone().cast::<FnPtr>();
-            return Ok(fp.call_raw(&self.ctx("call"), None, args)?);
+    /// [`Exec::walk`] from an element of an array or map, put back afterwards.
+    fn walk_element(&self, elem: &mut Dynamic, shared: bool, links: &[Link], vals: &mut [Val]) -> R<Val> {
+        let mut v = Val::Dyn(std::mem::take(elem));
+        let r = self.walk(&mut v, shared, links, vals);
+        *elem = v.into_dynamic();
+        r
+    }
+
+    fn method(&self, t: &mut Val, shared: bool, m: &Call, args: &mut [Val]) -> R<Val> {
+        if m.name == "call" {
+            if let Some(fp) = t.dynamic().and_then(|d| d.read_lock::<FnPtr>().map(|f| f.clone())) {
+                tick()?;
+                let args = dynamics(args);
+                return Ok(Val::Dyn(fp.call_raw(&self.ctx("call"), None, args)?));
+            }
         }
         if let Some(f) = m.script {
             if shared {
@@ -816,20 +877,28 @@ impl Exec<'_> {
     }
 }
 
+/// Evaluated arguments as Rhai's values, moved out of their slots.
+fn dynamics(vals: &mut [Val]) -> SmallVec<[Dynamic; 6]> {
+    let mut out = SmallVec::new();
+    for v in vals.iter_mut() {
+        out.push(std::mem::take(v).into_dynamic());
+    }
+    out
+}
+
 /// The cell accessors that loops call most, on the same `ops` functions as their
 /// `dsl::module` wrappers but without the plugin's argument marshalling. `None` when the
 /// arguments are not (Grid, integers) and the plugin must run. Only pure accessors: `set`
 /// mutates its receiver, so it keeps the plugin path and its captured-variable check.
-fn intrinsic(name: &str, first: &Dynamic, rest: &[Dynamic]) -> Option<R<Dynamic>> {
-    let g = first.read_lock::<Grid>()?;
+fn intrinsic(name: &str, first: &Val, rest: &[Val]) -> Option<R<Val>> {
     let int = |i: usize| rest.get(i).and_then(|v| v.as_int().ok());
-    let n = match (name, rest.len()) {
-        ("get", 2) => ops::get(&g, int(0)?, int(1)?),
-        ("rows", 0) => g.rows() as INT,
-        ("cols", 0) => g.cols() as INT,
-        _ => return None,
-    };
-    Some(Ok(Dynamic::from_int(n)))
+    let n = first.with_grid(|g| match (name, rest.len()) {
+        ("get", 2) => Some(ops::get(g, int(0)?, int(1)?)),
+        ("rows", 0) => Some(g.rows() as INT),
+        ("cols", 0) => Some(g.cols() as INT),
+        _ => None,
+    })??;
+    Some(Ok(Val::int(n)))
 }
 
 /// A lowered closure: its function and captured values.
@@ -839,7 +908,7 @@ struct Closure(Arc<ClosureData>);
 struct ClosureData {
     prog: Arc<Lowered>,
     f: usize,
-    captured: Mutex<Vec<Dynamic>>,
+    captured: Mutex<Vec<Val>>,
 }
 
 thread_local! {
@@ -849,8 +918,8 @@ thread_local! {
 
 impl Closure {
     /// Our closure, if `v` is a function pointer to one of this run's.
-    fn of(v: &Dynamic) -> Option<Closure> {
-        let fp = v.read_lock::<FnPtr>()?;
+    fn of(v: &Val) -> Option<Closure> {
+        let fp = v.dynamic()?.read_lock::<FnPtr>()?;
         if fp.is_curried() {
             return None;
         }
@@ -858,13 +927,13 @@ impl Closure {
         CLOSURES.with(|c| c.borrow().get(i).cloned())
     }
 
-    fn call(&self, engine: &Engine, global: &GlobalRuntimeState, arg: Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
+    fn call(&self, engine: &Engine, global: &GlobalRuntimeState, arg: Val) -> Result<Val, Box<EvalAltResult>> {
         let mut params = Locals::new();
         params.push(arg);
         self.call_with(engine, global, params)
     }
 
-    fn call_with(&self, engine: &Engine, global: &GlobalRuntimeState, params: Locals) -> Result<Dynamic, Box<EvalAltResult>> {
+    fn call_with(&self, engine: &Engine, global: &GlobalRuntimeState, params: Locals) -> Result<Val, Box<EvalAltResult>> {
         let exec = Exec { engine, global, prog: &self.0.prog };
         let mut captured = self.0.captured.try_lock().map_err(|_| "a closure called itself")?;
         exec.call_script(self.0.f, params, &mut captured, None)
@@ -874,8 +943,8 @@ impl Closure {
 /// `array.contains(x)` for an array of integers and an integer. Rhai's `contains`
 /// compares with `==` through its dispatch, element by element; on integers that is
 /// plain equality.
-fn int_array_contains(array: Option<&Dynamic>, x: &Dynamic) -> Option<bool> {
-    let a = array?.read_lock::<Array>()?;
+fn int_array_contains(array: Option<&Val>, x: &Val) -> Option<bool> {
+    let a = array?.dynamic()?.read_lock::<Array>()?;
     let x = x.as_int().ok()?;
     a.iter().all(Dynamic::is_int).then(|| a.iter().any(|v| v.as_int() == Ok(x)))
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope, AST};
 
+use crate::dsl::value::Val;
 use crate::grid::{Grid, MAX_SIDE};
 
 /// How a run ended.
@@ -220,7 +221,7 @@ impl Sandbox {
 
     /// Runs `f` under this sandbox's deadline, with panics caught, and checks its value
     /// is a valid ARC grid.
-    fn guarded(&self, f: impl FnOnce() -> Result<Dynamic, Box<EvalAltResult>>) -> RunResult {
+    fn guarded(&self, f: impl FnOnce() -> Result<Val, Box<EvalAltResult>>) -> RunResult {
         let deadline = Instant::now() + self.limits.timeout;
         let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
         let result = catch_unwind(AssertUnwindSafe(f));
@@ -229,9 +230,9 @@ impl Sandbox {
     }
 
     /// Runs `solve(input)` with Rhai's own evaluator only.
-    fn run_rhai(&self, program: &Program, input: &Grid) -> Result<Dynamic, Box<EvalAltResult>> {
+    fn run_rhai(&self, program: &Program, input: &Grid) -> Result<Val, Box<EvalAltResult>> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-        self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &program.ast, "solve", (input.clone(),))
+        self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &program.ast, "solve", (input.clone(),)).map(Val::Dyn)
     }
 
     fn exec_limits(&self) -> exec::ExecLimits {
@@ -254,11 +255,12 @@ impl Sandbox {
     }
 }
 
-fn finish(result: std::thread::Result<Result<Dynamic, Box<EvalAltResult>>>) -> RunResult {
+fn finish(result: std::thread::Result<Result<Val, Box<EvalAltResult>>>) -> RunResult {
     match result {
         Err(p) => Err(RunError::new(Category::RuntimeError, format!("a primitive panicked: {}", panic_message(&p)))),
         Ok(Err(e)) => Err(classify(&e)),
-        Ok(Ok(value)) => to_grid(value),
+        Ok(Ok(Val::Grid(grid))) => within_size(grid),
+        Ok(Ok(Val::Dyn(value))) => to_grid(value),
     }
 }
 
@@ -306,6 +308,11 @@ fn to_grid(value: Dynamic) -> RunResult {
     } else {
         return Err(RunError::new(Category::WrongReturnType, format!("solve returned {type_name}, expected a Grid")));
     };
+    within_size(grid)
+}
+
+/// An ARC answer is at most 30x30.
+fn within_size(grid: Grid) -> RunResult {
     if grid.rows() > MAX_SIDE || grid.cols() > MAX_SIDE {
         return Err(RunError::new(Category::InvalidGrid, format!("{}x{} is larger than 30x30", grid.rows(), grid.cols())));
     }

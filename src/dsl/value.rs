@@ -1,0 +1,185 @@
+//! The sandbox fast path's values and the typed calling convention of primitives.
+//!
+//! Rhai keeps a custom type such as `Grid` in a `Dynamic` behind two boxes, so every
+//! grid a primitive returns costs two allocations to box and two frees to unbox. The
+//! fast path keeps grids unboxed ([`Val::Grid`]) and calls primitives through typed
+//! adapters that build.rs generates from the same signatures as the dispatch table
+//! (`Native::typed`): arguments are borrowed or moved out of `Val`s and the primitive's
+//! Rust function is called directly, without the plugin's `Dynamic` marshalling.
+//!
+//! **Invariant:** a `Val` means what its `into_dynamic()` means; `Val::Dyn` may hold a
+//! grid too (one that came out of an array, or from a plugin call), and every accessor
+//! accepts both forms.
+
+use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
+
+use super::objects::Obj;
+use crate::grid::Grid;
+
+/// A value on the sandbox's fast path: a grid unboxed, anything else Rhai's `Dynamic`.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Grid(Grid),
+    Dyn(Dynamic),
+}
+
+impl Default for Val {
+    fn default() -> Val {
+        Val::Dyn(Dynamic::UNIT)
+    }
+}
+
+impl Val {
+    pub fn int(n: INT) -> Val {
+        Val::Dyn(Dynamic::from_int(n))
+    }
+
+    pub fn bool(b: bool) -> Val {
+        Val::Dyn(Dynamic::from_bool(b))
+    }
+
+    pub fn as_int(&self) -> Result<INT, &'static str> {
+        match self {
+            Val::Dyn(d) => d.as_int(),
+            Val::Grid(_) => Err("Grid"),
+        }
+    }
+
+    pub fn as_bool(&self) -> Result<bool, &'static str> {
+        match self {
+            Val::Dyn(d) => d.as_bool(),
+            Val::Grid(_) => Err("Grid"),
+        }
+    }
+
+    /// The `Dynamic`, unless this is an unboxed grid.
+    pub fn dynamic(&self) -> Option<&Dynamic> {
+        match self {
+            Val::Dyn(d) => Some(d),
+            Val::Grid(_) => None,
+        }
+    }
+
+    /// The value as Rhai's `Dynamic`, boxing an unboxed grid in place.
+    pub fn dynamic_mut(&mut self) -> &mut Dynamic {
+        if let Val::Grid(_) = self {
+            *self = Val::Dyn(std::mem::take(self).into_dynamic());
+        }
+        match self {
+            Val::Dyn(d) => d,
+            Val::Grid(_) => unreachable!("boxed above"),
+        }
+    }
+
+    pub fn into_dynamic(self) -> Dynamic {
+        match self {
+            Val::Grid(g) => Dynamic::from(g),
+            Val::Dyn(d) => d,
+        }
+    }
+
+    /// `f` on the grid this value holds, boxed or not.
+    pub fn with_grid<R>(&self, f: impl FnOnce(&Grid) -> R) -> Option<R> {
+        match self {
+            Val::Grid(g) => Some(f(g)),
+            Val::Dyn(d) => Some(f(&*d.read_lock::<Grid>()?)),
+        }
+    }
+}
+
+/// A by-value parameter of a primitive.
+pub(crate) trait ArgVal: Sized {
+    /// Moves the argument out of `v` (a temporary); `None` if it has another type.
+    fn take(v: &mut Val) -> Option<Self>;
+    /// Copies the argument out of `v` (a variable passed where a value is expected).
+    fn cloned(v: &Val) -> Option<Self>;
+}
+
+/// `ArgVal` for the types that stay in a `Dynamic`.
+macro_rules! arg_in_dynamic {
+    ($($t:ty),*) => {$(
+        impl ArgVal for $t {
+            fn take(v: &mut Val) -> Option<Self> {
+                match v {
+                    Val::Dyn(d) if d.is::<$t>() => std::mem::take(d).try_cast::<$t>(),
+                    _ => None,
+                }
+            }
+            fn cloned(v: &Val) -> Option<Self> {
+                v.dynamic()?.read_lock::<$t>().map(|x| x.clone())
+            }
+        }
+    )*};
+}
+arg_in_dynamic!(Obj, Array, Map, FnPtr);
+
+impl ArgVal for INT {
+    fn take(v: &mut Val) -> Option<INT> {
+        v.as_int().ok()
+    }
+    fn cloned(v: &Val) -> Option<INT> {
+        v.as_int().ok()
+    }
+}
+
+impl ArgVal for Grid {
+    fn take(v: &mut Val) -> Option<Grid> {
+        match v {
+            Val::Grid(_) => match std::mem::take(v) {
+                Val::Grid(g) => Some(g),
+                Val::Dyn(_) => unreachable!("matched a grid"),
+            },
+            Val::Dyn(d) if d.is::<Grid>() => std::mem::take(d).try_cast::<Grid>(),
+            Val::Dyn(_) => None,
+        }
+    }
+    fn cloned(v: &Val) -> Option<Grid> {
+        v.with_grid(Grid::clone)
+    }
+}
+
+/// A by-reference (`&mut`) first parameter of a primitive.
+pub(crate) trait ArgMut: Variant + Clone {
+    /// `f` on the argument in place; `None` if `v` holds another type.
+    fn with<R>(v: &mut Val, f: impl FnOnce(&mut Self) -> R) -> Option<R> {
+        match v {
+            Val::Dyn(d) => Some(f(&mut *d.write_lock::<Self>()?)),
+            Val::Grid(_) => None,
+        }
+    }
+}
+
+impl ArgMut for Obj {}
+impl ArgMut for Array {}
+impl ArgMut for Map {}
+
+impl ArgMut for Grid {
+    fn with<R>(v: &mut Val, f: impl FnOnce(&mut Grid) -> R) -> Option<R> {
+        match v {
+            Val::Grid(g) => Some(f(g)),
+            Val::Dyn(d) => Some(f(&mut *d.write_lock::<Grid>()?)),
+        }
+    }
+}
+
+/// What a primitive returns, as a `Val`.
+pub(crate) trait IntoVal {
+    fn into_val(self) -> Val;
+}
+
+impl IntoVal for Grid {
+    fn into_val(self) -> Val {
+        Val::Grid(self)
+    }
+}
+
+macro_rules! into_dynamic_val {
+    ($($t:ty),*) => {$(
+        impl IntoVal for $t {
+            fn into_val(self) -> Val {
+                Val::Dyn(Dynamic::from(self))
+            }
+        }
+    )*};
+}
+into_dynamic_val!(INT, bool, (), Obj, Array, Map, String, Dynamic);
