@@ -3,9 +3,9 @@
 //! directory to find them.
 //!
 //! Also writes the DSL's dispatch table from `src/dsl/module.rs`: every Rhai-visible
-//! name of every primitive with its parameter types and the plugin token that calls it,
-//! so the sandbox's evaluator calls primitives directly (a test checks the table
-//! against the engine's own registrations).
+//! name of every primitive with its parameter types, the plugin token that calls it and
+//! a typed adapter (see `dsl::value`), so the sandbox's evaluator calls primitives
+//! directly (a test checks the table against the engine's own registrations).
 
 use std::fmt::Write;
 use std::path::Path;
