@@ -738,7 +738,7 @@ impl Exec<'_> {
         match first {
             // The plugin takes a by-value first argument out of its slot.
             Some(f) if !n.first_mut => {
-                owned = f.dynamic().cloned().unwrap_or_else(|| f.clone().into_dynamic());
+                owned = f.clone().into_dynamic();
                 args.push(&mut owned);
             }
             Some(f) => args.push(f.dynamic_mut()),
