@@ -6,8 +6,10 @@
 //! For comparing interpreter changes on a noisy machine, count instructions instead:
 //! `cargo build --profile profiling --bench dsl_throughput`, then
 //! `ARCSYNTH_BENCH_PASSES=5 valgrind --tool=callgrind target/profiling/deps/dsl_throughput-*`
-//! runs 5 single-thread passes and exits; `ARCSYNTH_BENCH_SHARE=1` prints each program's
-//! share of the single-thread time; `ARCSYNTH_BENCH_ONLY=id,id` keeps only those tasks.
+//! runs 5 single-thread passes and exits (`ARCSYNTH_BENCH_NATIVE=1`: passes of the
+//! native versions instead); `ARCSYNTH_BENCH_SHARE=1` prints each program's share of the
+//! single-thread time and each native version's ratio; `ARCSYNTH_BENCH_ONLY=id,id` keeps
+//! only those tasks.
 
 #[path = "common.rs"]
 mod common;
@@ -122,6 +124,17 @@ fn main() {
 
     // A fixed amount of work and nothing else, for `perf stat` instruction counts.
     if let Some(passes) = std::env::var("ARCSYNTH_BENCH_PASSES").ok().and_then(|v| v.parse::<usize>().ok()) {
+        if std::env::var_os("ARCSYNTH_BENCH_NATIVE").is_some() {
+            let natives = natives();
+            for _ in 0..passes {
+                for (id, f) in &natives {
+                    if let Some(j) = jobs.iter().find(|j| j.id == *id) {
+                        j.inputs.iter().for_each(|g| drop(std::hint::black_box(f(g))));
+                    }
+                }
+            }
+            return;
+        }
         for _ in 0..passes {
             pairs.iter().for_each(|(p, g)| drop(std::hint::black_box(sandbox.run(p, g))));
         }
@@ -186,6 +199,23 @@ fn main() {
         n_subset
     });
     let ratio = native_1 / subset_rhai_1;
+    if std::env::var_os("ARCSYNTH_BENCH_SHARE").is_some() {
+        for (j, f) in &subset {
+            let reps = 2000;
+            let t = Instant::now();
+            for _ in 0..reps {
+                j.inputs.iter().for_each(|g| drop(std::hint::black_box(f(g))));
+            }
+            let native = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            for _ in 0..reps {
+                j.inputs.iter().for_each(|g| drop(std::hint::black_box(sandbox.run(&j.program, g))));
+            }
+            let rhai = t.elapsed().as_secs_f64();
+            let per = 1e6 / (reps * j.inputs.len()) as f64;
+            eprintln!("{} native {:.2} us, script {:.2} us per eval: {:.1}x", j.id, native * per, rhai * per, rhai / native);
+        }
+    }
     let python_in_process = 1500.0;
 
     let json = serde_json::json!({

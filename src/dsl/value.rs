@@ -1,6 +1,7 @@
 //! The sandbox fast path's values and the typed calling convention of primitives.
 //!
-//! Rhai keeps a custom type such as `Grid` in a `Dynamic` behind two boxes, so every
+//! Integers and booleans are unboxed too: loops over cells make and drop them at every
+//! step, and a `Dynamic`'s clone and drop go through a match on every variant. Rhai keeps a custom type such as `Grid` in a `Dynamic` behind two boxes, so every
 //! grid a primitive returns costs two allocations to box and two frees to unbox. The
 //! fast path keeps grids unboxed ([`Val::Grid`]) and calls primitives through typed
 //! adapters that build.rs generates from the same signatures as the dispatch table
@@ -8,17 +9,20 @@
 //! Rust function is called directly, without the plugin's `Dynamic` marshalling.
 //!
 //! **Invariant:** a `Val` means what its `into_dynamic()` means; `Val::Dyn` may hold a
-//! grid too (one that came out of an array, or from a plugin call), and every accessor
-//! accepts both forms.
+//! grid, an integer or a boolean too (one that came out of an array, or from a plugin
+//! call), and every accessor accepts both forms.
 
 use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
 
 use super::objects::Obj;
 use crate::grid::Grid;
 
-/// A value on the sandbox's fast path: a grid unboxed, anything else Rhai's `Dynamic`.
+/// A value on the sandbox's fast path: a grid, an integer or a boolean unboxed, anything
+/// else Rhai's `Dynamic`.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
+    Int(INT),
+    Bool(bool),
     Grid(Grid),
     Dyn(Dynamic),
 }
@@ -31,48 +35,65 @@ impl Default for Val {
 
 impl Val {
     pub fn int(n: INT) -> Val {
-        Val::Dyn(Dynamic::from_int(n))
+        Val::Int(n)
     }
 
     pub fn bool(b: bool) -> Val {
-        Val::Dyn(Dynamic::from_bool(b))
+        Val::Bool(b)
+    }
+
+    /// `d` as a `Val`, unboxing an integer or a boolean.
+    pub fn from_dynamic(d: Dynamic) -> Val {
+        if let Ok(n) = d.as_int() {
+            Val::Int(n)
+        } else if let Ok(b) = d.as_bool() {
+            Val::Bool(b)
+        } else {
+            Val::Dyn(d)
+        }
     }
 
     pub fn as_int(&self) -> Result<INT, &'static str> {
         match self {
+            Val::Int(n) => Ok(*n),
             Val::Dyn(d) => d.as_int(),
+            Val::Bool(_) => Err("bool"),
             Val::Grid(_) => Err("Grid"),
         }
     }
 
     pub fn as_bool(&self) -> Result<bool, &'static str> {
         match self {
+            Val::Bool(b) => Ok(*b),
             Val::Dyn(d) => d.as_bool(),
+            Val::Int(_) => Err("i64"),
             Val::Grid(_) => Err("Grid"),
         }
     }
 
-    /// The `Dynamic`, unless this is an unboxed grid.
+    /// The `Dynamic`, unless this is an unboxed grid, integer or boolean.
     pub fn dynamic(&self) -> Option<&Dynamic> {
         match self {
             Val::Dyn(d) => Some(d),
-            Val::Grid(_) => None,
+            _ => None,
         }
     }
 
-    /// The value as Rhai's `Dynamic`, boxing an unboxed grid in place.
+    /// The value as Rhai's `Dynamic`, boxing an unboxed value in place.
     pub fn dynamic_mut(&mut self) -> &mut Dynamic {
-        if let Val::Grid(_) = self {
+        if !matches!(self, Val::Dyn(_)) {
             *self = Val::Dyn(std::mem::take(self).into_dynamic());
         }
         match self {
             Val::Dyn(d) => d,
-            Val::Grid(_) => unreachable!("boxed above"),
+            _ => unreachable!("boxed above"),
         }
     }
 
     pub fn into_dynamic(self) -> Dynamic {
         match self {
+            Val::Int(n) => Dynamic::from_int(n),
+            Val::Bool(b) => Dynamic::from_bool(b),
             Val::Grid(g) => Dynamic::from(g),
             Val::Dyn(d) => d,
         }
@@ -83,6 +104,7 @@ impl Val {
         match self {
             Val::Grid(g) => Some(f(g)),
             Val::Dyn(d) => Some(f(&*d.read_lock::<Grid>()?)),
+            Val::Int(_) | Val::Bool(_) => None,
         }
     }
 }
@@ -127,10 +149,10 @@ impl ArgVal for Grid {
         match v {
             Val::Grid(_) => match std::mem::take(v) {
                 Val::Grid(g) => Some(g),
-                Val::Dyn(_) => unreachable!("matched a grid"),
+                _ => unreachable!("matched a grid"),
             },
             Val::Dyn(d) if d.is::<Grid>() => std::mem::take(d).try_cast::<Grid>(),
-            Val::Dyn(_) => None,
+            _ => None,
         }
     }
     fn cloned(v: &Val) -> Option<Grid> {
@@ -144,7 +166,7 @@ pub(crate) trait ArgMut: Variant + Clone {
     fn with<R>(v: &mut Val, f: impl FnOnce(&mut Self) -> R) -> Option<R> {
         match v {
             Val::Dyn(d) => Some(f(&mut *d.write_lock::<Self>()?)),
-            Val::Grid(_) => None,
+            _ => None,
         }
     }
 }
@@ -158,6 +180,7 @@ impl ArgMut for Grid {
         match v {
             Val::Grid(g) => Some(f(g)),
             Val::Dyn(d) => Some(f(&mut *d.write_lock::<Grid>()?)),
+            Val::Int(_) | Val::Bool(_) => None,
         }
     }
 }
@@ -182,4 +205,22 @@ macro_rules! into_dynamic_val {
         }
     )*};
 }
-into_dynamic_val!(INT, bool, (), Obj, Array, Map, String, Dynamic);
+into_dynamic_val!((), Obj, Array, Map, String);
+
+impl IntoVal for INT {
+    fn into_val(self) -> Val {
+        Val::Int(self)
+    }
+}
+
+impl IntoVal for bool {
+    fn into_val(self) -> Val {
+        Val::Bool(self)
+    }
+}
+
+impl IntoVal for Dynamic {
+    fn into_val(self) -> Val {
+        Val::from_dynamic(self)
+    }
+}

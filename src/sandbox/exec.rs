@@ -186,7 +186,7 @@ fn clock_or_limit(left: u64) -> R<()> {
 fn check_size(v: &Val) -> R<()> {
     match v {
         Val::Dyn(d) => check_dynamic_size(d),
-        Val::Grid(_) => Ok(()),
+        _ => Ok(()),
     }
 }
 
@@ -350,7 +350,7 @@ impl Exec<'_> {
                     *t = new;
                 } else {
                     self.at_place(fr, place, false, &mut |t| {
-                        let new = self.binary(op, Val::Dyn(std::mem::take(t)), rhs.clone())?.into_dynamic();
+                        let new = self.binary(op, Val::from_dynamic(std::mem::take(t)), rhs.clone())?.into_dynamic();
                         check_dynamic_size(&new)?;
                         *t = new;
                         Ok(())
@@ -426,12 +426,10 @@ impl Exec<'_> {
                 }
             }
             Iter::Value(e) => {
-                let Val::Dyn(v) = self.eval(fr, e)? else {
-                    return Err("for over a grid".into());
-                };
+                let v = self.eval(fr, e)?.into_dynamic();
                 if v.is_array() {
                     for (i, x) in v.cast::<Array>().into_iter().enumerate() {
-                        if !step(fr, i, Val::Dyn(x))? {
+                        if !step(fr, i, Val::from_dynamic(x))? {
                             break;
                         }
                     }
@@ -510,14 +508,14 @@ impl Exec<'_> {
         }
         let name = op.name();
         let (mut a, mut b) = (a.into_dynamic(), b.into_dynamic());
-        let r = Val::Dyn(self.ctx(name).call_native_fn_raw(name, false, &mut [&mut a, &mut b])?);
+        let r = Val::from_dynamic(self.ctx(name).call_native_fn_raw(name, false, &mut [&mut a, &mut b])?);
         check_size(&r)?;
         Ok(r)
     }
 
     fn eval(&self, fr: &mut Frame, e: &Expr) -> R<Val> {
         match e {
-            Expr::Const(v) => Ok(Val::Dyn(v.clone())),
+            Expr::Const(v) => Ok(Val::from_dynamic(v.clone())),
             Expr::Slot(s) => Ok(fr.get(*s).clone()),
             Expr::This => fr.this.as_deref().cloned().ok_or_else(|| "this outside a method".into()),
             Expr::Array(items) => {
@@ -578,7 +576,7 @@ impl Exec<'_> {
                 let v = self.eval(fr, x)?;
                 match v.as_int() {
                     Ok(n) => n.checked_neg().map(Val::int).ok_or_else(|| "integer overflow".into()),
-                    Err(_) => Ok(Val::Dyn(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v.into_dynamic()])?)),
+                    Err(_) => Ok(Val::from_dynamic(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v.into_dynamic()])?)),
                 }
             }
             Expr::Not(x) => Ok(Val::bool(!as_bool(&self.eval(fr, x)?)?)),
@@ -611,7 +609,7 @@ impl Exec<'_> {
             // element by reference.
             let mut params = Locals::new();
             for a in args.iter() {
-                params.push(Val::Dyn((**a).clone()));
+                params.push(Val::from_dynamic((**a).clone()));
             }
             closure.call_with(ctx.engine(), ctx.global_runtime_state(), params).map(Val::into_dynamic)
         };
@@ -635,7 +633,7 @@ impl Exec<'_> {
         Some((|| {
             let mut kept = Array::new();
             for item in array.iter() {
-                let v = closure.call(self.engine, self.global, Val::Dyn(item.clone()))?;
+                let v = closure.call(self.engine, self.global, Val::from_dynamic(item.clone()))?;
                 match name {
                     "filter" if truthy(&v) => kept.push(item.clone()),
                     "all" if !truthy(&v) => return Ok(Val::bool(false)),
@@ -747,7 +745,7 @@ impl Exec<'_> {
         for v in values.iter_mut() {
             args.push(v);
         }
-        let r = Val::Dyn(n.func.call(Some(self.ctx(n.name)), &mut args)?);
+        let r = Val::from_dynamic(n.func.call(Some(self.ctx(n.name)), &mut args)?);
         check_size(&r)?;
         if !n.pure {
             if let Some(f) = args.first() {
@@ -771,7 +769,7 @@ impl Exec<'_> {
         for v in values.iter_mut() {
             args.push(v);
         }
-        let r = Val::Dyn(self.ctx(&c.name).call_native_fn_raw(&c.name, by_ref, &mut args)?);
+        let r = Val::from_dynamic(self.ctx(&c.name).call_native_fn_raw(&c.name, by_ref, &mut args)?);
         check_size(&r)?;
         if let Some(f) = args.first() {
             check_dynamic_size(f)?;
@@ -821,7 +819,7 @@ impl Exec<'_> {
                 let t = t.dynamic_mut();
                 if rest.is_empty() {
                     if let Some(a) = t.read_lock::<Array>() {
-                        return Ok(Val::Dyn(a[array_index(a.len(), &key)?].clone()));
+                        return Ok(Val::from_dynamic(a[array_index(a.len(), &key)?].clone()));
                     }
                 }
                 if let Ok(s) = t.as_immutable_string_ref() {
@@ -848,7 +846,7 @@ impl Exec<'_> {
 
     /// [`Exec::walk`] from an element of an array or map, put back afterwards.
     fn walk_element(&self, elem: &mut Dynamic, shared: bool, links: &[Link], vals: &mut [Val]) -> R<Val> {
-        let mut v = Val::Dyn(std::mem::take(elem));
+        let mut v = Val::from_dynamic(std::mem::take(elem));
         let r = self.walk(&mut v, shared, links, vals);
         *elem = v.into_dynamic();
         r
@@ -859,7 +857,7 @@ impl Exec<'_> {
             if let Some(fp) = t.dynamic().and_then(|d| d.read_lock::<FnPtr>().map(|f| f.clone())) {
                 tick()?;
                 let args = dynamics(args);
-                return Ok(Val::Dyn(fp.call_raw(&self.ctx("call"), None, args)?));
+                return Ok(Val::from_dynamic(fp.call_raw(&self.ctx("call"), None, args)?));
             }
         }
         if let Some(f) = m.script {

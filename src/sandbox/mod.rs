@@ -260,7 +260,7 @@ fn finish(result: std::thread::Result<Result<Val, Box<EvalAltResult>>>) -> RunRe
         Err(p) => Err(RunError::new(Category::RuntimeError, format!("a primitive panicked: {}", panic_message(&p)))),
         Ok(Err(e)) => Err(classify(&e)),
         Ok(Ok(Val::Grid(grid))) => within_size(grid),
-        Ok(Ok(Val::Dyn(value))) => to_grid(value),
+        Ok(Ok(value)) => to_grid(value.into_dynamic()),
     }
 }
 
