@@ -724,7 +724,7 @@ impl Ty {
     pub(crate) fn accepts_val(self, v: &Val) -> bool {
         match v {
             Val::Int(_) => self == Ty::Int,
-            Val::Bool(_) => false,
+            Val::Unit | Val::Bool(_) => false,
             Val::Grid(_) => self == Ty::Grid,
             Val::Dyn(d) => self.accepts(d),
         }

@@ -9,7 +9,7 @@
 //! Rust function is called directly, without the plugin's `Dynamic` marshalling.
 //!
 //! **Invariant:** a `Val` means what its `into_dynamic()` means; `Val::Dyn` may hold a
-//! grid, an integer or a boolean too (one that came out of an array, or from a plugin
+//! grid, an integer, a boolean or `()` too (one that came out of an array, or from a plugin
 //! call), and every accessor accepts both forms.
 
 use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
@@ -17,10 +17,11 @@ use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
 use super::objects::Obj;
 use crate::grid::Grid;
 
-/// A value on the sandbox's fast path: a grid, an integer or a boolean unboxed, anything
-/// else Rhai's `Dynamic`.
+/// A value on the sandbox's fast path: `()`, a grid, an integer or a boolean unboxed,
+/// anything else Rhai's `Dynamic`.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
+    Unit,
     Int(INT),
     Bool(bool),
     Grid(Grid),
@@ -29,7 +30,7 @@ pub(crate) enum Val {
 
 impl Default for Val {
     fn default() -> Val {
-        Val::Dyn(Dynamic::UNIT)
+        Val::Unit
     }
 }
 
@@ -48,6 +49,8 @@ impl Val {
             Val::Int(n)
         } else if let Ok(b) = d.as_bool() {
             Val::Bool(b)
+        } else if d.is_unit() {
+            Val::Unit
         } else {
             Val::Dyn(d)
         }
@@ -58,6 +61,7 @@ impl Val {
             Val::Int(n) => Ok(*n),
             Val::Dyn(d) => d.as_int(),
             Val::Bool(_) => Err("bool"),
+            Val::Unit => Err("()"),
             Val::Grid(_) => Err("Grid"),
         }
     }
@@ -67,6 +71,7 @@ impl Val {
             Val::Bool(b) => Ok(*b),
             Val::Dyn(d) => d.as_bool(),
             Val::Int(_) => Err("i64"),
+            Val::Unit => Err("()"),
             Val::Grid(_) => Err("Grid"),
         }
     }
@@ -92,6 +97,7 @@ impl Val {
 
     pub fn into_dynamic(self) -> Dynamic {
         match self {
+            Val::Unit => Dynamic::UNIT,
             Val::Int(n) => Dynamic::from_int(n),
             Val::Bool(b) => Dynamic::from_bool(b),
             Val::Grid(g) => Dynamic::from(g),
@@ -104,7 +110,7 @@ impl Val {
         match self {
             Val::Grid(g) => Some(f(g)),
             Val::Dyn(d) => Some(f(&*d.read_lock::<Grid>()?)),
-            Val::Int(_) | Val::Bool(_) => None,
+            Val::Unit | Val::Int(_) | Val::Bool(_) => None,
         }
     }
 }
@@ -180,7 +186,7 @@ impl ArgMut for Grid {
         match v {
             Val::Grid(g) => Some(f(g)),
             Val::Dyn(d) => Some(f(&mut *d.write_lock::<Grid>()?)),
-            Val::Int(_) | Val::Bool(_) => None,
+            Val::Unit | Val::Int(_) | Val::Bool(_) => None,
         }
     }
 }
@@ -205,7 +211,13 @@ macro_rules! into_dynamic_val {
         }
     )*};
 }
-into_dynamic_val!((), Obj, Array, Map, String);
+into_dynamic_val!(Obj, Array, Map, String);
+
+impl IntoVal for () {
+    fn into_val(self) -> Val {
+        Val::Unit
+    }
+}
 
 impl IntoVal for INT {
     fn into_val(self) -> Val {

@@ -20,13 +20,12 @@
 use std::cell::Cell;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use smallvec::SmallVec;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map, NativeCallContext, Position, INT};
 
-use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Iter, Link, Lowered, Place, Slot, Stmt};
+use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Intrinsic, Iter, Link, Lowered, Place, Slot, Stmt};
 use crate::dsl::module::Ty;
 use crate::dsl::ops;
 use crate::dsl::value::Val;
@@ -97,8 +96,8 @@ pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: Exe
         s.depth.set(0);
         s.limits.set(limits);
     });
-    let global = engine.new_global_runtime_state();
-    let exec = Exec { engine, global: &global, prog };
+    let global = std::cell::OnceCell::new();
+    let exec = Exec { engine, global: Global::Lazy(&global), prog };
     CLOSURES.with(|c| c.borrow_mut().clear());
     let mut args = Locals::new();
     args.push(Val::Grid(input));
@@ -115,8 +114,16 @@ pub(crate) fn is_final(e: &EvalAltResult) -> bool {
 
 struct Exec<'a> {
     engine: &'a Engine,
-    global: &'a GlobalRuntimeState,
+    global: Global<'a>,
     prog: &'a Arc<Lowered>,
+}
+
+/// Rhai's runtime state for calls into Rhai: the caller's, or one made at the run's first
+/// such call (most runs make none).
+#[derive(Clone, Copy)]
+enum Global<'a> {
+    Given(&'a GlobalRuntimeState),
+    Lazy(&'a std::cell::OnceCell<GlobalRuntimeState>),
 }
 
 struct Frame<'f> {
@@ -175,7 +182,7 @@ fn clock_or_limit(left: u64) -> R<()> {
     if left == 0 {
         return Err(Flow::Err(EvalAltResult::ErrorTooManyOperations(Position::NONE).into()));
     }
-    if super::DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t)) {
+    if super::past_deadline() {
         return Err(Flow::Err(EvalAltResult::ErrorTerminated(Dynamic::UNIT, Position::NONE).into()));
     }
     Ok(())
@@ -260,10 +267,6 @@ fn as_bool(v: &Val) -> R<bool> {
     v.as_bool().map_err(|_| "condition is not a bool".into())
 }
 
-fn as_int(v: &Val) -> R<INT> {
-    v.as_int().map_err(|_| "not an integer".into())
-}
-
 /// Rhai's array index: negative counts from the end.
 fn array_index(len: usize, key: &Dynamic) -> R<usize> {
     let i = key.as_int().map_err(|_| Flow::from("not an integer"))?;
@@ -275,8 +278,15 @@ fn array_index(len: usize, key: &Dynamic) -> R<usize> {
 }
 
 impl Exec<'_> {
+    fn global(&self) -> &GlobalRuntimeState {
+        match self.global {
+            Global::Given(g) => g,
+            Global::Lazy(cell) => cell.get_or_init(|| self.engine.new_global_runtime_state()),
+        }
+    }
+
     fn ctx<'c>(&'c self, name: &'c str) -> NativeCallContext<'c> {
-        NativeCallContext::new_with_all_fields(self.engine, name, None, self.global, Position::NONE)
+        NativeCallContext::new_with_all_fields(self.engine, name, None, self.global(), Position::NONE)
     }
 
     fn call_script(&self, f: usize, mut args: Locals, captures: &mut [Val], this: Option<&mut Val>) -> Result<Val, Box<EvalAltResult>> {
@@ -359,13 +369,11 @@ impl Exec<'_> {
             }
             Stmt::Expr(e) => return self.eval(fr, e),
             Stmt::If(c, then, other) => {
-                let c = self.eval(fr, c)?;
-                return if as_bool(&c)? { self.block(fr, then) } else { self.block(fr, other) };
+                return if self.cond(fr, c)? { self.block(fr, then) } else { self.block(fr, other) };
             }
             Stmt::While(c, b) => loop {
                 if let Some(c) = c {
-                    let v = self.eval(fr, c)?;
-                    if !as_bool(&v)? {
+                    if !self.cond(fr, c)? {
                         break;
                     }
                 }
@@ -377,8 +385,7 @@ impl Exec<'_> {
                 if !self.body(fr, b)? {
                     break;
                 }
-                let v = self.eval(fr, c)?;
-                if as_bool(&v)? == *until {
+                if self.cond(fr, c)? == *until {
                     break;
                 }
             },
@@ -417,8 +424,8 @@ impl Exec<'_> {
         };
         match iter {
             Iter::Range(a, b, inclusive) => {
-                let a = as_int(&self.eval(fr, a)?)?;
-                let b = as_int(&self.eval(fr, b)?)?;
+                let a = self.int(fr, a)?;
+                let b = self.int(fr, b)?;
                 if *inclusive {
                     ints(fr, &mut step, &mut (a..=b))
                 } else {
@@ -470,6 +477,13 @@ impl Exec<'_> {
         check_dynamic_size(root)
     }
 
+    fn int(&self, fr: &mut Frame, e: &Expr) -> R<INT> {
+        match self.operand(fr, e)? {
+            Operand::Int(n) => Ok(n),
+            Operand::Val(_) => Err("not an integer".into()),
+        }
+    }
+
     /// An operand without cloning a variable that holds an integer.
     fn operand(&self, fr: &mut Frame, e: &Expr) -> R<Operand> {
         match e {
@@ -483,6 +497,34 @@ impl Exec<'_> {
             }
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab),
             other => Ok(Operand::of(self.eval(fr, other)?)),
+        }
+    }
+
+    /// A condition's truth, without building a `Val` for comparisons of integers.
+    fn cond(&self, fr: &mut Frame, e: &Expr) -> R<bool> {
+        match e {
+            Expr::Binary(op, ab) => match self.binary_expr(fr, op, ab)? {
+                Operand::Val(v) => as_bool(&v),
+                Operand::Int(_) => Err("condition is not a bool".into()),
+            },
+            Expr::Not(x) => Ok(!self.cond(fr, x)?),
+            Expr::And(items) => {
+                for x in items.iter() {
+                    if !self.cond(fr, x)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Expr::Or(items) => {
+                for x in items.iter() {
+                    if self.cond(fr, x)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            other => as_bool(&self.eval(fr, other)?),
         }
     }
 
@@ -554,22 +596,7 @@ impl Exec<'_> {
                 check_size(&v)?;
                 Ok(v)
             }
-            Expr::And(items) => {
-                for x in items.iter() {
-                    if !as_bool(&self.eval(fr, x)?)? {
-                        return Ok(Val::bool(false));
-                    }
-                }
-                Ok(Val::bool(true))
-            }
-            Expr::Or(items) => {
-                for x in items.iter() {
-                    if as_bool(&self.eval(fr, x)?)? {
-                        return Ok(Val::bool(true));
-                    }
-                }
-                Ok(Val::bool(false))
-            }
+            Expr::And(..) | Expr::Or(..) | Expr::Not(..) => self.cond(fr, e).map(Val::Bool),
             Expr::Int(n) => Ok(Val::int(*n)),
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_val),
             Expr::Neg(x) => {
@@ -579,7 +606,6 @@ impl Exec<'_> {
                     Err(_) => Ok(Val::from_dynamic(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v.into_dynamic()])?)),
                 }
             }
-            Expr::Not(x) => Ok(Val::bool(!as_bool(&self.eval(fr, x)?)?)),
             Expr::Call(c) => self.call(fr, c),
             Expr::Chain(c) => self.chain(fr, c),
             Expr::Closure(f, slots) => {
@@ -633,7 +659,7 @@ impl Exec<'_> {
         Some((|| {
             let mut kept = Array::new();
             for item in array.iter() {
-                let v = closure.call(self.engine, self.global, Val::from_dynamic(item.clone()))?;
+                let v = closure.call(self.engine, self.global(), Val::from_dynamic(item.clone()))?;
                 match name {
                     "filter" if truthy(&v) => kept.push(item.clone()),
                     "all" if !truthy(&v) => return Ok(Val::bool(false)),
@@ -687,6 +713,11 @@ impl Exec<'_> {
     /// matches, whatever Rhai's dispatch finds.
     fn native(&self, c: &Call, first: Option<&mut Val>, shared: bool, rest: &mut [Val]) -> R<Val> {
         tick()?;
+        if let (Some(k), Some(f)) = (c.intrinsic, first.as_deref()) {
+            if let Some(n) = ints(rest).and_then(|args| intrinsic(k, f, &args)) {
+                return Ok(Val::Int(n));
+            }
+        }
         let matches = |params: &[Ty]| match &first {
             Some(f) => params[0].accepts_val(f) && params[1..].iter().zip(rest.iter()).all(|(t, v)| t.accepts_val(v)),
             None => params.is_empty(),
@@ -704,11 +735,6 @@ impl Exec<'_> {
             }
             return self.std_call(c, first, shared, rest);
         };
-        if let Some(f) = first.as_deref() {
-            if let Some(r) = intrinsic(n.name, f, rest) {
-                return r;
-            }
-        }
         if shared && n.first_mut && !n.pure && first.is_some() {
             return Err("a captured or constant variable passed to a function that changes it".into());
         }
@@ -778,6 +804,11 @@ impl Exec<'_> {
     }
 
     fn chain(&self, fr: &mut Frame, c: &Chain) -> R<Val> {
+        if let (Base::Slot(s), [Link::Method(m)]) = (&c.base, &*c.links) {
+            if m.intrinsic.is_some() {
+                return self.intrinsic_method(fr, *s, m, &c.links);
+            }
+        }
         // Rhai evaluates every index and argument of a chain before walking it.
         let mut vals = Args::new();
         for l in c.links.iter() {
@@ -806,6 +837,30 @@ impl Exec<'_> {
                 self.walk(&mut v, false, &c.links, vals)
             }
         }
+    }
+
+    /// `variable.get(r, c)` and the other intrinsics: inline on a grid and integers, else
+    /// the general walk (with the arguments evaluated once).
+    fn intrinsic_method(&self, fr: &mut Frame, s: Slot, m: &Call, links: &[Link]) -> R<Val> {
+        let mut vals = Args::new();
+        let mut args: SmallVec<[INT; 2]> = SmallVec::new();
+        for a in m.args.iter() {
+            match self.operand(fr, a)? {
+                Operand::Int(n) => {
+                    args.push(n);
+                    vals.push(Val::Int(n));
+                }
+                Operand::Val(v) => vals.push(v),
+            }
+        }
+        if args.len() == vals.len() {
+            if let Some(n) = intrinsic(m.intrinsic.expect("an intrinsic"), fr.get(s), &args) {
+                tick()?;
+                return Ok(Val::Int(n));
+            }
+        }
+        let shared = fr.is_shared(s);
+        self.walk(fr.get_mut(s), shared, links, &mut vals)
     }
 
     /// Walks `links` from `t`; `vals` holds, in order, each index and each method
@@ -886,17 +941,22 @@ fn dynamics(vals: &mut [Val]) -> SmallVec<[Dynamic; 6]> {
 
 /// The cell accessors that loops call most, on the same `ops` functions as their
 /// `dsl::module` wrappers but without the plugin's argument marshalling. `None` when the
-/// arguments are not (Grid, integers) and the plugin must run. Only pure accessors: `set`
-/// mutates its receiver, so it keeps the plugin path and its captured-variable check.
-fn intrinsic(name: &str, first: &Val, rest: &[Val]) -> Option<R<Val>> {
-    let int = |i: usize| rest.get(i).and_then(|v| v.as_int().ok());
-    let n = first.with_grid(|g| match (name, rest.len()) {
-        ("get", 2) => Some(ops::get(g, int(0)?, int(1)?)),
-        ("rows", 0) => Some(g.rows() as INT),
-        ("cols", 0) => Some(g.cols() as INT),
-        _ => None,
-    })??;
-    Some(Ok(Val::int(n)))
+/// arguments are not a grid and integers, and the overloads must run. Only pure
+/// accessors: `set` mutates its receiver, so it keeps the captured-variable check.
+fn intrinsic(k: Intrinsic, first: &Val, args: &[INT]) -> Option<INT> {
+    first.with_grid(|g| {
+        Some(match (k, args) {
+            (Intrinsic::Get, [r, c]) => ops::get(g, *r, *c),
+            (Intrinsic::Rows, []) => g.rows() as INT,
+            (Intrinsic::Cols, []) => g.cols() as INT,
+            _ => return None,
+        })
+    })?
+}
+
+/// The integers in `vals`, if all are integers (at most two: the intrinsics' arity).
+fn ints(vals: &[Val]) -> Option<SmallVec<[INT; 2]>> {
+    vals.iter().map(|v| v.as_int().ok()).collect()
 }
 
 /// A lowered closure: its function and captured values.
@@ -932,7 +992,7 @@ impl Closure {
     }
 
     fn call_with(&self, engine: &Engine, global: &GlobalRuntimeState, params: Locals) -> Result<Val, Box<EvalAltResult>> {
-        let exec = Exec { engine, global, prog: &self.0.prog };
+        let exec = Exec { engine, global: Global::Given(global), prog: &self.0.prog };
         let mut captured = self.0.captured.try_lock().map_err(|_| "a closure called itself")?;
         exec.call_script(self.0.f, params, &mut captured, None)
     }

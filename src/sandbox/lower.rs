@@ -157,6 +157,16 @@ pub(crate) struct Call {
     pub args: Box<[Expr]>,
     pub script: Option<usize>,
     pub natives: Box<[&'static Native]>,
+    /// A cell accessor that the fast path runs inline on a grid and integers.
+    pub intrinsic: Option<Intrinsic>,
+}
+
+/// The cell accessors that loops call most: `g.get(r, c)`, `g.rows()`, `g.cols()`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Intrinsic {
+    Get,
+    Rows,
+    Cols,
 }
 
 pub(crate) struct Chain {
@@ -456,7 +466,14 @@ impl Lowering<'_> {
         let script = self.sigs.iter().position(|(s, a)| s == name && *a == n);
         let arity = if method { n + 1 } else { n };
         let natives: Vec<&'static Native> = natives_named(name).iter().copied().filter(|f| f.params.len() == arity).collect();
-        Call { name: name.clone(), args: args.into_boxed_slice(), script, natives: natives.into_boxed_slice() }
+        let intrinsic = match (name.as_str(), arity) {
+            _ if script.is_some() => None,
+            ("get", 3) => Some(Intrinsic::Get),
+            ("rows", 1) => Some(Intrinsic::Rows),
+            ("cols", 1) => Some(Intrinsic::Cols),
+            _ => None,
+        };
+        Call { name: name.clone(), args: args.into_boxed_slice(), script, natives: natives.into_boxed_slice(), intrinsic }
     }
 
     fn call(&mut self, call: &FnCallExpr) -> R<Expr> {

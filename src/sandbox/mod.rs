@@ -103,7 +103,31 @@ pub fn fast_path_misses() -> u64 {
 thread_local! {
     static FAST_PATH_MISSES: Cell<u64> = const { Cell::new(0) };
     /// Deadline of the run on this thread, read by the engine's progress callback.
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static DEADLINE: Cell<Deadline> = const { Cell::new(Deadline::None) };
+}
+
+/// A run's deadline. The clock is first read at the run's first deadline check (within
+/// its first 256 operations), not at its start: most runs end before that, and reading
+/// the clock costs a tenth of a short program.
+#[derive(Debug, Clone, Copy)]
+enum Deadline {
+    None,
+    /// `timeout` from the first check.
+    After(Duration),
+    At(Instant),
+}
+
+/// Whether the run on this thread is past its deadline (starting the clock at the first
+/// check).
+fn past_deadline() -> bool {
+    DEADLINE.with(|d| match d.get() {
+        Deadline::None => false,
+        Deadline::After(timeout) => {
+            d.set(Deadline::At(Instant::now() + timeout));
+            false
+        }
+        Deadline::At(t) => Instant::now() >= t,
+    })
 }
 
 /// A compiled program: the prelude merged with the program's own functions, and the
@@ -163,7 +187,7 @@ impl Sandbox {
             .set_optimization_level(OptimizationLevel::Simple);
         engine.on_progress(|ops| {
             // Checking the clock on every operation would cost more than the operation.
-            if ops % 64 == 0 && DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t)) {
+            if ops % 64 == 0 && past_deadline() {
                 Some(Dynamic::UNIT)
             } else {
                 None
@@ -222,8 +246,7 @@ impl Sandbox {
     /// Runs `f` under this sandbox's deadline, with panics caught, and checks its value
     /// is a valid ARC grid.
     fn guarded(&self, f: impl FnOnce() -> Result<Val, Box<EvalAltResult>>) -> RunResult {
-        let deadline = Instant::now() + self.limits.timeout;
-        let previous = DEADLINE.with(|d| d.replace(Some(deadline)));
+        let previous = DEADLINE.with(|d| d.replace(Deadline::After(self.limits.timeout)));
         let result = catch_unwind(AssertUnwindSafe(f));
         DEADLINE.with(|d| d.set(previous));
         finish(result)
