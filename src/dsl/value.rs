@@ -106,6 +106,7 @@ impl Val {
     }
 
     /// `f` on the grid this value holds, boxed or not.
+    #[inline]
     pub fn with_grid<R>(&self, f: impl FnOnce(&Grid) -> R) -> Option<R> {
         match self {
             Val::Grid(g) => Some(f(g)),

@@ -496,6 +496,10 @@ impl Exec<'_> {
                 })
             }
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab),
+            Expr::Chain(c) => match (&c.base, &*c.links) {
+                (Base::Slot(s), [Link::Method(m)]) if m.intrinsic.is_some() => self.intrinsic_method(fr, *s, m, &c.links),
+                _ => self.chain(fr, c).map(Operand::of),
+            },
             other => Ok(Operand::of(self.eval(fr, other)?)),
         }
     }
@@ -560,6 +564,21 @@ impl Exec<'_> {
             Expr::Const(v) => Ok(Val::from_dynamic(v.clone())),
             Expr::Slot(s) => Ok(fr.get(*s).clone()),
             Expr::This => fr.this.as_deref().cloned().ok_or_else(|| "this outside a method".into()),
+            Expr::And(..) | Expr::Or(..) | Expr::Not(..) => self.cond(fr, e).map(Val::Bool),
+            Expr::Int(n) => Ok(Val::int(*n)),
+            Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_val),
+            Expr::Call(c) => self.call(fr, c),
+            Expr::Chain(c) => self.chain(fr, c),
+            Expr::Block(b) => self.block(fr, b),
+            Expr::Array(..) | Expr::Map(..) | Expr::Interp(..) | Expr::Neg(..) | Expr::Closure(..) => self.eval_rare(fr, e),
+        }
+    }
+
+    /// The expressions that loops seldom evaluate, out of line so that [`Exec::eval`]
+    /// stays small.
+    #[inline(never)]
+    fn eval_rare(&self, fr: &mut Frame, e: &Expr) -> R<Val> {
+        match e {
             Expr::Array(items) => {
                 let a = items.iter().map(|x| self.eval(fr, x).map(Val::into_dynamic)).collect::<R<Array>>()?;
                 let v = Val::Dyn(Dynamic::from_array(a));
@@ -596,9 +615,6 @@ impl Exec<'_> {
                 check_size(&v)?;
                 Ok(v)
             }
-            Expr::And(..) | Expr::Or(..) | Expr::Not(..) => self.cond(fr, e).map(Val::Bool),
-            Expr::Int(n) => Ok(Val::int(*n)),
-            Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_val),
             Expr::Neg(x) => {
                 let v = self.eval(fr, x)?;
                 match v.as_int() {
@@ -606,8 +622,6 @@ impl Exec<'_> {
                     Err(_) => Ok(Val::from_dynamic(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v.into_dynamic()])?)),
                 }
             }
-            Expr::Call(c) => self.call(fr, c),
-            Expr::Chain(c) => self.chain(fr, c),
             Expr::Closure(f, slots) => {
                 for s in slots.iter() {
                     if let Slot::Local(i) = s {
@@ -616,7 +630,7 @@ impl Exec<'_> {
                 }
                 Ok(self.closure(*f, slots.iter().map(|s| fr.get(*s).clone()).collect()))
             }
-            Expr::Block(b) => self.block(fr, b),
+            _ => unreachable!("eval handles the others"),
         }
     }
 
@@ -806,7 +820,7 @@ impl Exec<'_> {
     fn chain(&self, fr: &mut Frame, c: &Chain) -> R<Val> {
         if let (Base::Slot(s), [Link::Method(m)]) = (&c.base, &*c.links) {
             if m.intrinsic.is_some() {
-                return self.intrinsic_method(fr, *s, m, &c.links);
+                return self.intrinsic_method(fr, *s, m, &c.links).map(Operand::into_val);
             }
         }
         // Rhai evaluates every index and argument of a chain before walking it.
@@ -841,26 +855,19 @@ impl Exec<'_> {
 
     /// `variable.get(r, c)` and the other intrinsics: inline on a grid and integers, else
     /// the general walk (with the arguments evaluated once).
-    fn intrinsic_method(&self, fr: &mut Frame, s: Slot, m: &Call, links: &[Link]) -> R<Val> {
-        let mut vals = Args::new();
-        let mut args: SmallVec<[INT; 2]> = SmallVec::new();
+    fn intrinsic_method(&self, fr: &mut Frame, s: Slot, m: &Call, links: &[Link]) -> R<Operand> {
+        let mut args: SmallVec<[Operand; 2]> = SmallVec::new();
         for a in m.args.iter() {
-            match self.operand(fr, a)? {
-                Operand::Int(n) => {
-                    args.push(n);
-                    vals.push(Val::Int(n));
-                }
-                Operand::Val(v) => vals.push(v),
-            }
+            args.push(self.operand(fr, a)?);
         }
-        if args.len() == vals.len() {
-            if let Some(n) = intrinsic(m.intrinsic.expect("an intrinsic"), fr.get(s), &args) {
-                tick()?;
-                return Ok(Val::Int(n));
-            }
+        let ints: Option<SmallVec<[INT; 2]>> = args.iter().map(|a| if let Operand::Int(n) = a { Some(*n) } else { None }).collect();
+        if let Some(n) = ints.and_then(|ints| intrinsic(m.intrinsic.expect("an intrinsic"), fr.get(s), &ints)) {
+            tick()?;
+            return Ok(Operand::Int(n));
         }
+        let mut vals: Args = args.into_iter().map(Operand::into_val).collect();
         let shared = fr.is_shared(s);
-        self.walk(fr.get_mut(s), shared, links, &mut vals)
+        self.walk(fr.get_mut(s), shared, links, &mut vals).map(Operand::of)
     }
 
     /// Walks `links` from `t`; `vals` holds, in order, each index and each method
