@@ -721,6 +721,7 @@ pub(crate) enum Ty {
 }
 
 impl Ty {
+    #[inline]
     pub(crate) fn accepts_val(self, v: &Val) -> bool {
         match v {
             Val::Int(_) => self == Ty::Int,
@@ -730,6 +731,7 @@ impl Ty {
         }
     }
 
+    #[inline]
     pub(crate) fn accepts(self, d: &Dynamic) -> bool {
         match self {
             Ty::Grid => d.is::<Grid>(),

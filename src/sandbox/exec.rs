@@ -44,6 +44,8 @@ pub(crate) struct ExecLimits {
 struct RunState {
     /// Operations left before the operation limit.
     budget: Cell<u64>,
+    /// Whether this run made closures (so `CLOSURES` has something to clear).
+    closures: Cell<bool>,
     depth: Cell<usize>,
     limits: Cell<ExecLimits>,
 }
@@ -52,6 +54,7 @@ thread_local! {
     static STATE: RunState = const {
         RunState {
             budget: Cell::new(0),
+            closures: Cell::new(false),
             depth: Cell::new(0),
             limits: Cell::new(ExecLimits { max_operations: 0, max_call_levels: 0, max_array_size: 0, max_string_size: 0, max_map_size: 0 }),
         }
@@ -98,12 +101,19 @@ pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: Exe
     });
     let global = std::cell::OnceCell::new();
     let exec = Exec { engine, global: Global::Lazy(&global), prog };
-    CLOSURES.with(|c| c.borrow_mut().clear());
+    clear_closures();
     let mut args = Locals::new();
     args.push(Val::Grid(input));
     let result = exec.call_script(prog.solve, args, &mut [], None);
-    CLOSURES.with(|c| c.borrow_mut().clear());
+    clear_closures();
     result
+}
+
+/// Forgets the closures of the last run on this thread, if it made any.
+fn clear_closures() {
+    if STATE.with(|s| s.closures.replace(false)) {
+        CLOSURES.with(|c| c.borrow_mut().clear());
+    }
 }
 
 /// Whether `e` is the one error this module reports itself, the deadline (the rest mean
@@ -639,6 +649,7 @@ impl Exec<'_> {
     /// it directly.
     fn closure(&self, f: usize, captured: Vec<Val>) -> Val {
         let closure = Closure(Arc::new(ClosureData { prog: Arc::clone(self.prog), f, captured: Mutex::new(captured) }));
+        STATE.with(|s| s.closures.set(true));
         let name = CLOSURES.with(|c| {
             let mut c = c.borrow_mut();
             c.push(closure.clone());
@@ -822,6 +833,15 @@ impl Exec<'_> {
             if m.intrinsic.is_some() {
                 return self.intrinsic_method(fr, *s, m, &c.links).map(Operand::into_val);
             }
+            // `variable.primitive(args)`, the commonest chain: no walk.
+            if m.script.is_none() && m.name != "call" {
+                let mut vals = Args::new();
+                for a in m.args.iter() {
+                    vals.push(self.eval(fr, a)?);
+                }
+                let shared = fr.is_shared(*s);
+                return self.native(m, Some(fr.get_mut(*s)), shared, &mut vals);
+            }
         }
         // Rhai evaluates every index and argument of a chain before walking it.
         let mut vals = Args::new();
@@ -856,16 +876,23 @@ impl Exec<'_> {
     /// `variable.get(r, c)` and the other intrinsics: inline on a grid and integers, else
     /// the general walk (with the arguments evaluated once).
     fn intrinsic_method(&self, fr: &mut Frame, s: Slot, m: &Call, links: &[Link]) -> R<Operand> {
-        let mut args: SmallVec<[Operand; 2]> = SmallVec::new();
-        for a in m.args.iter() {
-            args.push(self.operand(fr, a)?);
-        }
-        let ints: Option<SmallVec<[INT; 2]>> = args.iter().map(|a| if let Operand::Int(n) = a { Some(*n) } else { None }).collect();
-        if let Some(n) = ints.and_then(|ints| intrinsic(m.intrinsic.expect("an intrinsic"), fr.get(s), &ints)) {
+        let k = m.intrinsic.expect("an intrinsic");
+        let (x, y) = match &*m.args {
+            [] => (None, None),
+            [a] => (Some(self.operand(fr, a)?), None),
+            [a, b] => (Some(self.operand(fr, a)?), Some(self.operand(fr, b)?)),
+            _ => return Err("intrinsics take at most two arguments".into()),
+        };
+        let n = match (&x, &y) {
+            (None, None) => intrinsic(k, fr.get(s), &[]),
+            (Some(Operand::Int(a)), Some(Operand::Int(b))) => intrinsic(k, fr.get(s), &[*a, *b]),
+            _ => None,
+        };
+        if let Some(n) = n {
             tick()?;
             return Ok(Operand::Int(n));
         }
-        let mut vals: Args = args.into_iter().map(Operand::into_val).collect();
+        let mut vals: Args = [x, y].into_iter().flatten().map(Operand::into_val).collect();
         let shared = fr.is_shared(s);
         self.walk(fr.get_mut(s), shared, links, &mut vals).map(Operand::of)
     }
