@@ -1,12 +1,13 @@
 //! The sandbox fast path's values and the typed calling convention of primitives.
 //!
-//! Integers and booleans are unboxed too: loops over cells make and drop them at every
-//! step, and a `Dynamic`'s clone and drop go through a match on every variant. Rhai keeps a custom type such as `Grid` in a `Dynamic` behind two boxes, so every
+//! Rhai keeps a custom type such as `Grid` in a `Dynamic` behind two boxes, so every
 //! grid a primitive returns costs two allocations to box and two frees to unbox. The
 //! fast path keeps grids unboxed ([`Val::Grid`]) and calls primitives through typed
 //! adapters that build.rs generates from the same signatures as the dispatch table
 //! (`Native::typed`): arguments are borrowed or moved out of `Val`s and the primitive's
 //! Rust function is called directly, without the plugin's `Dynamic` marshalling.
+//! Integers, booleans and `()` are unboxed too: loops over cells make and drop them at
+//! every step, and a `Dynamic`'s clone and drop go through a match on every variant.
 //!
 //! **Invariant:** a `Val` means what its `into_dynamic()` means; `Val::Dyn` may hold a
 //! grid, an integer, a boolean or `()` too (one that came out of an array, or from a plugin
@@ -19,8 +20,9 @@ use crate::grid::Grid;
 
 /// A value on the sandbox's fast path: `()`, a grid, an integer or a boolean unboxed,
 /// anything else Rhai's `Dynamic`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) enum Val {
+    #[default]
     Unit,
     Int(INT),
     Bool(bool),
@@ -28,22 +30,8 @@ pub(crate) enum Val {
     Dyn(Dynamic),
 }
 
-impl Default for Val {
-    fn default() -> Val {
-        Val::Unit
-    }
-}
-
 impl Val {
-    pub fn int(n: INT) -> Val {
-        Val::Int(n)
-    }
-
-    pub fn bool(b: bool) -> Val {
-        Val::Bool(b)
-    }
-
-    /// `d` as a `Val`, unboxing an integer or a boolean.
+    /// `d` as a `Val`, unboxing an integer, a boolean or `()`.
     pub fn from_dynamic(d: Dynamic) -> Val {
         if let Ok(n) = d.as_int() {
             Val::Int(n)
@@ -76,7 +64,7 @@ impl Val {
         }
     }
 
-    /// The `Dynamic`, unless this is an unboxed grid, integer or boolean.
+    /// The `Dynamic`, unless this is an unboxed value.
     pub fn dynamic(&self) -> Option<&Dynamic> {
         match self {
             Val::Dyn(d) => Some(d),

@@ -247,7 +247,7 @@ impl Operand {
 
     fn into_val(self) -> Val {
         match self {
-            Operand::Int(n) => Val::int(n),
+            Operand::Int(n) => Val::Int(n),
             Operand::Val(v) => v,
         }
     }
@@ -256,7 +256,7 @@ impl Operand {
 /// Rhai's integer operators (checked arithmetic); `None` for the others.
 fn int_op(op: &BinOp, x: INT, y: INT) -> Option<R<Operand>> {
     let overflow = || Flow::from("integer overflow");
-    let bool = |b: bool| Ok(Operand::Val(Val::bool(b)));
+    let bool = |b: bool| Ok(Operand::Val(Val::Bool(b)));
     Some(match op {
         BinOp::Add => x.checked_add(y).map(Operand::Int).ok_or_else(overflow),
         BinOp::Sub => x.checked_sub(y).map(Operand::Int).ok_or_else(overflow),
@@ -420,13 +420,13 @@ impl Exec<'_> {
         let mut step = |fr: &mut Frame, i: usize, v: Val| -> R<bool> {
             fr.rebind(var, v);
             if let Some(c) = counter {
-                fr.rebind(c, Val::int(i as INT));
+                fr.rebind(c, Val::Int(i as INT));
             }
             self.body(fr, body)
         };
         let ints = |fr: &mut Frame, step: &mut dyn FnMut(&mut Frame, usize, Val) -> R<bool>, range: &mut dyn Iterator<Item = INT>| -> R<()> {
             for (i, x) in range.enumerate() {
-                if !step(fr, i, Val::int(x))? {
+                if !step(fr, i, Val::Int(x))? {
                     break;
                 }
             }
@@ -560,7 +560,7 @@ impl Exec<'_> {
             }
         }
         if let (Ok(x), Ok(y), BinOp::Eq | BinOp::Ne) = (a.as_bool(), b.as_bool(), op) {
-            return Ok(Val::bool((x == y) == matches!(op, BinOp::Eq)));
+            return Ok(Val::Bool((x == y) == matches!(op, BinOp::Eq)));
         }
         let name = op.name();
         let (mut a, mut b) = (a.into_dynamic(), b.into_dynamic());
@@ -575,7 +575,7 @@ impl Exec<'_> {
             Expr::Slot(s) => Ok(fr.get(*s).clone()),
             Expr::This => fr.this.as_deref().cloned().ok_or_else(|| "this outside a method".into()),
             Expr::And(..) | Expr::Or(..) | Expr::Not(..) => self.cond(fr, e).map(Val::Bool),
-            Expr::Int(n) => Ok(Val::int(*n)),
+            Expr::Int(n) => Ok(Val::Int(*n)),
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_val),
             Expr::Call(c) => self.call(fr, c),
             Expr::Chain(c) => self.chain(fr, c),
@@ -628,7 +628,7 @@ impl Exec<'_> {
             Expr::Neg(x) => {
                 let v = self.eval(fr, x)?;
                 match v.as_int() {
-                    Ok(n) => n.checked_neg().map(Val::int).ok_or_else(|| "integer overflow".into()),
+                    Ok(n) => n.checked_neg().map(Val::Int).ok_or_else(|| "integer overflow".into()),
                     Err(_) => Ok(Val::from_dynamic(self.ctx("-").call_native_fn_raw("-", false, &mut [&mut v.into_dynamic()])?)),
                 }
             }
@@ -687,8 +687,8 @@ impl Exec<'_> {
                 let v = closure.call(self.engine, self.global(), Val::from_dynamic(item.clone()))?;
                 match name {
                     "filter" if truthy(&v) => kept.push(item.clone()),
-                    "all" if !truthy(&v) => return Ok(Val::bool(false)),
-                    "some" if truthy(&v) => return Ok(Val::bool(true)),
+                    "all" if !truthy(&v) => return Ok(Val::Bool(false)),
+                    "some" if truthy(&v) => return Ok(Val::Bool(true)),
                     "map" => {
                         check_size(&v)?;
                         kept.push(v.into_dynamic());
@@ -697,8 +697,8 @@ impl Exec<'_> {
                 }
             }
             Ok(match name {
-                "all" => Val::bool(true),
-                "some" => Val::bool(false),
+                "all" => Val::Bool(true),
+                "some" => Val::Bool(false),
                 _ => Val::Dyn(Dynamic::from_array(kept)),
             })
         })())
@@ -750,7 +750,7 @@ impl Exec<'_> {
         let Some(n) = c.natives.iter().find(|n| matches(n.params)) else {
             if c.name == "contains" && rest.len() == 1 {
                 if let Some(found) = int_array_contains(first.as_deref(), &rest[0]) {
-                    return Ok(Val::bool(found));
+                    return Ok(Val::Bool(found));
                 }
             }
             if let Some(r) = self.array_with_closure(&c.name, first.as_deref(), rest) {
