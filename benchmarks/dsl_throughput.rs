@@ -122,16 +122,15 @@ fn main() {
     let min_time = Duration::from_secs(3);
     let threads = rayon::current_num_threads();
 
+    // The natively implemented subset, in both forms.
+    let natives = natives();
+    let subset: Vec<(&Job, Native)> = natives.iter().filter_map(|(id, f)| Some((jobs.iter().find(|j| j.id == *id)?, *f))).collect();
+
     // A fixed amount of work and nothing else, for `perf stat` instruction counts.
     if let Some(passes) = std::env::var("ARCSYNTH_BENCH_PASSES").ok().and_then(|v| v.parse::<usize>().ok()) {
         if std::env::var_os("ARCSYNTH_BENCH_NATIVE").is_some() {
-            let natives = natives();
             for _ in 0..passes {
-                for (id, f) in &natives {
-                    if let Some(j) = jobs.iter().find(|j| j.id == *id) {
-                        j.inputs.iter().for_each(|g| drop(std::hint::black_box(f(g))));
-                    }
-                }
+                subset.iter().for_each(|(j, f)| j.inputs.iter().for_each(|g| drop(std::hint::black_box(f(g)))));
             }
             return;
         }
@@ -181,9 +180,6 @@ fn main() {
         pairs.len()
     });
 
-    // The natively implemented subset, in both forms.
-    let natives = natives();
-    let subset: Vec<(&Job, Native)> = natives.iter().filter_map(|(id, f)| Some((jobs.iter().find(|j| j.id == *id)?, *f))).collect();
     for (j, f) in &subset {
         for g in &j.inputs {
             assert_eq!(f(g), sandbox.run(&j.program, g).unwrap(), "native {} disagrees with its Rhai program", j.id);
