@@ -25,7 +25,7 @@ use smallvec::SmallVec;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map, NativeCallContext, Position, INT};
 
-use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Intrinsic, Iter, Link, Lowered, Place, Slot, Stmt};
+use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Intrinsic, Iter, Link, Lowered, Place, Pure, Slot, Stmt};
 use crate::dsl::module::Ty;
 use crate::dsl::ops;
 use crate::dsl::value::Val;
@@ -69,7 +69,8 @@ const PURE_STD: &[&str] = &["len", "is_empty", "contains", "index_of", "filter",
 enum Flow {
     Break,
     Continue,
-    Return(Val),
+    /// Boxed, so that a statement's `R<()>` fits in two registers.
+    Return(Box<Val>),
     Err(Box<EvalAltResult>),
 }
 
@@ -318,69 +319,88 @@ impl Exec<'_> {
         };
         STATE.with(|s| s.depth.set(s.depth.get() - 1));
         match result {
-            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Ok(v) => Ok(v),
+            Err(Flow::Return(v)) => Ok(*v),
             Err(Flow::Err(e)) => Err(e),
             Err(Flow::Break | Flow::Continue) => Err("break or continue outside a loop".into()),
         }
     }
 
+    /// A block's value: its last statement's.
     fn block(&self, fr: &mut Frame, b: &[Stmt]) -> R<Val> {
-        let mut last = Val::default();
-        for s in b {
-            last = self.stmt(fr, s)?;
+        let Some((last, init)) = b.split_last() else { return Ok(Val::Unit) };
+        for s in init {
+            self.exec(fr, s)?;
         }
-        Ok(last)
+        self.stmt(fr, last)
+    }
+
+    /// A block run for its effects only (a loop body, a branch of an `if` whose value
+    /// is not used).
+    fn run_block(&self, fr: &mut Frame, b: &[Stmt]) -> R<()> {
+        for s in b {
+            self.exec(fr, s)?;
+        }
+        Ok(())
     }
 
     /// Runs a loop body: `Ok(true)` to go on, `Ok(false)` on `break`.
     fn body(&self, fr: &mut Frame, b: &[Stmt]) -> R<bool> {
         tick()?;
-        match self.block(fr, b) {
-            Ok(_) | Err(Flow::Continue) => Ok(true),
+        match self.run_block(fr, b) {
+            Ok(()) | Err(Flow::Continue) => Ok(true),
             Err(Flow::Break) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
+    /// A statement's value (the last of a block): an expression's, or a block's, `()`
+    /// for the others.
     fn stmt(&self, fr: &mut Frame, s: &Stmt) -> R<Val> {
+        match s {
+            Stmt::Expr(e) => {
+                tick()?;
+                self.eval(fr, e)
+            }
+            Stmt::If(c, then, other) => {
+                tick()?;
+                if self.cond(fr, c)? {
+                    self.block(fr, then)
+                } else {
+                    self.block(fr, other)
+                }
+            }
+            Stmt::Block(b) => {
+                tick()?;
+                self.block(fr, b)
+            }
+            other => self.exec(fr, other).map(|()| Val::Unit),
+        }
+    }
+
+    /// A statement run for its effects.
+    fn exec(&self, fr: &mut Frame, s: &Stmt) -> R<()> {
         tick()?;
         match s {
             Stmt::Let(slot, e) => {
                 let v = self.eval(fr, e)?;
                 fr.rebind(*slot, v);
             }
+            Stmt::Expr(e) => {
+                self.eval(fr, e)?;
+            }
+            Stmt::If(c, then, other) => {
+                return if self.cond(fr, c)? { self.run_block(fr, then) } else { self.run_block(fr, other) };
+            }
             Stmt::Assign(place, e) => {
                 let v = self.eval(fr, e)?;
                 if place.path.is_empty() {
                     *self.variable(fr, place)? = v;
                 } else {
-                    let mut v = Some(v.into_dynamic());
-                    self.at_place(fr, place, true, &mut |t| {
-                        *t = v.take().ok_or_else(|| Flow::from("one assignment, two places"))?;
-                        Ok(())
-                    })?;
+                    self.assign_path(fr, place, v)?;
                 }
             }
-            Stmt::OpAssign(place, op, e) => {
-                let rhs = self.eval(fr, e)?;
-                if place.path.is_empty() {
-                    let t = self.variable(fr, place)?;
-                    let new = self.binary(op, std::mem::take(t), rhs)?;
-                    check_size(&new)?;
-                    *t = new;
-                } else {
-                    self.at_place(fr, place, false, &mut |t| {
-                        let new = self.binary(op, Val::from_dynamic(std::mem::take(t)), rhs.clone())?.into_dynamic();
-                        check_dynamic_size(&new)?;
-                        *t = new;
-                        Ok(())
-                    })?;
-                }
-            }
-            Stmt::Expr(e) => return self.eval(fr, e),
-            Stmt::If(c, then, other) => {
-                return if self.cond(fr, c)? { self.block(fr, then) } else { self.block(fr, other) };
-            }
+            Stmt::OpAssign(place, op, e) => self.op_assign(fr, place, op, e)?,
             Stmt::While(c, b) => loop {
                 if let Some(c) = c {
                     if !self.cond(fr, c)? {
@@ -405,13 +425,41 @@ impl Exec<'_> {
             Stmt::Return(e) => {
                 let v = match e {
                     Some(e) => self.eval(fr, e)?,
-                    None => Val::default(),
+                    None => Val::Unit,
                 };
-                return Err(Flow::Return(v));
+                return Err(Flow::Return(Box::new(v)));
             }
-            Stmt::Block(b) => return self.block(fr, b),
+            Stmt::Block(b) => return self.run_block(fr, b),
         }
-        Ok(Val::default())
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn assign_path(&self, fr: &mut Frame, place: &Place, v: Val) -> R<()> {
+        let mut v = Some(v.into_dynamic());
+        self.at_place(fr, place, true, &mut |t| {
+            *t = v.take().ok_or_else(|| Flow::from("one assignment, two places"))?;
+            Ok(())
+        })
+    }
+
+    #[inline(never)]
+    fn op_assign(&self, fr: &mut Frame, place: &Place, op: &BinOp, e: &Expr) -> R<()> {
+        let rhs = self.eval(fr, e)?;
+        if place.path.is_empty() {
+            let t = self.variable(fr, place)?;
+            let new = self.binary(op, std::mem::take(t), rhs)?;
+            check_size(&new)?;
+            *t = new;
+            Ok(())
+        } else {
+            self.at_place(fr, place, false, &mut |t| {
+                let new = self.binary(op, Val::from_dynamic(std::mem::take(t)), rhs.clone())?.into_dynamic();
+                check_dynamic_size(&new)?;
+                *t = new;
+                Ok(())
+            })
+        }
     }
 
     fn for_loop(&self, fr: &mut Frame, var: u32, counter: Option<u32>, iter: &Iter, body: &[Stmt]) -> R<()> {
@@ -505,6 +553,11 @@ impl Exec<'_> {
                     Err(_) => Operand::Val(v.clone()),
                 })
             }
+            Expr::Fast(f) => match pure_val(fr, &f.0) {
+                Some(Val::Int(n)) => Ok(Operand::Int(n)),
+                Some(v) => Ok(Operand::Val(v)),
+                None => self.operand(fr, &f.1),
+            },
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab),
             Expr::Chain(c) => match (&c.base, &*c.links) {
                 (Base::Slot(s), [Link::Method(m)]) if m.intrinsic.is_some() => self.intrinsic_method(fr, *s, m, &c.links),
@@ -517,6 +570,10 @@ impl Exec<'_> {
     /// A condition's truth, without building a `Val` for comparisons of integers.
     fn cond(&self, fr: &mut Frame, e: &Expr) -> R<bool> {
         match e {
+            Expr::Fast(f) => match pure_bool(fr, &f.0) {
+                Some(b) => Ok(b),
+                None => self.cond(fr, &f.1),
+            },
             Expr::Binary(op, ab) => match self.binary_expr(fr, op, ab)? {
                 Operand::Val(v) => as_bool(&v),
                 Operand::Int(_) => Err("condition is not a bool".into()),
@@ -577,6 +634,10 @@ impl Exec<'_> {
             Expr::And(..) | Expr::Or(..) | Expr::Not(..) => self.cond(fr, e).map(Val::Bool),
             Expr::Int(n) => Ok(Val::Int(*n)),
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_val),
+            Expr::Fast(f) => match pure_val(fr, &f.0) {
+                Some(v) => Ok(v),
+                None => self.eval(fr, &f.1),
+            },
             Expr::Call(c) => self.call(fr, c),
             Expr::Chain(c) => self.chain(fr, c),
             Expr::Block(b) => self.block(fr, b),
@@ -986,6 +1047,65 @@ fn intrinsic(k: Intrinsic, first: &Val, args: &[INT]) -> Option<INT> {
             _ => return None,
         })
     })?
+}
+
+/// The value of a [`Pure`] expression; `None` when its general form must run.
+#[inline]
+fn pure_val(fr: &Frame, p: &Pure) -> Option<Val> {
+    if p.is_bool() {
+        pure_bool(fr, p).map(Val::Bool)
+    } else {
+        pure_int(fr, p).map(Val::Int)
+    }
+}
+
+fn pure_int(fr: &Frame, p: &Pure) -> Option<INT> {
+    match p {
+        Pure::Int(n) => Some(*n),
+        Pure::Slot(s) => match fr.get(*s) {
+            Val::Int(n) => Some(*n),
+            v => v.as_int().ok(),
+        },
+        Pure::Arith(op, ab) => {
+            let (x, y) = (pure_int(fr, &ab.0)?, pure_int(fr, &ab.1)?);
+            match op {
+                BinOp::Add => x.checked_add(y),
+                BinOp::Sub => x.checked_sub(y),
+                BinOp::Mul => x.checked_mul(y),
+                BinOp::Div => x.checked_div(y),
+                BinOp::Rem => x.checked_rem(y),
+                _ => None,
+            }
+        }
+        Pure::Cell(s, rc) => {
+            let (r, c) = (pure_int(fr, &rc.0)?, pure_int(fr, &rc.1)?);
+            fr.get(*s).with_grid(|g| ops::get(g, r, c))
+        }
+        Pure::Dim(k, s) => intrinsic(*k, fr.get(*s), &[]),
+        Pure::Cmp(..) | Pure::And(_) | Pure::Or(_) | Pure::Not(_) => None,
+    }
+}
+
+fn pure_bool(fr: &Frame, p: &Pure) -> Option<bool> {
+    match p {
+        Pure::Slot(s) => fr.get(*s).as_bool().ok(),
+        Pure::Cmp(op, ab) => {
+            let (x, y) = (pure_int(fr, &ab.0)?, pure_int(fr, &ab.1)?);
+            Some(match op {
+                BinOp::Eq => x == y,
+                BinOp::Ne => x != y,
+                BinOp::Lt => x < y,
+                BinOp::Le => x <= y,
+                BinOp::Gt => x > y,
+                BinOp::Ge => x >= y,
+                _ => return None,
+            })
+        }
+        Pure::And(ab) => Some(pure_bool(fr, &ab.0)? && pure_bool(fr, &ab.1)?),
+        Pure::Or(ab) => Some(pure_bool(fr, &ab.0)? || pure_bool(fr, &ab.1)?),
+        Pure::Not(x) => Some(!pure_bool(fr, x)?),
+        Pure::Int(_) | Pure::Arith(..) | Pure::Cell(..) | Pure::Dim(..) => None,
+    }
 }
 
 /// The integers in `vals`, if all are integers (at most two: the intrinsics' arity).

@@ -94,6 +94,78 @@ pub(crate) enum Expr {
     /// A closure: the function and the slots whose values it captures.
     Closure(usize, Box<[Slot]>),
     Block(Block),
+    /// An expression of integers that may run as [`Pure`]; the general form runs when
+    /// its values are not all integers (or the arithmetic fails).
+    Fast(Box<(Pure, Expr)>),
+}
+
+/// A side-effect-free expression over integers (and the booleans that comparing them
+/// gives), run without values, calls or operation counts. Lowering pairs it with the
+/// general form of the same expression ([`Expr::Fast`]): having no effects, it may be
+/// tried first and abandoned (`None`) when a variable holds something else or an
+/// arithmetic operation overflows or divides by zero, and the general form then decides.
+#[derive(Debug, Clone)]
+pub(crate) enum Pure {
+    Int(rhai::INT),
+    Slot(Slot),
+    /// `+ - * / %` on integers.
+    Arith(BinOp, Box<(Pure, Pure)>),
+    /// `== != < <= > >=` on integers.
+    Cmp(BinOp, Box<(Pure, Pure)>),
+    And(Box<(Pure, Pure)>),
+    Or(Box<(Pure, Pure)>),
+    Not(Box<Pure>),
+    /// `grid.get(r, c)` on a variable.
+    Cell(Slot, Box<(Pure, Pure)>),
+    /// `grid.rows()`, `grid.cols()` on a variable.
+    Dim(Intrinsic, Slot),
+}
+
+impl Pure {
+    /// The pure form of `e`, if it has one.
+    fn of(e: &Expr) -> Option<Pure> {
+        let pair = |ab: &(Expr, Expr)| Some(Box::new((Pure::of(&ab.0)?, Pure::of(&ab.1)?)));
+        Some(match e {
+            Expr::Int(n) => Pure::Int(*n),
+            Expr::Slot(s) => Pure::Slot(*s),
+            Expr::Fast(f) => f.0.clone(),
+            Expr::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem), ab) => Pure::Arith(op.clone(), pair(ab)?),
+            Expr::Binary(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), ab) => Pure::Cmp(op.clone(), pair(ab)?),
+            Expr::Not(x) => Pure::Not(Box::new(Pure::of(x)?)),
+            // Rhai's `&&`/`||` of more than two operands, folded from the left.
+            Expr::And(items) | Expr::Or(items) => {
+                let mut parts = items.iter().map(Pure::of);
+                let first = parts.next()??;
+                parts.try_fold(first, |acc, x| {
+                    let ab = Box::new((acc, x?));
+                    Some(if matches!(e, Expr::And(_)) { Pure::And(ab) } else { Pure::Or(ab) })
+                })?
+            }
+            Expr::Chain(c) => match (&c.base, &*c.links) {
+                (Base::Slot(s), [Link::Method(m)]) => match (m.intrinsic?, &*m.args) {
+                    (Intrinsic::Get, [r, c]) => Pure::Cell(*s, Box::new((Pure::of(r)?, Pure::of(c)?))),
+                    (k @ (Intrinsic::Rows | Intrinsic::Cols), []) => Pure::Dim(k, *s),
+                    _ => return None,
+                },
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+
+    /// Whether the value is a boolean (else an integer).
+    pub fn is_bool(&self) -> bool {
+        matches!(self, Pure::Cmp(..) | Pure::And(_) | Pure::Or(_) | Pure::Not(_))
+    }
+
+    /// `e`, paired with its pure form where it has one worth running (more than a
+    /// literal or a variable).
+    fn pair(e: Expr) -> Expr {
+        match Pure::of(&e) {
+            Some(Pure::Int(_) | Pure::Slot(_)) | None => e,
+            Some(p) => Expr::Fast(Box::new((p, e))),
+        }
+    }
 }
 
 /// An operator with a fast path for integers; anything else goes to Rhai's dispatch.
@@ -495,10 +567,10 @@ impl Lowering<'_> {
                 2 => {
                     let a = self.expr(&call.args[0])?;
                     let b = self.expr(&call.args[1])?;
-                    return Ok(Expr::Binary(BinOp::of(name), Box::new((a, b))));
+                    return Ok(Pure::pair(Expr::Binary(BinOp::of(name), Box::new((a, b)))));
                 }
                 1 if name == "-" => return Ok(Expr::Neg(Box::new(self.expr(&call.args[0])?))),
-                1 if name == "!" => return Ok(Expr::Not(Box::new(self.expr(&call.args[0])?))),
+                1 if name == "!" => return Ok(Pure::pair(Expr::Not(Box::new(self.expr(&call.args[0])?)))),
                 _ => {}
             }
         }
@@ -578,8 +650,8 @@ impl Lowering<'_> {
             RExpr::ThisPtr(_) => Expr::This,
             RExpr::Stmt(b) => Expr::Block(self.block(b.statements())?),
             RExpr::FnCall(call, _) => self.call(call)?,
-            RExpr::And(v, _) => Expr::And(self.exprs(v)?),
-            RExpr::Or(v, _) => Expr::Or(self.exprs(v)?),
+            RExpr::And(v, _) => Pure::pair(Expr::And(self.exprs(v)?)),
+            RExpr::Or(v, _) => Pure::pair(Expr::Or(self.exprs(v)?)),
             RExpr::Dot(x, flags, _) | RExpr::Index(x, flags, _) => {
                 if flags.contains(ASTFlags::NEGATED) {
                     return Err("?. or ?[".into());
@@ -591,7 +663,7 @@ impl Lowering<'_> {
                 };
                 let mut links = Vec::new();
                 self.links(matches!(e, RExpr::Index(..)), &x.rhs, flags.contains(ASTFlags::BREAK), &mut links)?;
-                Expr::Chain(Box::new(Chain { base, links: links.into_boxed_slice() }))
+                Pure::pair(Expr::Chain(Box::new(Chain { base, links: links.into_boxed_slice() })))
             }
             other => return Err(format!("expression not lowered: {}", expr_name(other))),
         })
