@@ -141,12 +141,13 @@ struct Frame<'f> {
     func: &'f Func,
     /// Bit `i`: local `i` is `const` or a closure has captured it (Rhai would share it).
     pinned: u64,
-    locals: Locals,
+    locals: &'f mut [Val],
     captures: &'f mut [Val],
     this: Option<&'f mut Val>,
 }
 
 impl Frame<'_> {
+    #[inline(always)]
     fn get(&self, s: Slot) -> &Val {
         match s {
             Slot::Local(i) => &self.locals[i as usize],
@@ -154,6 +155,7 @@ impl Frame<'_> {
         }
     }
 
+    #[inline(always)]
     fn get_mut(&mut self, s: Slot) -> &mut Val {
         match s {
             Slot::Local(i) => &mut self.locals[i as usize],
@@ -161,6 +163,7 @@ impl Frame<'_> {
         }
     }
 
+    #[inline]
     fn is_shared(&self, s: Slot) -> bool {
         match s {
             Slot::Local(i) => self.pinned & (1 << i) != 0,
@@ -169,6 +172,7 @@ impl Frame<'_> {
     }
 
     /// A fresh binding of local `i` (`let`, or the next value of a loop variable).
+    #[inline]
     fn rebind(&mut self, i: u32, v: Val) {
         self.locals[i as usize] = v;
         self.pinned &= !(1 << i) | self.func.consts;
@@ -312,7 +316,7 @@ impl Exec<'_> {
         });
         let result = if deeper {
             args.resize(func.locals, Val::default());
-            let mut frame = Frame { func, pinned: func.consts, locals: args, captures, this };
+            let mut frame = Frame { func, pinned: func.consts, locals: &mut args, captures, this };
             tick().and_then(|()| self.block(&mut frame, &func.body))
         } else {
             Err(Flow::from("calls nested too deep"))
@@ -1059,6 +1063,19 @@ fn pure_val(fr: &Frame, p: &Pure) -> Option<Val> {
     }
 }
 
+/// [`pure_int`] with its leaves (a literal, a variable) inline.
+#[inline(always)]
+fn pure_leaf(fr: &Frame, p: &Pure) -> Option<INT> {
+    match p {
+        Pure::Int(n) => Some(*n),
+        Pure::Slot(s) => match fr.get(*s) {
+            Val::Int(n) => Some(*n),
+            v => v.as_int().ok(),
+        },
+        _ => pure_int(fr, p),
+    }
+}
+
 fn pure_int(fr: &Frame, p: &Pure) -> Option<INT> {
     match p {
         Pure::Int(n) => Some(*n),
@@ -1067,7 +1084,7 @@ fn pure_int(fr: &Frame, p: &Pure) -> Option<INT> {
             v => v.as_int().ok(),
         },
         Pure::Arith(op, ab) => {
-            let (x, y) = (pure_int(fr, &ab.0)?, pure_int(fr, &ab.1)?);
+            let (x, y) = (pure_leaf(fr, &ab.0)?, pure_leaf(fr, &ab.1)?);
             match op {
                 BinOp::Add => x.checked_add(y),
                 BinOp::Sub => x.checked_sub(y),
@@ -1078,7 +1095,7 @@ fn pure_int(fr: &Frame, p: &Pure) -> Option<INT> {
             }
         }
         Pure::Cell(s, rc) => {
-            let (r, c) = (pure_int(fr, &rc.0)?, pure_int(fr, &rc.1)?);
+            let (r, c) = (pure_leaf(fr, &rc.0)?, pure_leaf(fr, &rc.1)?);
             fr.get(*s).with_grid(|g| ops::get(g, r, c))
         }
         Pure::Dim(k, s) => intrinsic(*k, fr.get(*s), &[]),
@@ -1090,7 +1107,7 @@ fn pure_bool(fr: &Frame, p: &Pure) -> Option<bool> {
     match p {
         Pure::Slot(s) => fr.get(*s).as_bool().ok(),
         Pure::Cmp(op, ab) => {
-            let (x, y) = (pure_int(fr, &ab.0)?, pure_int(fr, &ab.1)?);
+            let (x, y) = (pure_leaf(fr, &ab.0)?, pure_leaf(fr, &ab.1)?);
             Some(match op {
                 BinOp::Eq => x == y,
                 BinOp::Ne => x != y,
