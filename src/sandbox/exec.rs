@@ -317,7 +317,7 @@ impl Exec<'_> {
         let result = if deeper {
             args.resize(func.locals, Val::default());
             let mut frame = Frame { func, pinned: func.consts, locals: &mut args, captures, this };
-            tick().and_then(|()| self.block(&mut frame, &func.body))
+            tick().and_then(|()| self.fn_body(&mut frame, &func.body))
         } else {
             Err(Flow::from("calls nested too deep"))
         };
@@ -337,6 +337,22 @@ impl Exec<'_> {
             self.exec(fr, s)?;
         }
         self.stmt(fr, last)
+    }
+
+    /// A function body's value. A local variable that ends it (or that `return` gives)
+    /// is moved out rather than cloned: the frame ends with it.
+    fn fn_body(&self, fr: &mut Frame, b: &[Stmt]) -> R<Val> {
+        let Some((last, init)) = b.split_last() else { return Ok(Val::Unit) };
+        for s in init {
+            self.exec(fr, s)?;
+        }
+        match last {
+            Stmt::Expr(Expr::Slot(Slot::Local(i))) => {
+                tick()?;
+                Ok(std::mem::take(&mut fr.locals[*i as usize]))
+            }
+            s => self.stmt(fr, s),
+        }
     }
 
     /// A block run for its effects only (a loop body, a branch of an `if` whose value
@@ -428,6 +444,7 @@ impl Exec<'_> {
             Stmt::Continue => return Err(Flow::Continue),
             Stmt::Return(e) => {
                 let v = match e {
+                    Some(Expr::Slot(Slot::Local(i))) => std::mem::take(&mut fr.locals[*i as usize]),
                     Some(e) => self.eval(fr, e)?,
                     None => Val::Unit,
                 };
