@@ -1095,11 +1095,7 @@ fn pure_leaf(fr: &Frame, p: &Pure) -> Option<INT> {
 
 fn pure_int(fr: &Frame, p: &Pure) -> Option<INT> {
     match p {
-        Pure::Int(n) => Some(*n),
-        Pure::Slot(s) => match fr.get(*s) {
-            Val::Int(n) => Some(*n),
-            v => v.as_int().ok(),
-        },
+        Pure::Int(_) | Pure::Slot(_) => pure_leaf(fr, p),
         Pure::Arith(op, ab) => {
             let (x, y) = (pure_leaf(fr, &ab.0)?, pure_leaf(fr, &ab.1)?);
             match op {
