@@ -244,8 +244,8 @@ const SEMANTICS: &[&str] = &[
     "fn solve(g) { let a = [1, 2, 3]; let n = 0; if a.all(|x| x) { n += 1; } if a.some(|x| x > 2) { n += 2; } if a.all(|x| x > 0) { n += 4; } grid(1, n + 1, 0) }",
     "fn solve(g) { let k = 1; let a = [1, 2, 3].map(|x| |y| x + y + k); grid(1, a[2].call(1), 0) }",
     "fn solve(g) { let n = 0; if [1, 2, 3].contains(2) { n += 1; } if [1, \"a\", 2].contains(2) { n += 2; } if [1, 2].contains(\"x\") { n += 4; } grid(1, 1, n) }",
-    // Integer expressions whose variables hold strings, floats, grids or booleans, and a
-    // cell outside the grid: the pure form gives up and the general one answers.
+    // Integer expressions whose variables hold strings, floats, grids or booleans (the
+    // pure form gives up and the general one answers), and a cell read outside the grid.
     "fn solve(g) { let a = \"ab\"; let b = \"c\"; let h = g; let x = 1.5; let y = 2.0; let t = true; let n = 0; if g == h && t { n += 1; } if t && g.rows() > 1 && !(g.get(-1, 99) != -1) { n += 2; } grid(1, (a + b).len() + (x * y).to_int() + n, 0) }",
 ];
 

@@ -580,10 +580,7 @@ impl Exec<'_> {
                 None => self.operand(fr, &f.1),
             },
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab),
-            Expr::Chain(c) => match (&c.base, &*c.links) {
-                (Base::Slot(s), [Link::Method(m)]) if m.intrinsic.is_some() => self.intrinsic_method(fr, *s, m, &c.links),
-                _ => self.chain(fr, c).map(Operand::of),
-            },
+            Expr::Chain(c) => self.chain(fr, c).map(Operand::of),
             other => Ok(Operand::of(self.eval(fr, other)?)),
         }
     }
@@ -912,9 +909,6 @@ impl Exec<'_> {
 
     fn chain(&self, fr: &mut Frame, c: &Chain) -> R<Val> {
         if let (Base::Slot(s), [Link::Method(m)]) = (&c.base, &*c.links) {
-            if m.intrinsic.is_some() {
-                return self.intrinsic_method(fr, *s, m, &c.links).map(Operand::into_val);
-            }
             // `variable.primitive(args)`, the commonest chain: no walk.
             if m.script.is_none() && m.name != "call" {
                 let mut vals = Args::new();
@@ -953,30 +947,6 @@ impl Exec<'_> {
                 self.walk(&mut v, false, &c.links, vals)
             }
         }
-    }
-
-    /// `variable.get(r, c)` and the other intrinsics: inline on a grid and integers, else
-    /// the general walk (with the arguments evaluated once).
-    fn intrinsic_method(&self, fr: &mut Frame, s: Slot, m: &Call, links: &[Link]) -> R<Operand> {
-        let k = m.intrinsic.expect("an intrinsic");
-        let (x, y) = match &*m.args {
-            [] => (None, None),
-            [a] => (Some(self.operand(fr, a)?), None),
-            [a, b] => (Some(self.operand(fr, a)?), Some(self.operand(fr, b)?)),
-            _ => return Err("intrinsics take at most two arguments".into()),
-        };
-        let n = match (&x, &y) {
-            (None, None) => intrinsic(k, fr.get(s), &[]),
-            (Some(Operand::Int(a)), Some(Operand::Int(b))) => intrinsic(k, fr.get(s), &[*a, *b]),
-            _ => None,
-        };
-        if let Some(n) = n {
-            tick()?;
-            return Ok(Operand::Int(n));
-        }
-        let mut vals: Args = [x, y].into_iter().flatten().map(Operand::into_val).collect();
-        let shared = fr.is_shared(s);
-        self.walk(fr.get_mut(s), shared, links, &mut vals).map(Operand::of)
     }
 
     /// Walks `links` from `t`; `vals` holds, in order, each index and each method
@@ -1109,7 +1079,7 @@ fn pure_int(fr: &Frame, p: &Pure) -> Option<INT> {
         }
         Pure::Cell(s, rc) => {
             let (r, c) = (pure_leaf(fr, &rc.0)?, pure_leaf(fr, &rc.1)?);
-            fr.get(*s).with_grid(|g| ops::get(g, r, c))
+            intrinsic(Intrinsic::Get, fr.get(*s), &[r, c])
         }
         Pure::Dim(k, s) => intrinsic(*k, fr.get(*s), &[]),
         Pure::Cmp(..) | Pure::And(_) | Pure::Or(_) | Pure::Not(_) => None,
