@@ -727,6 +727,7 @@ impl Ty {
             Val::Int(_) => self == Ty::Int,
             Val::Unit | Val::Bool(_) => false,
             Val::Grid(_) => self == Ty::Grid,
+            Val::Obj(_) => self == Ty::Obj,
             Val::Dyn(d) => self.accepts(d),
         }
     }

@@ -10,7 +10,7 @@
 //! every step, and a `Dynamic`'s clone and drop go through a match on every variant.
 //!
 //! **Invariant:** a `Val` means what its `into_dynamic()` means; `Val::Dyn` may hold a
-//! grid, an integer, a boolean or `()` too (one that came out of an array, or from a plugin
+//! grid, an object, an integer, a boolean or `()` too (one that came out of an array, or from a plugin
 //! call), and every accessor accepts both forms.
 
 use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
@@ -18,8 +18,8 @@ use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
 use super::objects::Obj;
 use crate::grid::Grid;
 
-/// A value on the sandbox's fast path: `()`, a grid, an integer or a boolean unboxed,
-/// anything else Rhai's `Dynamic`.
+/// A value on the sandbox's fast path: `()`, a grid, an object, an integer or a boolean
+/// unboxed, anything else Rhai's `Dynamic`.
 #[derive(Debug, Clone, Default)]
 pub(crate) enum Val {
     #[default]
@@ -27,6 +27,7 @@ pub(crate) enum Val {
     Int(INT),
     Bool(bool),
     Grid(Grid),
+    Obj(Obj),
     Dyn(Dynamic),
 }
 
@@ -44,6 +45,30 @@ impl Val {
         }
     }
 
+    /// `d` as a `Val`, unboxing a grid or an object too: for a value that is likely to
+    /// be passed to primitives or cloned (a loop's item), where the boxed form costs
+    /// two allocations more per copy.
+    pub fn unboxed(d: Dynamic) -> Val {
+        if d.is::<Grid>() {
+            return d.try_cast::<Grid>().map_or(Val::Unit, Val::Grid);
+        }
+        if d.is::<Obj>() {
+            return d.try_cast::<Obj>().map_or(Val::Unit, Val::Obj);
+        }
+        Val::from_dynamic(d)
+    }
+
+    /// A copy of `d` as a `Val`: a grid or an object is copied without its boxes.
+    pub fn cloned(d: &Dynamic) -> Val {
+        if let Some(g) = d.read_lock::<Grid>() {
+            return Val::Grid(g.clone());
+        }
+        if let Some(o) = d.read_lock::<Obj>() {
+            return Val::Obj(o.clone());
+        }
+        Val::from_dynamic(d.clone())
+    }
+
     pub fn as_int(&self) -> Result<INT, &'static str> {
         match self {
             Val::Int(n) => Ok(*n),
@@ -51,6 +76,7 @@ impl Val {
             Val::Bool(_) => Err("bool"),
             Val::Unit => Err("()"),
             Val::Grid(_) => Err("Grid"),
+            Val::Obj(_) => Err("Obj"),
         }
     }
 
@@ -61,6 +87,7 @@ impl Val {
             Val::Int(_) => Err("i64"),
             Val::Unit => Err("()"),
             Val::Grid(_) => Err("Grid"),
+            Val::Obj(_) => Err("Obj"),
         }
     }
 
@@ -89,6 +116,7 @@ impl Val {
             Val::Int(n) => Dynamic::from_int(n),
             Val::Bool(b) => Dynamic::from_bool(b),
             Val::Grid(g) => Dynamic::from(g),
+            Val::Obj(o) => Dynamic::from(o),
             Val::Dyn(d) => d,
         }
     }
@@ -99,7 +127,7 @@ impl Val {
         match self {
             Val::Grid(g) => Some(f(g)),
             Val::Dyn(d) => Some(f(&*d.read_lock::<Grid>()?)),
-            Val::Unit | Val::Int(_) | Val::Bool(_) => None,
+            Val::Unit | Val::Int(_) | Val::Bool(_) | Val::Obj(_) => None,
         }
     }
 }
@@ -128,7 +156,7 @@ macro_rules! arg_in_dynamic {
         }
     )*};
 }
-arg_in_dynamic!(Obj, Array, Map, FnPtr);
+arg_in_dynamic!(Array, Map, FnPtr);
 
 impl ArgVal for INT {
     fn take(v: &mut Val) -> Option<INT> {
@@ -136,6 +164,25 @@ impl ArgVal for INT {
     }
     fn cloned(v: &Val) -> Option<INT> {
         v.as_int().ok()
+    }
+}
+
+impl ArgVal for Obj {
+    fn take(v: &mut Val) -> Option<Obj> {
+        match v {
+            Val::Obj(_) => match std::mem::take(v) {
+                Val::Obj(o) => Some(o),
+                _ => unreachable!("matched an object"),
+            },
+            Val::Dyn(d) if d.is::<Obj>() => std::mem::take(d).try_cast::<Obj>(),
+            _ => None,
+        }
+    }
+    fn cloned(v: &Val) -> Option<Obj> {
+        match v {
+            Val::Obj(o) => Some(o.clone()),
+            _ => v.dynamic()?.read_lock::<Obj>().map(|o| o.clone()),
+        }
     }
 }
 
@@ -166,8 +213,17 @@ pub(crate) trait ArgMut: Variant + Clone {
     }
 }
 
-impl ArgMut for Obj {}
 impl ArgMut for Array {}
+
+impl ArgMut for Obj {
+    fn with<R>(v: &mut Val, f: impl FnOnce(&mut Obj) -> R) -> Option<R> {
+        match v {
+            Val::Obj(o) => Some(f(o)),
+            Val::Dyn(d) => Some(f(&mut *d.write_lock::<Obj>()?)),
+            _ => None,
+        }
+    }
+}
 impl ArgMut for Map {}
 
 impl ArgMut for Grid {
@@ -175,7 +231,7 @@ impl ArgMut for Grid {
         match v {
             Val::Grid(g) => Some(f(g)),
             Val::Dyn(d) => Some(f(&mut *d.write_lock::<Grid>()?)),
-            Val::Unit | Val::Int(_) | Val::Bool(_) => None,
+            Val::Unit | Val::Int(_) | Val::Bool(_) | Val::Obj(_) => None,
         }
     }
 }
@@ -200,7 +256,13 @@ macro_rules! into_dynamic_val {
         }
     )*};
 }
-into_dynamic_val!(Obj, Array, Map, String);
+into_dynamic_val!(Array, Map, String);
+
+impl IntoVal for Obj {
+    fn into_val(self) -> Val {
+        Val::Obj(self)
+    }
+}
 
 impl IntoVal for () {
     fn into_val(self) -> Val {

@@ -92,6 +92,8 @@ type R<T> = Result<T, Flow>;
 type Locals = SmallVec<[Val; 8]>;
 /// Evaluated arguments of one call or chain.
 type Args = SmallVec<[Val; 6]>;
+/// Arguments that [`Exec::with_args`] keeps in a fixed array.
+const ARGS: usize = 6;
 
 /// Runs `solve(input)`.
 pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: ExecLimits) -> Result<Val, Box<EvalAltResult>> {
@@ -175,6 +177,18 @@ impl Frame<'_> {
     #[inline]
     fn rebind(&mut self, i: u32, v: Val) {
         self.locals[i as usize] = v;
+        self.pinned &= !(1 << i) | self.func.consts;
+    }
+
+    /// [`Frame::rebind`] to an integer, written in place when the local already holds
+    /// one: moving a whole `Val` just stored by the caller stalls the load that reads
+    /// it back (a store-forwarding stall), and loops do this at every step.
+    #[inline(always)]
+    fn rebind_int(&mut self, i: u32, n: INT) {
+        match &mut self.locals[i as usize] {
+            Val::Int(m) => *m = n,
+            other => *other = Val::Int(n),
+        }
         self.pinned &= !(1 << i) | self.func.consts;
     }
 }
@@ -403,6 +417,12 @@ impl Exec<'_> {
         tick()?;
         match s {
             Stmt::Let(slot, e) => {
+                if let Expr::Fast(f) = e {
+                    if let Some(n) = pure_int(fr, &f.0) {
+                        fr.rebind_int(*slot, n);
+                        return Ok(());
+                    }
+                }
                 let v = self.eval(fr, e)?;
                 fr.rebind(*slot, v);
             }
@@ -420,6 +440,17 @@ impl Exec<'_> {
                     self.assign_path(fr, place, v)?;
                 }
             }
+            other => self.exec_rare(fr, other)?,
+        }
+        Ok(())
+    }
+
+    /// The statements other than `let`, assignments, expressions and `if`, out of line
+    /// so that [`Exec::exec`], which loop bodies run, stays small.
+    #[inline(never)]
+    fn exec_rare(&self, fr: &mut Frame, s: &Stmt) -> R<()> {
+        match s {
+            Stmt::Let(..) | Stmt::Expr(_) | Stmt::If(..) | Stmt::Assign(..) => unreachable!("exec runs these"),
             Stmt::OpAssign(place, op, e) => self.op_assign(fr, place, op, e)?,
             Stmt::While(c, b) => loop {
                 if let Some(c) = c {
@@ -505,17 +536,29 @@ impl Exec<'_> {
             Iter::Range(a, b, inclusive) => {
                 let a = self.int(fr, a)?;
                 let b = self.int(fr, b)?;
-                if *inclusive {
-                    ints(fr, &mut step, &mut (a..=b))
-                } else {
-                    ints(fr, &mut step, &mut (a..b))
+                // The commonest loop, with its variables rebound in place.
+                let end = if *inclusive { b } else { b.saturating_sub(1) };
+                if !*inclusive && b == INT::MIN {
+                    return Ok(());
                 }
+                let mut x = a;
+                while x <= end {
+                    fr.rebind_int(var, x);
+                    if let Some(c) = counter {
+                        fr.rebind_int(c, x.wrapping_sub(a));
+                    }
+                    if !self.body(fr, body)? || x == end {
+                        break;
+                    }
+                    x += 1;
+                }
+                Ok(())
             }
             Iter::Value(e) => {
                 let v = self.eval(fr, e)?.into_dynamic();
                 if v.is_array() {
                     for (i, x) in v.cast::<Array>().into_iter().enumerate() {
-                        if !step(fr, i, Val::from_dynamic(x))? {
+                        if !step(fr, i, Val::unboxed(x))? {
                             break;
                         }
                     }
@@ -739,7 +782,7 @@ impl Exec<'_> {
             // element by reference.
             let mut params = Locals::new();
             for a in args.iter() {
-                params.push(Val::from_dynamic((**a).clone()));
+                params.push(Val::cloned(a));
             }
             closure.call_with(ctx.engine(), ctx.global_runtime_state(), params).map(Val::into_dynamic)
         };
@@ -763,7 +806,7 @@ impl Exec<'_> {
         Some((|| {
             let mut kept = Array::new();
             for item in array.iter() {
-                let v = closure.call(self.engine, self.global(), Val::from_dynamic(item.clone()))?;
+                let v = closure.call(self.engine, self.global(), Val::cloned(item))?;
                 match name {
                     "filter" if truthy(&v) => kept.push(item.clone()),
                     "all" if !truthy(&v) => return Ok(Val::Bool(false)),
@@ -797,20 +840,47 @@ impl Exec<'_> {
         let Some((first, rest)) = c.args.split_first() else {
             return self.native(c, None, false, &mut []);
         };
-        let mut values = Args::new();
-        for a in rest {
-            values.push(self.eval(fr, a)?);
-        }
-        match first {
+        self.with_args(fr, rest, |ex, fr, values| match first {
             Expr::Slot(s) => {
                 let shared = fr.is_shared(*s);
-                self.native(c, Some(fr.get_mut(*s)), shared, &mut values)
+                ex.native(c, Some(fr.get_mut(*s)), shared, values)
             }
             other => {
-                let mut v = self.eval(fr, other)?;
-                self.native(c, Some(&mut v), false, &mut values)
+                let mut v = ex.eval(fr, other)?;
+                ex.native(c, Some(&mut v), false, values)
+            }
+        })
+    }
+
+    /// Evaluates `exprs` and calls `f` on their values, kept in a fixed array where
+    /// there are few (all primitives): values are written into place there, whereas a
+    /// pushed `Val` is first built on the stack and then moved, and that move stalls
+    /// the processor (its load spans two separate smaller stores).
+    #[inline(always)]
+    fn with_args(&self, fr: &mut Frame, exprs: &[Expr], f: impl FnOnce(&Self, &mut Frame, &mut [Val]) -> R<Val>) -> R<Val> {
+        if exprs.len() > ARGS {
+            let mut vals = Args::new();
+            for a in exprs {
+                vals.push(self.eval(fr, a)?);
+            }
+            return f(self, fr, &mut vals);
+        }
+        let mut buf: [Val; ARGS] = Default::default();
+        for (slot, a) in buf.iter_mut().zip(exprs) {
+            match a {
+                Expr::Int(n) => *slot = Val::Int(*n),
+                Expr::Slot(s) => match fr.get(*s) {
+                    Val::Int(n) => *slot = Val::Int(*n),
+                    v => *slot = v.clone(),
+                },
+                Expr::Fast(p) => match pure_int(fr, &p.0) {
+                    Some(n) => *slot = Val::Int(n),
+                    None => *slot = self.eval(fr, a)?,
+                },
+                _ => *slot = self.eval(fr, a)?,
             }
         }
+        f(self, fr, &mut buf[..exprs.len()])
     }
 
     /// Calls a DSL primitive (first overload whose parameter types match) or, when none
@@ -911,12 +981,10 @@ impl Exec<'_> {
         if let (Base::Slot(s), [Link::Method(m)]) = (&c.base, &*c.links) {
             // `variable.primitive(args)`, the commonest chain: no walk.
             if m.script.is_none() && m.name != "call" {
-                let mut vals = Args::new();
-                for a in m.args.iter() {
-                    vals.push(self.eval(fr, a)?);
-                }
-                let shared = fr.is_shared(*s);
-                return self.native(m, Some(fr.get_mut(*s)), shared, &mut vals);
+                return self.with_args(fr, &m.args, |ex, fr, vals| {
+                    let shared = fr.is_shared(*s);
+                    ex.native(m, Some(fr.get_mut(*s)), shared, vals)
+                });
             }
         }
         // Rhai evaluates every index and argument of a chain before walking it.
@@ -960,7 +1028,7 @@ impl Exec<'_> {
                 let t = t.dynamic_mut();
                 if rest.is_empty() {
                     if let Some(a) = t.read_lock::<Array>() {
-                        return Ok(Val::from_dynamic(a[array_index(a.len(), &key)?].clone()));
+                        return Ok(Val::cloned(&a[array_index(a.len(), &key)?]));
                     }
                 }
                 if let Ok(s) = t.as_immutable_string_ref() {
