@@ -87,10 +87,12 @@ fn dispatch_table() {
 }
 
 /// The typed adapter of primitive `ident` (see `dsl::value`): a function from the
-/// fast path's `Val` arguments to its `Val` result that calls `dsl_api::ident`
-/// directly. `None` for primitives that need the engine (`NativeCallContext`) or take a
-/// `&str`: those keep the plugin call. By-value arguments after the first are moved out
-/// of their (temporary) slots; a by-value first argument may be a variable and is cloned.
+/// fast path's `Val` arguments (the first, then the others) to its `Val` result that
+/// calls `dsl_api::ident` directly. `None` for primitives that need the engine
+/// (`NativeCallContext`) or take a `&str`: those keep the plugin call. By-value
+/// arguments after the first are moved out of their (temporary) slots; a by-value first
+/// argument may be a variable and is cloned. Arguments of other types than the
+/// parameters' give `refused()`.
 fn typed_adapter(ident: &str, params: &str, ret: &str) -> String {
     let params: Vec<(&str, &str)> =
         params.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| p.split_once(':').map(|(n, t)| (n.trim(), t.trim())).unwrap()).collect();
@@ -98,19 +100,19 @@ fn typed_adapter(ident: &str, params: &str, ret: &str) -> String {
         return "None".into();
     }
     let names: Vec<String> = (0..params.len()).map(|i| format!("a{i}")).collect();
-    let mut body = format!("let [{}] = a else {{ return None }}; ", names.join(", "));
+    let mut body = format!("let [{}] = rest else {{ return Err(refused()) }}; ", names.iter().skip(1).cloned().collect::<Vec<_>>().join(", "));
     for (i, (_, t)) in params.iter().enumerate().skip(1) {
-        write!(body, "let a{i} = <{t} as ArgVal>::take(a{i})?; ").unwrap();
+        write!(body, "let Some(a{i}) = <{t} as ArgVal>::take(a{i}) else {{ return Err(refused()) }}; ").unwrap();
     }
     let call = format!("dsl_api::{ident}({})", names.join(", "));
     let wrap = if ret.starts_with("Res<") { "r.map(IntoVal::into_val)" } else { "Ok(IntoVal::into_val(r))" };
     match params.first() {
         Some((_, t)) if t.starts_with("&mut ") => {
             let t = t.trim_start_matches("&mut ");
-            write!(body, "<{t} as ArgMut>::with(a0, |a0| {{ let r = {call}; {wrap} }})").unwrap();
+            write!(body, "<{t} as ArgMut>::with(a0, |a0| {{ let r = {call}; {wrap} }}).unwrap_or_else(|| Err(refused()))").unwrap();
         }
-        Some((_, t)) => write!(body, "let a0 = <{t} as ArgVal>::cloned(a0)?; let r = {call}; Some({wrap})").unwrap(),
-        None => write!(body, "let r = {call}; Some({wrap})").unwrap(),
+        Some((_, t)) => write!(body, "let Some(a0) = <{t} as ArgVal>::cloned(a0) else {{ return Err(refused()) }}; let r = {call}; {wrap}").unwrap(),
+        None => write!(body, "let _ = a0; let r = {call}; {wrap}").unwrap(),
     }
-    format!("Some(|a: &mut [&mut Val]| -> Option<Res<Val>> {{ {body} }})")
+    format!("Some(|a0: &mut Val, rest: &mut [Val]| -> Res<Val> {{ {body} }})")
 }

@@ -773,8 +773,17 @@ pub(crate) struct Native {
     pub typed: Option<TypedFn>,
 }
 
-/// A typed adapter: `None` when an argument has a type other than the parameter's.
-pub(crate) type TypedFn = fn(&mut [&mut Val]) -> Option<Res<Val>>;
+/// A typed adapter: the first argument (a placeholder for a primitive without
+/// parameters), then the others; [`refused`] when an argument has a type other than the
+/// parameter's.
+pub(crate) type TypedFn = fn(&mut Val, &mut [Val]) -> Res<Val>;
+
+/// The error of a typed adapter given arguments of other types than its parameters'
+/// (the caller matched the types first, so this means a bug; the run goes to Rhai).
+#[cold]
+pub(crate) fn refused() -> Box<rhai::EvalAltResult> {
+    "a typed adapter refused its arguments".into()
+}
 
 include!(concat!(env!("OUT_DIR"), "/dispatch.rs"));
 

@@ -913,20 +913,15 @@ impl Exec<'_> {
             return Err("a captured or constant variable passed to a function that changes it".into());
         }
         if let Some(typed) = n.typed {
-            let mut args: SmallVec<[&mut Val; 8]> = SmallVec::new();
-            if let Some(f) = first {
-                args.push(f);
-            }
-            for v in rest.iter_mut() {
-                args.push(v);
-            }
-            // The overload matched the argument types, so the adapter accepts them.
-            let r = typed(&mut args).ok_or_else(|| Flow::from("a typed adapter refused its arguments"))??;
+            let mut none = Val::Unit;
+            let (first, has_first) = match first {
+                Some(f) => (f, true),
+                None => (&mut none, false),
+            };
+            let r = typed(first, rest)?;
             check_size(&r)?;
-            if !n.pure {
-                if let Some(f) = args.first() {
-                    check_size(f)?;
-                }
+            if !n.pure && has_first {
+                check_size(first)?;
             }
             return Ok(r);
         }
