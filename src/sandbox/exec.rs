@@ -26,7 +26,7 @@ use smallvec::SmallVec;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map, NativeCallContext, Position, INT};
 
 use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Intrinsic, Iter, Link, Lowered, Place, Pure, Slot, Stmt};
-use crate::dsl::module::Ty;
+use crate::dsl::module::{Native, Ty};
 use crate::dsl::ops;
 use crate::dsl::value::Val;
 use crate::grid::Grid;
@@ -858,14 +858,24 @@ impl Exec<'_> {
     /// the processor (its load spans two separate smaller stores).
     #[inline(always)]
     fn with_args(&self, fr: &mut Frame, exprs: &[Expr], f: impl FnOnce(&Self, &mut Frame, &mut [Val]) -> R<Val>) -> R<Val> {
-        if exprs.len() > ARGS {
-            let mut vals = Args::new();
-            for a in exprs {
-                vals.push(self.eval(fr, a)?);
+        // Two sizes of array: most calls have at most two arguments besides the receiver,
+        // and every slot of the array is initialised and dropped.
+        match exprs.len() {
+            0..=2 => self.args_in::<2>(fr, exprs, f),
+            3..=ARGS => self.args_in::<ARGS>(fr, exprs, f),
+            _ => {
+                let mut vals = Args::new();
+                for a in exprs {
+                    vals.push(self.eval(fr, a)?);
+                }
+                f(self, fr, &mut vals)
             }
-            return f(self, fr, &mut vals);
         }
-        let mut buf: [Val; ARGS] = Default::default();
+    }
+
+    #[inline(always)]
+    fn args_in<const N: usize>(&self, fr: &mut Frame, exprs: &[Expr], f: impl FnOnce(&Self, &mut Frame, &mut [Val]) -> R<Val>) -> R<Val> {
+        let mut buf: [Val; N] = std::array::from_fn(|_| Val::Unit);
         for (slot, a) in buf.iter_mut().zip(exprs) {
             match a {
                 Expr::Int(n) => *slot = Val::Int(*n),
@@ -896,7 +906,30 @@ impl Exec<'_> {
             Some(f) => params[0].accepts_val(f) && params[1..].iter().zip(rest.iter()).all(|(t, v)| t.accepts_val(v)),
             None => params.is_empty(),
         };
-        let Some(n) = c.natives.iter().find(|n| matches(n.params)) else {
+        let found = c.natives.iter().find(|n| matches(n.params));
+        // The common case, a primitive with a typed adapter, stays in this small function.
+        match (found, first) {
+            (Some(&n), Some(first)) if n.typed.is_some() => {
+                if shared && n.first_mut && !n.pure {
+                    return Err("a captured or constant variable passed to a function that changes it".into());
+                }
+                let typed = n.typed.expect("checked above");
+                let r = typed(first, rest)?;
+                check_size(&r)?;
+                if !n.pure {
+                    check_size(first)?;
+                }
+                Ok(r)
+            }
+            (found, first) => self.native_other(c, found.copied(), first, shared, rest),
+        }
+    }
+
+    /// [`Exec::native`] for the rest: a primitive without parameters or without a typed
+    /// adapter, and functions that are not primitives.
+    #[inline(never)]
+    fn native_other(&self, c: &Call, found: Option<&'static Native>, first: Option<&mut Val>, shared: bool, rest: &mut [Val]) -> R<Val> {
+        let Some(n) = found else {
             if c.name == "contains" && rest.len() == 1 {
                 if let Some(found) = int_array_contains(first.as_deref(), &rest[0]) {
                     return Ok(Val::Bool(found));
@@ -913,16 +946,9 @@ impl Exec<'_> {
             return Err("a captured or constant variable passed to a function that changes it".into());
         }
         if let Some(typed) = n.typed {
-            let mut none = Val::Unit;
-            let (first, has_first) = match first {
-                Some(f) => (f, true),
-                None => (&mut none, false),
-            };
-            let r = typed(first, rest)?;
+            // No parameters (with parameters, `native` made the call).
+            let r = typed(&mut Val::Unit, rest)?;
             check_size(&r)?;
-            if !n.pure && has_first {
-                check_size(first)?;
-            }
             return Ok(r);
         }
         let mut owned;
@@ -982,6 +1008,13 @@ impl Exec<'_> {
                 });
             }
         }
+        self.chain_walk(fr, c)
+    }
+
+    /// [`Exec::chain`] for chains of several links, or of a method that is not a
+    /// primitive.
+    #[inline(never)]
+    fn chain_walk(&self, fr: &mut Frame, c: &Chain) -> R<Val> {
         // Rhai evaluates every index and argument of a chain before walking it.
         let mut vals = Args::new();
         for l in c.links.iter() {
