@@ -25,7 +25,8 @@ use smallvec::SmallVec;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map, NativeCallContext, Position, INT};
 
-use super::lower::{Base, BinOp, Call, Chain, Expr, Func, Intrinsic, Iter, Link, Lowered, Place, Pure, Slot, Stmt};
+use super::lower::{Base, BinOp, Call, Chain, Expr, Fast, Func, Intrinsic, Iter, Link, Lowered, Place, Slot, Stmt};
+use super::pure::Compiled;
 use crate::dsl::module::{Native, Ty};
 use crate::dsl::ops;
 use crate::dsl::value::Val;
@@ -418,7 +419,7 @@ impl Exec<'_> {
         match s {
             Stmt::Let(slot, e) => {
                 if let Expr::Fast(f) = e {
-                    if let Some(n) = pure_int(fr, &f.0) {
+                    if let Some(n) = fast_int(fr, f) {
                         fr.rebind_int(*slot, n);
                         return Ok(());
                     }
@@ -617,10 +618,15 @@ impl Exec<'_> {
                     Err(_) => Operand::Val(v.clone()),
                 })
             }
-            Expr::Fast(f) => match pure_val(fr, &f.0) {
-                Some(Val::Int(n)) => Ok(Operand::Int(n)),
-                Some(v) => Ok(Operand::Val(v)),
-                None => self.operand(fr, &f.1),
+            Expr::Fast(f) => match &f.run {
+                Compiled::Int(run) => match run(fr.locals, fr.captures) {
+                    Some(n) => Ok(Operand::Int(n)),
+                    None => self.operand(fr, &f.general),
+                },
+                Compiled::Bool(run) => match run(fr.locals, fr.captures) {
+                    Some(b) => Ok(Operand::Val(Val::Bool(b))),
+                    None => self.operand(fr, &f.general),
+                },
             },
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab),
             Expr::Chain(c) => self.chain(fr, c).map(Operand::of),
@@ -631,9 +637,12 @@ impl Exec<'_> {
     /// A condition's truth, without building a `Val` for comparisons of integers.
     fn cond(&self, fr: &mut Frame, e: &Expr) -> R<bool> {
         match e {
-            Expr::Fast(f) => match pure_bool(fr, &f.0) {
-                Some(b) => Ok(b),
-                None => self.cond(fr, &f.1),
+            Expr::Fast(f) => match &f.run {
+                Compiled::Bool(run) => match run(fr.locals, fr.captures) {
+                    Some(b) => Ok(b),
+                    None => self.cond(fr, &f.general),
+                },
+                Compiled::Int(_) => self.cond(fr, &f.general),
             },
             Expr::Binary(op, ab) => match self.binary_expr(fr, op, ab)? {
                 Operand::Val(v) => as_bool(&v),
@@ -695,9 +704,9 @@ impl Exec<'_> {
             Expr::And(..) | Expr::Or(..) | Expr::Not(..) => self.cond(fr, e).map(Val::Bool),
             Expr::Int(n) => Ok(Val::Int(*n)),
             Expr::Binary(op, ab) => self.binary_expr(fr, op, ab).map(Operand::into_val),
-            Expr::Fast(f) => match pure_val(fr, &f.0) {
+            Expr::Fast(f) => match fast_val(fr, f) {
                 Some(v) => Ok(v),
-                None => self.eval(fr, &f.1),
+                None => self.eval(fr, &f.general),
             },
             Expr::Call(c) => self.call(fr, c),
             Expr::Chain(c) => self.chain(fr, c),
@@ -883,7 +892,7 @@ impl Exec<'_> {
                     Val::Int(n) => *slot = Val::Int(*n),
                     v => *slot = v.clone(),
                 },
-                Expr::Fast(p) => match pure_int(fr, &p.0) {
+                Expr::Fast(p) => match fast_int(fr, p) {
                     Some(n) => *slot = Val::Int(n),
                     None => *slot = self.eval(fr, a)?,
                 },
@@ -1136,71 +1145,22 @@ fn intrinsic(k: Intrinsic, first: &Val, args: &[INT]) -> Option<INT> {
     })?
 }
 
-/// The value of a [`Pure`] expression; `None` when its general form must run.
+/// The value of an expression's compiled pure form; `None` when its general form must
+/// run.
 #[inline]
-fn pure_val(fr: &Frame, p: &Pure) -> Option<Val> {
-    if p.is_bool() {
-        pure_bool(fr, p).map(Val::Bool)
-    } else {
-        pure_int(fr, p).map(Val::Int)
+fn fast_val(fr: &Frame, f: &Fast) -> Option<Val> {
+    match &f.run {
+        Compiled::Int(run) => run(fr.locals, fr.captures).map(Val::Int),
+        Compiled::Bool(run) => run(fr.locals, fr.captures).map(Val::Bool),
     }
 }
 
-/// [`pure_int`] with its leaves (a literal, a variable) inline.
+/// [`fast_val`] of an integer-valued form.
 #[inline(always)]
-fn pure_leaf(fr: &Frame, p: &Pure) -> Option<INT> {
-    match p {
-        Pure::Int(n) => Some(*n),
-        Pure::Slot(s) => match fr.get(*s) {
-            Val::Int(n) => Some(*n),
-            v => v.as_int().ok(),
-        },
-        _ => pure_int(fr, p),
-    }
-}
-
-fn pure_int(fr: &Frame, p: &Pure) -> Option<INT> {
-    match p {
-        Pure::Int(_) | Pure::Slot(_) => pure_leaf(fr, p),
-        Pure::Arith(op, ab) => {
-            let (x, y) = (pure_leaf(fr, &ab.0)?, pure_leaf(fr, &ab.1)?);
-            match op {
-                BinOp::Add => x.checked_add(y),
-                BinOp::Sub => x.checked_sub(y),
-                BinOp::Mul => x.checked_mul(y),
-                BinOp::Div => x.checked_div(y),
-                BinOp::Rem => x.checked_rem(y),
-                _ => None,
-            }
-        }
-        Pure::Cell(s, rc) => {
-            let (r, c) = (pure_leaf(fr, &rc.0)?, pure_leaf(fr, &rc.1)?);
-            intrinsic(Intrinsic::Get, fr.get(*s), &[r, c])
-        }
-        Pure::Dim(k, s) => intrinsic(*k, fr.get(*s), &[]),
-        Pure::Cmp(..) | Pure::And(_) | Pure::Or(_) | Pure::Not(_) => None,
-    }
-}
-
-fn pure_bool(fr: &Frame, p: &Pure) -> Option<bool> {
-    match p {
-        Pure::Slot(s) => fr.get(*s).as_bool().ok(),
-        Pure::Cmp(op, ab) => {
-            let (x, y) = (pure_leaf(fr, &ab.0)?, pure_leaf(fr, &ab.1)?);
-            Some(match op {
-                BinOp::Eq => x == y,
-                BinOp::Ne => x != y,
-                BinOp::Lt => x < y,
-                BinOp::Le => x <= y,
-                BinOp::Gt => x > y,
-                BinOp::Ge => x >= y,
-                _ => return None,
-            })
-        }
-        Pure::And(ab) => Some(pure_bool(fr, &ab.0)? && pure_bool(fr, &ab.1)?),
-        Pure::Or(ab) => Some(pure_bool(fr, &ab.0)? || pure_bool(fr, &ab.1)?),
-        Pure::Not(x) => Some(!pure_bool(fr, x)?),
-        Pure::Int(_) | Pure::Arith(..) | Pure::Cell(..) | Pure::Dim(..) => None,
+fn fast_int(fr: &Frame, f: &Fast) -> Option<INT> {
+    match &f.run {
+        Compiled::Int(run) => run(fr.locals, fr.captures),
+        Compiled::Bool(_) => None,
     }
 }
 

@@ -17,6 +17,7 @@
 
 use rhai::{ASTFlags, Dynamic, Expr as RExpr, FnCallExpr, FnPtr, ImmutableString, Stmt as RStmt, AST};
 
+use super::pure::Compiled;
 use crate::dsl::module::{natives_named, Native, Ty};
 
 /// A program lowered for [`super::exec`]: its functions, prelude included.
@@ -96,7 +97,14 @@ pub(crate) enum Expr {
     Block(Block),
     /// An expression of integers that may run as [`Pure`]; the general form runs when
     /// its values are not all integers (or the arithmetic fails).
-    Fast(Box<(Pure, Expr)>),
+    Fast(Box<Fast>),
+}
+
+/// An expression in its pure form, compiled ([`super::pure`]), and its general form.
+pub(crate) struct Fast {
+    pub pure: Pure,
+    pub run: Compiled,
+    pub general: Expr,
 }
 
 /// A side-effect-free expression over integers (and the booleans that comparing them
@@ -128,7 +136,7 @@ impl Pure {
         Some(match e {
             Expr::Int(n) => Pure::Int(*n),
             Expr::Slot(s) => Pure::Slot(*s),
-            Expr::Fast(f) => f.0.clone(),
+            Expr::Fast(f) => f.pure.clone(),
             Expr::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem), ab) => Pure::Arith(op.clone(), pair(ab)?),
             Expr::Binary(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), ab) => Pure::Cmp(op.clone(), pair(ab)?),
             Expr::Not(x) => Pure::Not(Box::new(Pure::of(x)?)),
@@ -163,7 +171,7 @@ impl Pure {
     fn pair(e: Expr) -> Expr {
         match Pure::of(&e) {
             Some(Pure::Int(_) | Pure::Slot(_)) | None => e,
-            Some(p) => Expr::Fast(Box::new((p, e))),
+            Some(pure) => Expr::Fast(Box::new(Fast { run: Compiled::of(&pure), pure, general: e })),
         }
     }
 }

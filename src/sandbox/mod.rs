@@ -9,6 +9,7 @@
 
 mod exec;
 mod lower;
+mod pure;
 
 use std::cell::Cell;
 use std::sync::Arc;
