@@ -98,17 +98,20 @@ const ARGS: usize = 6;
 
 /// Runs `solve(input)`.
 pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: ExecLimits) -> Result<Val, Box<EvalAltResult>> {
-    STATE.with(|s| {
+    let closures = STATE.with(|s| {
         s.budget.set(limits.max_operations);
         s.depth.set(0);
         s.limits.set(limits);
+        s.closures.replace(false)
     });
+    if closures {
+        CLOSURES.with(|c| c.borrow_mut().clear());
+    }
     let global = std::cell::OnceCell::new();
     let exec = Exec { engine, global: Global::Lazy(&global), prog };
-    clear_closures();
     let mut args = Locals::new();
     args.push(Val::Grid(input));
-    let result = exec.call_script(prog.solve, args, &mut [], None);
+    let result = exec.call_script(prog.solve, &mut args, &mut [], None);
     clear_closures();
     result
 }
@@ -319,7 +322,7 @@ impl Exec<'_> {
         NativeCallContext::new_with_all_fields(self.engine, name, None, self.global(), Position::NONE)
     }
 
-    fn call_script(&self, f: usize, mut args: Locals, captures: &mut [Val], this: Option<&mut Val>) -> Result<Val, Box<EvalAltResult>> {
+    fn call_script(&self, f: usize, args: &mut Locals, captures: &mut [Val], this: Option<&mut Val>) -> Result<Val, Box<EvalAltResult>> {
         let func = &self.prog.fns[f];
         if args.len() != func.params || captures.len() != func.captures {
             return Err(format!("{} takes {} arguments", func.name, func.params).into());
@@ -331,7 +334,7 @@ impl Exec<'_> {
         });
         let result = if deeper {
             args.resize(func.locals, Val::default());
-            let mut frame = Frame { func, pinned: func.consts, locals: &mut args, captures, this };
+            let mut frame = Frame { func, pinned: func.consts, locals: args, captures, this };
             tick().and_then(|()| self.fn_body(&mut frame, &func.body))
         } else {
             Err(Flow::from("calls nested too deep"))
@@ -844,7 +847,7 @@ impl Exec<'_> {
                 args.push(self.eval(fr, a)?);
             }
             tick()?;
-            return Ok(self.call_script(f, args, &mut [], None)?);
+            return Ok(self.call_script(f, &mut args, &mut [], None)?);
         }
         let Some((first, rest)) = c.args.split_first() else {
             return self.native(c, None, false, &mut []);
@@ -1115,7 +1118,7 @@ impl Exec<'_> {
             for a in args.iter_mut() {
                 params.push(std::mem::take(a));
             }
-            return Ok(self.call_script(f, params, &mut [], Some(t))?);
+            return Ok(self.call_script(f, &mut params, &mut [], Some(t))?);
         }
         self.native(m, Some(t), shared, args)
     }
@@ -1201,10 +1204,10 @@ impl Closure {
         self.call_with(engine, global, params)
     }
 
-    fn call_with(&self, engine: &Engine, global: &GlobalRuntimeState, params: Locals) -> Result<Val, Box<EvalAltResult>> {
+    fn call_with(&self, engine: &Engine, global: &GlobalRuntimeState, mut params: Locals) -> Result<Val, Box<EvalAltResult>> {
         let exec = Exec { engine, global: Global::Given(global), prog: &self.0.prog };
         let mut captured = self.0.captured.try_lock().map_err(|_| "a closure called itself")?;
-        exec.call_script(self.0.f, params, &mut captured, None)
+        exec.call_script(self.0.f, &mut params, &mut captured, None)
     }
 }
 
