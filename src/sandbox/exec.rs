@@ -333,7 +333,8 @@ impl Exec<'_> {
             d <= s.limits.get().max_call_levels
         });
         let result = if deeper {
-            args.resize(func.locals, Val::default());
+            let missing = func.locals.saturating_sub(args.len());
+            args.extend(std::iter::repeat_with(Val::default).take(missing));
             let mut frame = Frame { func, pinned: func.consts, locals: args, captures, this };
             tick().and_then(|()| self.fn_body(&mut frame, &func.body))
         } else {
@@ -434,10 +435,26 @@ impl Exec<'_> {
                 self.eval(fr, e)?;
             }
             Stmt::If(c, then, other) => {
-                return if self.cond(fr, c)? { self.run_block(fr, then) } else { self.run_block(fr, other) };
+                // A compiled comparison is answered here, without a call to `cond`.
+                let fast = match c {
+                    Expr::Fast(f) => match &f.run {
+                        Compiled::Bool(run) => run(fr.locals, fr.captures),
+                        Compiled::Int(_) => None,
+                    },
+                    _ => None,
+                };
+                let yes = match fast {
+                    Some(b) => b,
+                    None => self.cond(fr, c)?,
+                };
+                return if yes { self.run_block(fr, then) } else { self.run_block(fr, other) };
             }
             Stmt::Assign(place, e) => {
-                let v = self.eval(fr, e)?;
+                // `variable = variable.primitive(..)`, the commonest assignment in loops.
+                let v = match e {
+                    Expr::Chain(c) => self.chain(fr, c)?,
+                    e => self.eval(fr, e)?,
+                };
                 if place.path.is_empty() {
                     *self.variable(fr, place)? = v;
                 } else {
@@ -604,6 +621,15 @@ impl Exec<'_> {
     }
 
     fn int(&self, fr: &mut Frame, e: &Expr) -> R<INT> {
+        let quick = match e {
+            Expr::Int(n) => Some(*n),
+            Expr::Slot(s) => fr.get(*s).as_int().ok(),
+            Expr::Fast(f) => fast_int(fr, f),
+            _ => None,
+        };
+        if let Some(n) = quick {
+            return Ok(n);
+        }
         match self.operand(fr, e)? {
             Operand::Int(n) => Ok(n),
             Operand::Val(_) => Err("not an integer".into()),
