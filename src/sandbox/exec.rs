@@ -97,11 +97,11 @@ type Args = SmallVec<[Val; 6]>;
 const ARGS: usize = 6;
 
 /// Runs `solve(input)`.
-pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: ExecLimits) -> Result<Val, Box<EvalAltResult>> {
+pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: &Grid, limits: &ExecLimits) -> Result<Val, Box<EvalAltResult>> {
     let closures = STATE.with(|s| {
         s.budget.set(limits.max_operations);
         s.depth.set(0);
-        s.limits.set(limits);
+        s.limits.set(*limits);
         s.closures.replace(false)
     });
     if closures {
@@ -110,7 +110,7 @@ pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: Grid, limits: Exe
     let global = std::cell::OnceCell::new();
     let exec = Exec { engine, global: Global::Lazy(&global), prog };
     let mut args = Locals::new();
-    args.push(Val::Grid(input));
+    args.push(Val::Grid(input.clone()));
     let result = exec.call_script(prog.solve, &mut args, &mut [], None);
     clear_closures();
     result
@@ -915,20 +915,28 @@ impl Exec<'_> {
     fn args_in<const N: usize>(&self, fr: &mut Frame, exprs: &[Expr], f: impl FnOnce(&Self, &mut Frame, &mut [Val]) -> R<Val>) -> R<Val> {
         let mut buf: [Val; N] = std::array::from_fn(|_| Val::Unit);
         for (slot, a) in buf.iter_mut().zip(exprs) {
-            match a {
-                Expr::Int(n) => *slot = Val::Int(*n),
-                Expr::Slot(s) => match fr.get(*s) {
-                    Val::Int(n) => *slot = Val::Int(*n),
-                    v => *slot = v.clone(),
-                },
-                Expr::Fast(p) => match fast_int(fr, p) {
-                    Some(n) => *slot = Val::Int(n),
-                    None => *slot = self.eval(fr, a)?,
-                },
-                _ => *slot = self.eval(fr, a)?,
-            }
+            self.arg_into(fr, slot, a)?;
         }
         f(self, fr, &mut buf[..exprs.len()])
+    }
+
+    /// Evaluates `e` into `slot` (an argument's place), integers and variables written
+    /// in place.
+    #[inline(always)]
+    fn arg_into(&self, fr: &mut Frame, slot: &mut Val, e: &Expr) -> R<()> {
+        match e {
+            Expr::Int(n) => *slot = Val::Int(*n),
+            Expr::Slot(s) => match fr.get(*s) {
+                Val::Int(n) => *slot = Val::Int(*n),
+                v => *slot = v.clone(),
+            },
+            Expr::Fast(p) => match fast_int(fr, p) {
+                Some(n) => *slot = Val::Int(n),
+                None => *slot = self.eval(fr, e)?,
+            },
+            _ => *slot = self.eval(fr, e)?,
+        }
+        Ok(())
     }
 
     /// Calls a DSL primitive (first overload whose parameter types match) or, when none

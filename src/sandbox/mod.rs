@@ -162,6 +162,8 @@ pub struct Sandbox {
     engine: Engine,
     prelude: AST,
     limits: Limits,
+    /// `limits` as the fast path takes them.
+    exec_limits: exec::ExecLimits,
 }
 
 impl Sandbox {
@@ -195,7 +197,7 @@ impl Sandbox {
             }
         });
         let prelude = engine.compile(crate::dsl::PRELUDE).expect("the DSL prelude compiles");
-        Sandbox { engine, prelude, limits }
+        Sandbox { engine, prelude, exec_limits: exec_limits(&limits), limits }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -226,7 +228,7 @@ impl Sandbox {
         let previous = DEADLINE.with(|d| d.replace(Deadline::After(self.limits.timeout)));
         // A panic on the fast path goes to Rhai's evaluator too, which then reports the
         // run as it would have without the fast path.
-        let result = match catch_unwind(AssertUnwindSafe(|| exec::run(&self.engine, lowered, input.clone(), self.exec_limits()))) {
+        let result = match catch_unwind(AssertUnwindSafe(|| exec::run(&self.engine, lowered, input, &self.exec_limits))) {
             // The common answer, checked here without the general result's moves.
             Ok(Ok(Val::Grid(grid))) if grid.rows() <= MAX_SIDE && grid.cols() <= MAX_SIDE => {
                 DEADLINE.with(|d| d.set(previous));
@@ -270,23 +272,23 @@ impl Sandbox {
         self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &program.ast, "solve", (input.clone(),)).map(Val::Dyn)
     }
 
-    fn exec_limits(&self) -> exec::ExecLimits {
-        let l = &self.limits;
-        exec::ExecLimits {
-            // Rhai reads 0 as "no limit".
-            max_operations: if l.max_operations == 0 { u64::MAX } else { l.max_operations },
-            // Two levels short of Rhai's: the fast path's count of nested calls need not
-            // match Rhai's exactly, and going deeper is Rhai's call to refuse.
-            max_call_levels: l.max_call_levels.saturating_sub(2),
-            max_array_size: l.max_array_size,
-            max_string_size: l.max_string_size,
-            max_map_size: l.max_map_size,
-        }
-    }
-
     /// Compiles and runs in one step.
     pub fn run_source(&self, source: &str, input: &Grid) -> RunResult {
         self.run(&self.compile(source)?, input)
+    }
+}
+
+/// The fast path's limits for `l`.
+fn exec_limits(l: &Limits) -> exec::ExecLimits {
+    exec::ExecLimits {
+        // Rhai reads 0 as "no limit".
+        max_operations: if l.max_operations == 0 { u64::MAX } else { l.max_operations },
+        // Two levels short of Rhai's: the fast path's count of nested calls need not
+        // match Rhai's exactly, and going deeper is Rhai's call to refuse.
+        max_call_levels: l.max_call_levels.saturating_sub(2),
+        max_array_size: l.max_array_size,
+        max_string_size: l.max_string_size,
+        max_map_size: l.max_map_size,
     }
 }
 
