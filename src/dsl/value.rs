@@ -2,7 +2,8 @@
 //!
 //! Rhai keeps a custom type such as `Grid` in a `Dynamic` behind two boxes, so every
 //! grid a primitive returns costs two allocations to box and two frees to unbox. The
-//! fast path keeps grids unboxed ([`Val::Grid`]) and calls primitives through typed
+//! fast path keeps grids and objects unboxed ([`Val::Grid`], [`Val::Obj`]; a loop over
+//! an array of them unboxes each item once) and calls primitives through typed
 //! adapters that build.rs generates from the same signatures as the dispatch table
 //! (`Native::typed`): arguments are borrowed or moved out of `Val`s and the primitive's
 //! Rust function is called directly, without the plugin's `Dynamic` marshalling.
@@ -10,8 +11,8 @@
 //! every step, and a `Dynamic`'s clone and drop go through a match on every variant.
 //!
 //! **Invariant:** a `Val` means what its `into_dynamic()` means; `Val::Dyn` may hold a
-//! grid, an object, an integer, a boolean or `()` too (one that came out of an array, or from a plugin
-//! call), and every accessor accepts both forms.
+//! grid, an object, an integer, a boolean or `()` too (one that came out of an array, or
+//! from a plugin call), and every accessor accepts both forms.
 
 use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
 

@@ -16,10 +16,12 @@ use super::lower::{BinOp, Intrinsic, Pure, Slot};
 use crate::dsl::ops;
 use crate::dsl::value::Val;
 
-/// An integer-valued form over a frame's locals and captured values.
-pub(crate) type IntFn = Box<dyn Fn(&[Val], &[Val]) -> Option<INT> + Send + Sync>;
+/// A form over a frame's locals and captured values.
+pub(crate) type Form<T> = Box<dyn Fn(&[Val], &[Val]) -> Option<T> + Send + Sync>;
+/// An integer-valued form.
+pub(crate) type IntFn = Form<INT>;
 /// A boolean-valued form (comparisons and their `&&`, `||`, `!`).
-pub(crate) type BoolFn = Box<dyn Fn(&[Val], &[Val]) -> Option<bool> + Send + Sync>;
+pub(crate) type BoolFn = Form<bool>;
 
 /// A compiled [`Pure`]: integer- or boolean-valued, as [`Pure::is_bool`] says.
 pub(crate) enum Compiled {
@@ -69,7 +71,7 @@ fn leaf(p: &Pure) -> Option<Leaf> {
 }
 
 /// `f` of two integer operands, specialised for literal and local operands.
-fn pair<T: 'static, F>(f: F, a: &Pure, b: &Pure) -> Box<dyn Fn(&[Val], &[Val]) -> Option<T> + Send + Sync>
+fn pair<T: 'static, F>(f: F, a: &Pure, b: &Pure) -> Form<T>
 where
     F: Fn(INT, INT) -> Option<T> + Copy + Send + Sync + 'static,
 {
