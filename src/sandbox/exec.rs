@@ -399,7 +399,11 @@ impl Exec<'_> {
         match s {
             Stmt::Expr(e) => {
                 tick()?;
-                self.eval(fr, e)
+                match e {
+                    // A program's commonest last line, `g.primitive(..)`.
+                    Expr::Chain(c) => self.chain(fr, c),
+                    e => self.eval(fr, e),
+                }
             }
             Stmt::If(c, then, other) => {
                 tick()?;
@@ -428,7 +432,10 @@ impl Exec<'_> {
                         return Ok(());
                     }
                 }
-                let v = self.eval(fr, e)?;
+                let v = match e {
+                    Expr::Chain(c) => self.chain(fr, c)?,
+                    e => self.eval(fr, e)?,
+                };
                 fr.rebind(*slot, v);
             }
             Stmt::Expr(e) => {
