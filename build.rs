@@ -100,19 +100,19 @@ fn typed_adapter(ident: &str, params: &str, ret: &str) -> String {
         return "None".into();
     }
     let names: Vec<String> = (0..params.len()).map(|i| format!("a{i}")).collect();
-    let mut body = format!("let [{}] = rest else {{ return Err(refused()) }}; ", names.iter().skip(1).cloned().collect::<Vec<_>>().join(", "));
+    let mut body = format!("let [{}] = rest else {{ return Err(Flow::Err(refused())) }}; ", names.iter().skip(1).cloned().collect::<Vec<_>>().join(", "));
     for (i, (_, t)) in params.iter().enumerate().skip(1) {
-        write!(body, "let Some(a{i}) = <{t} as ArgVal>::take(a{i}) else {{ return Err(refused()) }}; ").unwrap();
+        write!(body, "let Some(a{i}) = <{t} as ArgVal>::take(a{i}) else {{ return Err(Flow::Err(refused())) }}; ").unwrap();
     }
     let call = format!("dsl_api::{ident}({})", names.join(", "));
-    let wrap = if ret.starts_with("Res<") { "r.map(IntoVal::into_val)" } else { "Ok(IntoVal::into_val(r))" };
+    let wrap = if ret.starts_with("Res<") { "r.map(IntoVal::into_val).map_err(Flow::Err)" } else { "Ok(IntoVal::into_val(r))" };
     match params.first() {
         Some((_, t)) if t.starts_with("&mut ") => {
             let t = t.trim_start_matches("&mut ");
-            write!(body, "<{t} as ArgMut>::with(a0, |a0| {{ let r = {call}; {wrap} }}).unwrap_or_else(|| Err(refused()))").unwrap();
+            write!(body, "<{t} as ArgMut>::with(a0, |a0| {{ let r = {call}; {wrap} }}).unwrap_or_else(|| Err(Flow::Err(refused())))").unwrap();
         }
-        Some((_, t)) => write!(body, "let Some(a0) = <{t} as ArgVal>::cloned(a0) else {{ return Err(refused()) }}; let r = {call}; {wrap}").unwrap(),
+        Some((_, t)) => write!(body, "let Some(a0) = <{t} as ArgVal>::cloned(a0) else {{ return Err(Flow::Err(refused())) }}; let r = {call}; {wrap}").unwrap(),
         None => write!(body, "let _ = a0; let r = {call}; {wrap}").unwrap(),
     }
-    format!("Some(|a0: &mut Val, rest: &mut [Val]| -> Res<Val> {{ {body} }})")
+    format!("Some(|a0: &mut Val, rest: &mut [Val]| -> R<Val> {{ {body} }})")
 }

@@ -13,7 +13,7 @@ use rhai::{Array, FnPtr, INT};
 use super::objects::{self, Obj, ObjectOptions};
 use super::ops::{self, DslError};
 use super::rules;
-use super::value::{ArgMut, ArgVal, IntoVal, Val};
+use super::value::{ArgMut, ArgVal, Flow, IntoVal, Val, R};
 use crate::grid::Grid;
 
 impl From<DslError> for Box<EvalAltResult> {
@@ -776,7 +776,7 @@ pub(crate) struct Native {
 /// A typed adapter: the first argument (a placeholder for a primitive without
 /// parameters), then the others; [`refused`] when an argument has a type other than the
 /// parameter's.
-pub(crate) type TypedFn = fn(&mut Val, &mut [Val]) -> Res<Val>;
+pub(crate) type TypedFn = fn(&mut Val, &mut [Val]) -> R<Val>;
 
 /// The error of a typed adapter given arguments of other types than its parameters'
 /// (the caller matched the types first, so this means a bug; the run goes to Rhai).

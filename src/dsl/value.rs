@@ -19,6 +19,30 @@ use rhai::{Array, Dynamic, FnPtr, Map, Variant, INT};
 use super::objects::Obj;
 use crate::grid::Grid;
 
+/// How a statement or expression of the sandbox's fast path ended other than with a
+/// value (here, next to `Val`, because typed adapters answer in it too).
+pub(crate) enum Flow {
+    Break,
+    Continue,
+    /// Boxed, so that a statement's `R<()>` fits in two registers.
+    Return(Box<Val>),
+    Err(Box<rhai::EvalAltResult>),
+}
+
+impl From<Box<rhai::EvalAltResult>> for Flow {
+    fn from(e: Box<rhai::EvalAltResult>) -> Flow {
+        Flow::Err(e)
+    }
+}
+
+impl From<&str> for Flow {
+    fn from(e: &str) -> Flow {
+        Flow::Err(e.into())
+    }
+}
+
+pub(crate) type R<T> = Result<T, Flow>;
+
 /// A value on the sandbox's fast path: `()`, a grid, an object, an integer or a boolean
 /// unboxed, anything else Rhai's `Dynamic`.
 #[derive(Debug, Clone, Default)]

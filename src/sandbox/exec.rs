@@ -29,7 +29,7 @@ use super::lower::{Base, BinOp, Call, Chain, Expr, Fast, Func, Intrinsic, Iter, 
 use super::pure::Compiled;
 use crate::dsl::module::{Native, Ty};
 use crate::dsl::ops;
-use crate::dsl::value::Val;
+use crate::dsl::value::{Flow, Val, R};
 use crate::grid::Grid;
 
 /// Limits of one run on this thread.
@@ -66,28 +66,6 @@ thread_local! {
 /// may be passed to them by reference.
 const PURE_STD: &[&str] = &["len", "is_empty", "contains", "index_of", "filter", "map", "all", "some", "reduce", "find", "to_string", "get"];
 
-/// How a statement or expression ended other than with a value.
-enum Flow {
-    Break,
-    Continue,
-    /// Boxed, so that a statement's `R<()>` fits in two registers.
-    Return(Box<Val>),
-    Err(Box<EvalAltResult>),
-}
-
-impl From<Box<EvalAltResult>> for Flow {
-    fn from(e: Box<EvalAltResult>) -> Flow {
-        Flow::Err(e)
-    }
-}
-
-impl From<&str> for Flow {
-    fn from(e: &str) -> Flow {
-        Flow::Err(e.into())
-    }
-}
-
-type R<T> = Result<T, Flow>;
 
 /// A function's local variables, parameters first (most DSL functions have a handful).
 type Locals = SmallVec<[Val; 8]>;
@@ -967,12 +945,17 @@ impl Exec<'_> {
                     return Err("a captured or constant variable passed to a function that changes it".into());
                 }
                 let typed = n.typed.expect("checked above");
-                let r = typed(first, rest)?;
-                check_size(&r)?;
+                // The adapter's answer is returned as it is, so that it can be written
+                // where this function's caller wants it (a copy of a value just built
+                // would stall); the checks read only what kind of value it is.
+                let r = typed(first, rest);
+                if let Ok(v @ Val::Dyn(_)) = &r {
+                    check_size(v)?;
+                }
                 if !n.pure {
                     check_size(first)?;
                 }
-                Ok(r)
+                r
             }
             (found, first) => self.native_other(c, found.copied(), first, shared, rest),
         }
