@@ -89,9 +89,19 @@ pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: &Grid, limits: &E
     let exec = Exec { engine, global: Global::Lazy(&global), prog };
     let mut args = Locals::new();
     args.push(Val::Grid(input.clone()));
-    let result = exec.call_script(prog.solve, &mut args, &mut [], None);
-    clear_closures();
-    result
+    // The closures go after the result is in place: holding it in a variable across
+    // the clearing would copy a value just built, which stalls.
+    let _clear = ClearClosures;
+    exec.call_script(prog.solve, &mut args, &mut [], None)
+}
+
+/// Clears this thread's closures when dropped (the end of a run).
+struct ClearClosures;
+
+impl Drop for ClearClosures {
+    fn drop(&mut self) {
+        clear_closures();
+    }
 }
 
 /// Forgets the closures of the last run on this thread, if it made any.
