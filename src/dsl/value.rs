@@ -192,17 +192,25 @@ impl ArgVal for INT {
     }
 }
 
-impl ArgVal for Obj {
-    fn take(v: &mut Val) -> Option<Obj> {
-        match v {
-            Val::Obj(_) => match std::mem::take(v) {
-                Val::Obj(o) => Some(o),
-                _ => unreachable!("matched an object"),
-            },
-            Val::Dyn(d) if d.is::<Obj>() => std::mem::take(d).try_cast::<Obj>(),
-            _ => None,
+/// `ArgVal::take` for a type that a `Val` holds unboxed in `$variant`, or boxed in
+/// `Val::Dyn`.
+macro_rules! take_unboxed {
+    ($t:ty, $variant:path) => {
+        fn take(v: &mut Val) -> Option<$t> {
+            match v {
+                $variant(_) => match std::mem::take(v) {
+                    $variant(x) => Some(x),
+                    _ => unreachable!("matched above"),
+                },
+                Val::Dyn(d) if d.is::<$t>() => std::mem::take(d).try_cast::<$t>(),
+                _ => None,
+            }
         }
-    }
+    };
+}
+
+impl ArgVal for Obj {
+    take_unboxed!(Obj, Val::Obj);
     fn cloned(v: &Val) -> Option<Obj> {
         match v {
             Val::Obj(o) => Some(o.clone()),
@@ -212,16 +220,7 @@ impl ArgVal for Obj {
 }
 
 impl ArgVal for Grid {
-    fn take(v: &mut Val) -> Option<Grid> {
-        match v {
-            Val::Grid(_) => match std::mem::take(v) {
-                Val::Grid(g) => Some(g),
-                _ => unreachable!("matched a grid"),
-            },
-            Val::Dyn(d) if d.is::<Grid>() => std::mem::take(d).try_cast::<Grid>(),
-            _ => None,
-        }
-    }
+    take_unboxed!(Grid, Val::Grid);
     fn cloned(v: &Val) -> Option<Grid> {
         v.with_grid(Grid::clone)
     }

@@ -25,10 +25,9 @@ use smallvec::SmallVec;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, GlobalRuntimeState, Map, NativeCallContext, Position, INT};
 
-use super::lower::{Base, BinOp, Call, Chain, Expr, Fast, Func, Intrinsic, Iter, Link, Lowered, Place, Slot, Stmt};
-use super::pure::Compiled;
+use super::lower::{Base, BinOp, Call, Chain, Expr, Fast, Func, Iter, Link, Lowered, Place, Slot, Stmt};
+use super::pure::{intrinsic, Compiled};
 use crate::dsl::module::{Native, Ty};
-use crate::dsl::ops;
 use crate::dsl::value::{Flow, Val, R};
 use crate::grid::Grid;
 
@@ -76,15 +75,12 @@ const ARGS: usize = 6;
 
 /// Runs `solve(input)`.
 pub(crate) fn run(engine: &Engine, prog: &Arc<Lowered>, input: &Grid, limits: &ExecLimits) -> Result<Val, Box<EvalAltResult>> {
-    let closures = STATE.with(|s| {
+    STATE.with(|s| {
         s.budget.set(limits.max_operations);
         s.depth.set(0);
         s.limits.set(*limits);
-        s.closures.replace(false)
     });
-    if closures {
-        CLOSURES.with(|c| c.borrow_mut().clear());
-    }
+    clear_closures();
     let global = std::cell::OnceCell::new();
     let exec = Exec { engine, global: Global::Lazy(&global), prog };
     let mut args = Locals::new();
@@ -387,11 +383,7 @@ impl Exec<'_> {
         match s {
             Stmt::Expr(e) => {
                 tick()?;
-                match e {
-                    // A program's commonest last line, `g.primitive(..)`.
-                    Expr::Chain(c) => self.chain(fr, c),
-                    e => self.eval(fr, e),
-                }
+                self.stmt_value(fr, e)
             }
             Stmt::If(c, then, other) => {
                 tick()?;
@@ -409,6 +401,17 @@ impl Exec<'_> {
         }
     }
 
+    /// [`Exec::eval`] of the value a `let`, an assignment or a block's last line
+    /// computes, calling `chain` without `eval`'s dispatch for the commonest one,
+    /// `variable.primitive(..)`.
+    #[inline(always)]
+    fn stmt_value(&self, fr: &mut Frame, e: &Expr) -> R<Val> {
+        match e {
+            Expr::Chain(c) => self.chain(fr, c),
+            e => self.eval(fr, e),
+        }
+    }
+
     /// A statement run for its effects.
     fn exec(&self, fr: &mut Frame, s: &Stmt) -> R<()> {
         tick()?;
@@ -420,10 +423,7 @@ impl Exec<'_> {
                         return Ok(());
                     }
                 }
-                let v = match e {
-                    Expr::Chain(c) => self.chain(fr, c)?,
-                    e => self.eval(fr, e)?,
-                };
+                let v = self.stmt_value(fr, e)?;
                 fr.rebind(*slot, v);
             }
             Stmt::Expr(e) => {
@@ -432,10 +432,7 @@ impl Exec<'_> {
             Stmt::If(c, then, other) => {
                 // A compiled comparison is answered here, without a call to `cond`.
                 let fast = match c {
-                    Expr::Fast(f) => match &f.run {
-                        Compiled::Bool(run) => run(fr.locals, fr.captures),
-                        Compiled::Int(_) => None,
-                    },
+                    Expr::Fast(f) => fast_bool(fr, f),
                     _ => None,
                 };
                 let yes = match fast {
@@ -445,11 +442,7 @@ impl Exec<'_> {
                 return if yes { self.run_block(fr, then) } else { self.run_block(fr, other) };
             }
             Stmt::Assign(place, e) => {
-                // `variable = variable.primitive(..)`, the commonest assignment in loops.
-                let v = match e {
-                    Expr::Chain(c) => self.chain(fr, c)?,
-                    e => self.eval(fr, e)?,
-                };
+                let v = self.stmt_value(fr, e)?;
                 if place.path.is_empty() {
                     *self.variable(fr, place)? = v;
                 } else {
@@ -661,12 +654,9 @@ impl Exec<'_> {
     /// A condition's truth, without building a `Val` for comparisons of integers.
     fn cond(&self, fr: &mut Frame, e: &Expr) -> R<bool> {
         match e {
-            Expr::Fast(f) => match &f.run {
-                Compiled::Bool(run) => match run(fr.locals, fr.captures) {
-                    Some(b) => Ok(b),
-                    None => self.cond(fr, &f.general),
-                },
-                Compiled::Int(_) => self.cond(fr, &f.general),
+            Expr::Fast(f) => match fast_bool(fr, f) {
+                Some(b) => Ok(b),
+                None => self.cond(fr, &f.general),
             },
             Expr::Binary(op, ab) => match self.binary_expr(fr, op, ab)? {
                 Operand::Val(v) => as_bool(&v),
@@ -1167,21 +1157,6 @@ fn dynamics(vals: &mut [Val]) -> SmallVec<[Dynamic; 6]> {
     out
 }
 
-/// The cell accessors that loops call most, on the same `ops` functions as their
-/// `dsl::module` wrappers but without the plugin's argument marshalling. `None` when the
-/// arguments are not a grid and integers, and the overloads must run. Only pure
-/// accessors: `set` mutates its receiver, so it keeps the captured-variable check.
-fn intrinsic(k: Intrinsic, first: &Val, args: &[INT]) -> Option<INT> {
-    first.with_grid(|g| {
-        Some(match (k, args) {
-            (Intrinsic::Get, [r, c]) => ops::get(g, *r, *c),
-            (Intrinsic::Rows, []) => g.rows() as INT,
-            (Intrinsic::Cols, []) => g.cols() as INT,
-            _ => return None,
-        })
-    })?
-}
-
 /// The value of an expression's compiled pure form; `None` when its general form must
 /// run.
 #[inline]
@@ -1189,6 +1164,15 @@ fn fast_val(fr: &Frame, f: &Fast) -> Option<Val> {
     match &f.run {
         Compiled::Int(run) => run(fr.locals, fr.captures).map(Val::Int),
         Compiled::Bool(run) => run(fr.locals, fr.captures).map(Val::Bool),
+    }
+}
+
+/// [`fast_val`] of a boolean-valued form.
+#[inline(always)]
+fn fast_bool(fr: &Frame, f: &Fast) -> Option<bool> {
+    match &f.run {
+        Compiled::Bool(run) => run(fr.locals, fr.captures),
+        Compiled::Int(_) => None,
     }
 }
 

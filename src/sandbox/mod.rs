@@ -230,25 +230,29 @@ impl Sandbox {
         // run as it would have without the fast path.
         let result = match catch_unwind(AssertUnwindSafe(|| exec::run(&self.engine, lowered, input, &self.exec_limits))) {
             // The common answer, checked here without the general result's moves.
-            Ok(Ok(Val::Grid(grid))) if grid.rows() <= MAX_SIDE && grid.cols() <= MAX_SIDE => {
+            Ok(Ok(Val::Grid(grid))) => {
                 DEADLINE.with(|d| d.set(previous));
-                return Ok(grid);
+                return within_size(grid);
             }
             Ok(Ok(v)) => Ok(Ok(v)),
             Ok(Err(e)) if exec::is_final(&e) => Ok(Err(e)),
-            fast => {
-                match fast {
-                    Ok(Err(e)) => tracing::trace!("the fast path hands a run to Rhai: {e}"),
-                    Err(p) => tracing::trace!("the fast path panicked ({}); Rhai runs the program", panic_message(&p)),
-                    Ok(Ok(_)) => unreachable!("answered above"),
-                }
-                FAST_PATH_MISSES.with(|m| m.set(m.get() + 1));
-                // Within the same deadline.
-                catch_unwind(AssertUnwindSafe(|| self.run_rhai(program, input)))
+            Ok(Err(e)) => {
+                tracing::trace!("the fast path hands a run to Rhai: {e}");
+                self.run_rhai_instead(program, input)
+            }
+            Err(p) => {
+                tracing::trace!("the fast path panicked ({}); Rhai runs the program", panic_message(&p));
+                self.run_rhai_instead(program, input)
             }
         };
         DEADLINE.with(|d| d.set(previous));
         finish(result)
+    }
+
+    /// Rhai's evaluator on a run the fast path handed over, within the same deadline.
+    fn run_rhai_instead(&self, program: &Program, input: &Grid) -> std::thread::Result<Result<Val, Box<EvalAltResult>>> {
+        FAST_PATH_MISSES.with(|m| m.set(m.get() + 1));
+        catch_unwind(AssertUnwindSafe(|| self.run_rhai(program, input)))
     }
 
     /// Runs `solve(input)` with Rhai's evaluator only: the reference that the fast path

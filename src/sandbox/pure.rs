@@ -39,6 +39,33 @@ impl Compiled {
     }
 }
 
+/// The cell accessors that loops call most, on the same `ops` functions as their
+/// `dsl::module` wrappers but without the plugin's argument marshalling. `None` when the
+/// arguments are not a grid and integers, and the overloads must run. Only pure
+/// accessors: `set` mutates its receiver, so it keeps the captured-variable check.
+pub(crate) fn intrinsic(k: Intrinsic, first: &Val, args: &[INT]) -> Option<INT> {
+    match (k, args) {
+        (Intrinsic::Get, [r, c]) => cell(first, *r, *c),
+        (Intrinsic::Rows | Intrinsic::Cols, []) => dim(k, first),
+        _ => None,
+    }
+}
+
+/// `g.get(r, c)` on a grid, `-1` outside it.
+#[inline(always)]
+fn cell(g: &Val, r: INT, c: INT) -> Option<INT> {
+    g.with_grid(|g| ops::get(g, r, c))
+}
+
+/// `g.rows()` or `g.cols()` on a grid.
+#[inline(always)]
+fn dim(k: Intrinsic, g: &Val) -> Option<INT> {
+    g.with_grid(|g| match k {
+        Intrinsic::Rows => g.rows() as INT,
+        _ => g.cols() as INT,
+    })
+}
+
 #[inline(always)]
 fn int_of(v: &Val) -> Option<INT> {
     match v {
@@ -116,25 +143,19 @@ fn int(p: &Pure) -> IntFn {
             match (s, leaf(&rc.0), leaf(&rc.1)) {
                 (Slot::Local(g), Some(Leaf::Local(r)), Some(Leaf::Local(c))) => {
                     let g = g as usize;
-                    Box::new(move |l, _| {
-                        let (r, c) = (int_of(&l[r])?, int_of(&l[c])?);
-                        l[g].with_grid(|g| ops::get(g, r, c))
-                    })
+                    Box::new(move |l, _| cell(&l[g], int_of(&l[r])?, int_of(&l[c])?))
                 }
                 _ => {
                     let (fr, fc) = (int(&rc.0), int(&rc.1));
-                    Box::new(move |l, c| {
-                        let (r, col) = (fr(l, c)?, fc(l, c)?);
-                        slot(s, l, c).with_grid(|g| ops::get(g, r, col))
-                    })
+                    Box::new(move |l, c| cell(slot(s, l, c), fr(l, c)?, fc(l, c)?))
                 }
             }
         }
         Pure::Dim(k, s) => {
             let s = *s;
             match k {
-                Intrinsic::Rows => Box::new(move |l, c| slot(s, l, c).with_grid(|g| g.rows() as INT)),
-                Intrinsic::Cols => Box::new(move |l, c| slot(s, l, c).with_grid(|g| g.cols() as INT)),
+                Intrinsic::Rows => Box::new(move |l, c| dim(Intrinsic::Rows, slot(s, l, c))),
+                Intrinsic::Cols => Box::new(move |l, c| dim(Intrinsic::Cols, slot(s, l, c))),
                 Intrinsic::Get => Box::new(|_, _| None),
             }
         }
