@@ -6,6 +6,7 @@
 //! intermediate grids up to [`MAX_WORK_SIDE`], and the sandbox re-checks the final output.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Largest side of an ARC grid (task inputs and outputs, program results).
 pub const MAX_SIDE: usize = 30;
@@ -30,11 +31,15 @@ pub enum GridError {
 }
 
 /// A rows x cols grid of colours 0..=9, stored row-major.
+///
+/// Copies share their cells: a clone is a reference count, and the first write to a
+/// shared grid (`cells_mut`, `edit`, `set`) copies its cells. Programs copy grids at every
+/// variable read and call argument, almost always to read them.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Grid {
     rows: usize,
     cols: usize,
-    cells: Vec<u8>,
+    cells: Arc<[u8]>,
 }
 
 impl Grid {
@@ -63,7 +68,7 @@ impl Grid {
             }
         }
         Self::check_size(rows.len(), first, max)?;
-        Ok(Grid { rows: rows.len(), cols: first, cells })
+        Ok(Grid { rows: rows.len(), cols: first, cells: cells.into() })
     }
 
     /// A grid from row-major cells. Colours must already be 0..=9.
@@ -73,7 +78,7 @@ impl Grid {
         if let Some(i) = cells.iter().position(|&v| v as usize >= COLOURS) {
             return Err(GridError::BadColour { row: i / cols, col: i % cols, value: cells[i] as i64 });
         }
-        Ok(Grid { rows, cols, cells })
+        Ok(Grid { rows, cols, cells: cells.into() })
     }
 
     /// A grid of one colour.
@@ -82,7 +87,7 @@ impl Grid {
         if colour as usize >= COLOURS {
             return Err(GridError::BadColour { row: 0, col: 0, value: colour as i64 });
         }
-        Ok(Grid { rows, cols, cells: vec![colour; rows * cols] })
+        Ok(Grid { rows, cols, cells: std::iter::repeat_n(colour, rows * cols).collect() })
     }
 
     fn check_size(rows: usize, cols: usize, max: usize) -> Result<(), GridError> {
@@ -99,15 +104,17 @@ impl Grid {
     /// `f` must return colours 0..=9 (callers inside the crate guarantee it).
     pub(crate) fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> u8) -> Grid {
         debug_assert!(rows > 0 && cols > 0);
-        let mut cells = Vec::with_capacity(rows * cols);
-        for r in 0..rows {
-            for c in 0..cols {
+        let mut cells = Arc::<[u8]>::new_uninit_slice(rows * cols);
+        let out = Arc::get_mut(&mut cells).expect("a new Arc is not shared");
+        for (r, row) in out.chunks_exact_mut(cols).enumerate() {
+            for (c, cell) in row.iter_mut().enumerate() {
                 let v = f(r, c);
                 debug_assert!((v as usize) < COLOURS);
-                cells.push(v);
+                cell.write(v);
             }
         }
-        Grid { rows, cols, cells }
+        // SAFETY: the rows of `cols` cells cover all `rows * cols` cells, each written.
+        Grid { rows, cols, cells: unsafe { cells.assume_init() } }
     }
 
     pub fn rows(&self) -> usize {
@@ -123,8 +130,14 @@ impl Grid {
     pub fn cells(&self) -> &[u8] {
         &self.cells
     }
+    /// Row-major cells to write, copied first if another grid shares them.
     pub(crate) fn cells_mut(&mut self) -> &mut [u8] {
-        &mut self.cells
+        Arc::make_mut(&mut self.cells)
+    }
+    /// The cells to write by position: one copy-on-write check for many writes.
+    pub(crate) fn edit(&mut self) -> Edit<'_> {
+        let (rows, cols) = self.shape();
+        Edit { rows, cols, cells: self.cells_mut() }
     }
     pub fn get(&self, r: usize, c: usize) -> u8 {
         self.cells[r * self.cols + c]
@@ -137,8 +150,9 @@ impl Grid {
             Some(self.get(r as usize, c as usize))
         }
     }
+    /// Sets one cell (see `edit` for many).
     pub(crate) fn set(&mut self, r: usize, c: usize, v: u8) {
-        self.cells[r * self.cols + c] = v;
+        self.edit().set(r, c, v);
     }
     pub fn row(&self, r: usize) -> &[u8] {
         &self.cells[r * self.cols..(r + 1) * self.cols]
@@ -155,7 +169,7 @@ impl Grid {
     /// Cells per colour.
     pub fn histogram(&self) -> [usize; COLOURS] {
         let mut h = [0; COLOURS];
-        for &v in &self.cells {
+        for &v in self.cells.iter() {
             h[v as usize] += 1;
         }
         h
@@ -206,6 +220,32 @@ impl Grid {
     /// A 64-bit fingerprint of shape and cells (FNV-1a), for fast deduplication.
     pub fn fingerprint(&self) -> u64 {
         fnv1a([self.rows as u8, self.cols as u8].into_iter().chain(self.cells.iter().copied()))
+    }
+}
+
+/// A grid's cells opened for writing (`Grid::edit`).
+pub(crate) struct Edit<'a> {
+    rows: usize,
+    cols: usize,
+    cells: &'a mut [u8],
+}
+
+impl Edit<'_> {
+    pub fn set(&mut self, r: usize, c: usize, v: u8) {
+        self.cells[r * self.cols + c] = v;
+    }
+    /// Sets (r, c) if it is inside the grid.
+    pub fn set_at(&mut self, r: i64, c: i64, v: u8) {
+        if r >= 0 && c >= 0 && (r as usize) < self.rows && (c as usize) < self.cols {
+            self.set(r as usize, c as usize, v);
+        }
+    }
+    pub fn at(&self, r: i64, c: i64) -> Option<u8> {
+        if r < 0 || c < 0 || r as usize >= self.rows || c as usize >= self.cols {
+            None
+        } else {
+            Some(self.cells[r as usize * self.cols + c as usize])
+        }
     }
 }
 

@@ -178,9 +178,10 @@ impl Obj {
         let bg = colour(bg)?;
         let (h, w) = ops::shape(self.height(), self.width())?;
         let mut g = Grid::filled(h, w, bg).expect("checked");
+        let mut cells = g.edit();
         let (t, l) = (self.top(), self.left());
         for &(r, c, v) in &self.cells {
-            g.set((r - t) as usize, (c - l) as usize, v);
+            cells.set((r - t) as usize, (c - l) as usize, v);
         }
         Ok(g)
     }
@@ -194,10 +195,9 @@ impl Obj {
 /// Paints an object's cells (in its own colours, or `v`), clipped to the grid.
 pub fn paint(g: &Grid, o: &Obj, v: Option<u8>) -> Grid {
     let mut out = g.clone();
+    let mut cells = out.edit();
     for &(r, c, own) in o.cells() {
-        if out.at(r, c).is_some() {
-            out.set(r as usize, c as usize, v.unwrap_or(own));
-        }
+        cells.set_at(r, c, v.unwrap_or(own));
     }
     out
 }

@@ -395,11 +395,12 @@ pub fn count(g: &Grid, c: i64) -> i64 {
 pub fn fill_rect(g: &Grid, r: i64, c: i64, h: i64, w: i64, v: i64) -> R<Grid> {
     let v = colour(v)?;
     let mut out = g.clone();
+    let mut cells = out.edit();
     let (r0, c0) = (r.max(0), c.max(0));
     let (r1, c1) = (r.saturating_add(h).min(g.rows() as i64), c.saturating_add(w).min(g.cols() as i64));
     for i in r0..r1 {
         for j in c0..c1 {
-            out.set(i as usize, j as usize, v);
+            cells.set(i as usize, j as usize, v);
         }
     }
     Ok(out)
@@ -441,8 +442,9 @@ pub fn flood_fill(g: &Grid, r: i64, c: i64, v: i64) -> R<Grid> {
         fail!("flood_fill: ({r},{c}) is outside the {}x{} grid", g.rows(), g.cols())
     }
     let mut out = g.clone();
+    let mut cells = out.edit();
     for (i, j) in region(g, r, c, false) {
-        out.set(i, j, v);
+        cells.set(i, j, v);
     }
     Ok(out)
 }
@@ -495,11 +497,9 @@ pub fn line(g: &Grid, r1: i64, c1: i64, r2: i64, c2: i64, v: i64) -> R<Grid> {
     }
     let n = dr.abs().max(dc.abs());
     let mut out = g.clone();
+    let mut cells = out.edit();
     for k in 0..=n {
-        let (i, j) = (r1 + k * dr.signum(), c1 + k * dc.signum());
-        if out.at(i, j).is_some() {
-            out.set(i as usize, j as usize, v);
-        }
+        cells.set_at(r1 + k * dr.signum(), c1 + k * dc.signum(), v);
     }
     Ok(out)
 }
@@ -512,12 +512,13 @@ pub fn ray(g: &Grid, r: i64, c: i64, dr: i64, dc: i64, v: i64, stop: Option<u8>)
         fail!("ray: direction ({dr},{dc}) must be one step (each of dr, dc in -1..=1, not both 0)")
     }
     let mut out = g.clone();
+    let mut cells = out.edit();
     let (mut i, mut j) = (r.saturating_add(dr), c.saturating_add(dc));
-    while let Some(cur) = out.at(i, j) {
+    while let Some(cur) = cells.at(i, j) {
         if stop.is_some_and(|bg| cur != bg) {
             break;
         }
-        out.set(i as usize, j as usize, v);
+        cells.set(i as usize, j as usize, v);
         i += dr;
         j += dc;
     }
@@ -528,12 +529,12 @@ pub fn ray(g: &Grid, r: i64, c: i64, dr: i64, dc: i64, v: i64, stop: Option<u8>)
 /// `transparent` (if any) are skipped.
 pub fn paste(g: &Grid, sub: &Grid, r: i64, c: i64, transparent: Option<u8>) -> Grid {
     let mut out = g.clone();
+    let mut cells = out.edit();
     for i in 0..sub.rows() {
         for j in 0..sub.cols() {
             let v = sub.get(i, j);
-            let (ti, tj) = (r.saturating_add(i as i64), c.saturating_add(j as i64));
-            if Some(v) != transparent && out.at(ti, tj).is_some() {
-                out.set(ti as usize, tj as usize, v);
+            if Some(v) != transparent {
+                cells.set_at(r.saturating_add(i as i64), c.saturating_add(j as i64), v);
             }
         }
     }
@@ -559,13 +560,14 @@ pub fn gravity(g: &Grid, dir: &str, bg: u8) -> R<Grid> {
     // Rotate so the direction is "down", settle each column, rotate back.
     let t = rotate(g, turns);
     let mut out = Grid::filled(t.rows(), t.cols(), bg).expect("same shape");
+    let mut cells = out.edit();
     for j in 0..t.cols() {
         let mut dst = t.rows();
         for i in (0..t.rows()).rev() {
             let v = t.get(i, j);
             if v != bg {
                 dst -= 1;
-                out.set(dst, j, v);
+                cells.set(dst, j, v);
             }
         }
     }
