@@ -390,6 +390,20 @@ mod tests {
     }
 
     #[test]
+    fn a_write_to_a_copy_leaves_the_original_alone() {
+        let a = g("12\n34");
+        let mut b = a.clone();
+        b.set(0, 0, 9);
+        let mut c = b.clone();
+        c.edit().set_at(1, 1, 7);
+        c.edit().set_at(2, 0, 5); // outside: ignored
+        c.cells_mut()[1] = 0;
+        assert_eq!((a, b, c), (g("12\n34"), g("92\n34"), g("90\n37")));
+        let rows = Grid::from_fn(2, 3, |r, c| (r * 3 + c) as u8);
+        assert_eq!(rows, g("012\n345"));
+    }
+
+    #[test]
     fn colour_perm_rejects_non_bijections() {
         assert!(ColourPerm::new([0, 0, 2, 3, 4, 5, 6, 7, 8, 9]).is_none());
         assert!(ColourPerm::new([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]).is_some());
