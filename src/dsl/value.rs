@@ -85,6 +85,10 @@ impl Val {
 
     /// A copy of `d` as a `Val`: a grid or an object is copied without its boxes.
     pub fn cloned(d: &Dynamic) -> Val {
+        // Integers first: the commonest array element (a row, a list of counts).
+        if let Ok(n) = d.as_int() {
+            return Val::Int(n);
+        }
         if let Some(g) = d.read_lock::<Grid>() {
             return Val::Grid(g.clone());
         }
