@@ -144,11 +144,7 @@ impl Grid {
     }
     /// The cell at (r, c), or `None` outside the grid.
     pub fn at(&self, r: i64, c: i64) -> Option<u8> {
-        if r < 0 || c < 0 || r as usize >= self.rows || c as usize >= self.cols {
-            None
-        } else {
-            Some(self.get(r as usize, c as usize))
-        }
+        index(self.rows, self.cols, r, c).map(|k| self.cells[k])
     }
     /// Sets one cell (see `edit` for many).
     pub(crate) fn set(&mut self, r: usize, c: usize, v: u8) {
@@ -236,16 +232,22 @@ impl Edit<'_> {
     }
     /// Sets (r, c) if it is inside the grid.
     pub fn set_at(&mut self, r: i64, c: i64, v: u8) {
-        if r >= 0 && c >= 0 && (r as usize) < self.rows && (c as usize) < self.cols {
-            self.set(r as usize, c as usize, v);
+        if let Some(k) = index(self.rows, self.cols, r, c) {
+            self.cells[k] = v;
         }
     }
+    /// The cell at (r, c), or `None` outside the grid.
     pub fn at(&self, r: i64, c: i64) -> Option<u8> {
-        if r < 0 || c < 0 || r as usize >= self.rows || c as usize >= self.cols {
-            None
-        } else {
-            Some(self.cells[r as usize * self.cols + c as usize])
-        }
+        index(self.rows, self.cols, r, c).map(|k| self.cells[k])
+    }
+}
+
+/// The row-major index of (r, c) in a rows x cols grid, or `None` outside it.
+fn index(rows: usize, cols: usize, r: i64, c: i64) -> Option<usize> {
+    if r < 0 || c < 0 || r as usize >= rows || c as usize >= cols {
+        None
+    } else {
+        Some(r as usize * cols + c as usize)
     }
 }
 
