@@ -244,13 +244,13 @@ const SEMANTICS: &[&str] = &[
     "fn solve(g) { let a = [1, 2, 3]; let n = 0; if a.all(|x| x) { n += 1; } if a.some(|x| x > 2) { n += 2; } if a.all(|x| x > 0) { n += 4; } grid(1, n + 1, 0) }",
     "fn solve(g) { let k = 1; let a = [1, 2, 3].map(|x| |y| x + y + k); grid(1, a[2].call(1), 0) }",
     "fn solve(g) { let n = 0; if [1, 2, 3].contains(2) { n += 1; } if [1, \"a\", 2].contains(2) { n += 2; } if [1, 2].contains(\"x\") { n += 4; } grid(1, 1, n) }",
-    // Integer expressions whose variables hold strings, floats, grids or booleans (the
-    // pure form gives up and the general one answers), and a cell read outside the grid.
     // Integer ranges (bounds, counters, a loop variable changed in its body) and a `let`
     // of a comparison, which the in-place integer paths must leave to the general form.
     "fn solve(g) { let t = 0; for i in -3..=-1 { t += i; } for (x, i) in 4..7 { t += x * i; } for i in 0..0 { t += 50; } for i in 2..=1 { t += 70; } for i in 0..3 { i = 5; t += i; } let b = g.get(0, 0) >= 0; if b { t += 1; } grid(1, 1, (t + 100) % 10) }",
     // Objects and grids read out of arrays are copies, and go back into arrays whole.
     "fn solve(g) { let a = []; for o in g.objects() { a.push(o); } let o = a[0]; let p = o; let f = |x| o.size() + x; let h = [g, g.rotate(1)]; let k = h[0]; k.set(0, 0, 9); h[1].set(0, 0, 8); grid(1, 1, (f.call(p.size()) + a.len() + h[0].get(0, 0) + h[1].get(0, 0) + k.get(0, 0)) % 10) }",
+    // Integer expressions whose variables hold strings, floats, grids or booleans (the
+    // pure form gives up and the general one answers), and a cell read outside the grid.
     "fn solve(g) { let a = \"ab\"; let b = \"c\"; let h = g; let x = 1.5; let y = 2.0; let t = true; let n = 0; if g == h && t { n += 1; } if t && g.rows() > 1 && !(g.get(-1, 99) != -1) { n += 2; } grid(1, (a + b).len() + (x * y).to_int() + n, 0) }",
 ];
 
