@@ -118,6 +118,22 @@ enum Deadline {
     At(Instant),
 }
 
+/// The deadline of a run on this thread, from its start until dropped; the deadline
+/// before it (of a run that called this one, if any) is then restored.
+struct DeadlineScope(Deadline);
+
+impl DeadlineScope {
+    fn start(timeout: Duration) -> DeadlineScope {
+        DeadlineScope(DEADLINE.with(|d| d.replace(Deadline::After(timeout))))
+    }
+}
+
+impl Drop for DeadlineScope {
+    fn drop(&mut self) {
+        DEADLINE.with(|d| d.set(self.0));
+    }
+}
+
 /// Whether the run on this thread is past its deadline (starting the clock at the first
 /// check).
 fn past_deadline() -> bool {
@@ -225,15 +241,12 @@ impl Sandbox {
     /// operation counts differ).
     pub fn run(&self, program: &Program, input: &Grid) -> RunResult {
         let Some(lowered) = &program.lowered else { return self.guarded(|| self.run_rhai(program, input)) };
-        let previous = DEADLINE.with(|d| d.replace(Deadline::After(self.limits.timeout)));
+        let _deadline = DeadlineScope::start(self.limits.timeout);
         // A panic on the fast path goes to Rhai's evaluator too, which then reports the
         // run as it would have without the fast path.
         let result = match catch_unwind(AssertUnwindSafe(|| exec::run(&self.engine, lowered, input, &self.exec_limits))) {
             // The common answer, checked here without the general result's moves.
-            Ok(Ok(Val::Grid(grid))) => {
-                DEADLINE.with(|d| d.set(previous));
-                return within_size(grid);
-            }
+            Ok(Ok(Val::Grid(grid))) => return within_size(grid),
             Ok(Ok(v)) => Ok(Ok(v)),
             Ok(Err(e)) if exec::is_final(&e) => Ok(Err(e)),
             Ok(Err(e)) => {
@@ -245,7 +258,6 @@ impl Sandbox {
                 self.run_rhai_instead(program, input)
             }
         };
-        DEADLINE.with(|d| d.set(previous));
         finish(result)
     }
 
@@ -264,10 +276,8 @@ impl Sandbox {
     /// Runs `f` under this sandbox's deadline, with panics caught, and checks its value
     /// is a valid ARC grid.
     fn guarded(&self, f: impl FnOnce() -> Result<Val, Box<EvalAltResult>>) -> RunResult {
-        let previous = DEADLINE.with(|d| d.replace(Deadline::After(self.limits.timeout)));
-        let result = catch_unwind(AssertUnwindSafe(f));
-        DEADLINE.with(|d| d.set(previous));
-        finish(result)
+        let _deadline = DeadlineScope::start(self.limits.timeout);
+        finish(catch_unwind(AssertUnwindSafe(f)))
     }
 
     /// Runs `solve(input)` with Rhai's own evaluator only.
