@@ -33,6 +33,20 @@ pub fn today() -> String {
         .unwrap_or_default()
 }
 
+/// The checkout's commit (short), with `+dirty` when tracked files have changes.
+pub fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git").args(args).current_dir(root()).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else { return "unknown".into() };
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    if dirty {
+        format!("{head}+dirty")
+    } else {
+        head
+    }
+}
+
 /// Writes `benchmarks/results/NAME.json` and appends a row to `benchmarks/RESULTS.md`.
 pub fn record(name: &str, command: &str, json: &serde_json::Value, summary: &str) {
     let dir = root().join("benchmarks/results");

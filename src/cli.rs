@@ -456,7 +456,7 @@ struct TttArgs {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// The Rhai program (defines `fn solve(grid)`).
+    /// The Rhai program (defines `fn solve(g)`).
     program: PathBuf,
     /// Task id to run on.
     #[arg(long)]

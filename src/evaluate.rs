@@ -43,6 +43,11 @@ impl Evaluation {
         self.train.iter().chain(&self.test).find_map(|r| r.as_ref().err().map(|e| e.category)).unwrap_or(Category::Ok)
     }
 
+    /// The compile error, else the first failed run's error.
+    pub fn first_error(&self) -> Option<&RunError> {
+        self.compile_error.as_ref().or_else(|| self.train.iter().chain(&self.test).find_map(|r| r.as_ref().err()))
+    }
+
     /// A fingerprint of the training behaviour (outputs or failure categories), for
     /// deduplicating programs that act the same.
     pub fn behaviour(&self) -> u64 {

@@ -14,9 +14,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::evaluate::Evaluation;
 use crate::grid::{fnv1a, Grid};
 use crate::llm::Message;
-use crate::sandbox::RunResult;
+use crate::sandbox::{RunResult, Sandbox};
 use crate::task::Task;
 
 mod embedded {
@@ -27,7 +28,7 @@ mod embedded {
 const TEMPLATES: &[(&str, &[&str], &str)] = &[
     ("system", &["dsl_reference", "examples"], include_str!("../prompts/system.txt")),
     ("example", &["task", "program"], include_str!("../prompts/example.txt")),
-    ("task", &["train_pairs", "test_inputs"], include_str!("../prompts/task.txt")),
+    ("task", &["train_pairs", "test_inputs", "facts"], include_str!("../prompts/task.txt")),
     ("train_pair", &["index", "input_shape", "input", "output_shape", "output"], include_str!("../prompts/train_pair.txt")),
     ("test_input", &["index", "input_shape", "input"], include_str!("../prompts/test_input.txt")),
     ("refine", &["outcomes"], include_str!("../prompts/refine.txt")),
@@ -231,9 +232,29 @@ impl Library {
     /// equals are ordered by a hash of both task ids, so different tasks see different
     /// examples but a task always sees the same ones.
     pub fn choose(&self, task: &Task, k: usize) -> Vec<&LibraryEntry> {
+        self.choose_ranked(task, k, None)
+    }
+
+    /// Like [`Library::choose`], but ranked first by what each program does on `task`'s
+    /// training inputs ([`fit`]): a program that gets the changed cells right is the
+    /// example most worth showing. A program that already solves every training pair is
+    /// never shown: the model would copy it, which measures the library, not the model.
+    pub fn choose_by_fit(&self, task: &Task, k: usize, sandbox: &Sandbox) -> Vec<&LibraryEntry> {
+        let programs: Vec<&str> = self.entries.iter().map(|e| e.program.as_str()).collect();
+        let fits: Vec<Option<f64>> = crate::evaluate::evaluate(sandbox, &programs, task).iter().map(|e| fit(e, task)).collect();
+        self.choose_ranked(task, k, Some(&fits))
+    }
+
+    fn choose_ranked(&self, task: &Task, k: usize, fits: Option<&[Option<f64>]>) -> Vec<&LibraryEntry> {
         let f = Features::of(task);
-        let mut ranked: Vec<&LibraryEntry> = self.entries.iter().filter(|e| e.task != task.id).collect();
-        ranked.sort_by_key(|e| (std::cmp::Reverse(f.similarity(&e.features)), fnv1a(format!("{}/{}", task.id, e.task).bytes())));
+        // Fit in thousandths, so that equal fits fall back to the features.
+        let fit_of = |i: usize| fits.map_or(Some(0), |fits| fits[i].map(|x| (x * 1000.0).round() as i64));
+        let mut ranked: Vec<(i64, &LibraryEntry)> =
+            self.entries.iter().enumerate().filter(|(_, e)| e.task != task.id).filter_map(|(i, e)| Some((fit_of(i)?, e))).collect();
+        ranked.sort_by_key(|(fit, e)| {
+            (std::cmp::Reverse(*fit), std::cmp::Reverse(f.similarity(&e.features)), fnv1a(format!("{}/{}", task.id, e.task).bytes()))
+        });
+        let ranked: Vec<&LibraryEntry> = ranked.into_iter().map(|(_, e)| e).collect();
         let mut chosen: Vec<&LibraryEntry> = Vec::with_capacity(k);
         for e in ranked {
             if chosen.len() == k {
@@ -247,6 +268,37 @@ impl Library {
     }
 }
 
+/// How close a program's training outputs come to the expected ones, in 0..1; `None`
+/// when it reproduces every one of them. Per pair: 0 for a failed run or a wrong
+/// shape; where the output has its input's shape, mostly the share of changed cells
+/// (input != output) it gets right, so leaving the grid alone scores low; else 0.3 plus
+/// 0.7 of the share of cells right. The mean over pairs.
+pub fn fit(eval: &Evaluation, task: &Task) -> Option<f64> {
+    if eval.solves_train() {
+        return None;
+    }
+    let mut total = 0.0;
+    for (r, e) in eval.train.iter().zip(&task.train) {
+        let Ok(got) = r else { continue };
+        if got.shape() != e.output.shape() {
+            continue;
+        }
+        let right = crate::evaluate::cell_accuracy(got, &e.output);
+        total += if e.input.shape() == e.output.shape() {
+            let changed: Vec<usize> = (0..e.output.cells().len()).filter(|&i| e.input.cells()[i] != e.output.cells()[i]).collect();
+            let changed_right = if changed.is_empty() {
+                right
+            } else {
+                changed.iter().filter(|&&i| got.cells()[i] == e.output.cells()[i]).count() as f64 / changed.len() as f64
+            };
+            0.8 * changed_right + 0.2 * right
+        } else {
+            0.3 + 0.7 * right
+        };
+    }
+    Some(total / task.train.len().max(1) as f64)
+}
+
 /// Builds the conversations for one search.
 #[derive(Debug, Clone)]
 pub struct Prompter {
@@ -256,17 +308,20 @@ pub struct Prompter {
     pub reference: String,
     /// Worked examples per prompt.
     pub examples: usize,
+    /// Whether worked examples are ranked by what they do on the task
+    /// ([`Library::choose_by_fit`]) rather than by its features alone.
+    pub rank_by_fit: bool,
 }
 
 impl Prompter {
     pub fn new(templates: Templates, library: Library, examples: usize) -> Prompter {
-        Prompter { templates, library, reference: crate::dsl::reference_markdown(), examples }
+        Prompter { templates, library, reference: crate::dsl::reference_markdown(), examples, rank_by_fit: true }
     }
 
-    pub fn system(&self, task: &Task) -> String {
-        let examples: String = self
-            .library
-            .choose(task, self.examples)
+    /// The system message: the DSL reference and worked examples for `task`.
+    pub fn system(&self, task: &Task, sandbox: &Sandbox) -> String {
+        let chosen = if self.rank_by_fit { self.library.choose_by_fit(task, self.examples, sandbox) } else { self.library.choose(task, self.examples) };
+        let examples: String = chosen
             .iter()
             .map(|e| self.templates.fill("example", &[("task", &e.task), ("program", &e.program)]))
             .collect();
@@ -298,17 +353,17 @@ impl Prompter {
             .enumerate()
             .map(|(i, p)| t.fill("test_input", &[("index", &(i + 1).to_string()), ("input_shape", &shape(&p.input)), ("input", &p.input.to_text())]))
             .collect();
-        t.fill("task", &[("train_pairs", &train), ("test_inputs", &test)])
+        t.fill("task", &[("train_pairs", &train), ("test_inputs", &test), ("facts", &facts(task))])
     }
 
     /// The first-round conversation for a task.
-    pub fn first(&self, task: &Task) -> Vec<Message> {
-        vec![Message::new("system", &self.system(task)), Message::new("user", &self.task(task))]
+    pub fn first(&self, task: &Task, sandbox: &Sandbox) -> Vec<Message> {
+        vec![Message::new("system", &self.system(task, sandbox)), Message::new("user", &self.task(task))]
     }
 
     /// A refinement conversation: the first round, the earlier program as the model's
     /// answer, and what it did on each training pair (`train` holds its results).
-    pub fn refine(&self, task: &Task, program: &str, train: &[RunResult]) -> Vec<Message> {
+    pub fn refine(&self, task: &Task, sandbox: &Sandbox, program: &str, train: &[RunResult]) -> Vec<Message> {
         let t = &self.templates;
         let mut outcomes = String::new();
         for (i, (r, e)) in train.iter().zip(&task.train).enumerate() {
@@ -338,11 +393,57 @@ impl Prompter {
                 Err(err) => t.fill("outcome_error", &[("index", &index), ("category", err.category.as_str()), ("message", &err.message)]),
             });
         }
-        let mut m = self.first(task);
+        let mut m = self.first(task, sandbox);
         m.push(Message::new("assistant", &format!("```rhai\n{}\n```", program.trim())));
         m.push(Message::new("user", &t.fill("refine", &[("outcomes", &outcomes)])));
         m
     }
+}
+
+/// What the training pairs show at a glance, in words: how output shapes follow from
+/// input shapes, and which colours appear or vanish.
+pub fn facts(task: &Task) -> String {
+    let f = Features::of(task);
+    let first = task.train.first();
+    let ratio = first.map(|e| (e.output.rows() as f64 / e.input.rows() as f64, e.output.cols() as f64 / e.input.cols() as f64));
+    let shape = match f.shape.as_str() {
+        "same" => "Every output has the same shape as its input.".to_string(),
+        "transposed" => "Every output has its input's shape turned sideways (rows and columns swapped).".to_string(),
+        "scaled_up" | "scaled_down" => match ratio {
+            Some((r, c)) if task.train.iter().all(|e| (e.output.rows() as f64 / e.input.rows() as f64, e.output.cols() as f64 / e.input.cols() as f64) == (r, c)) => {
+                let times = |x: f64| if x >= 1.0 { format!("{x}") } else { format!("1/{}", (1.0 / x).round()) };
+                format!("Every output is {} times its input's rows and {} times its columns.", times(r), times(c))
+            }
+            _ => format!("Every output is {} its input by a whole factor.", if f.shape == "scaled_up" { "larger than" } else { "smaller than" }),
+        },
+        "fixed" => format!("Every output is {}.", first.map_or(String::new(), |e| shape(&e.output))),
+        "smaller" => "Every output is smaller than its input.".to_string(),
+        "larger" => "Every output is larger than its input.".to_string(),
+        _ => "Output shapes differ from input shapes in different ways.".to_string(),
+    };
+    let colours = |pick: &dyn Fn(&Grid, &Grid) -> Vec<usize>| {
+        let mut all: Vec<usize> = task.train.iter().flat_map(|e| pick(&e.input, &e.output)).collect();
+        all.sort_unstable();
+        all.dedup();
+        all.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+    };
+    let absent = |present: &Grid, missing: &Grid| -> Vec<usize> {
+        let (p, m) = (present.histogram(), missing.histogram());
+        (0..10).filter(|&c| p[c] > 0 && m[c] == 0).collect()
+    };
+    let added = colours(&|i, o| absent(o, i));
+    let removed = colours(&|i, o| absent(i, o));
+    let mut out = shape;
+    if !added.is_empty() {
+        out.push_str(&format!(" Outputs use colours their inputs lack: {added}."));
+    }
+    if !removed.is_empty() {
+        out.push_str(&format!(" Outputs lose colours their inputs have: {removed}."));
+    }
+    if added.is_empty() && removed.is_empty() {
+        out.push_str(" Each output has the same colours as its input.");
+    }
+    out
 }
 
 fn shape(g: &Grid) -> String {

@@ -60,7 +60,7 @@ fn refinement_prompts_show_the_failing_pair() {
     let wrong = "fn solve(g) { g.flip_h() }";
     let e = &evaluate::evaluate(&sandbox, &[wrong], &t)[0];
     let p = Prompter::new(Templates::builtin(), Library::builtin(), 2);
-    let m = p.refine(&t, wrong, &e.train);
+    let m = p.refine(&t, &sandbox, wrong, &e.train);
     assert_eq!(m.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["system", "user", "assistant", "user"]);
     assert!(m[2].content.contains(wrong));
     let last = &m[3].content;
@@ -75,7 +75,7 @@ fn refinement_prompts_show_the_failing_pair() {
     // Runtime errors are shown with their message.
     let bad = "fn solve(g) { g.crop(0, 0) }";
     let e = &evaluate::evaluate(&sandbox, &[bad], &t)[0];
-    let m = p.refine(&t, bad, &e.train);
+    let m = p.refine(&t, &sandbox, bad, &e.train);
     let text = &m[3].content;
     assert!(text.contains("runtime error") || text.contains("parse error"), "{text}");
 }
@@ -85,12 +85,49 @@ fn prompt_snapshots() {
     let sandbox = Sandbox::new(Limits::default());
     let t = task::load_one(&training_dir(), "6150a2bd").unwrap().without_test_outputs();
     let p = Prompter::new(Templates::builtin(), Library::builtin(), 2);
-    let first = p.first(&t);
+    let first = p.first(&t, &sandbox);
     // The DSL reference has its own test; keep it out of the snapshot.
     let system = first[0].content.replace(p.reference.trim_end(), "<DSL reference>");
     let wrong = "fn solve(g) {\n    g.rotate(1)\n}";
     let e = &evaluate::evaluate(&sandbox, &[wrong], &t)[0];
-    let refine = p.refine(&t, wrong, &e.train);
+    let refine = p.refine(&t, &sandbox, wrong, &e.train);
     let text = format!("=== system\n{system}=== user\n{}=== refinement\n{}", first[1].content, refine[3].content);
     expect_test::expect_file!["snapshots/prompt_6150a2bd.txt"].assert_eq(&text);
+}
+
+#[test]
+fn examples_by_fit_come_close_but_never_solve_the_task() {
+    let sandbox = Sandbox::new(Limits::default());
+    let lib = Library::builtin();
+    let set = task::load(&training_dir()).unwrap();
+    // 3c9b0459 turns the grid half round; 6150a2bd's solution (`g.rotate(2)`) solves it
+    // too and must not be shown, while another quarter-turn or mirror program should.
+    let t = set.get("3c9b0459").unwrap().without_test_outputs();
+    let chosen = lib.choose_by_fit(&t, 3, &sandbox);
+    assert_eq!(chosen.len(), 3);
+    for e in &chosen {
+        let eval = &evaluate::evaluate(&sandbox, &[e.program.as_str()], &t)[0];
+        assert!(!eval.solves_train(), "{} solves 3c9b0459 and was shown", e.task);
+        assert_ne!(e.task, t.id);
+    }
+    let geometry = ["rotate", "flip_h", "flip_v", "transpose"];
+    assert!(geometry.iter().any(|g| chosen[0].program.contains(g)), "best example: {}", chosen[0].program);
+    // The best fit scores at least as high as the examples the features alone pick.
+    let fit_of = |p: &str| prompt::fit(&evaluate::evaluate(&sandbox, &[p], &t)[0], &t).unwrap_or(1.0);
+    let by_features = lib.choose(&t, 3);
+    assert!(fit_of(&chosen[0].program) >= by_features.iter().map(|e| fit_of(&e.program)).fold(0.0, f64::max));
+}
+
+#[test]
+fn facts_say_shape_and_colours() {
+    let set = task::load(&training_dir()).unwrap();
+    let facts = |id: &str| prompt::facts(set.get(id).unwrap());
+    assert_eq!(facts("3c9b0459"), "Every output has the same shape as its input. Each output has the same colours as its input.");
+    // 007bbfb7: 3x3 -> 9x9.
+    assert!(facts("007bbfb7").starts_with("Every output is 3 times its input's rows and 3 times its columns."), "{}", facts("007bbfb7"));
+    // d631b094: a 1xN row of the input's one colour.
+    assert!(facts("d631b094").contains("Outputs lose colours their inputs have: 0."), "{}", facts("d631b094"));
+    // c8f0f002: 7 becomes 5.
+    let f = facts("c8f0f002");
+    assert!(f.contains("use colours their inputs lack: 5") && f.contains("lose colours their inputs have: 7"), "{f}");
 }

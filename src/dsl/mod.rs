@@ -1,10 +1,11 @@
 //! The DSL: grid primitives implemented in Rust ([`ops`], [`objects`], [`rules`]) and exposed to
-//! Rhai programs ([`module`]). A program is a Rhai script defining `fn solve(grid)`
+//! Rhai programs ([`module`]). A program is a Rhai script defining `fn solve(g)`
 //! that returns a `Grid`.
 //!
 //! The reference that prompts include is generated here from the registrations, so the
 //! docs cannot drift from what programs can call.
 
+pub mod mend;
 pub mod module;
 pub mod objects;
 pub mod ops;
@@ -168,7 +169,7 @@ fn section_of(name: &str) -> usize {
 pub fn reference_markdown() -> String {
     let prims = primitives();
     let mut out = String::from(
-        "# arcsynth DSL reference\n\nA program is Rhai: `fn solve(grid) { ... }` returning a Grid. Colours are ints 0..=9; \
+        "# arcsynth DSL reference\n\nA program is Rhai: `fn solve(g) { ... }` returning a Grid. Colours are ints 0..=9; \
          (r, c) is (row, column) from the top-left. Grid methods return new grids except `set`. \
          A closure must not capture the variable its method chain starts from (`row.all(|v| v == row[0])` and `g.objects().max_by(|o| g.count(1))` fail): put the chain's start in a local first.\n",
     );

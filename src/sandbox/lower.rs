@@ -23,7 +23,7 @@ use crate::dsl::module::{natives_named, Native, Ty};
 /// A program lowered for [`super::exec`]: its functions, prelude included.
 pub(crate) struct Lowered {
     pub fns: Vec<Func>,
-    /// Index of `solve(grid)` in `fns`.
+    /// Index of `solve(g)` in `fns`.
     pub solve: usize,
 }
 

@@ -220,13 +220,13 @@ impl Sandbox {
         &self.limits
     }
 
-    /// Compiles a program; it must define `fn solve(grid)`.
+    /// Compiles a program; it must define `fn solve(g)`.
     pub fn compile(&self, source: &str) -> Result<Program, RunError> {
         let ast = catch_unwind(AssertUnwindSafe(|| self.engine.compile(source)))
             .map_err(|p| RunError::new(Category::RuntimeError, format!("compiler panicked: {}", panic_message(&p))))?
             .map_err(|e| RunError::new(Category::ParseError, e.to_string()))?;
         if !ast.iter_functions().any(|f| f.name == "solve" && f.params.len() == 1) {
-            return Err(RunError::new(Category::ParseError, "the program defines no `fn solve(grid)`"));
+            return Err(RunError::new(Category::ParseError, "the program defines no `fn solve(g)`"));
         }
         let ast = self.prelude.merge(&ast);
         let lowered = lower::lower(&ast).ok().map(Arc::new);

@@ -75,6 +75,13 @@ pub struct CompletionRecord {
     pub finish: Finish,
     /// `no program`, or the sandbox outcome category of the extracted program.
     pub outcome: String,
+    /// The Rust habits mended before the program was compiled (`dsl::mend`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mended: Vec<String>,
+    /// The first error the program met (compile error, else the first failed run), on
+    /// one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub train_correct: usize,
     pub pixel_accuracy: f64,
 }
@@ -85,9 +92,21 @@ pub struct LlmStats {
     pub completions: usize,
     pub completion_tokens: usize,
     pub prompt_tokens: usize,
+    /// Prompt tokens whose KV was reused from an earlier request.
+    #[serde(default)]
+    pub cached_prompt_tokens: usize,
+    /// Seconds spent decoding prompts.
+    #[serde(default)]
+    pub prompt_seconds: f64,
     pub generation_seconds: f64,
     /// Completions holding a `fn solve` program.
     pub programs: usize,
+    /// Programs that compile.
+    #[serde(default)]
+    pub valid_code: usize,
+    /// Programs that needed a Rust habit mended before compiling (`dsl::mend`).
+    #[serde(default)]
+    pub mended: usize,
     /// Programs that return a valid grid for every training input.
     pub valid: usize,
     /// Programs calling at least one DSL primitive.
@@ -102,7 +121,8 @@ pub struct LlmStats {
     pub refine_requests: usize,
     /// Outcome category -> programs.
     pub outcomes: HashMap<String, usize>,
-    /// Why the proposer stopped early, if it did (`enough`, `timeout`, `context`).
+    /// Why the proposer stopped early, if it did (`enough`, `timeout`, `context`,
+    /// `repeats`: a whole batch of a refinement round behaved like earlier programs).
     pub stopped: Option<String>,
 }
 
@@ -141,7 +161,7 @@ pub fn solve(
     let model = backend.name().to_string();
     let mut state = State::new(task, sandbox, &model);
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.sampling.seed as u64 ^ crate::grid::fnv1a(task.id.bytes()));
-    let first = prompter.first(task);
+    let first = prompter.first(task, sandbox);
     let mut requests = 0u32;
 
     std::thread::scope(|s| -> Result<(), LlmError> {
@@ -174,6 +194,18 @@ pub fn solve(
                 pending -= 1;
                 state.absorb(b);
             }
+            if state.repeated {
+                // A whole batch brought no behaviour not seen before: more of the same
+                // prompt will not either. Round 0 moves on to refinement; a refinement
+                // round ends the task.
+                state.repeated = false;
+                if round == 0 && cfg.refine_rounds > 0 {
+                    asked_in_round = cfg.samples;
+                } else {
+                    state.stats.stopped = Some("repeats".into());
+                    break;
+                }
+            }
             if state.solution_texts.len() >= cfg.enough {
                 state.stats.stopped = Some("enough".into());
                 break;
@@ -196,6 +228,8 @@ pub fn solve(
                 if !state.solution_texts.is_empty() {
                     break;
                 }
+                // A new round asks new prompts: the last round's repeats say nothing of it.
+                state.repeated = false;
             }
             let n = cfg.batch.min(cfg.samples - asked_in_round).max(1);
             let (messages, parent) = if round == 0 {
@@ -208,7 +242,7 @@ pub fn solve(
                 let Some(p) = state.pick_parent(&mut rng, cfg.rex_c) else { break };
                 state.stats.refine_requests += 1;
                 let e = &state.evaluated[p];
-                (prompter.refine(task, &e.program, &e.eval.train), e.completion)
+                (prompter.refine(task, sandbox, &e.program, &e.eval.train), e.completion)
             };
             let request = Request {
                 messages,
@@ -230,6 +264,8 @@ pub fn solve(
                 Err(e) => return Err(e),
             };
             state.stats.prompt_tokens += g.prompt_tokens;
+            state.stats.cached_prompt_tokens += g.cached_prompt_tokens;
+            state.stats.prompt_seconds += g.prompt_time.as_secs_f64();
             state.stats.generation_seconds += g.generation_time.as_secs_f64();
             if g.completions.is_empty() {
                 // A replay recording ran out for this round.
@@ -241,7 +277,7 @@ pub fn solve(
                 let index = state.completions.len();
                 state.stats.completions += 1;
                 state.stats.completion_tokens += c.tokens;
-                let program = prompt::extract_program(&crate::llm::strip_thinking(&c.text));
+                let program = prompt::extract_program(&crate::llm::strip_thinking(&c.text)).map(|p| crate::dsl::mend::mend(&p));
                 state.completions.push(CompletionRecord {
                     kind: "completion".into(),
                     task: task.id.clone(),
@@ -253,11 +289,16 @@ pub fn solve(
                     tokens: c.tokens,
                     finish: c.finish,
                     outcome: "no program".into(),
+                    mended: program.iter().flat_map(|p| &p.fixes).map(|f| f.to_string()).collect(),
+                    error: None,
                     train_correct: 0,
                     pixel_accuracy: 0.0,
                 });
                 match program {
-                    Some(p) => jobs.push((Some(index), p, round, c.tokens)),
+                    Some(p) => {
+                        state.stats.mended += !p.fixes.is_empty() as usize;
+                        jobs.push((Some(index), p.text, round, c.tokens));
+                    }
                     None => *state.stats.outcomes.entry("no program".into()).or_default() += 1,
                 }
             }
@@ -292,6 +333,11 @@ struct State<'a> {
     candidates: Vec<Candidate>,
     stats: LlmStats,
     features: Features,
+    /// The pool slot of the caller's seed program (the enumerator's near miss) until it
+    /// is first refined.
+    seed_slot: Option<usize>,
+    /// The last batch from the model brought nothing new (see `absorb`).
+    repeated: bool,
 }
 
 impl<'a> State<'a> {
@@ -310,10 +356,16 @@ impl<'a> State<'a> {
             candidates: Vec::new(),
             stats: LlmStats::default(),
             features: Features::of(task),
+            seed_slot: None,
+            repeated: false,
         }
     }
 
+    /// Takes in a batch of evaluated programs; sets `repeated` when the model wrote it
+    /// and none of its programs behaved in a way not seen before.
     fn absorb(&mut self, batch: Vec<Evaluated>) {
+        let from_model = batch.iter().any(|e| e.completion.is_some());
+        let mut fresh = false;
         for e in batch {
             let seeded = e.completion.is_none();
             let category = e.eval.category();
@@ -325,6 +377,8 @@ impl<'a> State<'a> {
                 self.stats.dsl_using += !crate::dsl::syntax::primitives_called(&e.program).is_empty() as usize;
                 let rec = &mut self.completions[index];
                 rec.outcome = category.as_str().into();
+                rec.error = e.eval.first_error().map(|err| one_line(&err.message));
+                self.stats.valid_code += e.eval.compile_error.is_none() as usize;
                 rec.train_correct = e.eval.train_correct;
                 rec.pixel_accuracy = e.eval.pixel_accuracy;
             }
@@ -344,6 +398,7 @@ impl<'a> State<'a> {
                     Ok(()) => {
                         let text = hygiene::canonicalise(self.sandbox, &e.program, self.task, &outputs);
                         if self.solution_texts.insert(text.clone()) {
+                            fresh = true;
                             let test = outputs[self.task.train.len()..].to_vec();
                             self.candidates.push(Candidate { program: text.clone(), answers: test, train_accuracy: 1.0, pixel_accuracy: 1.0 });
                             self.programs.push(ProgramRecord {
@@ -367,15 +422,25 @@ impl<'a> State<'a> {
                 self.candidates.push(Candidate { program: e.program.clone(), answers: test, train_accuracy, pixel_accuracy: e.eval.pixel_accuracy });
             }
             if category != Category::ParseError && self.behaviours.insert(behaviour) {
+                fresh = true;
+                // The caller's seed (the enumerator's near miss) is refined first.
                 self.pool.push((self.evaluated.len(), 0));
+                if seeded {
+                    self.seed_slot = Some(self.pool.len() - 1);
+                }
             }
             self.evaluated.push(e);
         }
+        self.repeated = from_model && !fresh;
     }
 
     /// REx: Thompson-sample each pooled program's Beta(1 + C·h, 1 + C·(1 − h) + n) and
     /// take the highest draw.
     fn pick_parent(&mut self, rng: &mut impl Rng, c: f64) -> Option<usize> {
+        if let Some(slot) = self.seed_slot.take() {
+            self.pool[slot].1 += 1;
+            return Some(self.pool[slot].0);
+        }
         let (best, _) = self
             .pool
             .iter()
@@ -395,5 +460,14 @@ impl<'a> State<'a> {
         let mut stats = self.stats;
         stats.solutions = self.solution_texts.len();
         LlmOutcome { programs: self.programs, candidates: self.candidates, completions: self.completions, stats }
+    }
+}
+
+/// An error message on one line, at most 200 characters.
+fn one_line(message: &str) -> String {
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line,
     }
 }

@@ -276,8 +276,16 @@ pub struct LlmReport {
     pub completions: usize,
     pub completion_tokens: usize,
     pub prompt_tokens: usize,
+    /// Prompt tokens whose KV was reused from an earlier request.
+    pub cached_prompt_tokens: usize,
+    /// Seconds spent decoding prompts (the tokens not reused).
+    pub prompt_seconds: f64,
     pub generation_seconds: f64,
     pub tokens_per_second: f64,
+    /// Completions whose program compiles.
+    pub valid_code_rate: f64,
+    /// Programs that needed a Rust habit mended before compiling, of programs extracted.
+    pub mended_rate: f64,
     /// Completions whose program returns a valid grid for every training input.
     pub valid_output_rate: f64,
     /// Programs calling at least one DSL primitive, of programs extracted.
@@ -296,13 +304,17 @@ pub struct LlmReport {
 impl LlmReport {
     fn of<'a>(stats: impl Iterator<Item = &'a LlmStats>) -> Option<LlmReport> {
         let mut r = LlmReport::default();
-        let (mut programs, mut valid, mut dsl, mut unique) = (0, 0, 0, 0);
+        let (mut programs, mut valid, mut dsl, mut unique, mut valid_code, mut mended) = (0, 0, 0, 0, 0, 0);
         for s in stats {
             r.tasks += 1;
             r.completions += s.completions;
             r.completion_tokens += s.completion_tokens;
             r.prompt_tokens += s.prompt_tokens;
+            r.cached_prompt_tokens += s.cached_prompt_tokens;
+            r.prompt_seconds += s.prompt_seconds;
             r.generation_seconds += s.generation_seconds;
+            valid_code += s.valid_code;
+            mended += s.mended;
             r.solutions += s.solutions;
             r.rejected_nondeterministic += s.rejected_nondeterministic;
             r.rejected_hard_coded += s.rejected_hard_coded;
@@ -320,6 +332,8 @@ impl LlmReport {
         }
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         r.tokens_per_second = if r.generation_seconds > 0.0 { r.completion_tokens as f64 / r.generation_seconds } else { 0.0 };
+        r.valid_code_rate = ratio(valid_code, r.completions);
+        r.mended_rate = ratio(mended, programs);
         r.valid_output_rate = ratio(valid, r.completions);
         r.dsl_usage_rate = ratio(dsl, programs);
         r.unique_output_rate = ratio(unique, valid);

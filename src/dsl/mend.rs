@@ -1,0 +1,303 @@
+//! The forgiving front end: Rust habits that small coder models carry into Rhai,
+//! rewritten before a program is compiled.
+//!
+//! Each mend turns text that Rhai rejects (a parse error, or a call of a function that
+//! does not exist) into the Rhai that means what the writer meant: `let mut x` is
+//! `let x`, `fn solve(g: Grid) -> Grid` is `fn solve(g)`, `x.clone()` is `x` (Rhai
+//! copies values on assignment), `&x` is `x`, `n as usize` is `n`, `vec![..]` is `[..]`.
+//! Comments and strings are never touched, and a program that defines a function of
+//! a removed method's name keeps its calls.
+//!
+//! **Invariant:** a program without any of these habits comes back unchanged, with no
+//! fixes; the search records every fix it applied beside the completion.
+
+use super::syntax::{tokens, Kind, Token};
+
+/// A program after mending, and the names of the mends applied (each once, in the
+/// order of [`MENDS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mended {
+    pub text: String,
+    pub fixes: Vec<&'static str>,
+}
+
+/// Every mend, by the name recorded when it applies.
+pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", ".clone()", ".iter()", ".collect()", ".unwrap()"];
+
+/// Methods that return their receiver unchanged in Rust's sense of ownership or
+/// iteration, and the mend each belongs to. `.collect::<T>()` is handled with `.collect()`.
+const NO_OP_METHODS: &[(&str, &str)] = &[
+    ("clone", ".clone()"),
+    ("to_owned", ".clone()"),
+    ("to_vec", ".clone()"),
+    ("copied", ".clone()"),
+    ("cloned", ".clone()"),
+    ("iter", ".iter()"),
+    ("into_iter", ".iter()"),
+    ("iter_mut", ".iter()"),
+    ("collect", ".collect()"),
+    ("unwrap", ".unwrap()"),
+];
+
+/// Rust's numeric types, the targets of `as` casts.
+const NUMERIC_TYPES: &[&str] = &["i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64", "int"];
+
+/// Rewrites the Rust habits in `src` (see the module doc).
+pub fn mend(src: &str) -> Mended {
+    let toks = tokens(src);
+    let mut m = Mender { toks: &toks, drop: vec![false; toks.len()], replace: vec![None; toks.len()], fixes: Vec::new() };
+    let defined = defined_functions(&toks);
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i];
+        match (t.kind, t.text) {
+            (Kind::Ident, "mut") if m.next(i).is_some_and(|j| toks[j].kind == Kind::Ident) => {
+                m.drop_through_space(i);
+                m.fix("let mut");
+            }
+            (Kind::Keyword, "let") => {
+                // `let x: T = ...`: drop `: T` up to `=` or `;`.
+                if let Some(name) = m.next(i).filter(|&j| toks[j].kind == Kind::Ident || toks[j].text == "mut") {
+                    let name = if toks[name].text == "mut" { m.next(name).unwrap_or(name) } else { name };
+                    if let Some(colon) = m.next(name).filter(|&j| toks[j].text == ":") {
+                        let end = (colon..toks.len()).find(|&j| matches!(toks[j].text, "=" | ";")).unwrap_or(toks.len());
+                        // Keep the space before `=`.
+                        let end = if end > colon + 1 && toks[end - 1].kind == Kind::Space { end - 1 } else { end };
+                        m.drop_range(colon, end);
+                        m.fix("types");
+                    }
+                }
+            }
+            (Kind::Keyword, "fn") => {
+                if let Some(close) = m.signature_types(i) {
+                    i = close;
+                }
+            }
+            (Kind::Punct, "&") if m.is_prefix_ampersand(i) => {
+                m.drop[i] = true;
+                m.fix("&");
+            }
+            (Kind::Keyword, "as") => {
+                if let Some(ty) = m.next(i).filter(|&j| NUMERIC_TYPES.contains(&toks[j].text)) {
+                    // Also the space before `as`.
+                    let from = if i > 0 && toks[i - 1].kind == Kind::Space { i - 1 } else { i };
+                    m.drop_range(from, ty + 1);
+                    m.fix("as");
+                }
+            }
+            (Kind::Ident, "vec") if toks.get(i + 1).is_some_and(|t| t.text == "!") && m.next(i + 1).is_some_and(|j| toks[j].text == "[") => {
+                m.drop[i] = true;
+                m.drop[i + 1] = true;
+                m.fix("vec!");
+            }
+            (Kind::Punct, ".") => {
+                if let Some(end) = m.no_op_call(i, &defined) {
+                    i = end;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    m.finish()
+}
+
+struct Mender<'a, 'b> {
+    toks: &'b [Token<'a>],
+    drop: Vec<bool>,
+    replace: Vec<Option<&'static str>>,
+    fixes: Vec<&'static str>,
+}
+
+impl Mender<'_, '_> {
+    /// The next token after `i` that is not space or comment.
+    fn next(&self, i: usize) -> Option<usize> {
+        (i + 1..self.toks.len()).find(|&j| !matches!(self.toks[j].kind, Kind::Space | Kind::Comment))
+    }
+
+    fn prev(&self, i: usize) -> Option<usize> {
+        (0..i).rev().find(|&j| !matches!(self.toks[j].kind, Kind::Space | Kind::Comment))
+    }
+
+    fn fix(&mut self, name: &'static str) {
+        if !self.fixes.contains(&name) {
+            self.fixes.push(name);
+        }
+    }
+
+    fn drop_range(&mut self, from: usize, to: usize) {
+        self.drop[from..to].iter_mut().for_each(|d| *d = true);
+    }
+
+    /// Drops token `i` and the spaces after it.
+    fn drop_through_space(&mut self, i: usize) {
+        self.drop[i] = true;
+        let mut j = i + 1;
+        while j < self.toks.len() && self.toks[j].kind == Kind::Space {
+            self.drop[j] = true;
+            j += 1;
+        }
+    }
+
+    /// In `fn name(a: T, b: U) -> R {`, drops the parameter types and the return type.
+    /// Returns the index of the `{` (or of `)` when there is no body yet).
+    fn signature_types(&mut self, fn_at: usize) -> Option<usize> {
+        let name = self.next(fn_at)?;
+        let open = self.next(name).filter(|&j| self.toks[j].text == "(")?;
+        let mut depth = 0i32;
+        let mut close = None;
+        let mut in_type = false;
+        for j in open + 1..self.toks.len() {
+            let t = self.toks[j].text;
+            match t {
+                "(" | "[" | "<" => depth += 1,
+                ")" if depth == 0 => {
+                    close = Some(j);
+                    break;
+                }
+                ")" | "]" | ">" => depth -= 1,
+                "," if depth == 0 => in_type = false,
+                ":" if depth == 0 => {
+                    in_type = true;
+                    self.fix("types");
+                }
+                "{" | ";" => return None, // not a signature
+                _ => {}
+            }
+            if in_type {
+                self.drop[j] = true;
+            }
+        }
+        let close = close?;
+        // `-> R` up to the body.
+        if let Some(arrow) = self.next(close).filter(|&j| self.toks[j].text == "-" && self.toks.get(j + 1).is_some_and(|t| t.text == ">")) {
+            let body = (arrow..self.toks.len()).find(|&j| self.toks[j].text == "{")?;
+            let from = if self.toks[arrow - 1].kind == Kind::Space { arrow - 1 } else { arrow };
+            self.drop_range(from, body);
+            self.replace[body] = Some(" {");
+            self.fix("types");
+            return Some(body);
+        }
+        Some(close)
+    }
+
+    /// `&` used as Rust's borrow: not `&&` or `&=`, after something that cannot end an
+    /// operand, before an operand.
+    fn is_prefix_ampersand(&self, i: usize) -> bool {
+        let t = self.toks;
+        let neighbour_amp = |j: usize| t.get(j).is_some_and(|t| t.text == "&" || t.text == "=");
+        if neighbour_amp(i + 1) || (i > 0 && t[i - 1].text == "&") {
+            return false;
+        }
+        let before_ok = match self.prev(i) {
+            None => true,
+            Some(p) => matches!(t[p].text, "(" | "," | "=" | "[" | "{" | ";" | "|" | "in" | "return" | "!" | "<" | ">" | "+" | "-" | "*" | "/"),
+        };
+        let after_ok = self.next(i).is_some_and(|n| matches!(t[n].kind, Kind::Ident | Kind::Keyword) || matches!(t[n].text, "(" | "["));
+        before_ok && after_ok
+    }
+
+    /// `.m()` for a method in [`NO_OP_METHODS`] (and `.collect::<T>()`): dropped.
+    /// Returns the index of the call's `)`.
+    fn no_op_call(&mut self, dot: usize, defined: &[&str]) -> Option<usize> {
+        let t = self.toks;
+        let name = dot + 1;
+        let (_, mend) = *NO_OP_METHODS.iter().find(|(m, _)| t.get(name).is_some_and(|n| n.text == *m))?;
+        if defined.contains(&t[name].text) {
+            return None;
+        }
+        // Optional turbofish: `::<...>`.
+        let mut j = name + 1;
+        if t.get(j).is_some_and(|x| x.text == ":") && t.get(j + 1).is_some_and(|x| x.text == ":") {
+            let mut depth = 0;
+            j += 2;
+            while j < t.len() {
+                match t[j].text {
+                    "<" => depth += 1,
+                    ">" => {
+                        depth -= 1;
+                        if depth == 0 {
+                            j += 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        let open = j;
+        if t.get(open).is_none_or(|x| x.text != "(") {
+            return None;
+        }
+        let close = self.next(open).filter(|&c| t[c].text == ")")?;
+        // A space before the dot (a chain broken over lines) goes too.
+        self.drop_range(dot, close + 1);
+        self.fix(mend);
+        Some(close)
+    }
+
+    fn finish(self) -> Mended {
+        let mut text = String::new();
+        for (k, t) in self.toks.iter().enumerate() {
+            if let Some(r) = self.replace[k] {
+                text.push_str(r);
+            } else if !self.drop[k] {
+                text.push_str(t.text);
+            }
+        }
+        let mut fixes = self.fixes;
+        fixes.sort_by_key(|f| MENDS.iter().position(|m| m == f));
+        Mended { text, fixes }
+    }
+}
+
+/// Names of the functions the program defines (`fn name(`).
+fn defined_functions<'a>(toks: &[Token<'a>]) -> Vec<&'a str> {
+    let code: Vec<&Token> = toks.iter().filter(|t| !matches!(t.kind, Kind::Space | Kind::Comment)).collect();
+    code.windows(2).filter(|w| w[0].text == "fn" && w[1].kind == Kind::Ident).map(|w| w[1].text).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(src: &str) -> (String, Vec<&'static str>) {
+        let m = mend(src);
+        (m.text, m.fixes)
+    }
+
+    #[test]
+    fn rust_habits_become_rhai() {
+        assert_eq!(fixed("fn solve(g) { let mut out = g; out }"), ("fn solve(g) { let out = g; out }".into(), vec!["let mut"]));
+        assert_eq!(fixed("fn solve(g: Grid) -> Grid { g }"), ("fn solve(g) { g }".into(), vec!["types"]));
+        assert_eq!(
+            fixed("fn f(a: &Vec<i64>, n: usize) -> Vec<i64> {\n    a\n}"),
+            ("fn f(a, n) {\n    a\n}".into(), vec!["types"])
+        );
+        assert_eq!(fixed("let x: i64 = 3;"), ("let x = 3;".into(), vec!["types"]));
+        assert_eq!(fixed("let mut n: usize = 0;"), ("let n = 0;".into(), vec!["let mut", "types"]));
+        assert_eq!(fixed("let out = g.clone();"), ("let out = g;".into(), vec![".clone()"]));
+        assert_eq!(fixed("f(&g, &mut h)"), ("f(g, h)".into(), vec!["let mut", "&"]));
+        assert_eq!(fixed("let r = (n as usize) + 1;"), ("let r = (n) + 1;".into(), vec!["as"]));
+        assert_eq!(fixed("let v = vec![1, 2];"), ("let v = [1, 2];".into(), vec!["vec!"]));
+        assert_eq!(
+            fixed("let d = row.iter().map(|&v| v * 2).collect::<Vec<_>>();"),
+            ("let d = row.map(|v| v * 2);".into(), vec!["&", ".iter()", ".collect()"])
+        );
+        assert_eq!(fixed("let m = a.max().unwrap();"), ("let m = a.max();".into(), vec![".unwrap()"]));
+    }
+
+    #[test]
+    fn rhai_is_left_alone() {
+        for src in [
+            "fn solve(g) { let h = g.split_rows(2); h[0].or(h[1]).replace(1, 3) }",
+            "fn solve(g) { if a && b { x & y } else { #{a: 1}[\"a\"] } }",
+            "fn solve(g) { let s = \"let mut x = y.clone()\"; // &x as usize\n g }",
+            "fn clone(x) { x }\nfn solve(g) { g.clone() }",
+            "fn solve(g) { let out = g; out = out.set(0, 0, 1); out }",
+        ] {
+            assert_eq!(fixed(src), (src.to_string(), vec![]), "{src}");
+        }
+    }
+}
