@@ -46,6 +46,7 @@ fn main() {
                 sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed: rep, max_tokens, ..Sampling::default() },
                 grammar: None,
                 label: String::new(),
+                prefill: String::new(),
             };
             let g = backend.generate(&req).unwrap();
             prompt_tokens = g.prompt_tokens;
@@ -65,6 +66,7 @@ fn main() {
             sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed: rep, max_tokens, ..Sampling::default() },
             grammar: Some(grammar.clone()),
             label: String::new(),
+            prefill: String::new(),
         };
         let g = backend.generate(&req).unwrap();
         grammar_best = grammar_best.max(g.completion_tokens() as f64 / g.generation_time.as_secs_f64());

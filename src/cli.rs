@@ -316,6 +316,11 @@ struct SearchArgs {
     /// Worked examples per prompt.
     #[arg(long, default_value_t = 3)]
     examples: usize,
+    /// How worked examples are chosen: `fit` (by what each program does on the task's
+    /// training inputs, never one that already solves them) or `features` (by the
+    /// task's shape relation and colour changes alone).
+    #[arg(long, default_value = "fit", value_parser = ["fit", "features"])]
+    example_ranking: String,
     /// Worked examples from this library (a run's programs.jsonl, or the output of
     /// `arcsynth library merge`) instead of the built-in reference solutions.
     #[arg(long, value_name = "FILE")]
@@ -326,6 +331,11 @@ struct SearchArgs {
     /// A GBNF grammar every completion must match.
     #[arg(long, value_name = "FILE")]
     grammar: Option<PathBuf>,
+    /// Start every answer with an open ```rhai block whose first line is a comment (the
+    /// model states the rule there, then writes the program) and stop when the block
+    /// closes: no answer without a program, no prose after it.
+    #[arg(long)]
+    code_first: bool,
     /// Stop after this many tasks (in task-id order).
     #[arg(long)]
     max_tasks: Option<usize>,
@@ -749,7 +759,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         Some(path) => Library::load_jsonl(path)?,
         None => Library::builtin(),
     };
-    let prompter = Prompter::new(templates, library, a.examples);
+    let prompter = Prompter { rank_by_fit: a.example_ranking == "fit", ..Prompter::new(templates, library, a.examples) };
     let grammar = match &a.grammar {
         Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read the grammar", p.display()))?),
         None => None,
@@ -766,6 +776,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         max_tokens: a.max_tokens,
         seed: a.seed,
         temperature: a.temperature.unwrap_or(defaults.temperature),
+        stop: if a.code_first { vec![srch::llm::CODE_FIRST_STOP.to_string()] } else { Vec::new() },
         ..defaults
     };
     let llm_cfg = LlmConfig {
@@ -776,6 +787,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         enough: a.enough,
         sampling,
         grammar,
+        prefill: if a.code_first { srch::llm::CODE_FIRST.to_string() } else { String::new() },
         ..LlmConfig::default()
     };
     let budget = crate::enumerate::Budget {
@@ -1113,6 +1125,7 @@ fn generate(a: GenerateArgs) -> Result<i32> {
         sampling: Sampling { temperature: a.temperature, seed: a.seed, max_tokens: a.max_tokens, stop: a.stop, ..Sampling::default() },
         grammar,
         label: String::new(),
+        prefill: String::new(),
     };
     let g = backend.generate(&request)?;
     if a.json {

@@ -33,7 +33,8 @@ const TEMPLATES: &[(&str, &[&str], &str)] = &[
     ("test_input", &["index", "input_shape", "input"], include_str!("../prompts/test_input.txt")),
     ("refine", &["outcomes"], include_str!("../prompts/refine.txt")),
     ("outcome_ok", &["index"], include_str!("../prompts/outcome_ok.txt")),
-    ("outcome_error", &["index", "category", "message"], include_str!("../prompts/outcome_error.txt")),
+    ("outcome_error", &["index", "category", "message", "hint"], include_str!("../prompts/outcome_error.txt")),
+    ("hints", &[], include_str!("../prompts/hints.txt")),
     (
         "outcome_wrong",
         &["index", "wrong_cells", "expected_shape", "expected", "actual_shape", "actual", "marks"],
@@ -89,6 +90,21 @@ impl Templates {
         Ok(Templates { text })
     }
 
+    /// The hint for an error message (`hints.txt`), with `{name}` and `{signatures}`
+    /// filled in from the DSL's primitives; empty when no line matches.
+    fn hint(&self, message: &str, primitives: &[crate::dsl::Primitive]) -> String {
+        let lines = self.text["hints"].lines().filter(|l| !l.starts_with('#'));
+        let Some((_, hint)) = lines.filter_map(|l| l.split_once(" | ")).find(|(fragment, _)| message.contains(fragment.trim())) else {
+            return String::new();
+        };
+        let name = message.split("Function not found: ").nth(1).and_then(|r| r.split([' ', '(']).next()).unwrap_or("");
+        let mut signatures = nearest(name, primitives).iter().map(|p| format!("`{}`", p.signature)).collect::<Vec<_>>().join(", ");
+        if signatures.is_empty() {
+            signatures = "nothing by that name or a similar one (see the reference)".into();
+        }
+        format!("{}\n", hint.trim().replace("{name}", name).replace("{signatures}", &signatures))
+    }
+
     /// Fills template `name`; placeholders without a value are left empty.
     fn fill(&self, name: &str, vars: &[(&str, &str)]) -> String {
         let t = &self.text[name];
@@ -104,6 +120,46 @@ impl Templates {
         out.push_str(rest);
         out
     }
+}
+
+/// The primitives named `name`, else the three whose names are nearest (sharing a word
+/// of a snake_case name, or within a third of its length in edits).
+fn nearest<'a>(name: &str, primitives: &'a [crate::dsl::Primitive]) -> Vec<&'a crate::dsl::Primitive> {
+    let exact: Vec<_> = primitives.iter().filter(|p| p.name == name).collect();
+    if !exact.is_empty() || name.is_empty() {
+        return exact;
+    }
+    let words: Vec<&str> = name.split('_').filter(|w| w.len() > 2).collect();
+    let mut scored: Vec<(usize, &crate::dsl::Primitive)> = primitives
+        .iter()
+        .map(|p| {
+            let shared = p.name.split('_').any(|w| words.contains(&w));
+            (if shared { 0 } else { edit_distance(name, &p.name) }, p)
+        })
+        .filter(|(d, _)| *d <= (name.len() / 3).max(1))
+        .collect();
+    scored.sort_by_key(|(d, p)| (*d, p.name.clone()));
+    let mut out: Vec<&crate::dsl::Primitive> = Vec::new();
+    for (_, p) in scored {
+        if out.len() < 3 && !out.iter().any(|o| o.name == p.name) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Levenshtein distance between two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn placeholders(t: &str) -> Vec<&str> {
@@ -308,6 +364,8 @@ pub struct Prompter {
     pub reference: String,
     /// Worked examples per prompt.
     pub examples: usize,
+    /// The DSL's primitives, for the hints of refinement prompts.
+    pub primitives: Vec<crate::dsl::Primitive>,
     /// Whether worked examples are ranked by what they do on the task
     /// ([`Library::choose_by_fit`]) rather than by its features alone.
     pub rank_by_fit: bool,
@@ -315,7 +373,7 @@ pub struct Prompter {
 
 impl Prompter {
     pub fn new(templates: Templates, library: Library, examples: usize) -> Prompter {
-        Prompter { templates, library, reference: crate::dsl::reference_markdown(), examples, rank_by_fit: true }
+        Prompter { templates, library, reference: crate::dsl::reference_markdown(), examples, primitives: crate::dsl::primitives(), rank_by_fit: true }
     }
 
     /// The system message: the DSL reference and worked examples for `task`.
@@ -390,7 +448,10 @@ impl Prompter {
                         ],
                     )
                 }
-                Err(err) => t.fill("outcome_error", &[("index", &index), ("category", err.category.as_str()), ("message", &err.message)]),
+                Err(err) => t.fill(
+                    "outcome_error",
+                    &[("index", &index), ("category", err.category.as_str()), ("message", &err.message), ("hint", &t.hint(&err.message, &self.primitives))],
+                ),
             });
         }
         let mut m = self.first(task, sandbox);
@@ -462,15 +523,17 @@ fn marks(got: &Grid, want: &Grid) -> String {
 
 /// The program in a completion: the last fenced code block that defines `solve` (an
 /// unclosed last fence counts: the completion may have hit its token limit), else the
-/// text from `fn solve` on. `None` when there is no `fn solve`.
+/// text from `fn solve` on. `None` when there is no `fn solve`. A fence is three
+/// backticks at the start of a line; backticks inside prose ("one ```rhai block```")
+/// are text.
 pub fn extract_program(completion: &str) -> Option<String> {
     let mut best = None;
     let mut rest = completion;
-    while let Some(open) = rest.find("```") {
+    while let Some(open) = line_fence(rest, 0) {
         let after = &rest[open + 3..];
         let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
         let body = &after[body_start..];
-        let (block, next) = match body.find("```") {
+        let (block, next) = match line_fence(body, 0) {
             Some(close) => (&body[..close], &body[close + 3..]),
             None => (body, ""),
         };
@@ -480,6 +543,21 @@ pub fn extract_program(completion: &str) -> Option<String> {
         rest = next;
     }
     best.or_else(|| completion.find("fn solve").map(|i| completion[i..].trim().to_string()))
+}
+
+/// The byte offset of the first "```" at or after `from` that starts a line (spaces
+/// before it allowed).
+fn line_fence(text: &str, from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = text[at..].find("```") {
+        let pos = at + i;
+        let line_start = text[..pos].rfind('\n').map_or(0, |n| n + 1);
+        if text[line_start..pos].trim().is_empty() {
+            return Some(pos);
+        }
+        at = pos + 3;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -494,6 +572,9 @@ mod tests {
         assert_eq!(extract_program("```rhai\nfn solve(g) {\n  g.flip_h()").unwrap(), "fn solve(g) {\n  g.flip_h()");
         assert_eq!(extract_program("sure: fn solve(g) { g }").unwrap(), "fn solve(g) { g }");
         assert_eq!(extract_program("no code"), None);
+        // Backticks inside prose are not fences.
+        let c = "The ```rhai block``` is:\n\n```rhai\nfn solve(g) {\n    g.flip_v()\n}\n```\nDone.";
+        assert_eq!(extract_program(c).unwrap(), "fn solve(g) {\n    g.flip_v()\n}");
     }
 
     #[test]
@@ -510,6 +591,20 @@ mod tests {
         std::fs::remove_file(dir.join("task.txt")).unwrap();
         assert!(Templates::load(&dir).unwrap_err().to_string().contains("task.txt"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hints_name_the_fix() {
+        let t = Templates::builtin();
+        let prims = crate::dsl::primitives();
+        let h = t.hint("Function not found: fill_rect (Grid, i64, i64, i64, i64) (line 3, position 5)", &prims);
+        assert!(h.contains("`fill_rect` cannot be called with these arguments") && h.contains("`g.fill_rect(r, c, h, w, "), "{h}");
+        let h = t.hint("Function not found: flip_horizontal (Grid)", &prims);
+        assert!(h.contains("`g.flip_h()`"), "{h}");
+        let h = t.hint("Function not found: sum (array)", &prims);
+        assert!(h.contains("nothing by that name"), "{h}");
+        assert!(t.hint("Variable not found: r (line 2, position 39)", &prims).contains("Define every variable"));
+        assert_eq!(t.hint("something new", &prims), "");
     }
 
     #[test]

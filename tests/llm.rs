@@ -32,6 +32,7 @@ fn request(n: usize, seed: u32, max_tokens: usize) -> Request {
         n,
         sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed, max_tokens, ..Sampling::default() },
         grammar: None,
+        prefill: String::new(),
         label: String::new(),
     }
 }

@@ -110,6 +110,7 @@ fn request(n: usize) -> Request {
         n,
         sampling: Sampling { seed: 9, max_tokens: 64, stop: vec!["```".into()], ..Sampling::default() },
         grammar: None,
+        prefill: String::new(),
         label: String::new(),
     }
 }

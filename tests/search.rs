@@ -354,3 +354,34 @@ fn unfinished_tasks_completions_are_dropped_on_resume() {
     assert!(stdout(&o).contains("tasks: 5 (4 resumed)"), "{}", stdout(&o));
     assert_eq!(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().count(), full.lines().count());
 }
+
+#[test]
+fn rust_habits_are_mended_and_code_first_answers_replay() {
+    let dir = temp_dir("replay-mend");
+    let tasks = task_dir(&dir, &["3c9b0459"], true);
+    // A Rust-flavoured answer (types, `let mut`, `.clone()`, a ternary) that means a
+    // half turn, and a code-first answer whose text starts with the prefill.
+    let rusty = "```rhai\nfn solve(g: Grid) -> Grid {\n    let mut out = g.clone();\n    let k = out.rows() > 0 ? 2 : 0;\n    out.rotate(k)\n}\n```";
+    let code_first = "```rhai\n// A half turn.\nfn solve(g) { g.rotate(2) }";
+    let recorded = dir.join("recorded.jsonl");
+    let line = |text: &str| serde_json::json!({"label": "3c9b0459/0", "text": text}).to_string();
+    std::fs::write(&recorded, format!("{}\n", line(rusty))).unwrap();
+    let out = dir.join("run");
+    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--completions", recorded.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = read_json(&out.join("results/3c9b0459.json"));
+    assert_eq!(r["answer_source"], "program", "{r}");
+    let c: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(c["mended"], serde_json::json!(["let mut", "types", ".clone()", "?:"]));
+    assert_eq!(c["outcome"], "ok");
+    assert!(c.get("error").is_none());
+
+    std::fs::write(&recorded, format!("{}\n", line(code_first))).unwrap();
+    let out = dir.join("run-code-first");
+    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--code-first", "--completions", recorded.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_json(&out.join("results/3c9b0459.json"))["answer_source"], "program");
+    // The record holds the whole answer (prefill included), so it replays again.
+    let c: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(c["text"], code_first);
+}

@@ -4,7 +4,8 @@
 //! Each mend turns text that Rhai rejects (a parse error, or a call of a function that
 //! does not exist) into the Rhai that means what the writer meant: `let mut x` is
 //! `let x`, `fn solve(g: Grid) -> Grid` is `fn solve(g)`, `x.clone()` is `x` (Rhai
-//! copies values on assignment), `&x` is `x`, `n as usize` is `n`, `vec![..]` is `[..]`.
+//! copies values on assignment), `&x` is `x`, `n as usize` is `n`, `vec![..]` is `[..]`, `for _ in` names its variable, and C's `c ? a : b` is
+//! `if c { a } else { b }`.
 //! Comments and strings are never touched, and a program that defines a function of
 //! a removed method's name keeps its calls.
 //!
@@ -22,7 +23,7 @@ pub struct Mended {
 }
 
 /// Every mend, by the name recorded when it applies.
-pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", ".clone()", ".iter()", ".collect()", ".unwrap()"];
+pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:"];
 
 /// Methods that return their receiver unchanged in Rust's sense of ownership or
 /// iteration, and the mend each belongs to. `.collect::<T>()` is handled with `.collect()`.
@@ -90,6 +91,11 @@ pub fn mend(src: &str) -> Mended {
                 m.drop[i + 1] = true;
                 m.fix("vec!");
             }
+            // Rust's `for _ in`: Rhai wants a name.
+            (Kind::Ident, "_") if m.prev(i).is_some_and(|p| toks[p].text == "for") => {
+                m.replace[i] = Some("_unused");
+                m.fix("for _");
+            }
             (Kind::Punct, ".") => {
                 if let Some(end) = m.no_op_call(i, &defined) {
                     i = end;
@@ -99,7 +105,96 @@ pub fn mend(src: &str) -> Mended {
         }
         i += 1;
     }
-    m.finish()
+    let mut mended = m.finish();
+    // Conditional operators, one at a time (a branch may hold another).
+    for _ in 0..16 {
+        let Some(text) = ternary(&mended.text) else { break };
+        mended.text = text;
+        if !mended.fixes.contains(&"?:") {
+            mended.fixes.push("?:");
+        }
+    }
+    mended
+}
+
+/// The first `c ? a : b` in `src` rewritten as `if c { a } else { b }`, or `None`.
+/// The condition reaches left to the nearest `(`, `[`, `{`, `,`, `;`, `=` (an
+/// assignment, not a comparison), closure bar or `return` at its depth; the else branch
+/// reaches right to the nearest `,`, `;` or closing bracket. Rhai's own `?.`, `?[` and
+/// `??` are left alone.
+fn ternary(src: &str) -> Option<String> {
+    let toks = tokens(src);
+    let text = |j: usize| toks.get(j).map_or("", |t| t.text);
+    let code = |t: &Token| !matches!(t.kind, Kind::Space | Kind::Comment);
+    let q = (0..toks.len()).find(|&j| toks[j].kind == Kind::Punct && text(j) == "?" && text(j + 1) != "?" && text(j + 1) != "." && text(j + 1) != "[" && (j == 0 || text(j - 1) != "?"))?;
+    // An `=` that assigns: not part of `==`, `!=`, `<=`, `>=`, `=>`.
+    let assigns = |j: usize| text(j) == "=" && !matches!(text(j + 1), "=" | ">") && (j == 0 || !matches!(text(j - 1), "=" | "!" | "<" | ">" | "+" | "-" | "*" | "/"));
+    let bar = |j: usize| text(j) == "|" && text(j + 1) != "|" && (j == 0 || text(j - 1) != "|");
+    let mut start = q;
+    let mut depth = 0i32;
+    for j in (0..q).rev() {
+        match text(j) {
+            ")" | "]" | "}" => depth += 1,
+            "(" | "[" | "{" if depth == 0 => break,
+            "(" | "[" | "{" => depth -= 1,
+            "," | ";" | "return" if depth == 0 => break,
+            _ if depth == 0 && (assigns(j) || bar(j)) => break,
+            _ => {}
+        }
+        start = j;
+    }
+    // The then branch ends at the `:` that matches this `?` (nested ones pair first).
+    let (mut depth, mut nested, mut colon) = (0i32, 0, None);
+    for j in q + 1..toks.len() {
+        match text(j) {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" if depth == 0 => return None,
+            ")" | "]" | "}" => depth -= 1,
+            "?" if depth == 0 => nested += 1,
+            ":" if depth == 0 && text(j + 1) != ":" && text(j - 1) != ":" => {
+                if nested == 0 {
+                    colon = Some(j);
+                    break;
+                }
+                nested -= 1;
+            }
+            ";" if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    let colon = colon?;
+    let mut end = toks.len();
+    let mut depth = 0i32;
+    for j in colon + 1..toks.len() {
+        match text(j) {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" if depth == 0 => {
+                end = j;
+                break;
+            }
+            ")" | "]" | "}" => depth -= 1,
+            "," | ";" if depth == 0 => {
+                end = j;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let join = |from: usize, to: usize| toks[from..to].iter().map(|t| t.text).collect::<String>().trim().to_string();
+    if !toks[start..q].iter().any(code) || !toks[q + 1..colon].iter().any(code) || !toks[colon + 1..end].iter().any(code) {
+        return None;
+    }
+    // Keep the space that stood before the condition.
+    let lead: String = toks[start..q].iter().take_while(|t| t.kind == Kind::Space).map(|t| t.text).collect();
+    let trail: String = toks[colon + 1..end].iter().rev().take_while(|t| t.kind == Kind::Space).map(|t| t.text).collect();
+    Some(format!(
+        "{}{lead}if {} {{ {} }} else {{ {} }}{trail}{}",
+        join(0, start),
+        join(start, q),
+        join(q + 1, colon),
+        join(colon + 1, end),
+        join(end, toks.len())
+    ))
 }
 
 struct Mender<'a, 'b> {
@@ -286,6 +381,11 @@ mod tests {
             ("let d = row.map(|v| v * 2);".into(), vec!["&", ".iter()", ".collect()"])
         );
         assert_eq!(fixed("let m = a.max().unwrap();"), ("let m = a.max();".into(), vec![".unwrap()"]));
+        assert_eq!(fixed("fn solve(g) { g.map_cells(|v| v == 1 ? 2 : v) }"), ("fn solve(g) { g.map_cells(|v| if v == 1 { 2 } else { v }) }".into(), vec!["?:"]));
+        assert_eq!(fixed("for _ in 0..3 { g = g.rotate(1); }"), ("for _unused in 0..3 { g = g.rotate(1); }".into(), vec!["for _"]));
+        assert_eq!(fixed("let x = a > b ? a : b;"), ("let x = if a > b { a } else { b };".into(), vec!["?:"]));
+        assert_eq!(fixed("out.set(i, 0, g.get(i, 0) == 1 ? 2 : 1);"), ("out.set(i, 0, if g.get(i, 0) == 1 { 2 } else { 1 });".into(), vec!["?:"]));
+        assert_eq!(fixed("let c = v == 1 ? 2 : v == 2 ? 1 : v;"), ("let c = if v == 1 { 2 } else { if v == 2 { 1 } else { v } };".into(), vec!["?:"]));
     }
 
     #[test]
@@ -296,6 +396,7 @@ mod tests {
             "fn solve(g) { let s = \"let mut x = y.clone()\"; // &x as usize\n g }",
             "fn clone(x) { x }\nfn solve(g) { g.clone() }",
             "fn solve(g) { let out = g; out = out.set(0, 0, 1); out }",
+            "fn solve(g) { let m = #{a: 1}; let v = m?.a ?? 0; g }",
         ] {
             assert_eq!(fixed(src), (src.to_string(), vec![]), "{src}");
         }

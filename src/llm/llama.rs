@@ -262,7 +262,7 @@ impl Backend for LlamaCpp {
 
     fn generate(&mut self, req: &Request) -> Result<Generation, LlmError> {
         let n = req.n.max(1);
-        let prompt_text = self.format(&req.messages)?;
+        let prompt_text = self.format(&req.messages)? + req.prefill.as_str();
         let prompt = self.tokenize(&prompt_text);
         if prompt.is_empty() {
             return Err(LlmError::Backend("the prompt is empty".into()));

@@ -87,6 +87,10 @@ pub struct Request {
     /// replay backend finds recorded completions by it; other backends ignore it.
     #[serde(default)]
     pub label: String,
+    /// The start of the assistant's answer, written for the model: it continues from
+    /// there, and completions hold only what follows (empty: none).
+    #[serde(default)]
+    pub prefill: String,
 }
 
 /// Why a completion ended.

@@ -101,6 +101,16 @@ impl OpenAi {
         if let Some(g) = &req.grammar {
             body["grammar"] = json!(g);
         }
+        if !req.prefill.is_empty() {
+            // The answer's start as a last assistant message that the server continues
+            // (vLLM and SGLang: `continue_final_message`; llama-server continues a last
+            // assistant message by itself).
+            let mut messages = req.messages.clone();
+            messages.push(super::Message::new("assistant", &req.prefill));
+            body["messages"] = json!(messages);
+            body["continue_final_message"] = json!(true);
+            body["add_generation_prompt"] = json!(false);
+        }
         body
     }
 

@@ -5,7 +5,10 @@
 //! Each line is a JSON object with at least `label` and `text` (`tokens` and `finish`
 //! are optional); other fields are ignored. Completions are served per label, in file
 //! order: a request for N takes the next N recorded under its label, or fewer when the
-//! recording runs out. A truncated last line (a crash mid-append) is skipped.
+//! recording runs out. A truncated last line (a crash mid-append) is skipped. A
+//! recorded text holds the whole answer: for a request with a prefill, the prefill is
+//! cut from the front of each text that starts with it, as a model would have
+//! continued after it.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -74,7 +77,15 @@ impl Backend for Replay {
     fn generate(&mut self, request: &Request) -> Result<Generation, LlmError> {
         let queue = self.queues.get_mut(&request.label);
         let completions: Vec<Completion> = match queue {
-            Some(q) => (0..request.n).map_while(|_| q.pop_front()).collect(),
+            Some(q) => (0..request.n)
+                .map_while(|_| q.pop_front())
+                .map(|mut c| {
+                    if let Some(rest) = c.text.strip_prefix(request.prefill.as_str()) {
+                        c.text = rest.to_string();
+                    }
+                    c
+                })
+                .collect(),
             None => Vec::new(),
         };
         Ok(Generation {
@@ -93,7 +104,7 @@ mod tests {
     use crate::llm::Sampling;
 
     fn req(label: &str, n: usize) -> Request {
-        Request { messages: vec![], n, sampling: Sampling::default(), grammar: None, label: label.into() }
+        Request { messages: vec![], n, sampling: Sampling::default(), grammar: None, label: label.into(), prefill: String::new() }
     }
 
     #[test]

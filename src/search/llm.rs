@@ -39,9 +39,18 @@ pub struct LlmConfig {
     /// Sampling settings; its seed is varied per request.
     pub sampling: Sampling,
     pub grammar: Option<String>,
+    /// The start of every answer, written for the model (see [`CODE_FIRST`]); empty:
+    /// the model starts its answer itself.
+    pub prefill: String,
     /// REx exploration constant C.
     pub rex_c: f64,
 }
+
+/// The answer start of `--code-first`: the code block is open and its first line is a
+/// comment, where the model states the rule as the worked examples do; generation stops
+/// when the block closes ([`CODE_FIRST_STOP`]).
+pub const CODE_FIRST: &str = "```rhai\n//";
+pub const CODE_FIRST_STOP: &str = "\n```";
 
 impl Default for LlmConfig {
     fn default() -> LlmConfig {
@@ -53,6 +62,7 @@ impl Default for LlmConfig {
             enough: 100,
             sampling: Sampling::default(),
             grammar: None,
+            prefill: String::new(),
             rex_c: 20.0,
         }
     }
@@ -250,6 +260,7 @@ pub fn solve(
                 sampling: Sampling { seed: cfg.sampling.seed.wrapping_add(requests), ..cfg.sampling.clone() },
                 grammar: cfg.grammar.clone(),
                 label: format!("{}/{round}", task.id),
+                prefill: cfg.prefill.clone(),
             };
             requests += 1;
             asked_in_round += n;
@@ -277,7 +288,9 @@ pub fn solve(
                 let index = state.completions.len();
                 state.stats.completions += 1;
                 state.stats.completion_tokens += c.tokens;
-                let program = prompt::extract_program(&crate::llm::strip_thinking(&c.text)).map(|p| crate::dsl::mend::mend(&p));
+                // The answer as a whole: the prefill, then what the model wrote.
+                let text = format!("{}{}", cfg.prefill, c.text);
+                let program = prompt::extract_program(&crate::llm::strip_thinking(&text)).map(|p| crate::dsl::mend::mend(&p));
                 state.completions.push(CompletionRecord {
                     kind: "completion".into(),
                     task: task.id.clone(),
@@ -285,7 +298,7 @@ pub fn solve(
                     label: request.label.clone(),
                     model: model.clone(),
                     parent,
-                    text: c.text,
+                    text,
                     tokens: c.tokens,
                     finish: c.finish,
                     outcome: "no program".into(),
