@@ -13,7 +13,9 @@
 //! `benchmarks/results/llm_solve_completions.jsonl` for later replays.
 //!
 //! Writes `benchmarks/results/llm_solve.json` (model) or `llm_solve_replay.json`
-//! (replay) and a row in `benchmarks/RESULTS.md`.
+//! (replay) and a row in `benchmarks/RESULTS.md`; with ARCSYNTH_BENCH_ARGS the names
+//! carry the flags (`llm_solve-code-first.json`, `llm_solve-code-first_completions.jsonl`),
+//! so a variant never overwrites the default run's files.
 
 #[path = "common.rs"]
 mod common;
@@ -75,8 +77,10 @@ fn main() {
     let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let completions_text = std::fs::read_to_string(out.join("completions.jsonl")).unwrap();
     let completions: Vec<Value> = completions_text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    // A variant's files are named for its flags: `--code-first --max-tasks 10` -> `-code-first-max-tasks-10`.
+    let variant: String = extra.iter().map(|a| format!("-{}", a.trim_start_matches('-'))).collect::<String>().replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
     if model.is_some() {
-        std::fs::write(root.join("benchmarks/results/llm_solve_completions.jsonl"), &completions_text).unwrap();
+        std::fs::write(root.join(format!("benchmarks/results/llm_solve{variant}_completions.jsonl")), &completions_text).unwrap();
     }
     let llm = &report["llm"];
     let n = completions.len().max(1) as f64;
@@ -92,7 +96,8 @@ fn main() {
     let causes = |category: &str| top_causes(completions.iter().filter(|c| c["outcome"] == category).filter_map(|c| c["error"].as_str()), 5);
 
     // Per task: solved on train and right on test, by group.
-    let mut solved = BTreeMap::from([("enum", (0, 0)), ("other", (0, 0))]);
+    // Group -> (solved on train, right on test, tasks run).
+    let mut solved = BTreeMap::from([("enum", (0, 0, 0)), ("other", (0, 0, 0))]);
     let mut seconds = Vec::new();
     for line in report["per_task"].as_array().into_iter().flatten() {
         let id = line["task"].as_str().unwrap_or_default();
@@ -101,6 +106,7 @@ fn main() {
         let train = line["solved_train"].as_bool().unwrap_or(false);
         entry.0 += train as usize;
         entry.1 += (train && line["correct"].as_f64() == Some(1.0)) as usize;
+        entry.2 += 1;
         seconds.push(line["seconds"].as_f64().unwrap_or(0.0));
     }
     seconds.sort_by(f64::total_cmp);
@@ -115,7 +121,7 @@ fn main() {
         "commit": common::commit(),
         "budget": BUDGET.join(" "),
         "extra_args": extra.join(" "),
-        "tasks": groups.len(),
+        "tasks": report["tasks"],
         "completions": completions.len(),
         "programs": with_program,
         "valid_code_rate": parses as f64 / n,
@@ -132,6 +138,8 @@ fn main() {
         "right_on_test_enum": solved["enum"].1,
         "solved_train_other": solved["other"].0,
         "right_on_test_other": solved["other"].1,
+        "tasks_enum": solved["enum"].2,
+        "tasks_other": solved["other"].2,
         "pass_at_2": report["pass_at_2"],
         "prompt_tokens": prompt_tokens,
         "cached_prompt_tokens": cached,
@@ -145,12 +153,12 @@ fn main() {
         "per_task": report["per_task"],
     });
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
-    let name = if model.is_some() { "llm_solve" } else { "llm_solve_replay" };
+    let name = format!("{}{variant}", if model.is_some() { "llm_solve" } else { "llm_solve_replay" });
     let model_name = Path::new(model.as_deref().or(replay.as_deref()).unwrap()).file_name().unwrap().to_string_lossy().to_string();
     let summary = format!(
-        "{}: {model_name}, {} tasks, {} completions: valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2}/1000 tokens), mended {:.1}%; right on test {}/15 enum-solvable, {}/15 others (solved on train {}, {}); {}; {:.1} s/task median, decode {:.1} tokens/s, prefill {:.0} tokens/s, prompt tokens {} ({} cached), peak RSS {:.0} MB",
+        "{}: {model_name}, {} tasks, {} completions: valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2}/1000 tokens), mended {:.1}%; right on test {}/{} enum-solvable, {}/{} others (solved on train {}, {}); {}; {:.1} s/task median, decode {:.1} tokens/s, prefill {:.0} tokens/s, prompt tokens {} ({} cached), peak RSS {:.0} MB",
         common::commit(),
-        groups.len(),
+        report["tasks"].as_u64().unwrap_or(0),
         completions.len(),
         100.0 * parses as f64 / n,
         100.0 * f("valid_output_rate"),
@@ -159,7 +167,9 @@ fn main() {
         f("unique_per_1000_tokens"),
         100.0 * f("mended_rate"),
         solved["enum"].1,
+        solved["enum"].2,
         solved["other"].1,
+        solved["other"].2,
         solved["enum"].0,
         solved["other"].0,
         if model.is_some() { "model run".to_string() } else { "replayed".to_string() },
@@ -175,7 +185,7 @@ fn main() {
         _ => "ARCSYNTH_BENCH_COMPLETIONS=...",
     };
     let extra_env = if extra.is_empty() { String::new() } else { format!(" ARCSYNTH_BENCH_ARGS='{}'", extra.join(" ")) };
-    common::record(name, &format!("{env}{extra_env} cargo bench --bench llm_solve"), &result, &summary);
+    common::record(&name, &format!("{env}{extra_env} cargo bench --bench llm_solve"), &result, &summary);
 }
 
 /// Task id -> group (`enum` or `other`), from the checked-in list.
