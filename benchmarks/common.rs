@@ -12,7 +12,7 @@ pub fn root() -> &'static Path {
 }
 
 pub fn training_dir() -> PathBuf {
-    std::env::var_os("ARC_DATA").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/data/arc-agi-1/training"))
+    std::env::var_os("ARC_DATA").map(PathBuf::from).unwrap_or_else(|| root().join("data/arc-agi-1/training"))
 }
 
 /// "model name, N cores" from /proc/cpuinfo where available.

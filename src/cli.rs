@@ -128,7 +128,8 @@ struct BackendArgs {
     /// Context size (default: the model's, at most 32768).
     #[arg(long)]
     ctx: Option<u32>,
-    /// CPU threads for llama.cpp (default: all cores).
+    /// CPU threads for llama.cpp (default: all cores; more than the cores are clamped
+    /// to them with a warning).
     #[arg(long)]
     threads: Option<i32>,
 }
@@ -336,6 +337,10 @@ struct SearchArgs {
     /// closes: no answer without a program, no prose after it.
     #[arg(long)]
     code_first: bool,
+    /// Compile programs as the model wrote them, without mending Rust habits (`let mut`,
+    /// types, `.clone()`, ...): for measuring what the mending does.
+    #[arg(long)]
+    no_mend: bool,
     /// Stop after this many tasks (in task-id order).
     #[arg(long)]
     max_tasks: Option<usize>,
@@ -454,7 +459,8 @@ struct TttArgs {
     /// Layers to offload to the GPU (CUDA/Metal/Vulkan builds).
     #[arg(long, default_value_t = 0)]
     gpu_layers: u32,
-    /// CPU threads for llama.cpp (default: all cores).
+    /// CPU threads for llama.cpp (default: all cores; more than the cores are clamped
+    /// to them with a warning).
     #[arg(long)]
     threads: Option<i32>,
     #[arg(long, default_value_t = 0)]
@@ -575,7 +581,10 @@ fn init_logging(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // llama.cpp warns on every load of some official models (Qwen2.5-Coder's
+        // "control-looking token ... probably a bug in the model"): its warnings show
+        // from -v on.
+        (false, 0) => "warn,llama-cpp-2=error",
         (false, 1) => "info",
         (false, 2) => "debug",
         _ => "trace",
@@ -788,6 +797,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         sampling,
         grammar,
         prefill: if a.code_first { srch::llm::CODE_FIRST.to_string() } else { String::new() },
+        mend: !a.no_mend,
         ..LlmConfig::default()
     };
     let budget = crate::enumerate::Budget {
@@ -841,10 +851,14 @@ fn search(a: SearchArgs) -> Result<i32> {
     );
     if let Some(l) = &r.llm {
         println!(
-            "llm: {} completions, {} tokens ({:.0} tokens/s); valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2} per 1000 tokens)",
+            "llm: {} completions, {} tokens ({:.0} tokens/s); prompts {} tokens, {} from the KV cache, {:.0} s prefill; valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2} per 1000 tokens)",
             l.completions,
             l.completion_tokens,
             l.tokens_per_second,
+            l.prompt_tokens,
+            l.cached_prompt_tokens,
+            l.prompt_seconds,
+            100.0 * l.valid_code_rate,
             100.0 * l.valid_output_rate,
             100.0 * l.dsl_usage_rate,
             100.0 * l.unique_output_rate,
@@ -925,7 +939,7 @@ fn ttt(a: TttArgs) -> Result<i32> {
 #[cfg(feature = "llama")]
 fn grid_model(path: &Path, ctx: Option<u32>, gpu_layers: u32, threads: Option<i32>) -> Result<Box<dyn crate::llm::NextToken>> {
     use crate::llm::{llama, NextToken};
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    let threads = llama_threads(threads)?;
     let m = llama::TokenModel::load(path, llama::LoadOptions { gpu_layers, ctx, threads, ..Default::default() })?;
     if m.vocab_size() != crate::ttt::format::VOCAB {
         bail!(
@@ -1081,7 +1095,11 @@ impl Progress {
             self.tokens += l.completion_tokens;
             self.generation_seconds += l.generation_seconds;
         }
-        let rate = if self.generation_seconds > 0.0 { format!(", {:.0} tokens/s", self.tokens as f64 / self.generation_seconds) } else { String::new() };
+        let mut rate = if self.generation_seconds > 0.0 { format!(", {:.0} tokens/s", self.tokens as f64 / self.generation_seconds) } else { String::new() };
+        if let Some(l) = r.llm.as_ref().filter(|l| l.prompt_tokens > 0) {
+            // This task's prompts: how much came from the KV cache, and the prefill time.
+            rate.push_str(&format!(", prompt {} tokens ({} cached, {:.0} s)", l.prompt_tokens, l.cached_prompt_tokens, l.prompt_seconds));
+        }
         match &self.bar {
             Some(b) => {
                 b.set_message(format!("{solved} solved on train{rate}"));
@@ -1144,9 +1162,26 @@ fn generate(a: GenerateArgs) -> Result<i32> {
 fn llama_backend(a: &BackendArgs) -> Result<Box<dyn crate::llm::Backend>> {
     use crate::llm::llama;
     let model = a.model.as_ref().context("--backend llama needs --model FILE.gguf")?;
-    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    let threads = llama_threads(a.threads)?;
     let opts = llama::LoadOptions { gpu_layers: a.gpu_layers, ctx: a.ctx, threads, thinking: a.thinking == "on", ..Default::default() };
     Ok(Box::new(llama::LlamaCpp::load(Path::new(model), opts)?))
+}
+
+/// The `--threads` for llama.cpp: all cores by default; more than the cores is clamped
+/// to them with a warning, since llama.cpp's spinning threads then wait on each other
+/// (8 threads on 2 cores decoded 190x slower than 2).
+#[cfg(feature = "llama")]
+fn llama_threads(asked: Option<i32>) -> Result<i32> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as i32);
+    Ok(match asked {
+        Some(t) if t < 1 => bail!("--threads must be at least 1"),
+        Some(t) if t > cores => {
+            tracing::warn!("--threads {t} is more than this machine's {cores} cores; using {cores}");
+            cores
+        }
+        Some(t) => t,
+        None => cores,
+    })
 }
 
 #[cfg(not(feature = "llama"))]

@@ -545,6 +545,28 @@ pub fn extract_program(completion: &str) -> Option<String> {
     best.or_else(|| completion.find("fn solve").map(|i| completion[i..].trim().to_string()))
 }
 
+/// The last fenced code block of a completion that holds any code, for an answer that
+/// wrote the body of `solve` without `fn solve(g) { .. }` around it (`dsl::mend` wraps
+/// it). `None` when there is no code block.
+pub fn extract_script(completion: &str) -> Option<String> {
+    let mut best = None;
+    let mut rest = completion;
+    while let Some(open) = line_fence(rest, 0) {
+        let after = &rest[open + 3..];
+        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
+        let body = &after[body_start..];
+        let (block, next) = match line_fence(body, 0) {
+            Some(close) => (&body[..close], &body[close + 3..]),
+            None => (body, ""),
+        };
+        if crate::dsl::syntax::code_lines(block) > 0 {
+            best = Some(block.trim().to_string());
+        }
+        rest = next;
+    }
+    best
+}
+
 /// The byte offset of the first "```" at or after `from` that starts a line (spaces
 /// before it allowed).
 fn line_fence(text: &str, from: usize) -> Option<usize> {

@@ -195,6 +195,13 @@ fn make_model_writes_a_loadable_model_through_the_cli() {
     assert!(gen.status.success(), "{}", stderr(&gen));
     let v: serde_json::Value = serde_json::from_str(&stdout(&gen)).unwrap();
     assert_eq!(v["completions"].as_array().unwrap().len(), 3);
+    // More threads than cores are clamped with a warning (64 threads on 2 cores ran for
+    // minutes), and 0 threads is refused.
+    let many = arcsynth(&["dev", "generate", "--model", p.to_str().unwrap(), "--prompt", "hi", "--max-tokens", "4", "--threads", "4096"]);
+    assert!(many.status.success(), "{}", stderr(&many));
+    assert!(stderr(&many).contains("--threads 4096 is more than this machine's"), "{}", stderr(&many));
+    let none = arcsynth(&["dev", "generate", "--model", p.to_str().unwrap(), "--prompt", "hi", "--threads", "0"]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
     let unknown = arcsynth(&["dev", "make-model", "--preset", "huge", "--out", p.to_str().unwrap()]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("unknown preset huge"));

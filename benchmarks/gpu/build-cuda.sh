@@ -56,7 +56,7 @@ xz -f -T0 -6 $out/ttt $out/llm_throughput $out/arcsynth
 ls -la $out
 # The ttt benchmark's tasks: the first 10 training tasks whose grids are at most 10x10.
 mkdir -p .devdata/arc
-python3 - "${ARC_DATA:-$ROOT/../shared/data/arc-agi-1/training}" .devdata/arc <<'PY'
+python3 - "${ARC_DATA:-$ROOT/data/arc-agi-1/training}" .devdata/arc <<'PY'
 import glob, json, shutil, sys
 small = [f for f in sorted(glob.glob(sys.argv[1] + '/*.json'))
          if all(max(len(p[k]), len(p[k][0])) <= 10 for p in json.load(open(f))['train'] for k in ('input', 'output'))]

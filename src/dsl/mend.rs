@@ -4,9 +4,10 @@
 //! Each mend turns text that Rhai rejects (a parse error, or a call of a function that
 //! does not exist) into the Rhai that means what the writer meant: `let mut x` is
 //! `let x`, `fn solve(g: Grid) -> Grid` is `fn solve(g)`, `x.clone()` is `x` (Rhai
-//! copies values on assignment), `&x` is `x`, `n as usize` is `n`, `vec![..]` is `[..]`, `for _ in` names its variable, and C's `c ? a : b` is
-//! `if c { a } else { b }`.
-//! Comments and strings are never touched, and a program that defines a function of
+//! copies values on assignment), `&x` is `x`, `n as usize` is `n`, `vec![..]` is
+//! `[..]`, `for _ in` names its variable, and C's `c ? a : b` is `if c { a } else { b }`.
+//! [`mend_script`] also takes an answer that wrote only the body of `solve`. Comments
+//! and strings are never touched, and a program that defines a function of
 //! a removed method's name keeps its calls.
 //!
 //! **Invariant:** a program without any of these habits comes back unchanged, with no
@@ -23,7 +24,7 @@ pub struct Mended {
 }
 
 /// Every mend, by the name recorded when it applies.
-pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:"];
+pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:", "fn solve"];
 
 /// Methods that return their receiver unchanged in Rust's sense of ownership or
 /// iteration, and the mend each belongs to. `.collect::<T>()` is handled with `.collect()`.
@@ -42,6 +43,17 @@ const NO_OP_METHODS: &[(&str, &str)] = &[
 
 /// Rust's numeric types, the targets of `as` casts.
 const NUMERIC_TYPES: &[&str] = &["i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64", "int"];
+
+/// Mends a code block that defines no `fn solve`: statements with no function at all
+/// become the body of `fn solve(g)` (fix `fn solve`); anything else is only mended.
+pub fn mend_script(src: &str) -> Mended {
+    let mut mended = mend(src);
+    if !tokens(src).iter().any(|t| t.kind == Kind::Keyword && t.text == "fn") {
+        mended.text = format!("fn solve(g) {{\n{}\n}}", mended.text);
+        mended.fixes.push("fn solve");
+    }
+    mended
+}
 
 /// Rewrites the Rust habits in `src` (see the module doc).
 pub fn mend(src: &str) -> Mended {
@@ -383,6 +395,9 @@ mod tests {
         assert_eq!(fixed("let m = a.max().unwrap();"), ("let m = a.max();".into(), vec![".unwrap()"]));
         assert_eq!(fixed("fn solve(g) { g.map_cells(|v| v == 1 ? 2 : v) }"), ("fn solve(g) { g.map_cells(|v| if v == 1 { 2 } else { v }) }".into(), vec!["?:"]));
         assert_eq!(fixed("for _ in 0..3 { g = g.rotate(1); }"), ("for _unused in 0..3 { g = g.rotate(1); }".into(), vec!["for _"]));
+        let m = mend_script("// fill\nlet mut out = g;\nout");
+        assert_eq!((m.text.as_str(), m.fixes), ("fn solve(g) {\n// fill\nlet out = g;\nout\n}", vec!["let mut", "fn solve"]));
+        assert_eq!(mend_script("fn f(x) { x }").text, "fn f(x) { x }");
         assert_eq!(fixed("let x = a > b ? a : b;"), ("let x = if a > b { a } else { b };".into(), vec!["?:"]));
         assert_eq!(fixed("out.set(i, 0, g.get(i, 0) == 1 ? 2 : 1);"), ("out.set(i, 0, if g.get(i, 0) == 1 { 2 } else { 1 });".into(), vec!["?:"]));
         assert_eq!(fixed("let c = v == 1 ? 2 : v == 2 ? 1 : v;"), ("let c = if v == 1 { 2 } else { if v == 2 { 1 } else { v } };".into(), vec!["?:"]));

@@ -42,6 +42,8 @@ pub struct LlmConfig {
     /// The start of every answer, written for the model (see [`CODE_FIRST`]); empty:
     /// the model starts its answer itself.
     pub prefill: String,
+    /// Mend the Rust habits of programs before compiling them (`dsl::mend`).
+    pub mend: bool,
     /// REx exploration constant C.
     pub rex_c: f64,
 }
@@ -63,6 +65,7 @@ impl Default for LlmConfig {
             sampling: Sampling::default(),
             grammar: None,
             prefill: String::new(),
+            mend: true,
             rex_c: 20.0,
         }
     }
@@ -290,7 +293,14 @@ pub fn solve(
                 state.stats.completion_tokens += c.tokens;
                 // The answer as a whole: the prefill, then what the model wrote.
                 let text = format!("{}{}", cfg.prefill, c.text);
-                let program = prompt::extract_program(&crate::llm::strip_thinking(&text)).map(|p| crate::dsl::mend::mend(&p));
+                let answer = crate::llm::strip_thinking(&text);
+                let program = match (prompt::extract_program(&answer), cfg.mend) {
+                    (Some(p), true) => Some(crate::dsl::mend::mend(&p)),
+                    (Some(p), false) => Some(crate::dsl::mend::Mended { text: p, fixes: Vec::new() }),
+                    // Only the body of `solve`, perhaps.
+                    (None, true) => prompt::extract_script(&answer).map(|p| crate::dsl::mend::mend_script(&p)),
+                    (None, false) => None,
+                };
                 state.completions.push(CompletionRecord {
                     kind: "completion".into(),
                     task: task.id.clone(),

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The ARC-AGI-1 training set beside the project (`../shared/data/arc-agi-1/training`),
-/// or `ARC_DATA` when set.
+/// The ARC-AGI-1 training set the repository carries (`data/arc-agi-1/training`), or
+/// `ARC_DATA` when set.
 pub fn training_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("ARC_DATA") {
         return PathBuf::from(p);
     }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/arc-agi-1/training");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/arc-agi-1/training");
     assert!(p.is_dir(), "ARC data not found at {}; set ARC_DATA", p.display());
     p
 }
