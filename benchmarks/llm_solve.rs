@@ -14,7 +14,7 @@
 //!
 //! Writes `benchmarks/results/llm_solve.json` (model) or `llm_solve_replay.json`
 //! (replay) and a row in `benchmarks/RESULTS.md`; with ARCSYNTH_BENCH_ARGS the names
-//! carry the flags (`llm_solve-code-first.json`, `llm_solve-code-first_completions.jsonl`),
+//! carry the flags (`llm_solve-answer-free.json`, `llm_solve-answer-free_completions.jsonl`),
 //! so a variant never overwrites the default run's files.
 
 #[path = "common.rs"]
@@ -77,7 +77,7 @@ fn main() {
     let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let completions_text = std::fs::read_to_string(out.join("completions.jsonl")).unwrap();
     let completions: Vec<Value> = completions_text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    // A variant's files are named for its flags: `--code-first --max-tasks 10` -> `-code-first-max-tasks-10`.
+    // A variant's files are named for its flags: `--answer free --max-tasks 10` -> `-answer-free-max-tasks-10`.
     let variant: String = extra.iter().map(|a| format!("-{}", a.trim_start_matches('-'))).collect::<String>().replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
     if model.is_some() {
         std::fs::write(root.join(format!("benchmarks/results/llm_solve{variant}_completions.jsonl")), &completions_text).unwrap();

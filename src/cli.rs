@@ -332,11 +332,12 @@ struct SearchArgs {
     /// A GBNF grammar every completion must match.
     #[arg(long, value_name = "FILE")]
     grammar: Option<PathBuf>,
-    /// Start every answer with an open ```rhai block whose first line is a comment (the
-    /// model states the rule there, then writes the program) and stop when the block
-    /// closes: no answer without a program, no prose after it.
-    #[arg(long)]
-    code_first: bool,
+    /// How answers start: `code-first` opens a ```rhai block for the model, whose first
+    /// line is a comment (the model states the rule there, then writes the program), and
+    /// stops when the block closes: no answer without a program, no prose after it.
+    /// `free`: the model writes its answer as it likes (prose, then a code block).
+    #[arg(long, default_value = "code-first", value_parser = ["code-first", "free"])]
+    answer: String,
     /// Compile programs as the model wrote them, without mending Rust habits (`let mut`,
     /// types, `.clone()`, ...): for measuring what the mending does.
     #[arg(long)]
@@ -785,7 +786,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         max_tokens: a.max_tokens,
         seed: a.seed,
         temperature: a.temperature.unwrap_or(defaults.temperature),
-        stop: if a.code_first { vec![srch::llm::CODE_FIRST_STOP.to_string()] } else { Vec::new() },
+        stop: if a.answer == "code-first" { vec![srch::llm::CODE_FIRST_STOP.to_string()] } else { Vec::new() },
         ..defaults
     };
     let llm_cfg = LlmConfig {
@@ -796,7 +797,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         enough: a.enough,
         sampling,
         grammar,
-        prefill: if a.code_first { srch::llm::CODE_FIRST.to_string() } else { String::new() },
+        prefill: if a.answer == "code-first" { srch::llm::CODE_FIRST.to_string() } else { String::new() },
         mend: !a.no_mend,
         ..LlmConfig::default()
     };

@@ -527,29 +527,21 @@ fn marks(got: &Grid, want: &Grid) -> String {
 /// backticks at the start of a line; backticks inside prose ("one ```rhai block```")
 /// are text.
 pub fn extract_program(completion: &str) -> Option<String> {
-    let mut best = None;
-    let mut rest = completion;
-    while let Some(open) = line_fence(rest, 0) {
-        let after = &rest[open + 3..];
-        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
-        let body = &after[body_start..];
-        let (block, next) = match line_fence(body, 0) {
-            Some(close) => (&body[..close], &body[close + 3..]),
-            None => (body, ""),
-        };
-        if block.contains("fn solve") {
-            best = Some(block.trim().to_string());
-        }
-        rest = next;
-    }
-    best.or_else(|| completion.find("fn solve").map(|i| completion[i..].trim().to_string()))
+    let best = code_blocks(completion).into_iter().rev().find(|b| b.contains("fn solve"));
+    best.map(|b| b.trim().to_string()).or_else(|| completion.find("fn solve").map(|i| completion[i..].trim().to_string()))
 }
 
 /// The last fenced code block of a completion that holds any code, for an answer that
 /// wrote the body of `solve` without `fn solve(g) { .. }` around it (`dsl::mend` wraps
 /// it). `None` when there is no code block.
 pub fn extract_script(completion: &str) -> Option<String> {
-    let mut best = None;
+    code_blocks(completion).into_iter().rev().find(|b| crate::dsl::syntax::code_lines(b) > 0).map(|b| b.trim().to_string())
+}
+
+/// The bodies of a completion's fenced code blocks, in order; an unclosed last one
+/// runs to the end.
+fn code_blocks(completion: &str) -> Vec<&str> {
+    let mut blocks = Vec::new();
     let mut rest = completion;
     while let Some(open) = line_fence(rest, 0) {
         let after = &rest[open + 3..];
@@ -559,12 +551,10 @@ pub fn extract_script(completion: &str) -> Option<String> {
             Some(close) => (&body[..close], &body[close + 3..]),
             None => (body, ""),
         };
-        if crate::dsl::syntax::code_lines(block) > 0 {
-            best = Some(block.trim().to_string());
-        }
+        blocks.push(block);
         rest = next;
     }
-    best
+    blocks
 }
 
 /// The byte offset of the first "```" at or after `from` that starts a line (spaces

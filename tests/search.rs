@@ -367,7 +367,7 @@ fn rust_habits_are_mended_and_code_first_answers_replay() {
     let line = |text: &str| serde_json::json!({"label": "3c9b0459/0", "text": text}).to_string();
     std::fs::write(&recorded, format!("{}\n", line(rusty))).unwrap();
     let out = dir.join("run");
-    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--completions", recorded.to_str().unwrap()]);
+    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--answer", "free", "--completions", recorded.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = read_json(&out.join("results/3c9b0459.json"));
     assert_eq!(r["answer_source"], "program", "{r}");
@@ -378,10 +378,10 @@ fn rust_habits_are_mended_and_code_first_answers_replay() {
 
     std::fs::write(&recorded, format!("{}\n", line(code_first))).unwrap();
     let out = dir.join("run-code-first");
-    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--code-first", "--completions", recorded.to_str().unwrap()]);
+    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--answer", "code-first", "--completions", recorded.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_json(&out.join("results/3c9b0459.json"))["answer_source"], "program");
-    // The record holds the whole answer (prefill included), so it replays again.
+    // The record holds the whole answer (prefill included), as the backend gave it.
     let c: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!(c["text"], code_first);
 }

@@ -346,6 +346,8 @@ impl Backend for LlamaCpp {
                 if text.contains("<think>") {
                     text = super::strip_thinking(&text);
                 }
+                // The whole answer: the prefill, then what the model wrote.
+                text.insert_str(0, &req.prefill);
                 Completion { text, tokens: s.tokens, finish: s.done.expect("loop ends when all are done") }
             })
             .collect();

@@ -88,7 +88,8 @@ pub struct Request {
     #[serde(default)]
     pub label: String,
     /// The start of the assistant's answer, written for the model: it continues from
-    /// there, and completions hold only what follows (empty: none).
+    /// there (empty: none). Completions hold the whole answer, this start included;
+    /// `tokens` counts only what the model wrote.
     #[serde(default)]
     pub prefill: String,
 }

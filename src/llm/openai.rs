@@ -240,6 +240,10 @@ impl Backend for OpenAi {
             }
         }
         let elapsed = start.elapsed();
+        // Completions hold the whole answer: the prefill, then what the server wrote.
+        for c in all.iter_mut().filter(|_| !req.prefill.is_empty()) {
+            c.text.insert_str(0, &req.prefill);
+        }
         Ok(Generation { completions: all, prompt_tokens, cached_prompt_tokens: 0, prompt_time: Duration::ZERO, generation_time: elapsed })
     }
 }

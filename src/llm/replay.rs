@@ -6,9 +6,8 @@
 //! are optional); other fields are ignored. Completions are served per label, in file
 //! order: a request for N takes the next N recorded under its label, or fewer when the
 //! recording runs out. A truncated last line (a crash mid-append) is skipped. A
-//! recorded text holds the whole answer: for a request with a prefill, the prefill is
-//! cut from the front of each text that starts with it, as a model would have
-//! continued after it.
+//! recorded text is the whole answer, served as it is, whatever the request's prefill
+//! (a recording made with one replays without it, and the other way round).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -77,15 +76,7 @@ impl Backend for Replay {
     fn generate(&mut self, request: &Request) -> Result<Generation, LlmError> {
         let queue = self.queues.get_mut(&request.label);
         let completions: Vec<Completion> = match queue {
-            Some(q) => (0..request.n)
-                .map_while(|_| q.pop_front())
-                .map(|mut c| {
-                    if let Some(rest) = c.text.strip_prefix(request.prefill.as_str()) {
-                        c.text = rest.to_string();
-                    }
-                    c
-                })
-                .collect(),
+            Some(q) => (0..request.n).map_while(|_| q.pop_front()).collect(),
             None => Vec::new(),
         };
         Ok(Generation {

@@ -48,7 +48,7 @@ pub struct LlmConfig {
     pub rex_c: f64,
 }
 
-/// The answer start of `--code-first`: the code block is open and its first line is a
+/// The answer start of `--answer code-first` (the default): the code block is open and its first line is a
 /// comment, where the model states the rule as the worked examples do; generation stops
 /// when the block closes ([`CODE_FIRST_STOP`]).
 pub const CODE_FIRST: &str = "```rhai\n//";
@@ -291,8 +291,7 @@ pub fn solve(
                 let index = state.completions.len();
                 state.stats.completions += 1;
                 state.stats.completion_tokens += c.tokens;
-                // The answer as a whole: the prefill, then what the model wrote.
-                let text = format!("{}{}", cfg.prefill, c.text);
+                let text = c.text;
                 let answer = crate::llm::strip_thinking(&text);
                 let program = match (prompt::extract_program(&answer), cfg.mend) {
                     (Some(p), true) => Some(crate::dsl::mend::mend(&p)),
