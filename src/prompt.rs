@@ -419,9 +419,11 @@ impl Prompter {
         vec![Message::new("system", &self.system(task, sandbox)), Message::new("user", &self.task(task))]
     }
 
-    /// A refinement conversation: the first round, the earlier program as the model's
-    /// answer, and what it did on each training pair (`train` holds its results).
-    pub fn refine(&self, task: &Task, sandbox: &Sandbox, program: &str, train: &[RunResult]) -> Vec<Message> {
+    /// A refinement conversation: the first round's conversation (`first`, from
+    /// [`Prompter::first`], so its examples are not chosen again), the earlier program as
+    /// the model's answer, and what it did on each training pair (`train` holds its
+    /// results).
+    pub fn refine(&self, first: &[Message], task: &Task, program: &str, train: &[RunResult]) -> Vec<Message> {
         let t = &self.templates;
         let mut outcomes = String::new();
         for (i, (r, e)) in train.iter().zip(&task.train).enumerate() {
@@ -454,7 +456,7 @@ impl Prompter {
                 ),
             });
         }
-        let mut m = self.first(task, sandbox);
+        let mut m = first.to_vec();
         m.push(Message::new("assistant", &format!("```rhai\n{}\n```", program.trim())));
         m.push(Message::new("user", &t.fill("refine", &[("outcomes", &outcomes)])));
         m

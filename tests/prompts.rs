@@ -60,7 +60,7 @@ fn refinement_prompts_show_the_failing_pair() {
     let wrong = "fn solve(g) { g.flip_h() }";
     let e = &evaluate::evaluate(&sandbox, &[wrong], &t)[0];
     let p = Prompter::new(Templates::builtin(), Library::builtin(), 2);
-    let m = p.refine(&t, &sandbox, wrong, &e.train);
+    let m = p.refine(&p.first(&t, &sandbox), &t, wrong, &e.train);
     assert_eq!(m.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["system", "user", "assistant", "user"]);
     assert!(m[2].content.contains(wrong));
     let last = &m[3].content;
@@ -75,7 +75,7 @@ fn refinement_prompts_show_the_failing_pair() {
     // Runtime errors are shown with their message.
     let bad = "fn solve(g) { g.crop(0, 0) }";
     let e = &evaluate::evaluate(&sandbox, &[bad], &t)[0];
-    let m = p.refine(&t, &sandbox, bad, &e.train);
+    let m = p.refine(&p.first(&t, &sandbox), &t, bad, &e.train);
     let text = &m[3].content;
     assert!(text.contains("runtime error") || text.contains("parse error"), "{text}");
 }
@@ -90,7 +90,7 @@ fn prompt_snapshots() {
     let system = first[0].content.replace(p.reference.trim_end(), "<DSL reference>");
     let wrong = "fn solve(g) {\n    g.rotate(1)\n}";
     let e = &evaluate::evaluate(&sandbox, &[wrong], &t)[0];
-    let refine = p.refine(&t, &sandbox, wrong, &e.train);
+    let refine = p.refine(&first, &t, wrong, &e.train);
     let text = format!("=== system\n{system}=== user\n{}=== refinement\n{}", first[1].content, refine[3].content);
     expect_test::expect_file!["snapshots/prompt_6150a2bd.txt"].assert_eq(&text);
 }

@@ -255,7 +255,7 @@ pub fn solve(
                 let Some(p) = state.pick_parent(&mut rng, cfg.rex_c) else { break };
                 state.stats.refine_requests += 1;
                 let e = &state.evaluated[p];
-                (prompter.refine(task, sandbox, &e.program, &e.eval.train), e.completion)
+                (prompter.refine(&first, task, &e.program, &e.eval.train), e.completion)
             };
             let request = Request {
                 messages,
