@@ -269,7 +269,7 @@ impl Library {
     /// the shortest.
     pub fn load_jsonl(path: &Path) -> Result<Library, PromptError> {
         let err = |problem: String| PromptError { file: path.display().to_string(), problem };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the library: {e}")))?;
+        let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read the library: {e}")))?;
         let mut best: BTreeMap<String, LibraryEntry> = BTreeMap::new();
         let entries: Vec<LibraryEntry> = crate::fsio::parse_jsonl(&text)
             .map_err(|(n, e)| err(format!("line {n}: not a program record with task, program and features: {e}")))?;
@@ -506,7 +506,76 @@ pub fn facts(task: &Task) -> String {
     if added.is_empty() && removed.is_empty() {
         out.push_str(" Each output has the same colours as its input.");
     }
+    if let Some(changes) = colour_changes(task) {
+        out.push(' ');
+        out.push_str(&changes);
+    }
+    if let Some(places) = containment(task) {
+        out.push(' ');
+        out.push_str(&places);
+    }
     out
+}
+
+/// Where each output lies inside its input (a crop), or each input inside its output (a
+/// tiling, a border, a mirror added), when it does so in every training pair, at one or
+/// two places, and is at least 4 cells: "(row, column)" of its top-left cell per pair.
+fn containment(task: &Task) -> Option<String> {
+    let places = |big: &Grid, small: &Grid| -> Vec<(usize, usize)> {
+        let ((bh, bw), (sh, sw)) = (big.shape(), small.shape());
+        if sh > bh || sw > bw {
+            return Vec::new();
+        }
+        let fits = |r: usize, c: usize| (0..sh).all(|i| big.row(r + i)[c..c + sw] == *small.row(i));
+        (0..=bh - sh).flat_map(|r| (0..=bw - sw).map(move |c| (r, c))).filter(|&(r, c)| fits(r, c)).take(3).collect()
+    };
+    let describe = |found: &[Vec<(usize, usize)>]| -> String {
+        let per_pair: Vec<String> = found.iter().map(|p| p.iter().map(|(r, c)| format!("({r}, {c})")).collect::<Vec<_>>().join(" or ")).collect();
+        per_pair.join(", ")
+    };
+    let all_found = |found: &[Vec<(usize, usize)>]| found.iter().all(|p| (1..=2).contains(&p.len()));
+    let smaller = task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len() && e.output.cells().len() >= 4);
+    let larger = task.train.iter().all(|e| e.input.cells().len() < e.output.cells().len() && e.input.cells().len() >= 4);
+    if smaller {
+        let found: Vec<_> = task.train.iter().map(|e| places(&e.input, &e.output)).collect();
+        if all_found(&found) {
+            return Some(format!("Each output is a piece of its input, whose top-left cell is at (row, column) {}.", describe(&found)));
+        }
+    } else if larger {
+        let found: Vec<_> = task.train.iter().map(|e| places(&e.output, &e.input)).collect();
+        if all_found(&found) {
+            return Some(format!("Each input appears unchanged in its output, with its top-left cell at (row, column) {}.", describe(&found)));
+        }
+    }
+    None
+}
+
+/// For tasks whose outputs keep their inputs' shapes: which cells change colour, over all
+/// training pairs, as `a->b` with how many of colour `a`'s cells do so, most frequent
+/// first (at most eight). What a person checks first on such a task: a colour map shows
+/// as `a->b` on every cell of `a`, a local edit as few changed cells.
+fn colour_changes(task: &Task) -> Option<String> {
+    if task.train.is_empty() || task.train.iter().any(|e| e.input.shape() != e.output.shape()) {
+        return None;
+    }
+    let mut moves = [[0usize; 10]; 10];
+    let mut cells = 0;
+    for e in &task.train {
+        for (&a, &b) in e.input.cells().iter().zip(e.output.cells()) {
+            moves[a as usize][b as usize] += 1;
+        }
+        cells += e.input.cells().len();
+    }
+    let mut changes: Vec<(usize, usize, usize)> =
+        (0..10).flat_map(|a| (0..10).map(move |b| (a, b))).filter(|&(a, b)| a != b && moves[a][b] > 0).map(|(a, b)| (a, b, moves[a][b])).collect();
+    let changed: usize = changes.iter().map(|c| c.2).sum();
+    if changed == 0 {
+        return Some("No cell changes colour.".into());
+    }
+    changes.sort_by(|x, y| y.2.cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
+    let shown: Vec<String> = changes.iter().take(8).map(|&(a, b, n)| format!("{a}->{b} ({n} of {} cells of {a})", moves[a].iter().sum::<usize>())).collect();
+    let more = if changes.len() > 8 { format!(", and {} other changes", changes.len() - 8) } else { String::new() };
+    Some(format!("{changed} of {cells} cells change colour: {}{more}.", shown.join(", ")))
 }
 
 fn shape(g: &Grid) -> String {

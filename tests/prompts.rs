@@ -122,7 +122,14 @@ fn examples_by_fit_come_close_but_never_solve_the_task() {
 fn facts_say_shape_and_colours() {
     let set = task::load(&training_dir()).unwrap();
     let facts = |id: &str| prompt::facts(set.get(id).unwrap());
-    assert_eq!(facts("3c9b0459"), "Every output has the same shape as its input. Each output has the same colours as its input.");
+    // 3c9b0459 (rotate by 180): 24 of the 36 cells move to another colour, in 12 ways.
+    assert_eq!(
+        facts("3c9b0459"),
+        "Every output has the same shape as its input. Each output has the same colours as its input. \
+         24 of 36 cells change colour: 2->9 (3 of 11 cells of 2), 5->8 (3 of 4 cells of 5), 8->5 (3 of 6 cells of 8), \
+         9->2 (3 of 6 cells of 9), 1->2 (2 of 3 cells of 1), 2->1 (2 of 11 cells of 2), 2->4 (2 of 11 cells of 2), \
+         4->2 (2 of 3 cells of 4), and 4 other changes."
+    );
     // 007bbfb7: 3x3 -> 9x9.
     assert!(facts("007bbfb7").starts_with("Every output is 3 times its input's rows and 3 times its columns."), "{}", facts("007bbfb7"));
     // d631b094: a 1xN row of the input's one colour.
@@ -130,4 +137,16 @@ fn facts_say_shape_and_colours() {
     // c8f0f002: 7 becomes 5.
     let f = facts("c8f0f002");
     assert!(f.contains("use colours their inputs lack: 5") && f.contains("lose colours their inputs have: 7"), "{f}");
+    // ...on every cell of 7, and nothing else changes.
+    assert!(f.ends_with("17 of 45 cells change colour: 7->5 (17 of 17 cells of 7)."), "{f}");
+    // Outputs of another shape: no cell-by-cell comparison.
+    assert!(!facts("007bbfb7").contains("change colour"), "{}", facts("007bbfb7"));
+    // 662c240a: the output is one of three stacked 3x3 blocks of the input.
+    assert!(facts("662c240a").ends_with("Each output is a piece of its input, whose top-left cell is at (row, column) (6, 0), (3, 0), (6, 0), (0, 0)."), "{}", facts("662c240a"));
+    // 49d1d64f: the input gains a one-cell border.
+    assert!(facts("49d1d64f").ends_with("Each input appears unchanged in its output, with its top-left cell at (row, column) (1, 1), (1, 1), (1, 1)."), "{}", facts("49d1d64f"));
+    // 7b7f7511: the output is one half of a doubled input, so it is found twice.
+    assert!(facts("7b7f7511").contains("(0, 0) or (0, 4), (0, 0) or (0, 3), (0, 0) or (3, 0)."), "{}", facts("7b7f7511"));
+    // f9012d9b: a 2x2 patch found all over its input says nothing.
+    assert!(!facts("f9012d9b").contains("piece of its input"), "{}", facts("f9012d9b"));
 }
