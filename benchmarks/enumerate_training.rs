@@ -24,7 +24,7 @@ fn main() {
     let tasks = set.tasks;
     let dir = common::root().join("target/bench-enumerate-run");
     let _ = std::fs::remove_dir_all(&dir);
-    let mut run = Run::open(&dir).unwrap();
+    let mut run = Run::open(&dir, &tasks).unwrap();
     let sandbox = Sandbox::new(Limits::default());
     let budget = Budget { max_depth: depth, time: Duration::from_secs_f64(seconds), ..Budget::default() };
     for (i, t) in tasks.iter().enumerate() {

@@ -2,11 +2,14 @@
 //! exit codes and progress output; everything below it returns typed results.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use crate::prompt::{Library, Prompter, Templates};
 use crate::render::{self, Style};
+use crate::sandbox::{Limits, Sandbox};
 use crate::task::{self, TaskSet};
 
 /// Exit codes shared by every command.
@@ -92,6 +95,59 @@ enum DevCommand {
     },
     /// Generate completions for one user message with a GGUF model (llama.cpp).
     Generate(Box<GenerateArgs>),
+    /// Print the first-round conversation `search` sends the LLM for a task (system
+    /// message with the DSL reference and worked examples, then the task), as is.
+    Prompt {
+        /// A task JSON file.
+        #[arg(long, value_name = "FILE")]
+        task: PathBuf,
+        #[command(flatten)]
+        prompt: PromptArgs,
+    },
+}
+
+/// A clap parser for a time budget in seconds: positive, at most a year (so that no
+/// budget overflows a deadline).
+fn seconds(s: &str) -> std::result::Result<Duration, String> {
+    let x: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(x > 0.0) {
+        return Err(format!("`{s}`: must be a positive number of seconds"));
+    }
+    Duration::try_from_secs_f64(x).ok().filter(|d| *d <= Duration::from_secs(365 * 86_400)).ok_or_else(|| format!("`{s}`: at most a year (31536000 seconds)"))
+}
+
+/// What goes into the LLM's prompts, shared by `search` and `dev prompt`.
+#[derive(Args, Debug)]
+struct PromptArgs {
+    /// Worked examples per prompt.
+    #[arg(long, default_value_t = 3)]
+    examples: usize,
+    /// How worked examples are chosen: `fit` (by what each program does on the task's
+    /// training inputs, never one that already solves them) or `features` (by the
+    /// task's shape relation and colour changes alone).
+    #[arg(long, default_value = "fit", value_parser = ["fit", "features"])]
+    example_ranking: String,
+    /// Worked examples from this library (a run's programs.jsonl, or the output of
+    /// `arcsynth library merge`) instead of the built-in reference solutions.
+    #[arg(long, value_name = "FILE")]
+    library: Option<PathBuf>,
+    /// Prompt templates from this directory instead of the built-in prompts/.
+    #[arg(long, value_name = "DIR")]
+    prompts: Option<PathBuf>,
+}
+
+impl PromptArgs {
+    fn prompter(&self) -> Result<Prompter> {
+        let templates = match &self.prompts {
+            Some(dir) => Templates::load(dir)?,
+            None => Templates::builtin(),
+        };
+        let library = match &self.library {
+            Some(path) => Library::load_jsonl(path)?,
+            None => Library::builtin(),
+        };
+        Ok(Prompter { rank_by_fit: self.example_ranking == "fit", ..Prompter::new(templates, library, self.examples) })
+    }
 }
 
 /// Which LLM answers, shared by `search` and `dev generate`.
@@ -274,6 +330,9 @@ struct SearchArgs {
     /// Run directory (created if missing; finished tasks in it are skipped).
     #[arg(long, default_value = "runs/search")]
     out: PathBuf,
+    /// Search in a run directory that holds a run over another task source.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     backend: BackendArgs,
     /// Proposers, in order; a later one runs only on tasks the earlier left unsolved:
@@ -282,8 +341,8 @@ struct SearchArgs {
     #[arg(long, value_delimiter = ',')]
     proposer: Option<Vec<String>>,
     /// Enumerator time budget per task, in seconds.
-    #[arg(long, default_value_t = 10.0)]
-    time_per_task: f64,
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    time_per_task: Duration,
     /// Enumerator depth: how many transforms a program may compose.
     #[arg(long, default_value_t = 3)]
     depth: usize,
@@ -309,26 +368,13 @@ struct SearchArgs {
     #[arg(long, default_value_t = 0)]
     seed: u32,
     /// Seconds of LLM search per task (checked between requests).
-    #[arg(long, default_value_t = 600.0)]
-    task_timeout: f64,
+    #[arg(long, default_value = "600", value_parser = seconds)]
+    task_timeout: Duration,
     /// Stop a task once this many distinct programs solve its training pairs.
     #[arg(long, default_value_t = 100)]
     enough: usize,
-    /// Worked examples per prompt.
-    #[arg(long, default_value_t = 3)]
-    examples: usize,
-    /// How worked examples are chosen: `fit` (by what each program does on the task's
-    /// training inputs, never one that already solves them) or `features` (by the
-    /// task's shape relation and colour changes alone).
-    #[arg(long, default_value = "fit", value_parser = ["fit", "features"])]
-    example_ranking: String,
-    /// Worked examples from this library (a run's programs.jsonl, or the output of
-    /// `arcsynth library merge`) instead of the built-in reference solutions.
-    #[arg(long, value_name = "FILE")]
-    library: Option<PathBuf>,
-    /// Prompt templates from this directory instead of the built-in prompts/.
-    #[arg(long, value_name = "DIR")]
-    prompts: Option<PathBuf>,
+    #[command(flatten)]
+    prompt: PromptArgs,
     /// A GBNF grammar every completion must match.
     #[arg(long, value_name = "FILE")]
     grammar: Option<PathBuf>,
@@ -455,6 +501,9 @@ struct TttArgs {
     /// Run directory (created if missing; finished tasks in it are skipped).
     #[arg(long, default_value = "runs/ttt")]
     out: PathBuf,
+    /// Search in a run directory that holds a run over another task source.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     ttt: TttModelArgs,
     /// Layers to offload to the GPU (CUDA/Metal/Vulkan builds).
@@ -484,14 +533,16 @@ struct RunArgs {
     #[arg(long)]
     plain: bool,
     /// Wall-clock limit per run, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     timeout_ms: u64,
 }
 
 /// Where tasks come from; shared by every command that reads tasks.
 #[derive(Args, Debug)]
 struct TaskSource {
-    /// Task directory, single task file, or Kaggle *_challenges.json.
+    /// Task directory, single task file, or Kaggle *_challenges.json. Files are read only
+    /// if they are regular files of at most 64 MiB; a task with over 100 training pairs
+    /// or test inputs is skipped.
     #[arg(long, value_name = "PATH", env = "ARCSYNTH_TASKS")]
     tasks: PathBuf,
     /// Fail on the first bad task instead of skipping it with a warning.
@@ -613,6 +664,17 @@ fn run(command: Command) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Dev(DevCommand::Generate(a)) => generate(*a),
+        Command::Dev(DevCommand::Prompt { task, prompt }) => {
+            let mut set = crate::task::load(&task)?.strict()?;
+            if set.tasks.len() != 1 {
+                bail!("{}: holds {} tasks; give one task's file", task.display(), set.tasks.len());
+            }
+            let task = set.tasks.remove(0);
+            for m in prompt.prompter()?.first(&task, &Sandbox::new(Limits::default())) {
+                println!("=== {}\n{}", m.role, m.content);
+            }
+            Ok(exit::OK)
+        }
         Command::Coverage(a) => coverage(a),
         Command::Library(c) => library(c),
         Command::Report(a) => report(a),
@@ -624,7 +686,7 @@ fn run(command: Command) -> Result<i32> {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).with_context(|| format!("{}: cannot read", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
 }
 
@@ -683,7 +745,7 @@ fn show(a: ShowArgs) -> Result<i32> {
 
 fn run_program(a: RunArgs) -> Result<i32> {
     use crate::sandbox::{Limits, Sandbox};
-    let source = std::fs::read_to_string(&a.program).with_context(|| format!("{}: cannot read", a.program.display()))?;
+    let source = crate::fsio::read_input(&a.program, crate::fsio::MAX_INPUT_BYTES).with_context(|| format!("{}: cannot read", a.program.display()))?;
     let t = task::load_one(&a.source.tasks, &a.task)?;
     let sandbox = Sandbox::new(Limits { timeout: std::time::Duration::from_millis(a.timeout_ms), ..Limits::default() });
     let style = render::style_for_stdout(a.plain);
@@ -725,8 +787,6 @@ fn run_program(a: RunArgs) -> Result<i32> {
 }
 
 fn search(a: SearchArgs) -> Result<i32> {
-    use crate::prompt::{Library, Prompter, Templates};
-    use crate::sandbox::{Limits, Sandbox};
     use crate::search::{self as srch, LlmConfig, Proposers, Run};
     let proposers = a.proposer.clone().unwrap_or_else(|| {
         if a.backend.given() {
@@ -744,12 +804,6 @@ fn search(a: SearchArgs) -> Result<i32> {
     if use_llm && !a.backend.given() {
         bail!("--proposer llm needs a model: --model coder.gguf, or --backend openai --endpoint URL --model NAME, or --completions FILE");
     }
-    if !(a.time_per_task > 0.0 && a.time_per_task.is_finite()) {
-        bail!("--time-per-task must be a positive number of seconds");
-    }
-    if !(a.task_timeout > 0.0 && a.task_timeout.is_finite()) {
-        bail!("--task-timeout must be a positive number of seconds");
-    }
     if !(1..=4).contains(&a.depth) {
         bail!("--depth must be 1..=4 (the search space grows about 100x per level)");
     }
@@ -758,18 +812,12 @@ fn search(a: SearchArgs) -> Result<i32> {
     }
     let tasks = a.source.load_first(a.max_tasks)?;
     // Everything that can fail on bad input fails here, before any task is searched.
-    let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let model = use_llm.then(|| a.backend.model.clone().or_else(|| a.backend.completions.as_ref().map(|c| c.display().to_string()))).flatten();
-    run.write_info(&srch::RunInfo::new(&a.source.tasks, proposers.clone(), model)).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
-    let templates = match &a.prompts {
-        Some(dir) => Templates::load(dir)?,
-        None => Templates::builtin(),
-    };
-    let library = match &a.library {
-        Some(path) => Library::load_jsonl(path)?,
-        None => Library::builtin(),
-    };
-    let prompter = Prompter { rank_by_fit: a.example_ranking == "fit", ..Prompter::new(templates, library, a.examples) };
+    let info = srch::RunInfo::new(&a.source.tasks, proposers.clone(), model);
+    info.check_resume(&a.out, a.force).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+    let mut run = Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let prompter = a.prompt.prompter()?;
     let grammar = match &a.grammar {
         Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read the grammar", p.display()))?),
         None => None,
@@ -793,7 +841,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         samples: a.samples,
         batch: a.batch,
         refine_rounds: a.refine_rounds,
-        task_timeout: std::time::Duration::from_secs_f64(a.task_timeout),
+        task_timeout: a.task_timeout,
         enough: a.enough,
         sampling,
         grammar,
@@ -803,7 +851,7 @@ fn search(a: SearchArgs) -> Result<i32> {
     };
     let budget = crate::enumerate::Budget {
         max_depth: a.depth,
-        time: std::time::Duration::from_secs_f64(a.time_per_task),
+        time: a.time_per_task,
         rule_depth: if a.no_rules { None } else { crate::enumerate::Budget::default().rule_depth },
         ..Default::default()
     };
@@ -880,10 +928,12 @@ fn ttt(a: TttArgs) -> Result<i32> {
     use crate::search::{Run, RunInfo, TaskResult};
     let cfg = a.ttt.config(a.seed)?;
     let tasks = a.source.load_first(a.max_tasks)?;
-    let mut run = Run::open(&a.out).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let info = RunInfo::new(&a.source.tasks, vec!["ttt".into()], Some(a.model.display().to_string()));
+    info.check_resume(&a.out, a.force).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+    let mut run = Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let mut model = grid_model(&a.model, a.ttt.grid_ctx, a.gpu_layers, a.threads)?;
     let trainer = a.ttt.trainer(&a.model, a.seed)?;
-    run.write_info(&RunInfo::new(&a.source.tasks, vec!["ttt".into()], Some(a.model.display().to_string()))).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let todo: Vec<&crate::task::Task> = tasks.iter().filter(|t| !run.results.contains_key(&t.id)).collect();
     let resumed = tasks.len() - todo.len();
     let mut progress = Progress::new(todo.len() as u64);

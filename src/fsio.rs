@@ -1,4 +1,4 @@
-//! Crash-safe file writing.
+//! Crash-safe file writing, and bounded reading of what users give us.
 //!
 //! **Invariant:** every whole file arcsynth writes goes through [`write_atomic`]: a
 //! temporary file in the same directory, fsync, rename over the target, fsync of the
@@ -7,6 +7,31 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
+
+/// The largest task, submission, program or library file read (a Kaggle challenges file
+/// of 1,000 tasks is under 10 MiB).
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads a text file the user named, refusing anything that is not a regular file (a
+/// FIFO would block, `/dev/zero` never ends) or is over `max` bytes. The errors say
+/// which, in words meant to follow the file's name.
+pub fn read_input(path: &Path, max: u64) -> io::Result<String> {
+    use std::io::Read;
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} bytes, more than the {max} read", meta.len())));
+    }
+    let mut text = String::new();
+    // The file may grow after the check; never read past the cap.
+    File::open(path)?.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("more than the {max} bytes read")));
+    }
+    Ok(text)
+}
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -88,7 +88,7 @@ pub fn load(spec: &Path) -> Result<Vec<Loaded>, LibraryError> {
 
 fn load_rhai(path: &Path) -> Result<Loaded, LibraryError> {
     let err = |problem: String| LibraryError { file: path.display().to_string(), problem };
-    let program = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let program = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
     let task = path.file_stem().and_then(|s| s.to_str()).ok_or_else(|| err("the file name is not a task id".into()))?;
     let record = ProgramRecord {
         task: task.to_string(),
@@ -105,7 +105,7 @@ fn load_rhai(path: &Path) -> Result<Loaded, LibraryError> {
 
 fn load_jsonl(path: &Path) -> Result<Vec<Loaded>, LibraryError> {
     let err = |problem: String| LibraryError { file: path.display().to_string(), problem };
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
     let records: Vec<ProgramRecord> =
         crate::fsio::parse_jsonl(&text).map_err(|(n, e)| err(format!("line {n}: not a program record (task, program, source, ...): {e}")))?;
     let run = path.parent().and_then(|p| std::fs::canonicalize(p).ok()).and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));

@@ -243,9 +243,14 @@ fn attach_solutions(file: &Path, task: &mut Task, sol: Option<&Value>) -> Result
 
 fn read_json(path: &Path) -> Result<Value, TaskError> {
     let err = |problem: String| TaskError { file: path.to_path_buf(), task: None, at: None, problem };
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
     serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))
 }
+
+/// The most training pairs, and the most test inputs, a task may have (ARC tasks have at
+/// most 10 and 4). A task with more is skipped with an error, so a huge file cannot take
+/// gigabytes of memory in every search thread.
+pub const MAX_PAIRS: usize = 100;
 
 /// Parses one task object.
 pub fn parse_task(file: &Path, id: &str, v: &Value) -> Result<Task, TaskError> {
@@ -269,6 +274,9 @@ pub fn parse_task(file: &Path, id: &str, v: &Value) -> Result<Task, TaskError> {
     if train_values.is_empty() {
         return Err(err(None, "\"train\" has no pairs".into()));
     }
+    if train_values.len() > MAX_PAIRS {
+        return Err(err(None, format!("\"train\" has {} pairs; at most {MAX_PAIRS} are read", train_values.len())));
+    }
     for (i, p) in train_values.iter().enumerate() {
         let input = grid_at(p, "train", i, "input")?.ok_or_else(|| err(Some(format!("train pair {i}")), "missing \"input\"".into()))?;
         let output = grid_at(p, "train", i, "output")?.ok_or_else(|| err(Some(format!("train pair {i}")), "missing \"output\"".into()))?;
@@ -278,6 +286,9 @@ pub fn parse_task(file: &Path, id: &str, v: &Value) -> Result<Task, TaskError> {
     let test_values = pairs("test")?;
     if test_values.is_empty() {
         return Err(err(None, "\"test\" has no inputs".into()));
+    }
+    if test_values.len() > MAX_PAIRS {
+        return Err(err(None, format!("\"test\" has {} inputs; at most {MAX_PAIRS} are read", test_values.len())));
     }
     for (i, p) in test_values.iter().enumerate() {
         let input = grid_at(p, "test", i, "input")?.ok_or_else(|| err(Some(format!("test pair {i}")), "missing \"input\"".into()))?;

@@ -196,6 +196,34 @@ fn unreadable_paths_are_one_line_errors() {
 }
 
 #[test]
+fn only_regular_files_of_bounded_size_are_read() {
+    // F5: /dev/zero was read to 4 GB; a FIFO blocked for good. Both are refused at once.
+    let dir = temp_dir("irregular");
+    let fifo = dir.join("fifo.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    let mut paths = vec!["/dev/zero".to_string()];
+    if made {
+        paths.push(fifo.display().to_string());
+    }
+    for p in &paths {
+        let start = std::time::Instant::now();
+        let e = task::load(Path::new(p)).unwrap_err().to_string();
+        assert!(e.starts_with(p.as_str()) && e.contains("not a regular file"), "{e}");
+        let out = arcsynth(&["score", p, "--tasks", training_dir().to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{p}");
+        assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{p}: {:?}", start.elapsed());
+    }
+    // F6: a task with more pairs than any ARC task is skipped with a reason, not loaded.
+    let pairs = vec![r#"{"input": [[1]], "output": [[2]]}"#; task::MAX_PAIRS + 1].join(",");
+    let many = dir.join("many.json");
+    std::fs::write(&many, format!(r#"{{"train": [{pairs}], "test": [{{"input": [[1]]}}]}}"#)).unwrap();
+    let set = task::load(&many).unwrap();
+    assert!(set.tasks.is_empty());
+    assert!(set.skipped[0].to_string().contains("at most 100"), "{}", set.skipped[0]);
+}
+
+#[test]
 fn a_directory_skips_bad_tasks_unless_strict() {
     let dir = temp_dir("mixed");
     for id in ["007bbfb7", "00d62c1b"] {

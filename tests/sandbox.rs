@@ -18,6 +18,10 @@ const CORPUS: &[(&str, &[Category])] = {
     use Category::*;
     &[
         ("fn solve(g) { loop {} }", &[ResourceLimit, Timeout]),
+        // F0: Rhai's `sleep` blocks where no limit can interrupt it; the sandbox has none.
+        ("fn solve(g) { sleep(1000000); g }", &[RuntimeError]),
+        ("fn solve(g) { sleep(1000000.0); g }", &[RuntimeError]),
+        ("fn solve(g) { let f = Fn(\"sleep\"); f.call(1000000); g }", &[RuntimeError]),
         ("fn solve(g) { while true {} }", &[ResourceLimit, Timeout]),
         ("fn solve(g) { let x = 0; loop { x += 1; } }", &[ResourceLimit, Timeout]),
         ("fn f(n) { if n == 0 { 0 } else { 1 + f(n - 1) } } fn solve(g) { f(100000); g }", &[ResourceLimit]),

@@ -385,3 +385,57 @@ fn rust_habits_are_mended_and_code_first_answers_replay() {
     let c: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap()).unwrap();
     assert_eq!(c["text"], code_first);
 }
+
+#[test]
+fn out_of_range_budgets_are_usage_errors_not_panics() {
+    // F3: 1e20 seconds once panicked converting to a Duration, leaving a half-made run.
+    let out = temp_dir("search-range").join("run");
+    for args in [["--time-per-task", "1e20"], ["--task-timeout", "1e20"], ["--time-per-task", "NaN"], ["--task-timeout", "-1"], ["--time-per-task", "0"]] {
+        let o = search(&examples(), &out, &args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(args[0]) && !e.contains("panicked"), "{args:?}: {e}");
+        assert!(!out.join("run.json").exists(), "{args:?} started a run");
+    }
+}
+
+#[test]
+fn resume_trusts_only_whole_results_of_this_task_set() {
+    // F7: result files of other tasks, with the wrong number of attempts, or filed under
+    // another name, never reach the submission; another task source needs --force.
+    let dir = temp_dir("resume-trust");
+    let ids = ["3c9b0459", "6150a2bd", "25ff71a9"];
+    let tasks = task_dir(&dir, &ids, true);
+    let out = dir.join("run");
+    let first = search(&tasks, &out, &["--time-per-task", "2"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let results = out.join("results");
+    let mut planted: serde_json::Value = read_json(&results.join("3c9b0459.json"));
+    for (file, task) in [("ffffffff.json", "ffffffff"), ("evil.json", "../../pwned"), ("6150a2bd-copy.json", "6150a2bd")] {
+        planted["task"] = task.into();
+        std::fs::write(results.join(file), planted.to_string()).unwrap();
+    }
+    // 25ff71a9 has one test input; give its result three attempt pairs.
+    let mut three = read_json(&results.join("25ff71a9.json"));
+    let pair = three["attempts"][0].clone();
+    three["attempts"] = serde_json::json!([pair.clone(), pair.clone(), pair]);
+    std::fs::write(results.join("25ff71a9.json"), three.to_string()).unwrap();
+    let again = search(&tasks, &out, &["--time-per-task", "2"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("tasks: 3 (2 resumed)"), "{}", stdout(&again));
+    let sub = read_json(&out.join("submission.json"));
+    let mut keys: Vec<&String> = sub.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["25ff71a9", "3c9b0459", "6150a2bd"]);
+    assert_eq!(sub["25ff71a9"].as_array().unwrap().len(), 1);
+    assert_eq!(read_json(&results.join("25ff71a9.json"))["attempts"].as_array().unwrap().len(), 1, "recomputed");
+    // Another task source in the same run directory: refused, unless --force.
+    let other = task_dir(&dir.join("other"), &["0520fde7"], true);
+    let mixed = search(&other, &out, &["--time-per-task", "2"]);
+    assert_eq!(mixed.status.code(), Some(2), "{}", stderr(&mixed));
+    assert!(stderr(&mixed).contains("--force") && stderr(&mixed).lines().count() == 1, "{}", stderr(&mixed));
+    let forced = search(&other, &out, &["--time-per-task", "2", "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let sub = read_json(&out.join("submission.json"));
+    assert_eq!(sub.as_object().unwrap().keys().collect::<Vec<_>>(), ["0520fde7"]);
+}

@@ -43,7 +43,7 @@ impl Replay {
     /// Reads a completions file (e.g. a run's `completions.jsonl`).
     pub fn open(path: &Path) -> Result<Replay, LlmError> {
         let err = |problem: String| LlmError::Model { path: path.display().to_string(), problem };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the completions: {e}")))?;
+        let text = crate::fsio::read_input(path, 1 << 30).map_err(|e| err(format!("cannot read the completions: {e}")))?;
         Replay::parse(&text).map_err(err)
     }
 

@@ -173,6 +173,26 @@ impl Program {
     }
 }
 
+// Rhai's standard library minus what can block or reach outside a program: the language
+// core package (`sleep`, which neither the operation limit nor the deadline can interrupt;
+// `parse_json`; function metadata; `exit`) and blobs (byte buffers no DSL program needs).
+// Time functions are compiled out (`no_time`). `tests/sandbox.rs` lists every function the
+// engine exposes against an allow-list, so a Rhai upgrade cannot add one unnoticed.
+rhai::def_package! {
+    SandboxPackage(_lib):
+        rhai::packages::ArithmeticPackage,
+        rhai::packages::LogicPackage,
+        rhai::packages::BitFieldPackage,
+        rhai::packages::BasicMathPackage,
+        rhai::packages::BasicStringPackage,
+        rhai::packages::MoreStringPackage,
+        rhai::packages::BasicIteratorPackage,
+        rhai::packages::BasicFnPackage,
+        rhai::packages::BasicArrayPackage,
+        rhai::packages::BasicMapPackage
+    {}
+}
+
 /// An engine configured as a sandbox, shareable across threads.
 pub struct Sandbox {
     engine: Engine,
@@ -185,7 +205,7 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new(limits: Limits) -> Sandbox {
         let mut engine = Engine::new_raw();
-        engine.register_global_module(rhai::packages::Package::as_shared_module(&rhai::packages::StandardPackage::new()));
+        engine.register_global_module(rhai::packages::Package::as_shared_module(&SandboxPackage::new()));
         crate::dsl::register(&mut engine);
         engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
         engine.disable_symbol("eval");
@@ -218,6 +238,16 @@ impl Sandbox {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The names of every function a program can call (DSL primitives, the prelude's
+    /// helpers and Rhai's library as configured here), sorted, without duplicates.
+    pub fn function_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.engine.gen_fn_signatures(true).iter().map(|s| s.split('(').next().unwrap_or(s).trim().to_string()).collect();
+        names.extend(self.prelude.iter_functions().map(|f| f.name.to_string()));
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Compiles a program; it must define `fn solve(g)`.

@@ -110,6 +110,20 @@ impl RunInfo {
     pub fn read(dir: &Path) -> Option<RunInfo> {
         serde_json::from_slice(&std::fs::read(dir.join("run.json")).ok()?).ok()
     }
+
+    /// Whether a run over `self.tasks` may resume in `dir`: not when the directory holds
+    /// a run over another task source (the two sets would mix in one submission), unless
+    /// `force`. The error says what to do, in words meant to follow the directory's name.
+    pub fn check_resume(&self, dir: &Path, force: bool) -> Result<(), String> {
+        match RunInfo::read(dir) {
+            Some(old) if old.tasks != self.tasks && !force => Err(format!(
+                "holds a run over {}, not {}; give another --out, or --force to search these tasks in it (results of tasks outside this set are then ignored)",
+                old.tasks.display(),
+                self.tasks.display()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Search settings.
@@ -126,13 +140,28 @@ pub struct Run {
 }
 
 impl Run {
-    /// Opens (creating if needed) a run directory and loads finished results. Fails
-    /// early if the directory cannot be written.
-    pub fn open(dir: &Path) -> std::io::Result<Run> {
+    /// Opens (creating if needed) a run directory and loads the finished results of
+    /// `tasks`. Fails early if the directory cannot be written. A result is trusted only
+    /// if it names a task of `tasks` and has one pair of attempts per test input; any
+    /// other is left out with a warning (a search recomputes it), so nothing from outside
+    /// the set reaches the submission.
+    pub fn open(dir: &Path, tasks: &[Task]) -> std::io::Result<Run> {
         std::fs::create_dir_all(dir.join("results"))?;
         fsio::write_atomic(&dir.join(".write-test"), b"ok")?;
         std::fs::remove_file(dir.join(".write-test"))?;
-        let results = read_results(dir)?;
+        let tests: BTreeMap<&str, usize> = tasks.iter().map(|t| (t.id.as_str(), t.test.len())).collect();
+        let mut results = read_results(dir)?;
+        results.retain(|id, r| match tests.get(id.as_str()) {
+            Some(&n) if r.attempts.len() == n => true,
+            Some(&n) => {
+                tracing::warn!("{}: {} attempt pairs for {n} test inputs, left out (recomputed)", dir.join("results").join(format!("{id}.json")).display(), r.attempts.len());
+                false
+            }
+            None => {
+                tracing::warn!("{}: not a task of this run, ignored", dir.join("results").join(format!("{id}.json")).display());
+                false
+            }
+        });
         clean_completions(&dir.join("completions.jsonl"), &results)?;
         Ok(Run { dir: dir.to_path_buf(), results })
     }
@@ -352,9 +381,11 @@ pub fn read_results(dir: &Path) -> std::io::Result<BTreeMap<String, TaskResult>>
             continue;
         }
         match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<TaskResult>(&b).ok()) {
-            Some(r) => {
+            // A result is filed under its task's name; one that is not was not written here.
+            Some(r) if path.file_stem().is_some_and(|s| s == r.task.as_str()) => {
                 results.insert(r.task.clone(), r);
             }
+            Some(r) => tracing::warn!("{}: holds the result of task {:?}, left out", path.display(), r.task),
             None => tracing::warn!("{}: unreadable result, left out (a search recomputes it)", path.display()),
         }
     }
