@@ -5,6 +5,8 @@
 //! pairs only; test inputs are run to get predictions.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use rayon::prelude::*;
 
@@ -80,12 +82,35 @@ pub fn cell_accuracy(got: &Grid, want: &Grid) -> f64 {
 
 /// Runs every program on every train and test input of `task`, in parallel.
 pub fn evaluate(sandbox: &Sandbox, sources: &[&str], task: &Task) -> Vec<Evaluation> {
+    evaluate_until(sandbox, sources, task, None)
+}
+
+/// [`evaluate`] within a time budget: no run starts after `until`, and a program that
+/// ran past its deadline on one input is not run on its other inputs (it cannot solve
+/// the task). Either way the run not made is a timeout. So one evaluation ends at most
+/// about one run's deadline after `until`, and a slow program costs one deadline, not
+/// one per input.
+pub fn evaluate_until(sandbox: &Sandbox, sources: &[&str], task: &Task, until: Option<Instant>) -> Vec<Evaluation> {
     let compiled: Vec<_> = sources.par_iter().map(|s| sandbox.compile(s)).collect();
     let inputs: Vec<&Grid> = task.train.iter().map(|e| &e.input).chain(task.test.iter().map(|t| &t.input)).collect();
     let n = inputs.len();
+    let timed_out: Vec<AtomicBool> = compiled.iter().map(|_| AtomicBool::new(false)).collect();
     let runs: Vec<Option<RunResult>> = (0..compiled.len() * n)
         .into_par_iter()
-        .map(|k| compiled[k / n].as_ref().ok().map(|p| sandbox.run(p, inputs[k % n])))
+        .map(|k| {
+            let p = compiled[k / n].as_ref().ok()?;
+            if until.is_some_and(|t| Instant::now() >= t) {
+                return Some(Err(RunError::new(Category::Timeout, "not run: the task's time budget was spent")));
+            }
+            if timed_out[k / n].load(Ordering::Relaxed) {
+                return Some(Err(RunError::new(Category::Timeout, "not run: the program ran past its deadline on another input")));
+            }
+            let r = sandbox.run(p, inputs[k % n]);
+            if r.as_ref().is_err_and(|e| e.category == Category::Timeout) {
+                timed_out[k / n].store(true, Ordering::Relaxed);
+            }
+            Some(r)
+        })
         .collect();
     let mut runs = runs.into_iter();
     compiled

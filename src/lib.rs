@@ -18,3 +18,4 @@ pub mod search;
 pub mod submission;
 pub mod task;
 pub mod ttt;
+pub mod watchdog;

@@ -187,6 +187,50 @@ fn bad_model_files_give_one_line_errors_not_aborts() {
 }
 
 #[test]
+fn hostile_header_values_are_refused_before_llama_cpp_asserts_on_them() {
+    // F4: a layer count of 0 or 0x7fffffff, or a NaN epsilon, aborted the process
+    // (SIGABRT) inside llama.cpp's loader.
+    use arcsynth::llm::gguf::{coder_model, preset};
+    let dir = temp_dir("llm-hostile");
+    let cases: Vec<(&str, Box<dyn Fn(&mut arcsynth::llm::gguf::GgufWriter)>, &str)> = vec![
+        ("layers0", Box::new(|w| w.u32("qwen2.block_count", 0)), "qwen2.block_count is 0"),
+        ("layersmax", Box::new(|w| w.u32("qwen2.block_count", 0x7fff_ffff)), "qwen2.block_count is 2147483647"),
+        ("layers1", Box::new(|w| w.u32("qwen2.block_count", 1)), "blk.1."),
+        ("eps", Box::new(|w| w.f32("qwen2.attention.layer_norm_rms_epsilon", f32::NAN)), "layer_norm_rms_epsilon"),
+        ("kv0", Box::new(|w| w.u32("qwen2.attention.head_count_kv", 0)), "head_count_kv is 0"),
+        ("kv3", Box::new(|w| w.u32("qwen2.attention.head_count_kv", 3)), "not a multiple"),
+        ("heads", Box::new(|w| w.u32("qwen2.attention.head_count", 6)), "not a multiple"),
+        ("types", Box::new(|w| w.i32s("tokenizer.ggml.token_type", vec![1; 5])), "token_type has 5 entries"),
+        ("eos", Box::new(|w| w.u32("tokenizer.ggml.eos_token_id", 1_000_000)), "eos_token_id is 1000000"),
+    ];
+    for (name, edit, words) in cases {
+        let mut w = coder_model(preset("tiny").unwrap(), 1);
+        edit(&mut w);
+        let path = dir.join(format!("{name}.gguf"));
+        std::fs::write(&path, w.to_bytes()).unwrap();
+        let out = arcsynth(&["dev", "generate", "--model", path.to_str().unwrap(), "--prompt", "hi"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        let last = err.trim_end().lines().last().unwrap_or_default();
+        assert!(last.contains(path.to_str().unwrap()) && last.contains(words), "{name}: {err}");
+    }
+    // Counts that no file could hold are refused without reading on.
+    let mut huge = std::fs::read(tiny()).unwrap();
+    huge[8..16].copy_from_slice(&(1u64 << 60).to_le_bytes());
+    let path = dir.join("tensors.gguf");
+    std::fs::write(&path, &huge).unwrap();
+    let out = arcsynth(&["dev", "generate", "--model", path.to_str().unwrap(), "--prompt", "hi"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not fit the file"), "{}", stderr(&out));
+    // The models the project writes pass.
+    for preset in ["tiny", "grid-tiny"] {
+        let path = dir.join(format!("{preset}.gguf"));
+        arcsynth::llm::gguf::make_model(preset, &path, 1).unwrap();
+        arcsynth::llm::gguf_check::check(&path).unwrap_or_else(|e| panic!("{preset}: {e}"));
+    }
+}
+
+#[test]
 fn make_model_writes_a_loadable_model_through_the_cli() {
     let p = temp_dir("llm-cli").join("m.gguf");
     let out = arcsynth(&["dev", "make-model", "--preset", "tiny", "--out", p.to_str().unwrap()]);

@@ -18,7 +18,11 @@ use crate::grid::Grid;
 
 impl From<DslError> for Box<EvalAltResult> {
     fn from(e: DslError) -> Self {
-        e.0.into()
+        match e.stop() {
+            // What the progress callback stops a run with, so the sandbox reports alike.
+            Some(stop) => Box::new(EvalAltResult::ErrorTerminated(stop.token().into(), rhai::Position::NONE)),
+            None => e.0.into(),
+        }
     }
 }
 

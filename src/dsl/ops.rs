@@ -14,6 +14,25 @@ pub struct DslError(pub String);
 
 pub type R<T> = Result<T, DslError>;
 
+impl DslError {
+    /// Why a primitive stopped a run from the outside ([`crate::watchdog`]): the
+    /// deadline passed or the memory budget ran out, not a refused argument.
+    pub fn stop(&self) -> Option<crate::watchdog::Stop> {
+        use crate::watchdog::Stop;
+        [Stop::Deadline, Stop::Memory].into_iter().find(|s| self.0 == stop_message(*s))
+    }
+}
+
+fn stop_message(s: crate::watchdog::Stop) -> String {
+    format!("the run's {} ran out", s.token())
+}
+
+/// Fails once the running program must stop ([`crate::watchdog`]); the primitives that
+/// loop long call it as they go.
+fn in_time() -> R<()> {
+    crate::watchdog::check().map_err(|s| DslError(stop_message(s)))
+}
+
 macro_rules! fail {
     ($($t:tt)*) => { return Err(DslError(format!($($t)*))) };
 }
@@ -664,6 +683,7 @@ pub fn complete_pattern(g: &Grid, unknown: i64) -> R<Grid> {
     let mut periods: Vec<(usize, usize)> = (1..=h).flat_map(|pr| (1..=w).map(move |pc| (pr, pc))).collect();
     periods.sort_by_key(|&(pr, pc)| (pr * pc, pr, pc));
     for (pr, pc) in periods {
+        in_time()?;
         let mut tile = vec![u; pr * pc];
         let ok = (0..h).all(|i| {
             (0..w).all(|j| {

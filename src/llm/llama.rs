@@ -56,23 +56,16 @@ impl Default for LoadOptions {
     }
 }
 
-/// Checks that `path` is a readable GGUF file before llama.cpp sees it (its loader
-/// debug-asserts on missing files, and a non-GGUF gives only a null pointer).
+/// Checks that `path` is a readable GGUF file with sane header values before llama.cpp
+/// sees it (its loader debug-asserts on missing files, a non-GGUF gives only a null
+/// pointer, and some header values abort the process: see `gguf_check`).
 pub fn check_model_file(path: &Path) -> Result<(), LlmError> {
     let err = |problem: String| LlmError::Model { path: path.display().to_string(), problem };
     let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read the model: {e}")))?;
     if !meta.is_file() {
         return Err(err("not a file".into()));
     }
-    let mut magic = [0u8; 4];
-    use std::io::Read;
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .map_err(|_| err("too short to be a GGUF model".into()))?;
-    if &magic != b"GGUF" {
-        return Err(err("not a GGUF file (its first bytes are not \"GGUF\")".into()));
-    }
-    Ok(())
+    super::gguf_check::check(path).map_err(err)
 }
 
 /// Loads a GGUF model after checking the file (llama.cpp's loader must not see a file

@@ -4,6 +4,7 @@
 //! messages into completions. Prompts are built elsewhere.
 
 pub mod gguf;
+pub mod gguf_check;
 #[cfg(feature = "llama")]
 pub mod llama;
 pub mod openai;

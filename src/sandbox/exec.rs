@@ -199,8 +199,8 @@ fn clock_or_limit(left: u64) -> R<()> {
     if left == 0 {
         return Err(Flow::Err(EvalAltResult::ErrorTooManyOperations(Position::NONE).into()));
     }
-    if super::past_deadline() {
-        return Err(Flow::Err(EvalAltResult::ErrorTerminated(Dynamic::UNIT, Position::NONE).into()));
+    if let Err(stop) = crate::watchdog::check() {
+        return Err(Flow::Err(EvalAltResult::ErrorTerminated(stop.token().into(), Position::NONE).into()));
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ mod pure;
 use std::cell::Cell;
 use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope, AST};
 
@@ -57,7 +57,7 @@ pub struct RunError {
 }
 
 impl RunError {
-    fn new(category: Category, message: impl Into<String>) -> RunError {
+    pub fn new(category: Category, message: impl Into<String>) -> RunError {
         RunError { category, message: message.into() }
     }
 }
@@ -78,6 +78,9 @@ pub struct Limits {
     pub max_array_size: usize,
     pub max_map_size: usize,
     pub max_variables: usize,
+    /// Bytes a run may allocate beyond what its thread held at its start (checked as it
+    /// goes, every 64 operations: see `watchdog`).
+    pub max_memory: usize,
 }
 
 impl Default for Limits {
@@ -91,6 +94,7 @@ impl Default for Limits {
             max_array_size: 5_000,
             max_map_size: 1_000,
             max_variables: 1_000,
+            max_memory: 256 << 20,
         }
     }
 }
@@ -103,48 +107,6 @@ pub fn fast_path_misses() -> u64 {
 
 thread_local! {
     static FAST_PATH_MISSES: Cell<u64> = const { Cell::new(0) };
-    /// Deadline of the run on this thread, read by the engine's progress callback.
-    static DEADLINE: Cell<Deadline> = const { Cell::new(Deadline::None) };
-}
-
-/// A run's deadline. The clock is first read at the run's first deadline check (within
-/// its first 256 operations), not at its start: most runs end before that, and reading
-/// the clock costs a tenth of a short program.
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    None,
-    /// `timeout` from the first check.
-    After(Duration),
-    At(Instant),
-}
-
-/// The deadline of a run on this thread, from its start until dropped; the deadline
-/// before it (of a run that called this one, if any) is then restored.
-struct DeadlineScope(Deadline);
-
-impl DeadlineScope {
-    fn start(timeout: Duration) -> DeadlineScope {
-        DeadlineScope(DEADLINE.with(|d| d.replace(Deadline::After(timeout))))
-    }
-}
-
-impl Drop for DeadlineScope {
-    fn drop(&mut self) {
-        DEADLINE.with(|d| d.set(self.0));
-    }
-}
-
-/// Whether the run on this thread is past its deadline (starting the clock at the first
-/// check).
-fn past_deadline() -> bool {
-    DEADLINE.with(|d| match d.get() {
-        Deadline::None => false,
-        Deadline::After(timeout) => {
-            d.set(Deadline::At(Instant::now() + timeout));
-            false
-        }
-        Deadline::At(t) => Instant::now() >= t,
-    })
 }
 
 /// A compiled program: the prelude merged with the program's own functions, and the
@@ -226,11 +188,10 @@ impl Sandbox {
             .set_optimization_level(OptimizationLevel::Simple);
         engine.on_progress(|ops| {
             // Checking the clock on every operation would cost more than the operation.
-            if ops % 64 == 0 && past_deadline() {
-                Some(Dynamic::UNIT)
-            } else {
-                None
+            if ops % 64 != 0 {
+                return None;
             }
+            crate::watchdog::check().err().map(|stop| stop.token().into())
         });
         let prelude = engine.compile(crate::dsl::PRELUDE).expect("the DSL prelude compiles");
         Sandbox { engine, prelude, exec_limits: exec_limits(&limits), limits }
@@ -271,7 +232,7 @@ impl Sandbox {
     /// operation counts differ).
     pub fn run(&self, program: &Program, input: &Grid) -> RunResult {
         let Some(lowered) = &program.lowered else { return self.guarded(|| self.run_rhai(program, input)) };
-        let _deadline = DeadlineScope::start(self.limits.timeout);
+        let _watch = crate::watchdog::Scope::start(self.limits.timeout, self.limits.max_memory);
         // A panic on the fast path goes to Rhai's evaluator too, which then reports the
         // run as it would have without the fast path.
         let result = match catch_unwind(AssertUnwindSafe(|| exec::run(&self.engine, lowered, input, &self.exec_limits))) {
@@ -306,7 +267,7 @@ impl Sandbox {
     /// Runs `f` under this sandbox's deadline, with panics caught, and checks its value
     /// is a valid ARC grid.
     fn guarded(&self, f: impl FnOnce() -> Result<Val, Box<EvalAltResult>>) -> RunResult {
-        let _deadline = DeadlineScope::start(self.limits.timeout);
+        let _watch = crate::watchdog::Scope::start(self.limits.timeout, self.limits.max_memory);
         finish(catch_unwind(AssertUnwindSafe(f)))
     }
 
@@ -359,6 +320,9 @@ fn classify(e: &EvalAltResult) -> RunError {
                 r.message = format!("in {name}: {}", r.message);
             }
             r
+        }
+        E::ErrorTerminated(why, _) if why.clone().into_string().is_ok_and(|w| w == crate::watchdog::Stop::Memory.token()) => {
+            RunError::new(Category::ResourceLimit, "used more memory than a run may")
         }
         E::ErrorTerminated(..) => RunError::new(Category::Timeout, "ran past its deadline"),
         E::ErrorTooManyOperations(..) => RunError::new(Category::ResourceLimit, "too many operations"),
