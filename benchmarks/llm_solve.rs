@@ -93,6 +93,20 @@ fn main() {
             *mends.entry(m.as_str().unwrap_or("?").to_string()).or_default() += 1;
         }
     }
+    // Refinements that rewrote their parent's code unchanged (comments and spacing aside):
+    // tokens spent for nothing new. `parent` indexes the task's own completions.
+    let mut by_task: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for c in &completions {
+        by_task.entry(c["task"].as_str().unwrap_or_default()).or_default().push(c);
+    }
+    let (mut refinements, mut copies) = (0usize, 0usize);
+    for lines in by_task.values() {
+        for c in lines.iter().filter(|c| c["round"].as_u64().unwrap_or(0) > 0) {
+            refinements += 1;
+            let parent = c["parent"].as_u64().and_then(|p| lines.get(p as usize));
+            copies += parent.is_some_and(|p| code_of(p["text"].as_str().unwrap_or_default()) == code_of(c["text"].as_str().unwrap_or_default())) as usize;
+        }
+    }
     let causes = |category: &str| top_causes(completions.iter().filter(|c| c["outcome"] == category).filter_map(|c| c["error"].as_str()), 5);
 
     // Per task: solved on train and right on test, by group.
@@ -130,6 +144,8 @@ fn main() {
         "unique_output_rate": f("unique_output_rate"),
         "unique_per_1000_tokens": f("unique_per_1000_tokens"),
         "mended_rate": f("mended_rate"),
+        "refinements": refinements,
+        "refinement_copy_rate": copies as f64 / refinements.max(1) as f64,
         "mends": mends,
         "outcomes": llm["outcomes"],
         "parse_errors": causes("parse error"),
@@ -156,7 +172,7 @@ fn main() {
     let name = format!("{}{variant}", if model.is_some() { "llm_solve" } else { "llm_solve_replay" });
     let model_name = Path::new(model.as_deref().or(replay.as_deref()).unwrap()).file_name().unwrap().to_string_lossy().to_string();
     let summary = format!(
-        "{}: {model_name}, {} tasks, {} completions: valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2}/1000 tokens), mended {:.1}%; right on test {}/{} enum-solvable, {}/{} others (solved on train {}, {}); {}; {:.1} s/task median, decode {:.1} tokens/s, prefill {:.0} tokens/s, prompt tokens {} ({} cached), peak RSS {:.0} MB",
+        "{}: {model_name}, {} tasks, {} completions: valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2}/1000 tokens), mended {:.1}%, refinements copying their parent {:.1}%; right on test {}/{} enum-solvable, {}/{} others (solved on train {}, {}); {}; {:.1} s/task median, decode {:.1} tokens/s, prefill {:.0} tokens/s, prompt tokens {} ({} cached), peak RSS {:.0} MB",
         common::commit(),
         report["tasks"].as_u64().unwrap_or(0),
         completions.len(),
@@ -166,6 +182,7 @@ fn main() {
         100.0 * f("unique_output_rate"),
         f("unique_per_1000_tokens"),
         100.0 * f("mended_rate"),
+        100.0 * copies as f64 / refinements.max(1) as f64,
         solved["enum"].1,
         solved["enum"].2,
         solved["other"].1,
@@ -186,6 +203,11 @@ fn main() {
     };
     let extra_env = if extra.is_empty() { String::new() } else { format!(" ARCSYNTH_BENCH_ARGS='{}'", extra.join(" ")) };
     common::record(&name, &format!("{env}{extra_env} cargo bench --bench llm_solve"), &result, &summary);
+}
+
+/// A completion's code without comments, fences and spacing, to tell a copy.
+fn code_of(text: &str) -> String {
+    text.lines().filter(|l| !l.trim_start().starts_with("//") && !l.trim_start().starts_with("```")).flat_map(|l| l.split_whitespace()).collect()
 }
 
 /// Task id -> group (`enum` or `other`), from the checked-in list.

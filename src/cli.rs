@@ -66,6 +66,11 @@ enum Command {
     /// The program library: merge and re-verify programs.jsonl files, export them.
     #[command(subcommand)]
     Library(LibraryCommand),
+    /// Join run directories (e.g. the shards of `search --shard K/N` run on several
+    /// machines) into one: results, completions, submission, programs and report.
+    /// Refuses tasks outside the task set, tasks found in two runs, and an --out that
+    /// already holds results.
+    Merge(MergeArgs),
     /// Write a run directory's HTML report (RUN_DIR/report.html): every task's pairs as
     /// coloured grids, its attempts (green/red when the answer is known), its programs.
     Report(ReportArgs),
@@ -114,6 +119,15 @@ fn seconds(s: &str) -> std::result::Result<Duration, String> {
         return Err(format!("`{s}`: must be a positive number of seconds"));
     }
     Duration::try_from_secs_f64(x).ok().filter(|d| *d <= Duration::from_secs(365 * 86_400)).ok_or_else(|| format!("`{s}`: at most a year (31536000 seconds)"))
+}
+
+/// A clap parser for `--shard K/N`.
+fn shard(s: &str) -> std::result::Result<(usize, usize), String> {
+    let parsed = s.split_once('/').and_then(|(k, n)| Some((k.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+    match parsed {
+        Some((k, n)) if (1..=n).contains(&k) && n <= 10_000 => Ok((k, n)),
+        _ => Err(format!("`{s}`: expected K/N with 1 <= K <= N, e.g. 1/4")),
+    }
 }
 
 /// What goes into the LLM's prompts, shared by `search` and `dev prompt`.
@@ -365,6 +379,10 @@ struct SearchArgs {
     /// Sampling temperature (default: Qwen's recommendation, 0.7; 0.6 with --thinking on).
     #[arg(long)]
     temperature: Option<f32>,
+    /// Sampling temperature of refinement requests (at 0.7 the 1.5B model mostly
+    /// rewrote the program it was shown).
+    #[arg(long, default_value_t = 1.0)]
+    refine_temperature: f32,
     #[arg(long, default_value_t = 0)]
     seed: u32,
     /// Seconds of LLM search per task (checked between requests).
@@ -391,6 +409,11 @@ struct SearchArgs {
     /// Stop after this many tasks (in task-id order).
     #[arg(long)]
     max_tasks: Option<usize>,
+    /// Search only shard K of N (1-based), a split of the task ids that every machine
+    /// computes alike: N machines each run one shard into their own --out, and
+    /// `arcsynth merge` joins the run directories.
+    #[arg(long, value_name = "K/N", value_parser = shard)]
+    shard: Option<(usize, usize)>,
     /// A grid-token model (GGUF) for the tasks no program solves: its answers replace
     /// their attempts (`answer_source: ttt`).
     #[arg(long, value_name = "GGUF")]
@@ -537,6 +560,19 @@ struct RunArgs {
     timeout_ms: u64,
 }
 
+#[derive(Args, Debug)]
+struct MergeArgs {
+    /// The run directories to join.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// The new run directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// The task set (default: the one the first run's run.json names).
+    #[arg(long, value_name = "PATH")]
+    tasks: Option<PathBuf>,
+}
+
 /// Where tasks come from; shared by every command that reads tasks.
 #[derive(Args, Debug)]
 struct TaskSource {
@@ -678,6 +714,7 @@ fn run(command: Command) -> Result<i32> {
         Command::Coverage(a) => coverage(a),
         Command::Library(c) => library(c),
         Command::Report(a) => report(a),
+        Command::Merge(a) => merge(a),
         Command::Dsl(DslCommand::Docs) => {
             print!("{}", crate::dsl::reference_markdown());
             Ok(exit::OK)
@@ -807,13 +844,19 @@ fn search(a: SearchArgs) -> Result<i32> {
     if !(1..=4).contains(&a.depth) {
         bail!("--depth must be 1..=4 (the search space grows about 100x per level)");
     }
+    if a.temperature.into_iter().chain([a.refine_temperature]).any(|t| !(0.0..=5.0).contains(&t)) {
+        bail!("--temperature and --refine-temperature must be between 0 and 5");
+    }
     if a.samples == 0 || a.batch == 0 || a.max_tokens == 0 || a.enough == 0 {
         bail!("--samples, --batch, --max-tokens and --enough must be at least 1");
     }
-    let tasks = a.source.load_first(a.max_tasks)?;
+    let mut tasks = a.source.load_first(a.max_tasks)?;
+    if let Some((k, n)) = a.shard {
+        tasks.retain(|t| srch::shard_of(&t.id, n) == k);
+    }
     // Everything that can fail on bad input fails here, before any task is searched.
     let model = use_llm.then(|| a.backend.model.clone().or_else(|| a.backend.completions.as_ref().map(|c| c.display().to_string()))).flatten();
-    let info = srch::RunInfo::new(&a.source.tasks, proposers.clone(), model);
+    let info = srch::RunInfo { shard: a.shard.map(|(k, n)| format!("{k}/{n}")), ..srch::RunInfo::new(&a.source.tasks, proposers.clone(), model) };
     info.check_resume(&a.out, a.force).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     let mut run = Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
@@ -846,6 +889,8 @@ fn search(a: SearchArgs) -> Result<i32> {
         sampling,
         grammar,
         prefill: if a.answer == "code-first" { srch::llm::CODE_FIRST.to_string() } else { String::new() },
+        refine_prefill: if a.answer == "code-first" { srch::llm::CODE_FIRST_REFINE.to_string() } else { String::new() },
+        refine_temperature: Some(a.refine_temperature),
         mend: !a.no_mend,
         ..LlmConfig::default()
     };
@@ -916,6 +961,38 @@ fn search(a: SearchArgs) -> Result<i32> {
     }
     print_sources(&r);
     println!("wrote {}/{{submission.json, programs.jsonl, completions.jsonl, report.json}}", a.out.display());
+    Ok(exit::OK)
+}
+
+fn merge(a: MergeArgs) -> Result<i32> {
+    use crate::search::{self as srch, RunInfo};
+    let infos: Vec<Option<RunInfo>> = a.runs.iter().map(|d| RunInfo::read(d)).collect();
+    let source = match (&a.tasks, infos.iter().flatten().next()) {
+        (Some(t), _) => t.clone(),
+        (None, Some(info)) => info.tasks.clone(),
+        (None, None) => bail!("{}: no run.json naming its tasks; give --tasks", a.runs[0].display()),
+    };
+    let source = std::fs::canonicalize(&source).unwrap_or(source);
+    for (dir, info) in a.runs.iter().zip(&infos) {
+        if let Some(other) = info.as_ref().filter(|i| i.tasks != source) {
+            bail!("{}: a run over {}, not {}", dir.display(), other.tasks.display(), source.display());
+        }
+    }
+    let tasks = TaskSource { tasks: source.clone(), strict: false }.load_first(None)?;
+    let mut proposers: Vec<String> = infos.iter().flatten().flat_map(|i| i.proposers.clone()).collect();
+    proposers.dedup();
+    let model = infos.iter().flatten().find_map(|i| i.model.clone());
+    let info = RunInfo::new(&source, proposers, model);
+    let n = srch::merge_runs(&a.out, &a.runs, &tasks, &info).map_err(|e| anyhow::anyhow!(e))?;
+    let run = srch::Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot read the merged run", a.out.display()))?;
+    let r = run.report(&tasks);
+    println!("merged {n} tasks from {} run directories into {} (solved on train: {})", a.runs.len(), a.out.display(), r.solved_train);
+    if let (Some(total), Some(max)) = (r.pass_at_2, r.scored_tasks) {
+        println!("pass@2 on test outputs: {total:.2} / {max} ({:.1}%)", 100.0 * total / max as f64);
+    }
+    if n < tasks.len() {
+        println!("{} of the {} tasks of {} are in no run yet", tasks.len() - n, tasks.len(), source.display());
+    }
     Ok(exit::OK)
 }
 

@@ -439,3 +439,45 @@ fn resume_trusts_only_whole_results_of_this_task_set() {
     let sub = read_json(&out.join("submission.json"));
     assert_eq!(sub.as_object().unwrap().keys().collect::<Vec<_>>(), ["0520fde7"]);
 }
+
+#[test]
+fn two_shards_merged_give_the_unsharded_submission() {
+    // Tasks the enumerator finishes well inside its budget, so timing cannot matter.
+    let dir = temp_dir("shards");
+    let ids = ["3c9b0459", "0520fde7", "6d0aefbc", "a416b8f3", "25ff71a9", "6150a2bd"];
+    let tasks = task_dir(&dir, &ids, true);
+    let run = |name: &str, extra: &[&str]| {
+        let mut args = vec!["--time-per-task", "20"];
+        args.extend_from_slice(extra);
+        let o = search(&tasks, &dir.join(name), &args);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        read_json(&dir.join(name).join("submission.json"))
+    };
+    let whole = run("whole", &[]);
+    let (one, two) = (run("s1", &["--shard", "1/2"]), run("s2", &["--shard", "2/2"]));
+    let (n1, n2) = (one.as_object().unwrap().len(), two.as_object().unwrap().len());
+    assert!(n1 > 0 && n2 > 0 && n1 + n2 == ids.len(), "shards of {n1} and {n2} tasks");
+    assert_eq!(read_json(&dir.join("s1/run.json"))["shard"], "1/2");
+    let d = |name: &str| dir.join(name).display().to_string();
+    let merged = arcsynth(&["merge", &d("s1"), &d("s2"), "--out", &d("merged")]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert!(stdout(&merged).contains(&format!("merged {} tasks", ids.len())), "{}", stdout(&merged));
+    assert_eq!(read_json(&dir.join("merged/submission.json")), whole);
+    assert_eq!(read_json(&dir.join("merged/report.json"))["pass_at_2"], read_json(&dir.join("whole/report.json"))["pass_at_2"]);
+    // Refused, each in one line: a task in two runs, a merge into a directory holding
+    // results, a run over other tasks, a shard that does not exist.
+    let other = task_dir(&dir.join("other"), &["007bbfb7"], true);
+    assert!(search(&other, &dir.join("foreign"), &["--time-per-task", "2"]).status.success());
+    for (args, words) in [
+        (vec!["merge".to_string(), d("s1"), d("whole"), "--out".into(), d("m2")], "is in both"),
+        (vec!["merge".to_string(), d("s1"), "--out".into(), d("s2")], "already holds results"),
+        (vec!["merge".to_string(), d("s1"), d("foreign"), "--out".into(), d("m3")], "a run over"),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = arcsynth(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(words) && stderr(&o).trim_end().lines().count() == 1, "{args:?}: {}", stderr(&o));
+    }
+    let bad = search(&tasks, &dir.join("bad"), &["--shard", "3/2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -42,6 +42,12 @@ pub struct LlmConfig {
     /// The start of every answer, written for the model (see [`CODE_FIRST`]); empty:
     /// the model starts its answer itself.
     pub prefill: String,
+    /// The start of refinement answers; empty: `prefill`. Code-first refinements start
+    /// with [`CODE_FIRST_REFINE`]: under the plain start the model copied the program it
+    /// was shown.
+    pub refine_prefill: String,
+    /// The sampling temperature of refinement requests; `None`: `sampling`'s.
+    pub refine_temperature: Option<f32>,
     /// Mend the Rust habits of programs before compiling them (`dsl::mend`).
     pub mend: bool,
     /// REx exploration constant C.
@@ -53,6 +59,9 @@ pub struct LlmConfig {
 /// when the block closes ([`CODE_FIRST_STOP`]).
 pub const CODE_FIRST: &str = "```rhai\n//";
 pub const CODE_FIRST_STOP: &str = "\n```";
+/// The answer start of a code-first refinement: the comment line first says what the
+/// last program got wrong.
+pub const CODE_FIRST_REFINE: &str = "```rhai\n// What the last program got wrong:";
 
 impl Default for LlmConfig {
     fn default() -> LlmConfig {
@@ -65,6 +74,8 @@ impl Default for LlmConfig {
             sampling: Sampling::default(),
             grammar: None,
             prefill: String::new(),
+            refine_prefill: String::new(),
+            refine_temperature: None,
             mend: true,
             rex_c: 20.0,
         }
@@ -184,7 +195,7 @@ pub fn solve(
         s.spawn(move || {
             for batch in jobs {
                 let texts: Vec<&str> = batch.iter().map(|(_, p, _, _)| p.as_str()).collect();
-                let evals = evaluate::evaluate(sandbox, &texts, task);
+                let evals = evaluate::evaluate_until(sandbox, &texts, task, Some(start + cfg.task_timeout));
                 let out = batch
                     .into_iter()
                     .zip(evals)
@@ -260,10 +271,14 @@ pub fn solve(
             let request = Request {
                 messages,
                 n,
-                sampling: Sampling { seed: cfg.sampling.seed.wrapping_add(requests), ..cfg.sampling.clone() },
+                sampling: Sampling {
+                    seed: cfg.sampling.seed.wrapping_add(requests),
+                    temperature: if round > 0 { cfg.refine_temperature.unwrap_or(cfg.sampling.temperature) } else { cfg.sampling.temperature },
+                    ..cfg.sampling.clone()
+                },
                 grammar: cfg.grammar.clone(),
                 label: format!("{}/{round}", task.id),
-                prefill: cfg.prefill.clone(),
+                prefill: if round > 0 && !cfg.refine_prefill.is_empty() { cfg.refine_prefill.clone() } else { cfg.prefill.clone() },
             };
             requests += 1;
             asked_in_round += n;

@@ -97,6 +97,9 @@ pub struct RunInfo {
     pub model: Option<String>,
     /// The arcsynth version that wrote it.
     pub arcsynth: String,
+    /// `K/N` when the run searched one shard of the task set (`--shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 impl RunInfo {
@@ -104,7 +107,7 @@ impl RunInfo {
     /// be, so the report finds them from any folder).
     pub fn new(tasks: &Path, proposers: Vec<String>, model: Option<String>) -> RunInfo {
         let tasks = std::fs::canonicalize(tasks).unwrap_or_else(|_| tasks.to_path_buf());
-        RunInfo { tasks, proposers, model, arcsynth: env!("CARGO_PKG_VERSION").into() }
+        RunInfo { tasks, proposers, model, arcsynth: env!("CARGO_PKG_VERSION").into(), shard: None }
     }
 
     pub fn read(dir: &Path) -> Option<RunInfo> {
@@ -124,6 +127,63 @@ impl RunInfo {
             _ => Ok(()),
         }
     }
+}
+
+/// Which of `n` shards (1-based) a task belongs to: a hash of its id, so the split is
+/// the same on every machine and for every subset of the tasks.
+pub fn shard_of(task_id: &str, n: usize) -> usize {
+    (crate::grid::fnv1a(task_id.bytes()) % n.max(1) as u64) as usize + 1
+}
+
+/// Joins run directories (say, the shards of one task set searched on several
+/// machines) into a new one at `out`: every result and its completions, then the
+/// submission, programs and report of the whole. Refuses a result for a task outside
+/// `tasks`, one with the wrong number of attempts, a task found in two runs, and an
+/// `out` that already holds results. Returns the number of tasks merged.
+pub fn merge_runs(out: &Path, runs: &[PathBuf], tasks: &[Task], info: &RunInfo) -> Result<usize, String> {
+    let tests: BTreeMap<&str, usize> = tasks.iter().map(|t| (t.id.as_str(), t.test.len())).collect();
+    let mut merged: BTreeMap<String, (TaskResult, &Path)> = BTreeMap::new();
+    let mut completions: BTreeMap<String, Vec<CompletionRecord>> = BTreeMap::new();
+    for dir in runs {
+        let results = read_results(dir).map_err(|e| format!("{}: cannot read its results: {e}", dir.display()))?;
+        if results.is_empty() {
+            return Err(format!("{}: no results (is it a run directory?)", dir.display()));
+        }
+        for (id, r) in results {
+            match tests.get(id.as_str()) {
+                None => return Err(format!("{}: holds task {id}, which is not in {}", dir.display(), info.tasks.display())),
+                Some(&n) if r.attempts.len() != n => {
+                    return Err(format!("{}: task {id} has {} attempt pairs for {n} test inputs", dir.display(), r.attempts.len()))
+                }
+                Some(_) => {}
+            }
+            if let Some((_, other)) = merged.get(&id) {
+                return Err(format!("task {id} is in both {} and {}", other.display(), dir.display()));
+            }
+            merged.insert(id, (r, dir.as_path()));
+        }
+        let path = dir.join("completions.jsonl");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+        };
+        let records: Vec<CompletionRecord> = fsio::parse_jsonl(&text).map_err(|(line, e)| format!("{}: line {line}: {e}", path.display()))?;
+        for c in records {
+            completions.entry(c.task.clone()).or_default().push(c);
+        }
+    }
+    if read_results(out).is_ok_and(|r| !r.is_empty()) {
+        return Err(format!("{}: already holds results; merge into a new directory", out.display()));
+    }
+    let mut run = Run::open(out, tasks).map_err(|e| format!("{}: cannot write the run directory: {e}", out.display()))?;
+    run.write_info(info).map_err(|e| format!("{}: cannot write the run directory: {e}", out.display()))?;
+    let n = merged.len();
+    for (id, (r, _)) in merged {
+        let c = completions.remove(&id).unwrap_or_default();
+        run.record(r, &c, tasks).map_err(|e| format!("{}: cannot write results: {e}", out.display()))?;
+    }
+    Ok(n)
 }
 
 /// Search settings.
