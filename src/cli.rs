@@ -577,7 +577,7 @@ struct MergeArgs {
 #[derive(Args, Debug)]
 struct TaskSource {
     /// Task directory, single task file, or Kaggle *_challenges.json. Files are read only
-    /// if they are regular files of at most 64 MiB; a task with over 100 training pairs
+    /// if they are regular files of at most 32 MiB; a task with over 100 training pairs
     /// or test inputs is skipped.
     #[arg(long, value_name = "PATH", env = "ARCSYNTH_TASKS")]
     tasks: PathBuf,

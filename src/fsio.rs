@@ -8,9 +8,10 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// The largest task, submission, program or library file read (a Kaggle challenges file
-/// of 1,000 tasks is under 10 MiB).
-pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+/// The largest task, submission, program or library file read. A Kaggle challenges file
+/// of 1,000 tasks is well under it; parsing a file this size as JSON takes about 20
+/// bytes of memory per byte, so the cap keeps any input under 1 GB.
+pub const MAX_INPUT_BYTES: u64 = 32 << 20;
 
 /// Reads a text file the user named, refusing anything that is not a regular file (a
 /// FIFO would block, `/dev/zero` never ends) or is over `max` bytes. The errors say

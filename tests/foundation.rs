@@ -310,3 +310,82 @@ proptest! {
 thread_local! {
     static TASKS: std::rc::Rc<Vec<Task>> = std::rc::Rc::new(all_tasks());
 }
+
+/// JSON values shaped like tasks, with every kind of wrong part: missing keys, wrong
+/// types, ragged or empty rows, out-of-range and non-integer cells, huge numbers.
+fn arb_task_json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::{json, Value};
+    let cell = prop_oneof![
+        8 => (0i64..10).prop_map(Value::from),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => any::<f64>().prop_map(|f| json!(f)),
+        1 => Just(json!("3")),
+        1 => Just(Value::Null),
+    ];
+    let row = proptest::collection::vec(cell, 0..5).prop_map(Value::Array);
+    let grid = prop_oneof![
+        6 => proptest::collection::vec(row, 0..5).prop_map(Value::Array),
+        1 => Just(json!([])),
+        1 => Just(json!({"rows": 2})),
+        1 => Just(json!(7)),
+    ];
+    let pair = (grid.clone(), grid, any::<bool>(), any::<bool>()).prop_map(|(i, o, has_i, has_o)| {
+        let mut m = serde_json::Map::new();
+        if has_i {
+            m.insert("input".into(), i);
+        }
+        if has_o {
+            m.insert("output".into(), o);
+        }
+        Value::Object(m)
+    });
+    let pairs = prop_oneof![4 => proptest::collection::vec(pair, 0..4).prop_map(Value::Array), 1 => Just(json!("pairs"))];
+    (pairs.clone(), pairs, any::<bool>(), any::<bool>()).prop_map(|(train, test, has_train, has_test)| {
+        let mut m = serde_json::Map::new();
+        if has_train {
+            m.insert("train".into(), train);
+        }
+        if has_test {
+            m.insert("test".into(), test);
+        }
+        Value::Object(m)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_task_json_loads_or_is_a_one_line_error(v in arb_task_json()) {
+        // Fuzzing the task parser: no panic, and every refusal one line naming the file.
+        match task::parse_task(Path::new("fuzz.json"), "fuzz", &v) {
+            Ok(t) => prop_assert!(!t.train.is_empty() && !t.test.is_empty()),
+            Err(e) => {
+                let m = e.to_string();
+                prop_assert!(m.starts_with("fuzz.json") && !m.contains('\n'), "{}", m);
+            }
+        }
+    }
+
+    #[test]
+    fn mangled_task_files_load_or_are_one_line_errors(idx in 0usize..400, cuts in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        // Real task files with bytes overwritten: parsed or refused, never a panic.
+        let tasks = TASKS.with(|c| c.clone());
+        let path = training_dir().join(format!("{}.json", tasks[idx].id));
+        let mut bytes = std::fs::read(&path).unwrap();
+        for (at, b) in cuts {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        let file = temp_dir("fuzz-tasks").join(format!("{}.json", tasks[idx].id));
+        std::fs::write(&file, &bytes).unwrap();
+        match task::load(&file) {
+            Ok(set) => {
+                for e in set.skipped {
+                    prop_assert!(!e.to_string().contains('\n'), "{}", e);
+                }
+            }
+            Err(e) => prop_assert!(!e.to_string().contains('\n'), "{}", e),
+        }
+    }
+}

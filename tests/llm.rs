@@ -325,3 +325,36 @@ fn search_with_the_tiny_model_survives_a_kill_and_resumes() {
     assert!(lines.len() >= 5 * 8, "{} completions", lines.len());
     assert!(report["llm"]["completion_tokens"].as_u64().unwrap() > 0);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn mangled_model_headers_are_refused_or_load_never_abort(
+        edits in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 1..5),
+        cut in proptest::option::of(16usize..4096),
+    ) {
+        // Fuzzing the GGUF header (the tiny model's first 4 KiB: counts, metadata,
+        // vocabulary) with overwritten bytes or a truncation. The check answers without
+        // panicking; a file it passes goes to llama.cpp through the binary, which must
+        // exit with a status (0, or 2 with a one-line error), never die of a signal.
+        let mut bytes = std::fs::read(tiny()).unwrap();
+        for (at, b) in edits {
+            bytes[at] = b;
+        }
+        if let Some(n) = cut {
+            bytes.truncate(n);
+        }
+        let dir = temp_dir("llm-fuzz");
+        let path = dir.join(format!("m{}.gguf", arcsynth::grid::fnv1a(bytes.iter().copied())));
+        std::fs::write(&path, &bytes).unwrap();
+        match arcsynth::llm::gguf_check::check(&path) {
+            Err(e) => proptest::prop_assert!(!e.contains('\n'), "{}", e),
+            Ok(()) => {
+                let out = arcsynth(&["dev", "generate", "--model", path.to_str().unwrap(), "--prompt", "hi", "--max-tokens", "2"]);
+                proptest::prop_assert!(matches!(out.status.code(), Some(0) | Some(2)), "{:?}: {}", out.status, stderr(&out));
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -22,6 +22,11 @@ const CORPUS: &[(&str, &[Category])] = {
         ("fn solve(g) { sleep(1000000); g }", &[RuntimeError]),
         ("fn solve(g) { sleep(1000000.0); g }", &[RuntimeError]),
         ("fn solve(g) { let f = Fn(\"sleep\"); f.call(1000000); g }", &[RuntimeError]),
+        // F1: one call of a slow primitive (~0.85 s each before it checked the deadline).
+        ("fn solve(g) { let b = grid(120, 120, 0); for i in 0..8 { b.complete_pattern(0); } g }", &[Timeout]),
+        // F2: a map of big arrays grows inside a loop (see also the test of memory below).
+        ("fn solve(g) { let a = []; a.pad(4999, 0); let m = #{}; let i = 0; loop { m[`k${i}`] = a; i += 1; } }", &[ResourceLimit, Timeout]),
+        ("fn solve(g) { let a = []; a.pad(4999, 0); let all = []; loop { all.push(a); all.push(a); all = [all[0], all]; } }", &[ResourceLimit, Timeout]),
         ("fn solve(g) { while true {} }", &[ResourceLimit, Timeout]),
         ("fn solve(g) { let x = 0; loop { x += 1; } }", &[ResourceLimit, Timeout]),
         ("fn f(n) { if n == 0 { 0 } else { 1 + f(n - 1) } } fn solve(g) { f(100000); g }", &[ResourceLimit]),
@@ -140,6 +145,62 @@ fn a_slow_native_loop_is_stopped_by_the_wall_clock_deadline() {
     let err = sandbox.run_source("fn solve(g) { loop { g.scale_up(4).complete_symmetry(0); } }", &big).unwrap_err();
     assert_eq!(err.category, Category::Timeout, "{err}");
     assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+}
+
+#[test]
+fn memory_is_bounded_as_it_grows_not_when_a_loop_ends() {
+    // F2: this loop grew to 1.2 GB before the map-size check saw it. With no operation
+    // limit and a long deadline, only the memory budget can stop it.
+    let limits = Limits { timeout: Duration::from_secs(30), max_operations: 0, max_memory: 64 << 20, ..Limits::default() };
+    let sandbox = Sandbox::new(limits);
+    let start = Instant::now();
+    let src = "fn solve(g) { let a = []; a.pad(4999, 0); let m = #{}; let i = 0; loop { m[`k${i}`] = a; i += 1; } }";
+    let err = sandbox.run_source(src, &input()).unwrap_err();
+    assert_eq!(err.category, Category::ResourceLimit, "{err}");
+    assert!(err.message.contains("memory"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    if let Some(peak) = peak_rss_mib() {
+        assert!(peak < 1024, "peak memory {peak} MiB");
+    }
+    // The budget is per run: the next run on this thread starts afresh.
+    assert!(sandbox.run_source("fn solve(g) { let a = []; a.pad(4999, 0); g }", &input()).is_ok());
+}
+
+#[test]
+fn a_slow_program_costs_one_deadline_per_task_not_one_per_input() {
+    // F9: 794b24be has 10 training pairs and 2 test inputs. A program that runs to its
+    // deadline on the first is not run on the rest, and nothing runs past `until`.
+    let set = arcsynth::task::load(&common::training_dir()).unwrap();
+    let task = set.tasks.iter().find(|t| t.id == "794b24be").unwrap();
+    let limits = Limits { timeout: Duration::from_millis(300), max_operations: 0, ..Limits::default() };
+    let sandbox = Sandbox::new(limits);
+    let slow = "fn solve(g) { let b = g.scale_up(4); loop { b.complete_symmetry(0); } }";
+    let start = Instant::now();
+    let evals = arcsynth::evaluate::evaluate(&sandbox, &[slow], task);
+    let took = start.elapsed();
+    assert!(evals[0].train.iter().chain(&evals[0].test).all(|r| r.as_ref().is_err_and(|e| e.category == Category::Timeout)));
+    // Two threads may each start one run before either times out: two deadlines and slack.
+    assert!(took < Duration::from_millis(2 * 300 + 1000), "{took:?} for 12 inputs");
+    let start = Instant::now();
+    let evals = arcsynth::evaluate::evaluate_until(&sandbox, &[slow, "fn solve(g) { g }"], task, Some(Instant::now()));
+    assert!(start.elapsed() < Duration::from_millis(200), "{:?}", start.elapsed());
+    assert!(evals.iter().all(|e| e.train.iter().all(|r| r.as_ref().is_err_and(|e| e.message.contains("time budget")))));
+}
+
+#[test]
+fn the_engine_exposes_only_allowed_functions() {
+    // F0: nothing a program calls may block or reach outside (Rhai's `sleep` did). Every
+    // function the engine exposes is a DSL primitive, a prelude helper, or on this list
+    // of Rhai's arithmetic, logic, string, array, map and function-pointer basics.
+    let sandbox = Sandbox::new(Limits::default());
+    let dsl: std::collections::BTreeSet<String> = arcsynth::dsl::primitives().into_iter().map(|p| p.name.to_string()).collect();
+    // `anon$...`: the prelude's closures.
+    let unknown: Vec<String> =
+        sandbox.function_names().into_iter().filter(|n| !dsl.contains(n) && !n.starts_with("anon$") && !RHAI_ALLOWED.contains(&n.as_str())).collect();
+    assert!(unknown.is_empty(), "functions outside the allow-list: {unknown:?}");
+    for gone in ["sleep", "parse_json", "timestamp", "exit", "get_fn_metadata_list", "blob"] {
+        assert!(!sandbox.function_names().iter().any(|n| n == gone), "{gone} is exposed");
+    }
 }
 
 #[test]
@@ -293,3 +354,25 @@ fn enumerated_programs_answer_as_rhai_does() {
     eprintln!("{programs} enumerated programs, {runs} runs compared");
     assert!(programs > 1000, "{programs}");
 }
+
+/// Rhai's library functions a program may call (`SandboxPackage`): arithmetic, logic,
+/// bit fields, maths, strings, ranges and iterators, function pointers, arrays, maps.
+const RHAI_ALLOWED: &[&str] = &[
+    "!", "!=", "%", "&", "*", "**", "+", "+=", "-", "/", "<", "<<", "<=", "==", ">", ">=", ">>",
+    "E", "PI", "^", "abs", "acos", "acosh", "all", "append", "asin", "asinh", "atan", "atanh",
+    "bits", "bytes", "ceiling", "chars", "chop", "clear", "cos", "cosh", "debug", "dedup", "drain",
+    "end", "ends_with", "exp", "extract", "fill_with", "filter", "find", "find_map", "floor",
+    "for_each", "fraction", "get$bits", "get$bytes", "get$ceiling", "get$chars", "get$end",
+    "get$floor", "get$fraction", "get$int", "get$is_anonymous", "get$is_empty", "get$is_even",
+    "get$is_exclusive", "get$is_finite", "get$is_inclusive", "get$is_infinite", "get$is_nan",
+    "get$is_odd", "get$is_zero", "get$len", "get$name", "get$round", "get$start", "get_bit",
+    "get_bits", "hypot", "index_of", "insert", "int", "is_anonymous", "is_empty", "is_even",
+    "is_exclusive", "is_finite", "is_inclusive", "is_infinite", "is_nan", "is_odd", "is_zero",
+    "keys", "len", "ln", "log", "make_lower", "make_upper", "map", "max", "min", "mixin", "name",
+    "order", "order_by", "order_desc", "parse_float", "parse_int", "pop", "print", "push", "range",
+    "reduce", "reduce_rev", "remove", "retain", "reverse", "round", "set_bit", "set_bits", "sign",
+    "sin", "sinh", "some", "sort", "sort_by", "sort_desc", "splice", "split", "split_rev", "sqrt",
+    "start", "starts_with", "sub_string", "tan", "tanh", "to_binary", "to_blob", "to_chars",
+    "to_debug", "to_degrees", "to_float", "to_hex", "to_int", "to_json", "to_lower", "to_octal",
+    "to_radians", "to_string", "to_upper", "truncate", "values", "zip", "|",
+];

@@ -132,7 +132,9 @@ impl RunInfo {
 /// Which of `n` shards (1-based) a task belongs to: a hash of its id, so the split is
 /// the same on every machine and for every subset of the tasks.
 pub fn shard_of(task_id: &str, n: usize) -> usize {
-    (crate::grid::fnv1a(task_id.bytes()) % n.max(1) as u64) as usize + 1
+    // FNV-1a's low bits follow few input bits; a multiplicative mix spreads them.
+    let h = crate::grid::fnv1a(task_id.bytes()).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    (h % n.max(1) as u64) as usize + 1
 }
 
 /// Joins run directories (say, the shards of one task set searched on several
