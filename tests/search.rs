@@ -481,3 +481,28 @@ fn two_shards_merged_give_the_unsharded_submission() {
     let bad = search(&tasks, &dir.join("bad"), &["--shard", "3/2"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn slow_replayed_programs_finish_their_task_within_its_budget() {
+    // F1 through the search: eight programs that each call a ~0.85 s primitive in a loop.
+    // Before, each ran to its 1 s deadline plus one call (about 1.7 s) on each of the
+    // task's 5 inputs, some 30 s on 2 cores under `--task-timeout 1`; now the call stops
+    // at the deadline, a
+    // program that timed out runs on no other input, and no run starts past the budget.
+    let dir = temp_dir("replay-slow");
+    let tasks = task_dir(&dir, &["3c9b0459"], true);
+    let slow = "```rhai\nfn solve(g) { let b = grid(120, 120, 0); loop { b.complete_pattern(0); } }\n```";
+    let line = serde_json::json!({"label": "3c9b0459/0", "text": slow}).to_string();
+    let recorded = dir.join("recorded.jsonl");
+    std::fs::write(&recorded, format!("{}\n", vec![line; 8].join("\n"))).unwrap();
+    let out = dir.join("run");
+    let start = Instant::now();
+    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "8", "--refine-rounds", "0", "--task-timeout", "1", "--completions", recorded.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = read_json(&out.join("results/3c9b0459.json"));
+    let seconds = r["seconds"].as_f64().unwrap();
+    // The budget, one program's deadline (1 s), and slack for a loaded machine.
+    assert!(seconds < 1.0 + 1.0 + 1.0, "{seconds} s");
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    assert_eq!(r["llm"]["outcomes"]["timeout"], 8, "{r}");
+}
