@@ -221,6 +221,12 @@ fn only_regular_files_of_bounded_size_are_read() {
     let set = task::load(&many).unwrap();
     assert!(set.tasks.is_empty());
     assert!(set.skipped[0].to_string().contains("at most 100"), "{}", set.skipped[0]);
+    // ...and a file over the size cap is not parsed at all (a 51 MB task took 2.4 GB).
+    let big = dir.join("big.json");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(arcsynth::fsio::MAX_INPUT_BYTES + 1).unwrap();
+    let e = task::load(&big).unwrap_err().to_string();
+    assert!(e.contains("more than the"), "{e}");
 }
 
 #[test]
