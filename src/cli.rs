@@ -385,7 +385,9 @@ struct SearchArgs {
     refine_temperature: f32,
     #[arg(long, default_value_t = 0)]
     seed: u32,
-    /// Seconds of LLM search per task (checked between requests).
+    /// Seconds of LLM search per task: no request is sent and no program run starts
+    /// after them, so a task ends within them plus one run's deadline and the request
+    /// in flight.
     #[arg(long, default_value = "600", value_parser = seconds)]
     task_timeout: Duration,
     /// Stop a task once this many distinct programs solve its training pairs.

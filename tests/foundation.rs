@@ -335,27 +335,16 @@ fn arb_task_json() -> impl Strategy<Value = serde_json::Value> {
         1 => Just(json!({"rows": 2})),
         1 => Just(json!(7)),
     ];
-    let pair = (grid.clone(), grid, any::<bool>(), any::<bool>()).prop_map(|(i, o, has_i, has_o)| {
-        let mut m = serde_json::Map::new();
-        if has_i {
-            m.insert("input".into(), i);
+    // An object with each of two keys present or missing.
+    let object = |(a, b): (&'static str, &'static str)| {
+        move |(x, y, has_x, has_y): (Value, Value, bool, bool)| {
+            let entries = [(a, x, has_x), (b, y, has_y)];
+            Value::Object(entries.into_iter().filter(|e| e.2).map(|(k, v, _)| (k.to_string(), v)).collect())
         }
-        if has_o {
-            m.insert("output".into(), o);
-        }
-        Value::Object(m)
-    });
+    };
+    let pair = (grid.clone(), grid, any::<bool>(), any::<bool>()).prop_map(object(("input", "output")));
     let pairs = prop_oneof![4 => proptest::collection::vec(pair, 0..4).prop_map(Value::Array), 1 => Just(json!("pairs"))];
-    (pairs.clone(), pairs, any::<bool>(), any::<bool>()).prop_map(|(train, test, has_train, has_test)| {
-        let mut m = serde_json::Map::new();
-        if has_train {
-            m.insert("train".into(), train);
-        }
-        if has_test {
-            m.insert("test".into(), test);
-        }
-        Value::Object(m)
-    })
+    (pairs.clone(), pairs, any::<bool>(), any::<bool>()).prop_map(object(("train", "test")))
 }
 
 proptest! {

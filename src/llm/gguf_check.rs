@@ -18,8 +18,9 @@
 //!   of the head count unless `A.attention.key_length` gives the head size;
 //! - `A.attention.layer_norm_rms_epsilon` and `layer_norm_epsilon`, when present, are
 //!   finite and positive; `A.rope.freq_base` finite and positive;
-//! - the vocabulary (`tokenizer.ggml.tokens`) is not empty, `token_type` and `scores`
-//!   have one entry per token, and special token ids are inside it;
+//! - the vocabulary (`tokenizer.ggml.tokens`) is not empty, its tokens are distinct (a
+//!   byte-level one holds the newline's byte token), `token_type` and `scores` have one
+//!   entry per token, and special token ids are inside it;
 //! - every tensor has 1 to 4 dimensions, none 0, and fewer than 2^62 elements.
 
 use std::collections::HashMap;
@@ -83,7 +84,8 @@ impl<R: Read> Reader<R> {
         self.left -= n;
         Ok(String::from_utf8_lossy(&b).into_owned())
     }
-    fn value(&mut self, ty: u32, in_array: bool) -> Result<Meta, String> {
+    /// A value of type `ty`; the strings of an array are kept only with `keep_strings`.
+    fn value(&mut self, ty: u32, in_array: bool, keep_strings: bool) -> Result<Meta, String> {
         Ok(match ty {
             0 => Meta::Int(self.bytes::<1>()?[0] as i128),
             1 => Meta::Int(self.bytes::<1>()?[0] as i8 as i128),
@@ -96,7 +98,7 @@ impl<R: Read> Reader<R> {
                 self.bytes::<1>()?;
                 Meta::Bool
             }
-            8 => Meta::Str(self.string(!in_array)?),
+            8 => Meta::Str(self.string(!in_array || keep_strings)?),
             9 if !in_array => {
                 let item = self.u32()?;
                 let size = match item {
@@ -107,11 +109,11 @@ impl<R: Read> Reader<R> {
                     _ => return Err(format!("array of value type {item}")),
                 };
                 let n = self.count("array length", size)?;
-                let numbers = item != 8;
+                let keep = item != 8 || keep_strings;
                 let mut values = Vec::new();
                 for _ in 0..n {
-                    let v = self.value(item, true)?;
-                    if numbers && values.len() < 4096 {
+                    let v = self.value(item, true, keep_strings)?;
+                    if keep && (values.len() < 4096 || keep_strings) {
                         values.push(v);
                     }
                 }
@@ -154,7 +156,8 @@ fn read_header(path: &Path) -> Result<Header, String> {
     for _ in 0..n_kv {
         let key = r.string(true)?;
         let ty = r.u32()?;
-        let value = r.value(ty, false)?;
+        // The vocabulary is kept whole: llama.cpp asserts that its tokens are distinct.
+        let value = r.value(ty, false, key == "tokenizer.ggml.tokens")?;
         meta.insert(key, value);
     }
     let mut tensors = Vec::new();
@@ -245,6 +248,20 @@ pub fn check(path: &Path) -> Result<(), String> {
         Some(_) => return Err("tokenizer.ggml.tokens is empty or not a list".into()),
         None => None,
     };
+    if let Some(Meta::Array(_, tokens)) = h.meta.get("tokenizer.ggml.tokens") {
+        let mut seen = std::collections::HashSet::with_capacity(tokens.len());
+        for (i, t) in tokens.iter().enumerate() {
+            if let Meta::Str(t) = t {
+                if !seen.insert(t.as_str()) {
+                    return Err(format!("tokenizer.ggml.tokens has {t:?} twice (the second at {i})"));
+                }
+            }
+        }
+        // A byte-level BPE vocabulary must hold the newline's byte token.
+        if matches!(h.meta.get("tokenizer.ggml.model"), Some(Meta::Str(m)) if m == "gpt2") && !seen.contains("\u{10a}") {
+            return Err("tokenizer.ggml.tokens has no newline token (\"\u{10a}\")".into());
+        }
+    }
     if let Some(n) = vocab {
         for k in ["tokenizer.ggml.token_type", "tokenizer.ggml.scores"] {
             if let Some(Meta::Array(m, _)) = h.meta.get(k) {
