@@ -985,8 +985,8 @@ fn merge(a: MergeArgs) -> Result<i32> {
     proposers.dedup();
     let model = infos.iter().flatten().find_map(|i| i.model.clone());
     let info = RunInfo::new(&source, proposers, model);
-    let n = srch::merge_runs(&a.out, &a.runs, &tasks, &info).map_err(|e| anyhow::anyhow!(e))?;
-    let run = srch::Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot read the merged run", a.out.display()))?;
+    let run = srch::merge_runs(&a.out, &a.runs, &tasks, &info).map_err(|e| anyhow::anyhow!(e))?;
+    let n = run.results.len();
     let r = run.report(&tasks);
     println!("merged {n} tasks from {} run directories into {} (solved on train: {})", a.runs.len(), a.out.display(), r.solved_train);
     if let (Some(total), Some(max)) = (r.pass_at_2, r.scored_tasks) {

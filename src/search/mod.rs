@@ -129,6 +129,21 @@ impl RunInfo {
     }
 }
 
+/// Test inputs per task id, for [`trust`].
+fn test_counts(tasks: &[Task]) -> BTreeMap<&str, usize> {
+    tasks.iter().map(|t| (t.id.as_str(), t.test.len())).collect()
+}
+
+/// Why a stored result may not stand for task `id` of a task set (`tests`, from
+/// [`test_counts`]): a task outside the set, or not one attempt pair per test input.
+fn trust(tests: &BTreeMap<&str, usize>, id: &str, r: &TaskResult) -> Result<(), String> {
+    match tests.get(id) {
+        None => Err(format!("task {id} is not in this task set")),
+        Some(&n) if r.attempts.len() != n => Err(format!("task {id} has {} attempt pairs for {n} test inputs", r.attempts.len())),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Which of `n` shards (1-based) a task belongs to: a hash of its id, so the split is
 /// the same on every machine and for every subset of the tasks.
 pub fn shard_of(task_id: &str, n: usize) -> usize {
@@ -141,9 +156,9 @@ pub fn shard_of(task_id: &str, n: usize) -> usize {
 /// machines) into a new one at `out`: every result and its completions, then the
 /// submission, programs and report of the whole. Refuses a result for a task outside
 /// `tasks`, one with the wrong number of attempts, a task found in two runs, and an
-/// `out` that already holds results. Returns the number of tasks merged.
-pub fn merge_runs(out: &Path, runs: &[PathBuf], tasks: &[Task], info: &RunInfo) -> Result<usize, String> {
-    let tests: BTreeMap<&str, usize> = tasks.iter().map(|t| (t.id.as_str(), t.test.len())).collect();
+/// `out` that already holds results. Returns the merged run.
+pub fn merge_runs(out: &Path, runs: &[PathBuf], tasks: &[Task], info: &RunInfo) -> Result<Run, String> {
+    let tests = test_counts(tasks);
     let mut merged: BTreeMap<String, (TaskResult, &Path)> = BTreeMap::new();
     let mut completions: BTreeMap<String, Vec<CompletionRecord>> = BTreeMap::new();
     for dir in runs {
@@ -152,13 +167,7 @@ pub fn merge_runs(out: &Path, runs: &[PathBuf], tasks: &[Task], info: &RunInfo) 
             return Err(format!("{}: no results (is it a run directory?)", dir.display()));
         }
         for (id, r) in results {
-            match tests.get(id.as_str()) {
-                None => return Err(format!("{}: holds task {id}, which is not in {}", dir.display(), info.tasks.display())),
-                Some(&n) if r.attempts.len() != n => {
-                    return Err(format!("{}: task {id} has {} attempt pairs for {n} test inputs", dir.display(), r.attempts.len()))
-                }
-                Some(_) => {}
-            }
+            trust(&tests, &id, &r).map_err(|e| format!("{}: {e} ({})", dir.display(), info.tasks.display()))?;
             if let Some((_, other)) = merged.get(&id) {
                 return Err(format!("task {id} is in both {} and {}", other.display(), dir.display()));
             }
@@ -180,12 +189,13 @@ pub fn merge_runs(out: &Path, runs: &[PathBuf], tasks: &[Task], info: &RunInfo) 
     }
     let mut run = Run::open(out, tasks).map_err(|e| format!("{}: cannot write the run directory: {e}", out.display()))?;
     run.write_info(info).map_err(|e| format!("{}: cannot write the run directory: {e}", out.display()))?;
-    let n = merged.len();
+    let cannot_write = |e: std::io::Error| format!("{}: cannot write results: {e}", out.display());
     for (id, (r, _)) in merged {
         let c = completions.remove(&id).unwrap_or_default();
-        run.record(r, &c, tasks).map_err(|e| format!("{}: cannot write results: {e}", out.display()))?;
+        run.store(r, &c).map_err(cannot_write)?;
     }
-    Ok(n)
+    run.write_outputs(tasks).map_err(cannot_write)?;
+    Ok(run)
 }
 
 /// Search settings.
@@ -211,16 +221,12 @@ impl Run {
         std::fs::create_dir_all(dir.join("results"))?;
         fsio::write_atomic(&dir.join(".write-test"), b"ok")?;
         std::fs::remove_file(dir.join(".write-test"))?;
-        let tests: BTreeMap<&str, usize> = tasks.iter().map(|t| (t.id.as_str(), t.test.len())).collect();
+        let tests = test_counts(tasks);
         let mut results = read_results(dir)?;
-        results.retain(|id, r| match tests.get(id.as_str()) {
-            Some(&n) if r.attempts.len() == n => true,
-            Some(&n) => {
-                tracing::warn!("{}: {} attempt pairs for {n} test inputs, left out (recomputed)", dir.join("results").join(format!("{id}.json")).display(), r.attempts.len());
-                false
-            }
-            None => {
-                tracing::warn!("{}: not a task of this run, ignored", dir.join("results").join(format!("{id}.json")).display());
+        results.retain(|id, r| match trust(&tests, id, r) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("{}: {e}; left out (a search recomputes the tasks of this set)", dir.join("results").join(format!("{id}.json")).display());
                 false
             }
         });
@@ -240,6 +246,13 @@ impl Run {
     /// Records a finished task (its completions first, then its result) and rewrites
     /// the derived files.
     pub fn record(&mut self, result: TaskResult, completions: &[CompletionRecord], tasks: &[Task]) -> std::io::Result<()> {
+        self.store(result, completions)?;
+        self.write_outputs(tasks)
+    }
+
+    /// Records a finished task (its completions first, then its result) without
+    /// rewriting the derived files: for callers storing many at once.
+    fn store(&mut self, result: TaskResult, completions: &[CompletionRecord]) -> std::io::Result<()> {
         if !completions.is_empty() {
             let mut lines = String::new();
             for c in completions {
@@ -256,7 +269,7 @@ impl Run {
         }
         fsio::write_json_atomic(&self.dir.join("results").join(format!("{}.json", result.task)), &result)?;
         self.results.insert(result.task.clone(), result);
-        self.write_outputs(tasks)
+        Ok(())
     }
 
     /// Rewrites `submission.json`, `programs.jsonl` and `report.json` from the results.
