@@ -506,20 +506,27 @@ pub fn facts(task: &Task) -> String {
     if added.is_empty() && removed.is_empty() {
         out.push_str(" Each output has the same colours as its input.");
     }
-    if let Some(changes) = colour_changes(task) {
+    let places = containment(task);
+    // Where the output is the input turned, which colours "change" is noise.
+    let turned = places.as_deref().is_some_and(|p| p.starts_with(TURNED));
+    if let Some(changes) = colour_changes(task).filter(|_| !turned) {
         out.push(' ');
         out.push_str(&changes);
     }
-    if let Some(places) = containment(task) {
+    if let Some(places) = places {
         out.push(' ');
         out.push_str(&places);
     }
     out
 }
 
+const TURNED: &str = "Each output is its input turned or mirrored:";
+
 /// Where each output lies inside its input (a crop), or each input inside its output (a
 /// tiling, a border, a mirror added), when it does so in every training pair, at one or
 /// two places, and is at least 4 cells: "(row, column)" of its top-left cell per pair.
+/// Where outputs are made of turned or mirrored copies of their inputs, or are their
+/// inputs turned or mirrored, it names each copy by the DSL call that makes it.
 fn containment(task: &Task) -> Option<String> {
     let places = |big: &Grid, small: &Grid| -> Vec<(usize, usize)> {
         let ((bh, bw), (sh, sw)) = (big.shape(), small.shape());
@@ -542,12 +549,70 @@ fn containment(task: &Task) -> Option<String> {
             return Some(format!("Each output is a piece of its input, whose top-left cell is at (row, column) {}.", describe(&found)));
         }
     } else if larger {
+        // Copies turned or mirrored (a mirror added, a kaleidoscope) that make up the
+        // whole output: every view of the input found in it, named as the DSL call that
+        // makes it. Else where the input appears unchanged.
+        let copies = |e: &crate::task::Example| -> Vec<String> {
+            let mut seen: Vec<Grid> = Vec::new();
+            let mut out = Vec::new();
+            for (name, view) in views(&e.input) {
+                if seen.contains(&view) {
+                    continue;
+                }
+                out.extend(places(&e.output, &view).into_iter().map(|(r, c)| format!("{name} at ({r}, {c})")));
+                seen.push(view);
+            }
+            out
+        };
+        let found: Vec<Vec<String>> = task.train.iter().map(copies).collect();
+        let covered = task.train.iter().zip(&found).all(|(e, f)| !f.is_empty() && f.len() <= 4 && f.len() * e.input.cells().len() >= e.output.cells().len());
+        if covered && found.iter().any(|f| f.iter().any(|p| !p.starts_with("g at"))) {
+            if found.iter().all(|f| *f == found[0]) {
+                return Some(format!("Each output is made of copies of its input, with their top-left cells: {}.", found[0].join(", ")));
+            }
+            let per_pair: Vec<String> = found.iter().enumerate().map(|(i, f)| format!("pair {}: {}", i + 1, f.join(", "))).collect();
+            return Some(format!("Each output is made of copies of its input, with their top-left cells: {}.", per_pair.join("; ")));
+        }
         let found: Vec<_> = task.train.iter().map(|e| places(&e.output, &e.input)).collect();
         if all_found(&found) {
             return Some(format!("Each input appears unchanged in its output, with its top-left cell at (row, column) {}.", describe(&found)));
         }
+    } else if task.train.iter().all(|e| e.input.cells().len() == e.output.cells().len()) {
+        // Same size: the output may be the input turned or mirrored.
+        let same = views(&task.train.first()?.input).into_iter().skip(1).map(|(name, _)| name).find(|name| {
+            task.train.iter().all(|e| views(&e.input).into_iter().any(|(n, v)| n == *name && v == e.output))
+        });
+        return same.map(|name| format!("{TURNED} `{name}`."));
     }
     None
+}
+
+/// The eight turns and mirrors of `g`, each with the DSL call that makes it from `g`
+/// (`Dihedral::ALL` in another order).
+fn views(g: &Grid) -> Vec<(&'static str, Grid)> {
+    use crate::grid::Dihedral;
+    let call = |t: Dihedral| match t {
+        Dihedral::Identity => "g",
+        Dihedral::Rot90 => "g.rotate(1)",
+        Dihedral::Rot180 => "g.rotate(2)",
+        Dihedral::Rot270 => "g.rotate(3)",
+        Dihedral::FlipH => "g.flip_h()",
+        Dihedral::FlipV => "g.flip_v()",
+        Dihedral::Transpose => "g.transpose()",
+        Dihedral::AntiTranspose => "g.transpose().rotate(2)",
+    };
+    // Simplest first: where views coincide (a symmetric input), the first one names them.
+    let order = [
+        Dihedral::Identity,
+        Dihedral::FlipH,
+        Dihedral::FlipV,
+        Dihedral::Rot180,
+        Dihedral::Transpose,
+        Dihedral::Rot90,
+        Dihedral::Rot270,
+        Dihedral::AntiTranspose,
+    ];
+    order.into_iter().map(|t| (call(t), g.transform(t))).collect()
 }
 
 /// For tasks whose outputs keep their inputs' shapes: which cells change colour, over all

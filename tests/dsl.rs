@@ -164,3 +164,17 @@ fn reference_programs_may_use_prelude_helpers_and_redefine_them() {
     let out = sandbox.run_source("fn largest(x) { 7 } fn solve(g) { grid(1, 1, largest(g)) }", &g).unwrap();
     assert_eq!(out.to_text(), "7");
 }
+
+/// The forms small models write for a one-cell answer, a grid built by `set` and a blank
+/// grid give the grids they mean (issue #20: 16 of 464 recorded completions failed as
+/// "wrong return type" on them).
+#[test]
+fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
+    let sandbox = Sandbox::new(Limits::default());
+    let g = arcsynth::grid::Grid::from_text("120\n003").unwrap();
+    assert_eq!(sandbox.run_source("fn solve(g) { if g.count(3) == 1 { 7 } else { 1 } }", &g).unwrap().to_text(), "7");
+    assert_eq!(sandbox.run_source("fn solve(g) { g.set(0, 0, 5) }", &g).unwrap().to_text(), "520\n003");
+    let chain = "fn solve(g) { let out = grid(2, 3); out = out.set(1, 2, 4); out.set(0, 0, g.get(0, 1)); out }";
+    assert_eq!(sandbox.run_source(chain, &g).unwrap().to_text(), "200\n004");
+    assert_eq!(sandbox.run_source("fn solve(g) { 10 }", &g).unwrap_err().category, Category::WrongReturnType);
+}

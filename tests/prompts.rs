@@ -122,13 +122,11 @@ fn examples_by_fit_come_close_but_never_solve_the_task() {
 fn facts_say_shape_and_colours() {
     let set = task::load(&training_dir()).unwrap();
     let facts = |id: &str| prompt::facts(set.get(id).unwrap());
-    // 3c9b0459 (rotate by 180): 24 of the 36 cells move to another colour, in 12 ways.
+    // 3c9b0459 (rotate by 180): the turn, not the 24 cells that "change colour" by it.
     assert_eq!(
         facts("3c9b0459"),
         "Every output has the same shape as its input. Each output has the same colours as its input. \
-         24 of 36 cells change colour: 2->9 (3 of 11 cells of 2), 5->8 (3 of 4 cells of 5), 8->5 (3 of 6 cells of 8), \
-         9->2 (3 of 6 cells of 9), 1->2 (2 of 3 cells of 1), 2->1 (2 of 11 cells of 2), 2->4 (2 of 11 cells of 2), \
-         4->2 (2 of 3 cells of 4), and 4 other changes."
+         Each output is its input turned or mirrored: `g.rotate(2)`."
     );
     // 007bbfb7: 3x3 -> 9x9.
     assert!(facts("007bbfb7").starts_with("Every output is 3 times its input's rows and 3 times its columns."), "{}", facts("007bbfb7"));
@@ -147,6 +145,13 @@ fn facts_say_shape_and_colours() {
     assert!(facts("49d1d64f").ends_with("Each input appears unchanged in its output, with its top-left cell at (row, column) (1, 1), (1, 1), (1, 1)."), "{}", facts("49d1d64f"));
     // 7b7f7511: the output is one half of a doubled input, so it is found twice.
     assert!(facts("7b7f7511").contains("(0, 0) or (0, 4), (0, 0) or (0, 3), (0, 0) or (3, 0)."), "{}", facts("7b7f7511"));
+    // 8be77c9e: the input with its top-bottom mirror below it, named by the DSL calls.
+    assert!(facts("8be77c9e").ends_with("Each output is made of copies of its input, with their top-left cells: g at (0, 0), g.flip_v() at (3, 0)."), "{}", facts("8be77c9e"));
+    // 6150a2bd: the whole output is the input turned; 3c9b0459 (same rule) says the same.
+    assert!(facts("6150a2bd").ends_with("Each output is its input turned or mirrored: `g.rotate(2)`."), "{}", facts("6150a2bd"));
+    assert!(facts("3c9b0459").ends_with("`g.rotate(2)`."), "{}", facts("3c9b0459"));
+    // A colour map is no turn: d511f180 says nothing of the kind.
+    assert!(!facts("d511f180").contains("turned"), "{}", facts("d511f180"));
     // f9012d9b: a 2x2 patch found all over its input says nothing.
     assert!(!facts("f9012d9b").contains("piece of its input"), "{}", facts("f9012d9b"));
 }

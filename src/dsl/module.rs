@@ -68,6 +68,11 @@ pub mod dsl_api {
     pub fn grid(rows: INT, cols: INT, c: INT) -> Res<Grid> {
         Ok(ops::new_grid(rows, cols, c)?)
     }
+    /// New grid of `rows` x `cols` filled with colour 0.
+    #[rhai_fn(name = "grid", return_raw)]
+    pub fn grid_zeros(rows: INT, cols: INT) -> Res<Grid> {
+        Ok(ops::new_grid(rows, cols, 0)?)
+    }
     /// Grid from an array of rows of colours, e.g. `grid_from([[1, 0], [0, 1]])`.
     #[rhai_fn(return_raw)]
     pub fn grid_from(rows: Array) -> Res<Grid> {
@@ -93,10 +98,11 @@ pub mod dsl_api {
     pub fn get(g: &mut Grid, r: INT, c: INT) -> INT {
         ops::get(g, r, c)
     }
-    /// Set the cell (r, c) to colour `v`, in place (the only primitive that mutates).
+    /// Set the cell (r, c) to colour `v`, in place (the only primitive that mutates); also returns the grid.
     #[rhai_fn(return_raw)]
-    pub fn set(g: &mut Grid, r: INT, c: INT, v: INT) -> Res<()> {
-        Ok(ops::set(g, r, c, v)?)
+    pub fn set(g: &mut Grid, r: INT, c: INT, v: INT) -> Res<Grid> {
+        ops::set(g, r, c, v)?;
+        Ok(g.clone())
     }
     /// Row `r` as an array of colours.
     #[rhai_fn(pure, return_raw)]

@@ -335,11 +335,14 @@ fn classify(e: &EvalAltResult) -> RunError {
     }
 }
 
-/// Accepts a `Grid`, or an array of rows of colours (a common way for programs to answer).
+/// Accepts a `Grid`, an array of rows of colours (a common way for programs to answer),
+/// or one colour, which is a 1x1 grid (small models answer a one-cell task with `7`).
 fn to_grid(value: Dynamic) -> RunResult {
     let type_name = value.type_name();
     let grid = if value.is::<Grid>() {
         value.cast::<Grid>()
+    } else if let Some(colour) = value.as_int().ok().filter(|c| (0..=9).contains(c)) {
+        Grid::from_rows(&[[colour]]).map_err(|e| RunError::new(Category::InvalidGrid, e.to_string()))?
     } else if let Some(rows) = value.clone().try_cast::<rhai::Array>() {
         let mut out = Vec::with_capacity(rows.len());
         for (r, row) in rows.into_iter().enumerate() {
