@@ -525,8 +525,9 @@ const TURNED: &str = "Each output is its input turned or mirrored:";
 /// Where each output lies inside its input (a crop), or each input inside its output (a
 /// tiling, a border, a mirror added), when it does so in every training pair, at one or
 /// two places, and is at least 4 cells: "(row, column)" of its top-left cell per pair.
-/// Where outputs are made of turned or mirrored copies of their inputs, or are their
-/// inputs turned or mirrored, it names each copy by the DSL call that makes it.
+/// Where outputs are halves or the trimmed content of their inputs, are made of turned
+/// or mirrored copies of them, or are them turned or mirrored, it names each part or
+/// copy by the DSL call that makes it.
 fn containment(task: &Task) -> Option<String> {
     let places = |big: &Grid, small: &Grid| -> Vec<(usize, usize)> {
         let ((bh, bw), (sh, sw)) = (big.shape(), small.shape());
@@ -544,6 +545,15 @@ fn containment(task: &Task) -> Option<String> {
     let smaller = task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len() && e.output.cells().len() >= 4);
     let larger = task.train.iter().all(|e| e.input.cells().len() < e.output.cells().len() && e.input.cells().len() >= 4);
     if smaller {
+        // A part the DSL names (a half, the trimmed content), per pair.
+        let named: Option<Vec<&str>> = task.train.iter().map(|e| parts(&e.input).into_iter().find(|(_, p)| *p == e.output).map(|(name, _)| name)).collect();
+        if let Some(named) = named {
+            if named.iter().all(|n| *n == named[0]) {
+                return Some(format!("Each output is a part of its input: `{}`.", named[0]));
+            }
+            let per_pair: Vec<String> = named.iter().enumerate().map(|(i, n)| format!("pair {}: `{n}`", i + 1)).collect();
+            return Some(format!("Each output is a part of its input: {}.", per_pair.join(", ")));
+        }
         let found: Vec<_> = task.train.iter().map(|e| places(&e.input, &e.output)).collect();
         if all_found(&found) {
             return Some(format!("Each output is a piece of its input, whose top-left cell is at (row, column) {}.", describe(&found)));
@@ -585,6 +595,19 @@ fn containment(task: &Task) -> Option<String> {
         return same.map(|name| format!("{TURNED} `{name}`."));
     }
     None
+}
+
+/// The parts of `g` that one DSL call cuts out, with the call.
+fn parts(g: &Grid) -> Vec<(&'static str, Grid)> {
+    use crate::dsl::ops;
+    let cut = [
+        ("g.left_half()", ops::left_half(g)),
+        ("g.right_half()", ops::right_half(g)),
+        ("g.top_half()", ops::top_half(g)),
+        ("g.bottom_half()", ops::bottom_half(g)),
+        ("g.trim()", ops::trim(g, ops::background(g) as i64)),
+    ];
+    cut.into_iter().filter_map(|(name, part)| Some((name, part.ok()?))).collect()
 }
 
 /// The eight turns and mirrors of `g`, each with the DSL call that makes it from `g`

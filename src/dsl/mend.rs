@@ -5,7 +5,9 @@
 //! does not exist) into the Rhai that means what the writer meant: `let mut x` is
 //! `let x`, `fn solve(g: Grid) -> Grid` is `fn solve(g)`, `x.clone()` is `x` (Rhai
 //! copies values on assignment), `&x` is `x`, `n as usize` is `n`, `vec![..]` is
-//! `[..]`, `for _ in` names its variable, and C's `c ? a : b` is `if c { a } else { b }`.
+//! `[..]`, `[x; n]` is `filled(x, n)` (a prelude helper), `let (a, b) = (x, y);` is one
+//! `let` per name, `for _ in` names its variable, and C's `c ? a : b` is
+//! `if c { a } else { b }`.
 //! [`mend_script`] also takes an answer that wrote only the body of `solve`. Comments
 //! and strings are never touched, and a program that defines a function of
 //! a removed method's name keeps its calls.
@@ -24,7 +26,7 @@ pub struct Mended {
 }
 
 /// Every mend, by the name recorded when it applies.
-pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:", "fn solve"];
+pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", "[x; n]", "let (a, b)", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:", "fn solve"];
 
 /// Methods that return their receiver unchanged in Rust's sense of ownership or
 /// iteration, and the mend each belongs to. `.collect::<T>()` is handled with `.collect()`.
@@ -108,6 +110,15 @@ pub fn mend(src: &str) -> Mended {
                 m.replace[i] = Some("_unused");
                 m.fix("for _");
             }
+            // Rust's `[x; n]`: the prelude's `filled(x, n)`.
+            (Kind::Punct, "[") => {
+                if let Some((semi, close)) = m.repeat_array(i) {
+                    m.replace[i] = Some("filled(");
+                    m.replace[semi] = Some(",");
+                    m.replace[close] = Some(")");
+                    m.fix("[x; n]");
+                }
+            }
             (Kind::Punct, ".") => {
                 if let Some(end) = m.no_op_call(i, &defined) {
                     i = end;
@@ -118,6 +129,14 @@ pub fn mend(src: &str) -> Mended {
         i += 1;
     }
     let mut mended = m.finish();
+    // Destructuring lets, one at a time.
+    for n in 0..16 {
+        let Some(text) = destructure(&mended.text, n) else { break };
+        mended.text = text;
+        if !mended.fixes.contains(&"let (a, b)") {
+            mended.fixes.push("let (a, b)");
+        }
+    }
     // Conditional operators, one at a time (a branch may hold another).
     for _ in 0..16 {
         let Some(text) = ternary(&mended.text) else { break };
@@ -127,6 +146,66 @@ pub fn mend(src: &str) -> Mended {
         }
     }
     mended
+}
+
+/// The first `let (a, b) = rhs;` (or `let [a, b] = rhs;`) in `src` as
+/// `let _parts{n} = rhs; let a = _parts{n}[0]; let b = _parts{n}[1];`, a tuple `rhs`
+/// `(x, y)` becoming the array `[x, y]`; `_` names are skipped. `None` when there is none.
+fn destructure(src: &str, n: usize) -> Option<String> {
+    let toks = tokens(src);
+    let code: Vec<usize> = (0..toks.len()).filter(|&j| !matches!(toks[j].kind, Kind::Space | Kind::Comment)).collect();
+    let text = |k: usize| code.get(k).map_or("", |&j| toks[j].text);
+    // Position k in `code` of the bracket that closes the one at k.
+    let closing = |k: usize| -> Option<usize> {
+        let mut depth = 0i32;
+        for m in k..code.len() {
+            match text(m) {
+                "(" | "[" | "{" => depth += 1,
+                ")" | "]" | "}" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(m);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    };
+    let k = (0..code.len()).find(|&k| text(k) == "let" && matches!(text(k + 1), "(" | "["))?;
+    let close = closing(k + 1)?;
+    let names: Vec<&str> = (k + 2..close).map(text).filter(|t| *t != ",").collect();
+    let is_name = |t: &str| t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && t.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if names.is_empty() || !names.iter().all(|t| is_name(t)) || text(close + 1) != "=" {
+        return None;
+    }
+    // The `;` that ends the statement.
+    let mut depth = 0i32;
+    let mut end = None;
+    for m in close + 2..code.len() {
+        match text(m) {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" if depth == 0 => return None,
+            ")" | "]" | "}" => depth -= 1,
+            ";" if depth == 0 => {
+                end = Some(m);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let end = end?;
+    let concat = |from: usize, to: usize| toks[from..to].iter().map(|t| t.text).collect::<String>();
+    let mut rhs = concat(code[close + 2], code[end]).trim().to_string();
+    if text(close + 2) == "(" && closing(close + 2) == Some(end - 1) && (close + 3..end - 1).any(|m| text(m) == ",") {
+        rhs = format!("[{}]", &rhs[1..rhs.len() - 1]);
+    }
+    let tmp = format!("_parts{n}");
+    let mut out = format!("let {tmp} = {rhs};");
+    for (i, name) in names.iter().enumerate().filter(|(_, name)| **name != "_") {
+        out.push_str(&format!(" let {name} = {tmp}[{i}];"));
+    }
+    Some(format!("{}{out}{}", concat(0, code[k]), concat(code[end] + 1, toks.len())))
 }
 
 /// The first `c ? a : b` in `src` rewritten as `if c { a } else { b }`, or `None`.
@@ -224,6 +303,24 @@ impl Mender<'_, '_> {
 
     fn prev(&self, i: usize) -> Option<usize> {
         (0..i).rev().find(|&j| !matches!(self.toks[j].kind, Kind::Space | Kind::Comment))
+    }
+
+    /// For the `[` at `open`: the `;` and `]` of Rust's array repeat `[x; n]`, when the
+    /// brackets hold one `;` outside any inner bracket.
+    fn repeat_array(&self, open: usize) -> Option<(usize, usize)> {
+        let mut depth = 0usize;
+        let mut semi = None;
+        for j in open + 1..self.toks.len() {
+            match self.toks[j].text {
+                "(" | "[" | "{" => depth += 1,
+                ")" | "]" | "}" if depth == 0 => return (self.toks[j].text == "]").then_some((semi?, j)),
+                ")" | "]" | "}" => depth -= 1,
+                ";" if depth == 0 && semi.is_none() => semi = Some(j),
+                ";" if depth == 0 => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     fn fix(&mut self, name: &'static str) {
@@ -398,6 +495,15 @@ mod tests {
         let m = mend_script("// fill\nlet mut out = g;\nout");
         assert_eq!((m.text.as_str(), m.fixes), ("fn solve(g) {\n// fill\nlet out = g;\nout\n}", vec!["let mut", "fn solve"]));
         assert_eq!(mend_script("fn f(x) { x }").text, "fn f(x) { x }");
+        assert_eq!(fixed("let counts = [[0; 3]; g.rows()];"), ("let counts = filled(filled(0, 3), g.rows());".into(), vec!["[x; n]"]));
+        assert_eq!(
+            fixed("fn solve(g) {\n    let (r1, c1) = (0, g.cols() - 1);\n    g\n}"),
+            ("fn solve(g) {\n    let _parts0 = [0, g.cols() - 1]; let r1 = _parts0[0]; let c1 = _parts0[1];\n    g\n}".into(), vec!["let (a, b)"])
+        );
+        assert_eq!(
+            fixed("let [r, _, c] = o.cells()[0]; let (mut a, b) = f(x);"),
+            ("let _parts0 = o.cells()[0]; let r = _parts0[0]; let c = _parts0[2]; let _parts1 = f(x); let a = _parts1[0]; let b = _parts1[1];".into(), vec!["let mut", "let (a, b)"])
+        );
         assert_eq!(fixed("let x = a > b ? a : b;"), ("let x = if a > b { a } else { b };".into(), vec!["?:"]));
         assert_eq!(fixed("out.set(i, 0, g.get(i, 0) == 1 ? 2 : 1);"), ("out.set(i, 0, if g.get(i, 0) == 1 { 2 } else { 1 });".into(), vec!["?:"]));
         assert_eq!(fixed("let c = v == 1 ? 2 : v == 2 ? 1 : v;"), ("let c = if v == 1 { 2 } else { if v == 2 { 1 } else { v } };".into(), vec!["?:"]));
@@ -411,6 +517,7 @@ mod tests {
             "fn solve(g) { let s = \"let mut x = y.clone()\"; // &x as usize\n g }",
             "fn clone(x) { x }\nfn solve(g) { g.clone() }",
             "fn solve(g) { let out = g; out = out.set(0, 0, 1); out }",
+            "fn solve(g) { let a = [g[0], (1; 2)]; let x = (a + b) * 2; g }",
             "fn solve(g) { let m = #{a: 1}; let v = m?.a ?? 0; g }",
         ] {
             assert_eq!(fixed(src), (src.to_string(), vec![]), "{src}");

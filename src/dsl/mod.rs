@@ -50,7 +50,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("Patterns", &["is_symmetric_h", "is_symmetric_v", "complete_symmetry", "complete_pattern", "period_rows", "period_cols"]),
     ("Cell-wise (closures and local rules)", &["grid_fn", "map_cells", "cell_key", "rewrite", "copy_color"]),
     ("Arrays", &["max_by", "min_by", "most_frequent"]),
-    ("Prelude helpers (written in Rhai)", &["largest", "smallest", "of_color"]),
+    ("Prelude helpers (written in Rhai)", &["largest", "smallest", "of_color", "filled"]),
 ];
 
 /// Registers the DSL's types and primitives on an engine.
