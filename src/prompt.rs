@@ -484,6 +484,7 @@ pub fn facts(task: &Task) -> String {
         "larger" => "Every output is larger than its input.".to_string(),
         _ => "Output shapes differ from input shapes in different ways.".to_string(),
     };
+    let shape = shape + sizes(task).as_str();
     let colours = |pick: &dyn Fn(&Grid, &Grid) -> Vec<usize>| {
         let mut all: Vec<usize> = task.train.iter().flat_map(|e| pick(&e.input, &e.output)).collect();
         all.sort_unstable();
@@ -660,10 +661,56 @@ fn colour_changes(task: &Task) -> Option<String> {
     if changed == 0 {
         return Some("No cell changes colour.".into());
     }
+    // A map that differs per pair (a colour from the input picks the new colour): each
+    // pair's own map, when every pair's is one colour to one.
+    let maps_to_one = changes.iter().any(|x| changes.iter().any(|y| x.0 == y.0 && x.1 != y.1));
+    if maps_to_one {
+        if let Some(per_pair) = colour_maps_per_pair(task) {
+            return Some(format!("{changed} of {cells} cells change colour, every cell of a colour the same way within each pair: {per_pair}."));
+        }
+    }
     changes.sort_by(|x, y| y.2.cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
     let shown: Vec<String> = changes.iter().take(8).map(|&(a, b, n)| format!("{a}->{b} ({n} of {} cells of {a})", moves[a].iter().sum::<usize>())).collect();
     let more = if changes.len() > 8 { format!(", and {} other changes", changes.len() - 8) } else { String::new() };
     Some(format!("{changed} of {cells} cells change colour: {}{more}.", shown.join(", ")))
+}
+
+/// What output sizes share when they vary and differ from their inputs': one row or one column, or as many cells as
+/// the input has cells that are not 0 (a count drawn as a bar). "" when none holds.
+fn sizes(task: &Task) -> String {
+    let all = |f: &dyn Fn(&crate::task::Example) -> bool| !task.train.is_empty() && task.train.iter().all(f);
+    if all(&|e| e.output.shape() == task.train[0].output.shape()) || all(&|e| e.output.cells().len() == e.input.cells().len()) {
+        return String::new();
+    }
+    let mut out = String::new();
+    if all(&|e| e.output.rows() == 1) {
+        out.push_str(" Every output is one row.");
+    } else if all(&|e| e.output.cols() == 1) {
+        out.push_str(" Every output is one column.");
+    }
+    if all(&|e| e.output.cells().len() == e.input.cells().iter().filter(|&&v| v != 0).count()) {
+        out.push_str(" Each output has as many cells as its input has cells that are not 0.");
+    }
+    out
+}
+
+/// Each pair's colour map ("pair 1: 5->4, 4->0"), when in every pair each changed colour
+/// changes on all its cells, to one colour; `None` otherwise.
+fn colour_maps_per_pair(task: &Task) -> Option<String> {
+    let mut out = Vec::new();
+    for (i, e) in task.train.iter().enumerate() {
+        let mut to: [Option<u8>; 10] = [None; 10];
+        for (&a, &b) in e.input.cells().iter().zip(e.output.cells()) {
+            match to[a as usize] {
+                None => to[a as usize] = Some(b),
+                Some(t) if t != b => return None,
+                _ => {}
+            }
+        }
+        let moves: Vec<String> = (0..10).filter_map(|a| to[a].filter(|&b| b as usize != a).map(|b| format!("{a}->{b}"))).collect();
+        out.push(format!("pair {}: {}", i + 1, if moves.is_empty() { "none".to_string() } else { moves.join(", ") }));
+    }
+    Some(out.join("; "))
 }
 
 fn shape(g: &Grid) -> String {

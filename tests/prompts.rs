@@ -130,8 +130,12 @@ fn facts_say_shape_and_colours() {
     );
     // 007bbfb7: 3x3 -> 9x9.
     assert!(facts("007bbfb7").starts_with("Every output is 3 times its input's rows and 3 times its columns."), "{}", facts("007bbfb7"));
-    // d631b094: a 1xN row of the input's one colour.
+    // d631b094: a 1xN row of the input's one colour, N its cells.
     assert!(facts("d631b094").contains("Outputs lose colours their inputs have: 0."), "{}", facts("d631b094"));
+    assert!(facts("d631b094").contains("Every output is one row. Each output has as many cells as its input has cells that are not 0."), "{}", facts("d631b094"));
+    // f76d97a5: within each pair 5 takes the other colour, which becomes 0.
+    assert!(facts("f76d97a5").ends_with("every cell of a colour the same way within each pair: pair 1: 4->0, 5->4; pair 2: 5->6, 6->0; pair 3: 5->9, 9->0."), "{}", facts("f76d97a5"));
+    assert!(!facts("f76d97a5").contains("as many cells"), "{}", facts("f76d97a5"));
     // c8f0f002: 7 becomes 5.
     let f = facts("c8f0f002");
     assert!(f.contains("use colours their inputs lack: 5") && f.contains("lose colours their inputs have: 7"), "{f}");
