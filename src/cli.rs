@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::prompt::{Library, Prompter, Templates};
+use crate::prompt::{Prompter, Templates};
 use crate::render::{self, Style};
 use crate::sandbox::{Limits, Sandbox};
 use crate::task::{self, TaskSet};
@@ -141,9 +141,10 @@ struct PromptArgs {
     /// task's shape relation and colour changes alone).
     #[arg(long, default_value = "fit", value_parser = ["fit", "features"])]
     example_ranking: String,
-    /// Worked examples from this library (a run's programs.jsonl, or the output of
-    /// `arcsynth library merge`) instead of the built-in reference solutions.
-    #[arg(long, value_name = "FILE")]
+    /// Worked examples from this library (a run's programs.jsonl or directory, the
+    /// output of `arcsynth library merge`, or .rhai files) instead of the built-in
+    /// reference solutions.
+    #[arg(long, value_name = "PATH")]
     library: Option<PathBuf>,
     /// Prompt templates from this directory instead of the built-in prompts/.
     #[arg(long, value_name = "DIR")]
@@ -156,10 +157,7 @@ impl PromptArgs {
             Some(dir) => Templates::load(dir)?,
             None => Templates::builtin(),
         };
-        let library = match &self.library {
-            Some(path) => Library::load_jsonl(path)?,
-            None => Library::builtin(),
-        };
+        let library = crate::library::worked_examples(self.library.as_deref())?;
         Ok(Prompter { rank_by_fit: self.example_ranking == "fit", ..Prompter::new(templates, library, self.examples) })
     }
 }

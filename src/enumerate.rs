@@ -804,7 +804,7 @@ struct State {
 }
 
 fn fingerprint(gs: &[Grid]) -> u64 {
-    gs.iter().fold(0xcbf29ce484222325u64, |h, g| (h ^ g.fingerprint()).wrapping_mul(0x100000001b3))
+    crate::grid::fnv1a_words(gs.iter().map(Grid::fingerprint))
 }
 
 fn accuracy(gs: &[Grid], task: &Task) -> f64 {

@@ -53,21 +53,10 @@ impl Evaluation {
     /// A fingerprint of the training behaviour (outputs or failure categories), for
     /// deduplicating programs that act the same.
     pub fn behaviour(&self) -> u64 {
-        let mut h: u64 = 0xcbf29ce484222325;
-        let mut mix = |x: u64| {
-            h ^= x;
-            h = h.wrapping_mul(0x100000001b3);
-        };
-        if let Some(e) = &self.compile_error {
-            mix(e.category as u64 + 1);
-        }
-        for r in &self.train {
-            match r {
-                Ok(g) => mix(g.fingerprint()),
-                Err(e) => mix(e.category as u64 + 1),
-            }
-        }
-        h
+        let failed = |e: &crate::sandbox::RunError| e.category as u64 + 1;
+        let compile = self.compile_error.iter().map(failed);
+        let train = self.train.iter().map(|r| r.as_ref().map_or_else(failed, Grid::fingerprint));
+        crate::grid::fnv1a_words(compile.chain(train))
     }
 }
 

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::dsl::syntax;
 use crate::grid::Grid;
-use crate::prompt::{Features, Library};
+use crate::prompt::{Features, Library, LibraryEntry};
 use crate::sandbox::Sandbox;
 use crate::search::ProgramRecord;
 use crate::task::Task;
@@ -52,6 +52,20 @@ pub fn reference() -> Vec<Loaded> {
             origin: format!("dsl/solutions/{task}.rhai"),
         })
         .collect()
+}
+
+/// The worked examples of LLM prompts: the programs of `spec` (see [`load`]; `search
+/// --library`), else the built-in reference solutions.
+pub fn worked_examples(spec: Option<&Path>) -> Result<Library, LibraryError> {
+    let loaded = match spec {
+        Some(spec) => load(spec)?,
+        None => reference(),
+    };
+    if loaded.is_empty() {
+        let file = spec.map_or_else(|| "reference".to_string(), |p| p.display().to_string());
+        return Err(LibraryError { file, problem: "the library holds no programs".into() });
+    }
+    Ok(Library::from_entries(loaded.into_iter().map(|l| LibraryEntry { task: l.record.task, program: l.record.program, features: l.record.features })))
 }
 
 /// Loads programs from `spec`: `reference` (the built-in solutions), a `.jsonl` file

@@ -246,42 +246,21 @@ pub struct Library {
 pub const SOLUTION_FEATURES: &str = include_str!("../dsl/solutions/features.json");
 
 impl Library {
-    /// The reference solutions of `dsl/solutions/`, compiled into the binary.
-    pub fn builtin() -> Library {
-        let features: BTreeMap<String, Features> = serde_json::from_str(SOLUTION_FEATURES).expect("features.json is valid");
-        let entries = embedded::SOLUTIONS
-            .iter()
-            .filter_map(|(task, program)| {
-                let f = features.get(*task)?;
-                Some(LibraryEntry { task: task.to_string(), program: program.trim().to_string(), features: f.clone() })
-            })
-            .collect();
-        Library { entries }
-    }
-
-    /// Every reference solution's (task id, program), from the binary.
-    pub fn reference_solutions() -> &'static [(&'static str, &'static str)] {
-        embedded::SOLUTIONS
-    }
-
-    /// A program library: a `programs.jsonl` of an earlier run or an `arcsynth library
-    /// merge` output (lines with `task`, `program` and `features`). One program per task,
-    /// the shortest.
-    pub fn load_jsonl(path: &Path) -> Result<Library, PromptError> {
-        let err = |problem: String| PromptError { file: path.display().to_string(), problem };
-        let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read the library: {e}")))?;
+    /// Worked examples from solved programs (`library::worked_examples` reads them): one
+    /// per task, the shortest.
+    pub fn from_entries(entries: impl IntoIterator<Item = LibraryEntry>) -> Library {
         let mut best: BTreeMap<String, LibraryEntry> = BTreeMap::new();
-        let entries: Vec<LibraryEntry> = crate::fsio::parse_jsonl(&text)
-            .map_err(|(n, e)| err(format!("line {n}: not a program record with task, program and features: {e}")))?;
         for e in entries {
             if best.get(&e.task).is_none_or(|b| e.program.len() < b.program.len()) {
                 best.insert(e.task.clone(), e);
             }
         }
-        if best.is_empty() {
-            return Err(err("the library holds no programs".into()));
-        }
-        Ok(Library { entries: best.into_values().collect() })
+        Library { entries: best.into_values().collect() }
+    }
+
+    /// Every reference solution's (task id, program), from the binary.
+    pub fn reference_solutions() -> &'static [(&'static str, &'static str)] {
+        embedded::SOLUTIONS
     }
 
     /// The `k` entries most like `task` (never `task`'s own), with distinct programs;

@@ -165,9 +165,10 @@ fn reference_programs_may_use_prelude_helpers_and_redefine_them() {
     assert_eq!(out.to_text(), "7");
 }
 
-/// The forms small models write for a one-cell answer, a grid built by `set` and a blank
-/// grid give the grids they mean (issue #20: 16 of 464 recorded completions failed as
-/// "wrong return type" on them).
+/// The forms small models write for a one-cell answer, a grid built by `set`, a blank
+/// grid, drawing past the edge and counting an array give what they mean (issue #20:
+/// 16 of 464 recorded completions failed as "wrong return type" on the first three, 17
+/// of 424 on `set` outside the grid or an array's `count`).
 #[test]
 fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
     let sandbox = Sandbox::new(Limits::default());
@@ -177,4 +178,13 @@ fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
     let chain = "fn solve(g) { let out = grid(2, 3); out = out.set(1, 2, 4); out.set(0, 0, g.get(0, 1)); out }";
     assert_eq!(sandbox.run_source(chain, &g).unwrap().to_text(), "200\n004");
     assert_eq!(sandbox.run_source("fn solve(g) { 10 }", &g).unwrap_err().category, Category::WrongReturnType);
+    // Drawing past the edge is clipped, as by `fill_rect` and `line`.
+    assert_eq!(sandbox.run_source("fn solve(g) { for k in 0..5 { g.set(k, k, 7); } g }", &g).unwrap().to_text(), "720\n073");
+    // ...and what `get` reads there (-1) leaves a cell as it is: a shift down by one.
+    let shift = "fn solve(g) { let out = grid(2, 3); for r in 0..2 { for c in 0..3 { out.set(r, c, g.get(r - 1, c)); } } out }";
+    assert_eq!(sandbox.run_source(shift, &g).unwrap().to_text(), "000\n120");
+    assert_eq!(sandbox.run_source("fn solve(g) { g.set(0, 0, -2) }", &g).unwrap_err().category, Category::RuntimeError);
+    // Rust's `.count()`, and a count of one colour, on arrays.
+    assert_eq!(sandbox.run_source("fn solve(g) { grid(1, 1, g.palette().filter(|c| c > 0).count()) }", &g).unwrap().to_text(), "3");
+    assert_eq!(sandbox.run_source("fn solve(g) { grid(1, 1, g.row(1).count(0)) }", &g).unwrap().to_text(), "2");
 }

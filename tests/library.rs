@@ -136,7 +136,7 @@ fn merge_dedups_by_text_and_behaviour_and_keeps_the_shortest() {
     // Provenance is kept, and features are filled in for few-shot retrieval.
     assert_eq!((kept[0]["run"].as_str(), kept[0]["date"].as_str()), (Some("run-m1"), Some("2026-11-01T00:00:00Z")));
     assert_eq!(kept[0]["features"]["shape"], "same");
-    let lib = arcsynth::prompt::Library::load_jsonl(&out).unwrap();
+    let lib = arcsynth::library::worked_examples(Some(&out)).unwrap();
     assert_eq!(lib.entries.len(), 2, "one worked example per task");
 
     // Merging the merged library again changes nothing.

@@ -31,12 +31,12 @@ fn solution_features_match_their_tasks() {
         prompt::SOLUTION_FEATURES == text,
         "dsl/solutions/features.json is stale: run `UPDATE_EXPECT=1 cargo test --test prompts` and rebuild"
     );
-    assert_eq!(Library::builtin().entries.len(), Library::reference_solutions().len());
+    assert_eq!(arcsynth::library::worked_examples(None).unwrap().entries.len(), Library::reference_solutions().len());
 }
 
 #[test]
 fn examples_are_alike_and_never_the_task_itself() {
-    let lib = Library::builtin();
+    let lib = arcsynth::library::worked_examples(None).unwrap();
     let set = task::load(&training_dir()).unwrap();
     let mut same_shape = 0;
     let mut checked = 0;
@@ -59,7 +59,7 @@ fn refinement_prompts_show_the_failing_pair() {
     let t = task::load_one(&training_dir(), "3c9b0459").unwrap().without_test_outputs(); // rotate by 2
     let wrong = "fn solve(g) { g.flip_h() }";
     let e = &evaluate::evaluate(&sandbox, &[wrong], &t)[0];
-    let p = Prompter::new(Templates::builtin(), Library::builtin(), 2);
+    let p = Prompter::new(Templates::builtin(), arcsynth::library::worked_examples(None).unwrap(), 2);
     let m = p.refine(&p.first(&t, &sandbox), &t, wrong, &e.train);
     assert_eq!(m.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), ["system", "user", "assistant", "user"]);
     assert!(m[2].content.contains(wrong));
@@ -84,7 +84,7 @@ fn refinement_prompts_show_the_failing_pair() {
 fn prompt_snapshots() {
     let sandbox = Sandbox::new(Limits::default());
     let t = task::load_one(&training_dir(), "6150a2bd").unwrap().without_test_outputs();
-    let p = Prompter::new(Templates::builtin(), Library::builtin(), 2);
+    let p = Prompter::new(Templates::builtin(), arcsynth::library::worked_examples(None).unwrap(), 2);
     let first = p.first(&t, &sandbox);
     // The DSL reference has its own test; keep it out of the snapshot.
     let system = first[0].content.replace(p.reference.trim_end(), "<DSL reference>");
@@ -98,7 +98,7 @@ fn prompt_snapshots() {
 #[test]
 fn examples_by_fit_come_close_but_never_solve_the_task() {
     let sandbox = Sandbox::new(Limits::default());
-    let lib = Library::builtin();
+    let lib = arcsynth::library::worked_examples(None).unwrap();
     let set = task::load(&training_dir()).unwrap();
     // 3c9b0459 turns the grid half round; 6150a2bd's solution (`g.rotate(2)`) solves it
     // too and must not be shown, while another quarter-turn or mirror program should.

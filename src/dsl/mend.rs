@@ -6,7 +6,8 @@
 //! `let x`, `fn solve(g: Grid) -> Grid` is `fn solve(g)`, `x.clone()` is `x` (Rhai
 //! copies values on assignment), `&x` is `x`, `n as usize` is `n`, `vec![..]` is
 //! `[..]`, `[x; n]` is `filled(x, n)` (a prelude helper), `let (a, b) = (x, y);` is one
-//! `let` per name, `for _ in` names its variable, and C's `c ? a : b` is
+//! `let` per name, `x.f(..)` starting a chain whose closure reads `x` is `f(x, ..)`
+//! (Rhai would report a data race), `for _ in` names its variable, and C's `c ? a : b` is
 //! `if c { a } else { b }`.
 //! [`mend_script`] also takes an answer that wrote only the body of `solve`. Comments
 //! and strings are never touched, and a program that defines a function of
@@ -26,7 +27,7 @@ pub struct Mended {
 }
 
 /// Every mend, by the name recorded when it applies.
-pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", "[x; n]", "let (a, b)", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:", "fn solve"];
+pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", "[x; n]", "let (a, b)", "chain", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:", "fn solve"];
 
 /// Methods that return their receiver unchanged in Rust's sense of ownership or
 /// iteration, and the mend each belongs to. `.collect::<T>()` is handled with `.collect()`.
@@ -107,16 +108,28 @@ pub fn mend(src: &str) -> Mended {
             }
             // Rust's `for _ in`: Rhai wants a name.
             (Kind::Ident, "_") if m.prev(i).is_some_and(|p| toks[p].text == "for") => {
-                m.replace[i] = Some("_unused");
+                m.replace[i] = Some("_unused".into());
                 m.fix("for _");
             }
             // Rust's `[x; n]`: the prelude's `filled(x, n)`.
             (Kind::Punct, "[") => {
                 if let Some((semi, close)) = m.repeat_array(i) {
-                    m.replace[i] = Some("filled(");
-                    m.replace[semi] = Some(",");
-                    m.replace[close] = Some(")");
+                    m.replace[i] = Some("filled(".into());
+                    m.replace[semi] = Some(",".into());
+                    m.replace[close] = Some(")".into());
                     m.fix("[x; n]");
+                }
+            }
+            // `g.colors().map(|c| g.count(c))`: Rhai locks a chain's variable while the
+            // chain runs, so a closure in it that reads the variable fails ("data race");
+            // `colors(g)` starts the chain from a copy.
+            (Kind::Ident, x) if !m.prev(i).is_some_and(|p| toks[p].text == ".") => {
+                if let Some((dot, open)) = m.captured_chain(i) {
+                    let empty = m.next(open).is_some_and(|j| toks[j].text == ")");
+                    m.drop[i] = true;
+                    m.drop[dot] = true;
+                    m.replace[open] = Some(if empty { format!("({x}") } else { format!("({x}, ") });
+                    m.fix("chain");
                 }
             }
             (Kind::Punct, ".") => {
@@ -291,7 +304,7 @@ fn ternary(src: &str) -> Option<String> {
 struct Mender<'a, 'b> {
     toks: &'b [Token<'a>],
     drop: Vec<bool>,
-    replace: Vec<Option<&'static str>>,
+    replace: Vec<Option<String>>,
     fixes: Vec<&'static str>,
 }
 
@@ -321,6 +334,44 @@ impl Mender<'_, '_> {
             }
         }
         None
+    }
+
+    /// For a variable at `root` that starts a method chain (`x.f(..).g(..)[..]`) with a
+    /// closure in it that reads `x`: the `.` and `(` of the first call. Not for the
+    /// no-op methods, which their own mend removes.
+    fn captured_chain(&self, root: usize) -> Option<(usize, usize)> {
+        let text = |j: usize| self.toks[j].text;
+        let dot = self.next(root).filter(|&j| text(j) == ".")?;
+        let method = self.next(dot).filter(|&j| self.toks[j].kind == Kind::Ident && !NO_OP_METHODS.iter().any(|(m, _)| *m == text(j)))?;
+        let open = self.next(method).filter(|&j| text(j) == "(")?;
+        // The chain: calls, properties and indexing, up to the last closing bracket.
+        let mut end = open;
+        let mut at = open;
+        loop {
+            if matches!(text(at), "(" | "[") {
+                let mut depth = 0usize;
+                end = (at..self.toks.len()).find(|&j| {
+                    match text(j) {
+                        "(" | "[" | "{" => depth += 1,
+                        ")" | "]" | "}" => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })?;
+            }
+            match self.next(end).map(|j| (j, text(j))) {
+                Some((j, "[")) => at = j,
+                Some((j, ".")) => {
+                    let name = self.next(j)?;
+                    at = self.next(name).filter(|&k| text(k) == "(").unwrap_or(name);
+                    end = name;
+                }
+                _ => break,
+            }
+        }
+        let closure = (open..end).any(|j| text(j) == "|");
+        let reads = (open..end).any(|j| self.toks[j].kind == Kind::Ident && text(j) == text(root) && self.prev(j).is_none_or(|p| text(p) != "."));
+        (closure && reads).then_some((dot, open))
     }
 
     fn fix(&mut self, name: &'static str) {
@@ -378,7 +429,7 @@ impl Mender<'_, '_> {
             let body = (arrow..self.toks.len()).find(|&j| self.toks[j].text == "{")?;
             let from = if self.toks[arrow - 1].kind == Kind::Space { arrow - 1 } else { arrow };
             self.drop_range(from, body);
-            self.replace[body] = Some(" {");
+            self.replace[body] = Some(" {".into());
             self.fix("types");
             return Some(body);
         }
@@ -444,7 +495,7 @@ impl Mender<'_, '_> {
     fn finish(self) -> Mended {
         let mut text = String::new();
         for (k, t) in self.toks.iter().enumerate() {
-            if let Some(r) = self.replace[k] {
+            if let Some(r) = &self.replace[k] {
                 text.push_str(r);
             } else if !self.drop[k] {
                 text.push_str(t.text);
@@ -504,6 +555,11 @@ mod tests {
             fixed("let [r, _, c] = o.cells()[0]; let (mut a, b) = f(x);"),
             ("let _parts0 = o.cells()[0]; let r = _parts0[0]; let c = _parts0[2]; let _parts1 = f(x); let a = _parts1[0]; let b = _parts1[1];".into(), vec!["let mut", "let (a, b)"])
         );
+        assert_eq!(
+            fixed("let n = g.colors().map(|c| g.count(c)).len(); let a = g.row(0).all(|v| v == g.get(0, 0));"),
+            ("let n = colors(g).map(|c| g.count(c)).len(); let a = row(g, 0).all(|v| v == g.get(0, 0));".into(), vec!["chain"])
+        );
+        assert_eq!(fixed("let k = g.palette()[0].max(|v| g.count(v));"), ("let k = palette(g)[0].max(|v| g.count(v));".into(), vec!["chain"]));
         assert_eq!(fixed("let x = a > b ? a : b;"), ("let x = if a > b { a } else { b };".into(), vec!["?:"]));
         assert_eq!(fixed("out.set(i, 0, g.get(i, 0) == 1 ? 2 : 1);"), ("out.set(i, 0, if g.get(i, 0) == 1 { 2 } else { 1 });".into(), vec!["?:"]));
         assert_eq!(fixed("let c = v == 1 ? 2 : v == 2 ? 1 : v;"), ("let c = if v == 1 { 2 } else { if v == 2 { 1 } else { v } };".into(), vec!["?:"]));
@@ -518,6 +574,7 @@ mod tests {
             "fn clone(x) { x }\nfn solve(g) { g.clone() }",
             "fn solve(g) { let out = g; out = out.set(0, 0, 1); out }",
             "fn solve(g) { let a = [g[0], (1; 2)]; let x = (a + b) * 2; g }",
+            "fn solve(g) { let n = g.colors().map(|c| c + 1); let m = g.paste(g.rotate(1), 0, 0); g.count(n[0]) }",
             "fn solve(g) { let m = #{a: 1}; let v = m?.a ?? 0; g }",
         ] {
             assert_eq!(fixed(src), (src.to_string(), vec![]), "{src}");

@@ -98,7 +98,7 @@ pub mod dsl_api {
     pub fn get(g: &mut Grid, r: INT, c: INT) -> INT {
         ops::get(g, r, c)
     }
-    /// Set the cell (r, c) to colour `v`, in place (the only primitive that mutates); also returns the grid.
+    /// Set the cell (r, c) to colour `v`, in place (the only primitive that mutates; nothing outside the grid or for `v` = -1, what `get` reads outside); also returns the grid.
     #[rhai_fn(return_raw)]
     pub fn set(g: &mut Grid, r: INT, c: INT, v: INT) -> Res<Grid> {
         ops::set(g, r, c, v)?;
@@ -696,6 +696,16 @@ pub mod dsl_api {
     #[rhai_fn(pure, return_raw)]
     pub fn min_by(ctx: NativeCallContext, arr: &mut Array, f: FnPtr) -> Res<Dynamic> {
         arg_best(&ctx, arr, &f, |a, b| a < b)
+    }
+    /// Number of elements (Rust's `.count()` of an iterator).
+    #[rhai_fn(name = "count", pure)]
+    pub fn count_all(arr: &mut Array) -> INT {
+        arr.len() as INT
+    }
+    /// Number of elements equal to colour `v`, e.g. `g.row(0).count(0)`.
+    #[rhai_fn(name = "count", pure)]
+    pub fn count_in(arr: &mut Array, v: INT) -> INT {
+        arr.iter().filter(|d| d.as_int() == Ok(v)).count() as INT
     }
     /// The most frequent element (first seen on ties), e.g. of colours or grids.
     #[rhai_fn(pure, return_raw)]

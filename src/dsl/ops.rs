@@ -86,13 +86,16 @@ pub fn get(g: &Grid, r: i64, c: i64) -> i64 {
     g.at(r, c).map_or(-1, |v| v as i64)
 }
 
-/// Sets (r, c) in place; outside the grid it is an error.
+/// Sets (r, c) in place; outside the grid it does nothing, as drawing primitives clip,
+/// and so does colour -1, what `get` reads outside the grid (`out.set(r, c, g.get(r - 1, c))`).
 pub fn set(g: &mut Grid, r: i64, c: i64, v: i64) -> R<()> {
-    let v = colour(v)?;
-    if g.at(r, c).is_none() {
-        fail!("set: ({r},{c}) is outside the {}x{} grid", g.rows(), g.cols())
+    if v == -1 {
+        return Ok(());
     }
-    g.set(r as usize, c as usize, v);
+    let v = colour(v)?;
+    if g.at(r, c).is_some() {
+        g.set(r as usize, c as usize, v);
+    }
     Ok(())
 }
 
