@@ -69,7 +69,8 @@ pub fn worked_examples(spec: Option<&Path>) -> Result<Library, LibraryError> {
 }
 
 /// Loads programs from `spec`: `reference` (the built-in solutions), a `.jsonl` file
-/// (a run's `programs.jsonl` or a library), a run directory (its `programs.jsonl`), a
+/// (a run's `programs.jsonl` or a library; any other file that is not `.rhai` is read
+/// as one too), a run directory (its `programs.jsonl`), a
 /// `.rhai` file (the task id is its file name) or a directory of `.rhai` files. Missing
 /// provenance is filled in: the run from the file's folder, the date from its mtime.
 pub fn load(spec: &Path) -> Result<Vec<Loaded>, LibraryError> {
@@ -95,7 +96,9 @@ pub fn load(spec: &Path) -> Result<Vec<Loaded>, LibraryError> {
     }
     match spec.extension().and_then(|x| x.to_str()) {
         Some("rhai") => Ok(vec![load_rhai(spec)?]),
+        // A library under another name (`--library lib.txt`) is read as JSON Lines too.
         Some("jsonl") => load_jsonl(spec),
+        _ if spec.is_file() => load_jsonl(spec),
         _ => Err(err("not a program source: give a .jsonl library, a .rhai file, a directory, or `reference`".into())),
     }
 }

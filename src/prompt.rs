@@ -528,11 +528,8 @@ fn containment(task: &Task) -> Option<String> {
         // A part the DSL names (a half, the trimmed content), per pair.
         let named: Option<Vec<&str>> = task.train.iter().map(|e| parts(&e.input).into_iter().find(|(_, p)| *p == e.output).map(|(name, _)| name)).collect();
         if let Some(named) = named {
-            if named.iter().all(|n| *n == named[0]) {
-                return Some(format!("Each output is a part of its input: `{}`.", named[0]));
-            }
-            let per_pair: Vec<String> = named.iter().enumerate().map(|(i, n)| format!("pair {}: `{n}`", i + 1)).collect();
-            return Some(format!("Each output is a part of its input: {}.", per_pair.join(", ")));
+            let named: Vec<String> = named.iter().map(|n| format!("`{n}`")).collect();
+            return Some(format!("Each output is a part of its input: {}.", same_or_per_pair(&named)));
         }
         let found: Vec<_> = task.train.iter().map(|e| places(&e.input, &e.output)).collect();
         if all_found(&found) {
@@ -557,24 +554,32 @@ fn containment(task: &Task) -> Option<String> {
         let found: Vec<Vec<String>> = task.train.iter().map(copies).collect();
         let covered = task.train.iter().zip(&found).all(|(e, f)| !f.is_empty() && f.len() <= 4 && f.len() * e.input.cells().len() >= e.output.cells().len());
         if covered && found.iter().any(|f| f.iter().any(|p| !p.starts_with("g at"))) {
-            if found.iter().all(|f| *f == found[0]) {
-                return Some(format!("Each output is made of copies of its input, with their top-left cells: {}.", found[0].join(", ")));
-            }
-            let per_pair: Vec<String> = found.iter().enumerate().map(|(i, f)| format!("pair {}: {}", i + 1, f.join(", "))).collect();
-            return Some(format!("Each output is made of copies of its input, with their top-left cells: {}.", per_pair.join("; ")));
+            let found: Vec<String> = found.iter().map(|f| f.join(", ")).collect();
+            return Some(format!("Each output is made of copies of its input, with their top-left cells: {}.", same_or_per_pair(&found)));
         }
         let found: Vec<_> = task.train.iter().map(|e| places(&e.output, &e.input)).collect();
         if all_found(&found) {
             return Some(format!("Each input appears unchanged in its output, with its top-left cell at (row, column) {}.", describe(&found)));
         }
     } else if task.train.iter().all(|e| e.input.cells().len() == e.output.cells().len()) {
-        // Same size: the output may be the input turned or mirrored.
-        let same = views(&task.train.first()?.input).into_iter().skip(1).map(|(name, _)| name).find(|name| {
-            task.train.iter().all(|e| views(&e.input).into_iter().any(|(n, v)| n == *name && v == e.output))
-        });
+        // Same size: the output may be the input turned or mirrored, the same way in
+        // every pair.
+        let turns: Vec<Vec<&str>> =
+            task.train.iter().map(|e| views(&e.input).into_iter().skip(1).filter(|(_, v)| *v == e.output).map(|(name, _)| name).collect()).collect();
+        let same = turns.first()?.iter().find(|name| turns.iter().all(|t| t.contains(name)));
         return same.map(|name| format!("{TURNED} `{name}`."));
     }
     None
+}
+
+/// One description for every pair when they agree, else "pair 1: ..; pair 2: ..".
+fn same_or_per_pair(per_pair: &[String]) -> String {
+    if let [first, rest @ ..] = per_pair {
+        if rest.iter().all(|p| p == first) {
+            return first.clone();
+        }
+    }
+    per_pair.iter().enumerate().map(|(i, p)| format!("pair {}: {p}", i + 1)).collect::<Vec<_>>().join("; ")
 }
 
 /// The parts of `g` that one DSL call cuts out, with the call.

@@ -148,7 +148,7 @@ fn facts_say_shape_and_colours() {
     // 49d1d64f: the input gains a one-cell border.
     assert!(facts("49d1d64f").ends_with("Each input appears unchanged in its output, with its top-left cell at (row, column) (1, 1), (1, 1), (1, 1)."), "{}", facts("49d1d64f"));
     // 7b7f7511: the output is one half of a doubled input, left or top.
-    assert!(facts("7b7f7511").ends_with("pair 1: `g.left_half()`, pair 2: `g.left_half()`, pair 3: `g.top_half()`."), "{}", facts("7b7f7511"));
+    assert!(facts("7b7f7511").ends_with("pair 1: `g.left_half()`; pair 2: `g.left_half()`; pair 3: `g.top_half()`."), "{}", facts("7b7f7511"));
     // 8be77c9e: the input with its top-bottom mirror below it, named by the DSL calls.
     assert!(facts("8be77c9e").ends_with("Each output is made of copies of its input, with their top-left cells: g at (0, 0), g.flip_v() at (3, 0)."), "{}", facts("8be77c9e"));
     // 6150a2bd: the whole output is the input turned; 3c9b0459 (same rule) says the same.
