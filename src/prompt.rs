@@ -647,8 +647,8 @@ fn colour_changes(task: &Task) -> Option<String> {
     }
     // A map that differs per pair (a colour from the input picks the new colour): each
     // pair's own map, when every pair's is one colour to one.
-    let maps_to_one = changes.iter().any(|x| changes.iter().any(|y| x.0 == y.0 && x.1 != y.1));
-    if maps_to_one {
+    let one_to_many = changes.iter().any(|x| changes.iter().any(|y| x.0 == y.0 && x.1 != y.1));
+    if one_to_many {
         if let Some(per_pair) = colour_maps_per_pair(task) {
             return Some(format!("{changed} of {cells} cells change colour, every cell of a colour the same way within each pair: {per_pair}."));
         }

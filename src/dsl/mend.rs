@@ -166,59 +166,61 @@ pub fn mend(src: &str) -> Mended {
 /// `(x, y)` becoming the array `[x, y]`; `_` names are skipped. `None` when there is none.
 fn destructure(src: &str, n: usize) -> Option<String> {
     let toks = tokens(src);
-    let code: Vec<usize> = (0..toks.len()).filter(|&j| !matches!(toks[j].kind, Kind::Space | Kind::Comment)).collect();
-    let text = |k: usize| code.get(k).map_or("", |&j| toks[j].text);
-    // Position k in `code` of the bracket that closes the one at k.
-    let closing = |k: usize| -> Option<usize> {
-        let mut depth = 0i32;
-        for m in k..code.len() {
-            match text(m) {
-                "(" | "[" | "{" => depth += 1,
-                ")" | "]" | "}" => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(m);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    };
-    let k = (0..code.len()).find(|&k| text(k) == "let" && matches!(text(k + 1), "(" | "["))?;
-    let close = closing(k + 1)?;
-    let names: Vec<&str> = (k + 2..close).map(text).filter(|t| *t != ",").collect();
+    let text = |j: usize| toks.get(j).map_or("", |t| t.text);
+    let next = |j: usize| next_code(&toks, j);
+    let let_at = (0..toks.len()).find(|&j| text(j) == "let" && next(j).is_some_and(|k| matches!(text(k), "(" | "[")))?;
+    let open = next(let_at)?;
+    let close = level_end(&toks, open + 1, |_| false)?;
+    let names: Vec<&str> = (open + 1..close).filter(|&j| is_code(&toks[j]) && text(j) != ",").map(text).collect();
     let is_name = |t: &str| t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && t.chars().all(|c| c.is_alphanumeric() || c == '_');
-    if names.is_empty() || !names.iter().all(|t| is_name(t)) || text(close + 1) != "=" {
+    let eq = next(close).filter(|&j| text(j) == "=")?;
+    if names.is_empty() || !names.iter().all(|t| is_name(t)) {
         return None;
     }
     // The `;` that ends the statement.
-    let mut depth = 0i32;
-    let mut end = None;
-    for m in close + 2..code.len() {
-        match text(m) {
-            "(" | "[" | "{" => depth += 1,
-            ")" | "]" | "}" if depth == 0 => return None,
-            ")" | "]" | "}" => depth -= 1,
-            ";" if depth == 0 => {
-                end = Some(m);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let end = end?;
+    let end = level_end(&toks, eq + 1, |t| t == ";").filter(|&j| text(j) == ";")?;
     let concat = |from: usize, to: usize| toks[from..to].iter().map(|t| t.text).collect::<String>();
-    let mut rhs = concat(code[close + 2], code[end]).trim().to_string();
-    if text(close + 2) == "(" && closing(close + 2) == Some(end - 1) && (close + 3..end - 1).any(|m| text(m) == ",") {
-        rhs = format!("[{}]", &rhs[1..rhs.len() - 1]);
+    let mut rhs = concat(eq + 1, end).trim().to_string();
+    // A tuple `(x, y)` becomes the array `[x, y]`.
+    if let Some(paren) = next(eq).filter(|&j| text(j) == "(") {
+        let inner = level_end(&toks, paren + 1, |t| t == ",");
+        if inner.is_some_and(|j| text(j) == ",") && level_end(&toks, paren + 1, |_| false).and_then(next) == Some(end) {
+            rhs = format!("[{}]", &rhs[1..rhs.len() - 1]);
+        }
     }
     let tmp = format!("_parts{n}");
     let mut out = format!("let {tmp} = {rhs};");
     for (i, name) in names.iter().enumerate().filter(|(_, name)| **name != "_") {
         out.push_str(&format!(" let {name} = {tmp}[{i}];"));
     }
-    Some(format!("{}{out}{}", concat(0, code[k]), concat(code[end] + 1, toks.len())))
+    Some(format!("{}{out}{}", concat(0, let_at), concat(end + 1, toks.len())))
+}
+
+/// Whether a token is code (not space or a comment).
+fn is_code(t: &Token) -> bool {
+    !matches!(t.kind, Kind::Space | Kind::Comment)
+}
+
+/// The next code token after `i`.
+fn next_code(toks: &[Token], i: usize) -> Option<usize> {
+    (i + 1..toks.len()).find(|&j| is_code(&toks[j]))
+}
+
+/// From `from` on, at the bracket depth of `from` (brackets opened on the way are
+/// skipped whole): the first token whose text `stop` accepts, or the closing bracket
+/// that ends the level. `None` when the text ends first.
+fn level_end(toks: &[Token], from: usize, stop: impl Fn(&str) -> bool) -> Option<usize> {
+    let mut depth = 0usize;
+    for (j, t) in toks.iter().enumerate().skip(from) {
+        match t.text {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" if depth == 0 => return Some(j),
+            ")" | "]" | "}" => depth -= 1,
+            x if depth == 0 && stop(x) => return Some(j),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The first `c ? a : b` in `src` rewritten as `if c { a } else { b }`, or `None`.
@@ -267,23 +269,7 @@ fn ternary(src: &str) -> Option<String> {
         }
     }
     let colon = colon?;
-    let mut end = toks.len();
-    let mut depth = 0i32;
-    for j in colon + 1..toks.len() {
-        match text(j) {
-            "(" | "[" | "{" => depth += 1,
-            ")" | "]" | "}" if depth == 0 => {
-                end = j;
-                break;
-            }
-            ")" | "]" | "}" => depth -= 1,
-            "," | ";" if depth == 0 => {
-                end = j;
-                break;
-            }
-            _ => {}
-        }
-    }
+    let end = level_end(&toks, colon + 1, |t| matches!(t, "," | ";")).unwrap_or(toks.len());
     let join = |from: usize, to: usize| toks[from..to].iter().map(|t| t.text).collect::<String>().trim().to_string();
     if !toks[start..q].iter().any(code) || !toks[q + 1..colon].iter().any(code) || !toks[colon + 1..end].iter().any(code) {
         return None;
@@ -311,29 +297,19 @@ struct Mender<'a, 'b> {
 impl Mender<'_, '_> {
     /// The next token after `i` that is not space or comment.
     fn next(&self, i: usize) -> Option<usize> {
-        (i + 1..self.toks.len()).find(|&j| !matches!(self.toks[j].kind, Kind::Space | Kind::Comment))
+        next_code(self.toks, i)
     }
 
     fn prev(&self, i: usize) -> Option<usize> {
-        (0..i).rev().find(|&j| !matches!(self.toks[j].kind, Kind::Space | Kind::Comment))
+        (0..i).rev().find(|&j| is_code(&self.toks[j]))
     }
 
     /// For the `[` at `open`: the `;` and `]` of Rust's array repeat `[x; n]`, when the
     /// brackets hold one `;` outside any inner bracket.
     fn repeat_array(&self, open: usize) -> Option<(usize, usize)> {
-        let mut depth = 0usize;
-        let mut semi = None;
-        for j in open + 1..self.toks.len() {
-            match self.toks[j].text {
-                "(" | "[" | "{" => depth += 1,
-                ")" | "]" | "}" if depth == 0 => return (self.toks[j].text == "]").then_some((semi?, j)),
-                ")" | "]" | "}" => depth -= 1,
-                ";" if depth == 0 && semi.is_none() => semi = Some(j),
-                ";" if depth == 0 => return None,
-                _ => {}
-            }
-        }
-        None
+        let semi = level_end(self.toks, open + 1, |t| t == ";").filter(|&j| self.toks[j].text == ";")?;
+        let close = level_end(self.toks, semi + 1, |t| t == ";").filter(|&j| self.toks[j].text == "]")?;
+        Some((semi, close))
     }
 
     /// For a variable at `root` that starts a method chain (`x.f(..).g(..)[..]`) with a
@@ -349,15 +325,7 @@ impl Mender<'_, '_> {
         let mut at = open;
         loop {
             if matches!(text(at), "(" | "[") {
-                let mut depth = 0usize;
-                end = (at..self.toks.len()).find(|&j| {
-                    match text(j) {
-                        "(" | "[" | "{" => depth += 1,
-                        ")" | "]" | "}" => depth -= 1,
-                        _ => {}
-                    }
-                    depth == 0
-                })?;
+                end = level_end(self.toks, at + 1, |_| false)?;
             }
             match self.next(end).map(|j| (j, text(j))) {
                 Some((j, "[")) => at = j,
