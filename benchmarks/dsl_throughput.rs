@@ -2,7 +2,7 @@
 //! every reference solution on all its pairs, 1 thread and all threads, and the same
 //! for native Rust versions of some of them (the interpretive overhead).
 //!
-//! Run: `cargo bench --bench dsl_throughput` (ARC data from ../shared or ARC_DATA).
+//! Run: `cargo bench --bench dsl_throughput` (ARC data from data/ or ARC_DATA).
 //! For comparing interpreter changes on a noisy machine, count instructions instead:
 //! `cargo build --profile profiling --bench dsl_throughput`, then
 //! `ARCSYNTH_BENCH_PASSES=5 valgrind --tool=callgrind target/profiling/deps/dsl_throughput-*`
@@ -40,7 +40,8 @@ fn natives() -> Vec<(&'static str, Native)> {
         ("746b3537", |g| ops::dedup_cols(&ops::dedup_rows(g))),
         ("9565186b", |g| ops::replace_not(g, ops::most_common(g), 5).unwrap()),
         ("fafffa47", |g| {
-            let m = ops::mask_op(&ops::top_half(g).unwrap(), &ops::bottom_half(g).unwrap(), "or", |a, b| a || b).unwrap();
+            let m =
+                ops::mask_op(&ops::top_half(g).unwrap(), &ops::bottom_half(g).unwrap(), "or", |a, b| a || b).unwrap();
             ops::replace(&ops::invert(&m), 1, 2).unwrap()
         }),
         ("0520fde7", |g| {
@@ -132,7 +133,11 @@ fn fastest_alternating(total: Duration, evals: usize, a: impl Fn(), b: impl Fn()
 fn main() {
     let sandbox = Sandbox::new(Limits::default());
     let dir = common::root().join("dsl/solutions");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "rhai")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .collect();
     files.sort();
     if let Ok(only) = std::env::var("ARCSYNTH_BENCH_ONLY") {
         files.retain(|f| only.split(',').any(|id| f.file_stem().is_some_and(|s| s == id)));
@@ -143,17 +148,20 @@ fn main() {
             let id = f.file_stem().unwrap().to_string_lossy().into_owned();
             let task = arcsynth::task::load_one(&common::training_dir(), &id).unwrap();
             let program = sandbox.compile(&std::fs::read_to_string(f).unwrap()).unwrap();
-            let inputs = task.train.iter().map(|e| e.input.clone()).chain(task.test.iter().map(|t| t.input.clone())).collect();
+            let inputs =
+                task.train.iter().map(|e| e.input.clone()).chain(task.test.iter().map(|t| t.input.clone())).collect();
             Job { id, program, inputs }
         })
         .collect();
-    let pairs: Vec<(&Program, &Grid)> = jobs.iter().flat_map(|j| j.inputs.iter().map(move |g| (&j.program, g))).collect();
+    let pairs: Vec<(&Program, &Grid)> =
+        jobs.iter().flat_map(|j| j.inputs.iter().map(move |g| (&j.program, g))).collect();
     let min_time = Duration::from_secs(3);
     let threads = rayon::current_num_threads();
 
     // The natively implemented subset, in both forms.
     let natives = natives();
-    let subset: Vec<(&Job, Native)> = natives.iter().filter_map(|(id, f)| Some((jobs.iter().find(|j| j.id == *id)?, *f))).collect();
+    let subset: Vec<(&Job, Native)> =
+        natives.iter().filter_map(|(id, f)| Some((jobs.iter().find(|j| j.id == *id)?, *f))).collect();
 
     // A fixed amount of work and nothing else, for `perf stat` instruction counts.
     if let Some(passes) = std::env::var("ARCSYNTH_BENCH_PASSES").ok().and_then(|v| v.parse::<usize>().ok()) {
@@ -219,7 +227,11 @@ fn main() {
         2 * min_time,
         n_subset,
         || subset.iter().for_each(|(j, f)| j.inputs.iter().for_each(|g| drop(std::hint::black_box(f(g))))),
-        || subset.iter().for_each(|(j, _)| j.inputs.iter().for_each(|g| drop(std::hint::black_box(sandbox.run(&j.program, g))))),
+        || {
+            subset
+                .iter()
+                .for_each(|(j, _)| j.inputs.iter().for_each(|g| drop(std::hint::black_box(sandbox.run(&j.program, g)))))
+        },
     );
     let ratio = native_1 / subset_rhai_1;
     if std::env::var_os("ARCSYNTH_BENCH_SHARE").is_some() {
@@ -236,7 +248,13 @@ fn main() {
             }
             let rhai = t.elapsed().as_secs_f64();
             let per = 1e6 / (reps * j.inputs.len()) as f64;
-            eprintln!("{} native {:.2} us, script {:.2} us per eval: {:.1}x", j.id, native * per, rhai * per, rhai / native);
+            eprintln!(
+                "{} native {:.2} us, script {:.2} us per eval: {:.1}x",
+                j.id,
+                native * per,
+                rhai * per,
+                rhai / native
+            );
         }
     }
     let python_in_process = 1500.0;

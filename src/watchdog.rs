@@ -2,8 +2,7 @@
 //! memory budget, for the program running on this thread.
 //!
 //! The sandbox starts a [`Scope`] for each run. The engine's progress callback (every
-//! 64 operations), the fast path's operation counter, and primitives whose one call can
-//! take long (`dsl::ops::complete_pattern`) call [`check`], so a run overruns its
+//! 64 operations) and primitives whose one call can take long (`dsl::ops::complete_pattern`) call [`check`], so a run overruns its
 //! deadline by at most one short step, and a loop that grows a map or an array of
 //! grids is stopped as it grows, not when it ends. Outside a run (the enumerator calls
 //! primitives directly) nothing is checked.
@@ -64,7 +63,10 @@ pub struct Scope {
 impl Scope {
     pub fn start(timeout: Duration, max_bytes: usize) -> Scope {
         let cap = LIVE.with(Cell::get).saturating_add(max_bytes.min(isize::MAX as usize) as isize);
-        Scope { deadline: DEADLINE.with(|d| d.replace(Deadline::After(timeout))), memory_cap: MEMORY_CAP.with(|m| m.replace(cap)) }
+        Scope {
+            deadline: DEADLINE.with(|d| d.replace(Deadline::After(timeout))),
+            memory_cap: MEMORY_CAP.with(|m| m.replace(cap)),
+        }
     }
 }
 

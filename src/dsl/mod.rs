@@ -11,7 +11,6 @@ pub mod objects;
 pub mod ops;
 pub mod rules;
 pub mod syntax;
-pub(crate) mod value;
 
 use rhai::Engine;
 
@@ -29,25 +28,80 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     (
         "Size",
         &[
-            "crop", "trim", "pad", "resize", "scale_up", "scale_down", "tile", "tile_to", "hcat", "vcat", "split_cols",
-            "split_rows", "split_by_lines", "remove_lines", "left_half", "right_half", "top_half", "bottom_half",
-            "dedup_rows", "dedup_cols",
+            "crop",
+            "trim",
+            "pad",
+            "resize",
+            "scale_up",
+            "scale_down",
+            "tile",
+            "tile_to",
+            "hcat",
+            "vcat",
+            "split_cols",
+            "split_rows",
+            "split_by_lines",
+            "remove_lines",
+            "left_half",
+            "right_half",
+            "top_half",
+            "bottom_half",
+            "dedup_rows",
+            "dedup_cols",
         ],
     ),
     (
         "Colour",
-        &["replace", "replace_not", "swap", "recolor", "keep", "most_common", "least_common", "background", "palette", "colors", "count", "positions"],
+        &[
+            "replace",
+            "replace_not",
+            "swap",
+            "recolor",
+            "keep",
+            "most_common",
+            "least_common",
+            "background",
+            "palette",
+            "colors",
+            "count",
+            "positions",
+        ],
     ),
     (
         "Objects (Object values)",
         &[
-            "objects", "as_object", "color_object", "paint", "erase", "crop_to", "touches_border", "size", "color", "top", "left", "bottom",
-            "right", "height", "width", "cells", "contains", "normalize", "same_shape", "is_rect", "to_grid",
+            "objects",
+            "as_object",
+            "color_object",
+            "paint",
+            "erase",
+            "crop_to",
+            "touches_border",
+            "size",
+            "color",
+            "top",
+            "left",
+            "bottom",
+            "right",
+            "height",
+            "width",
+            "cells",
+            "contains",
+            "normalize",
+            "same_shape",
+            "is_rect",
+            "to_grid",
         ],
     ),
-    ("Painting", &["fill_rect", "flood_fill", "fill_enclosed", "line", "ray", "ray_until", "paste", "overlay", "gravity"]),
+    (
+        "Painting",
+        &["fill_rect", "flood_fill", "fill_enclosed", "line", "ray", "ray_until", "paste", "overlay", "gravity"],
+    ),
     ("Masks (0/1 grids)", &["mask", "and", "or", "xor", "invert", "select"]),
-    ("Patterns", &["is_symmetric_h", "is_symmetric_v", "complete_symmetry", "complete_pattern", "period_rows", "period_cols"]),
+    (
+        "Patterns",
+        &["is_symmetric_h", "is_symmetric_v", "complete_symmetry", "complete_pattern", "period_rows", "period_cols"],
+    ),
     ("Cell-wise (closures and local rules)", &["grid_fn", "map_cells", "cell_key", "rewrite", "copy_color"]),
     ("Arrays", &["max_by", "min_by", "most_frequent"]),
     ("Prelude helpers (written in Rhai)", &["largest", "smallest", "of_color", "filled"]),
@@ -102,7 +156,9 @@ pub fn primitives() -> Vec<Primitive> {
             .collect();
         let receiver = params.first().filter(|(_, t)| t.starts_with("&mut")).map(|(_, t)| receiver_name(t));
         let signature = match receiver {
-            Some(Some(r)) => format!("{r}.{name}({})", params[1..].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")),
+            Some(Some(r)) => {
+                format!("{r}.{name}({})", params[1..].iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
+            }
             _ => format!("{name}({})", params.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")),
         };
         let returns = f["returnType"].as_str().unwrap_or("()");
@@ -121,7 +177,12 @@ fn prelude_helpers(engine: &Engine) -> Vec<Primitive> {
     // plain-function twin does not.
     ast.iter_functions()
         .filter_map(|f| {
-            let doc = f.comments.iter().flat_map(|c| c.lines()).map(|l| l.trim_start_matches("///").trim()).find(|l| !l.is_empty())?;
+            let doc = f
+                .comments
+                .iter()
+                .flat_map(|c| c.lines())
+                .map(|l| l.trim_start_matches("///").trim())
+                .find(|l| !l.is_empty())?;
             let twin = ast.iter_functions().find(|t| t.name == f.name && t.params.len() == f.params.len() + 1);
             let signature = match twin.and_then(|t| t.params.first().copied()) {
                 Some(recv) => format!("{recv}.{}({})", f.name, f.params.join(", ")),

@@ -13,7 +13,6 @@ use rhai::{Array, FnPtr, INT};
 use super::objects::{self, Obj, ObjectOptions};
 use super::ops::{self, DslError};
 use super::rules;
-use super::value::{ArgMut, ArgVal, Flow, IntoVal, Val, R};
 use crate::grid::Grid;
 
 impl From<DslError> for Box<EvalAltResult> {
@@ -646,7 +645,8 @@ pub mod dsl_api {
     #[rhai_fn(pure, return_raw)]
     pub fn rewrite(g: &mut Grid, features: &str, table: rhai::Map) -> Res<Grid> {
         let features = rules::Feature::parse_list(features)?;
-        let pairs: Res<Vec<(String, i64)>> = table.into_iter().map(|(k, v)| Ok((k.to_string(), int_of(&v, "rewrite: table value")?))).collect();
+        let pairs: Res<Vec<(String, i64)>> =
+            table.into_iter().map(|(k, v)| Ok((k.to_string(), int_of(&v, "rewrite: table value")?))).collect();
         Ok(rules::rewrite(g, &features, &rules::table_from(pairs?)?))
     }
     /// Each cell whose `cell_key(r, c, features)` is in the array `keys` takes the colour of its `source` feature (a neighbour or ray) when it has one, e.g. `g.copy_color("ray_n", "", ["0"])` extends colours downwards.
@@ -657,8 +657,10 @@ pub mod dsl_api {
             _ => return Err(format!("copy_color: source must be one feature, got {source:?}").into()),
         };
         let features = rules::Feature::parse_list(features)?;
-        let keys: Res<std::collections::HashSet<String>> =
-            keys.into_iter().map(|k| k.into_string().map_err(|t| format!("copy_color: keys must be strings, got {t}").into())).collect();
+        let keys: Res<std::collections::HashSet<String>> = keys
+            .into_iter()
+            .map(|k| k.into_string().map_err(|t| format!("copy_color: keys must be strings, got {t}").into()))
+            .collect();
         Ok(rules::copy_colour(g, source, &features, &keys?)?)
     }
     /// A new rows x cols grid with colour `f(r, c)` at each cell, e.g. `grid_fn(3, 3, |r, c| (r + c) % 2)`.
@@ -728,98 +730,6 @@ pub mod dsl_api {
     }
 }
 
-/// The type a primitive's parameter accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ty {
-    Grid,
-    Obj,
-    Int,
-    Array,
-    Map,
-    Str,
-    FnPtr,
-}
-
-impl Ty {
-    #[inline]
-    pub(crate) fn accepts_val(self, v: &Val) -> bool {
-        match v {
-            Val::Int(_) => self == Ty::Int,
-            Val::Unit | Val::Bool(_) => false,
-            Val::Grid(_) => self == Ty::Grid,
-            Val::Obj(_) => self == Ty::Obj,
-            Val::Dyn(d) => self.accepts(d),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn accepts(self, d: &Dynamic) -> bool {
-        match self {
-            Ty::Grid => d.is::<Grid>(),
-            Ty::Obj => d.is::<Obj>(),
-            Ty::Int => d.is_int(),
-            Ty::Array => d.is_array(),
-            Ty::Map => d.is_map(),
-            Ty::Str => d.is_string(),
-            Ty::FnPtr => d.is_fnptr(),
-        }
-    }
-
-    /// The type's name in Rhai's function metadata.
-    #[cfg(test)]
-    fn metadata_name(self) -> &'static str {
-        match self {
-            Ty::Grid => "Grid",
-            Ty::Obj => "Obj",
-            Ty::Int => "i64",
-            Ty::Array => "Array",
-            Ty::Map => "Map",
-            Ty::Str => "&str",
-            Ty::FnPtr => "FnPtr",
-        }
-    }
-}
-
-/// One primitive under one of its Rhai names, callable without the engine's dispatch.
-pub(crate) struct Native {
-    pub name: &'static str,
-    pub params: &'static [Ty],
-    /// The first parameter is `&mut`: a variable can be passed by reference.
-    pub first_mut: bool,
-    /// Leaves its first argument unchanged.
-    pub pure: bool,
-    pub func: &'static (dyn PluginFunc + Sync),
-    /// The same call on the fast path's values (see `dsl::value`), where the types allow.
-    pub typed: Option<TypedFn>,
-}
-
-/// A typed adapter: the first argument (a placeholder for a primitive without
-/// parameters), then the others; [`refused`] when an argument has a type other than the
-/// parameter's.
-pub(crate) type TypedFn = fn(&mut Val, &mut [Val]) -> R<Val>;
-
-/// The error of a typed adapter given arguments of other types than its parameters'
-/// (the caller matched the types first, so this means a bug; the run goes to Rhai).
-#[cold]
-pub(crate) fn refused() -> Box<rhai::EvalAltResult> {
-    "a typed adapter refused its arguments".into()
-}
-
-include!(concat!(env!("OUT_DIR"), "/dispatch.rs"));
-
-/// The overloads of the primitive `name`, in table order.
-pub(crate) fn natives_named(name: &str) -> &'static [&'static Native] {
-    static BY_NAME: std::sync::OnceLock<std::collections::HashMap<&'static str, Vec<&'static Native>>> = std::sync::OnceLock::new();
-    let map = BY_NAME.get_or_init(|| {
-        let mut m: std::collections::HashMap<&'static str, Vec<&'static Native>> = Default::default();
-        for n in DISPATCH {
-            m.entry(n.name).or_default().push(n);
-        }
-        m
-    });
-    map.get(name).map_or(&[], Vec::as_slice)
-}
-
 fn arg_best(ctx: &NativeCallContext, arr: &Array, f: &FnPtr, better: fn(f64, f64) -> bool) -> Res<Dynamic> {
     let mut best: Option<(usize, f64)> = None;
     for (i, x) in arr.iter().enumerate() {
@@ -837,33 +747,4 @@ fn arg_best(ctx: &NativeCallContext, arr: &Array, f: &FnPtr, better: fn(f64, f64
         }
     }
     best.map(|(i, _)| arr[i].clone()).ok_or_else(|| "max_by/min_by: empty array".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The table build.rs parses out of this file must list exactly what the plugin
-    /// module registers: every name with its parameter types.
-    #[test]
-    fn the_dispatch_table_matches_the_registered_functions() {
-        let mut engine = rhai::Engine::new_raw();
-        super::super::register(&mut engine);
-        let json: serde_json::Value = serde_json::from_str(&engine.gen_fn_metadata_to_json(false).unwrap()).unwrap();
-        let mut registered: Vec<(String, Vec<String>)> = json["functions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                let params = f["params"].as_array().into_iter().flatten();
-                let types = params.filter(|p| p["name"] != "ctx").map(|p| p["type"].as_str().unwrap().trim_start_matches("&mut ").to_string());
-                (f["name"].as_str().unwrap().to_string(), types.collect())
-            })
-            .collect();
-        let mut table: Vec<(String, Vec<String>)> =
-            DISPATCH.iter().map(|n| (n.name.to_string(), n.params.iter().map(|t| t.metadata_name().to_string()).collect())).collect();
-        registered.sort();
-        table.sort();
-        assert_eq!(table, registered);
-    }
 }

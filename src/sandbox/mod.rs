@@ -7,18 +7,11 @@
 //!
 //! Limits are all set explicitly (Rhai's defaults differ between debug and release).
 
-mod exec;
-mod lower;
-mod pure;
-
-use std::cell::Cell;
-use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope, AST};
 
-use crate::dsl::value::Val;
 use crate::grid::{Grid, MAX_SIDE};
 
 /// How a run ended.
@@ -35,6 +28,21 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 7] = [
+        Category::Ok,
+        Category::ParseError,
+        Category::RuntimeError,
+        Category::Timeout,
+        Category::ResourceLimit,
+        Category::WrongReturnType,
+        Category::InvalidGrid,
+    ];
+
+    /// The category named `name` (as [`Category::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Ok => "ok",
@@ -99,39 +107,15 @@ impl Default for Limits {
     }
 }
 
-/// How many runs of lowered programs on this thread so far the fast path handed to
-/// Rhai's evaluator (runs that fail, and the few constructs it leaves to Rhai).
-pub fn fast_path_misses() -> u64 {
-    FAST_PATH_MISSES.with(Cell::get)
-}
-
-thread_local! {
-    static FAST_PATH_MISSES: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A compiled program: the prelude merged with the program's own functions, and the
-/// same lowered for the fast path when it stays within the lowered subset.
+/// A compiled program: the prelude merged with the program's own functions.
 #[derive(Clone)]
 pub struct Program {
     ast: AST,
-    lowered: Option<Arc<lower::Lowered>>,
 }
 
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Program").field("lowered", &self.lowered.is_some()).finish_non_exhaustive()
-    }
-}
-
-impl Program {
-    /// Whether runs take the fast path (false: Rhai's evaluator runs every call).
-    pub fn is_lowered(&self) -> bool {
-        self.lowered.is_some()
-    }
-
-    /// Why the program is not lowered, if it is not.
-    pub fn not_lowered_because(&self) -> Option<String> {
-        lower::lower(&self.ast).err()
+        f.debug_struct("Program").finish_non_exhaustive()
     }
 }
 
@@ -160,8 +144,6 @@ pub struct Sandbox {
     engine: Engine,
     prelude: AST,
     limits: Limits,
-    /// `limits` as the fast path takes them.
-    exec_limits: exec::ExecLimits,
 }
 
 impl Sandbox {
@@ -194,7 +176,7 @@ impl Sandbox {
             crate::watchdog::check().err().map(|stop| stop.token().into())
         });
         let prelude = engine.compile(crate::dsl::PRELUDE).expect("the DSL prelude compiles");
-        Sandbox { engine, prelude, exec_limits: exec_limits(&limits), limits }
+        Sandbox { engine, prelude, limits }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -204,7 +186,12 @@ impl Sandbox {
     /// The names of every function a program can call (DSL primitives, the prelude's
     /// helpers and Rhai's library as configured here), sorted, without duplicates.
     pub fn function_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.engine.gen_fn_signatures(true).iter().map(|s| s.split('(').next().unwrap_or(s).trim().to_string()).collect();
+        let mut names: Vec<String> = self
+            .engine
+            .gen_fn_signatures(true)
+            .iter()
+            .map(|s| s.split('(').next().unwrap_or(s).trim().to_string())
+            .collect();
         names.extend(self.prelude.iter_functions().map(|f| f.name.to_string()));
         names.sort();
         names.dedup();
@@ -219,90 +206,35 @@ impl Sandbox {
         if !ast.iter_functions().any(|f| f.name == "solve" && f.params.len() == 1) {
             return Err(RunError::new(Category::ParseError, "the program defines no `fn solve(g)`"));
         }
-        let ast = self.prelude.merge(&ast);
-        let lowered = lower::lower(&ast).ok().map(Arc::new);
-        Ok(Program { ast, lowered })
+        Ok(Program { ast: self.prelude.merge(&ast) })
     }
 
-    /// Runs `solve(input)` and checks that it returns a valid ARC grid.
-    ///
-    /// A lowered program runs on the fast path first; when that stops short of a value
-    /// (any error but a timeout), Rhai's evaluator runs it within the same deadline and
-    /// its result is the answer, so both paths report alike (see `exec` for how their
-    /// operation counts differ).
+    /// Runs `solve(input)` under this sandbox's limits and deadline, with panics caught,
+    /// and checks that it returns a valid ARC grid.
     pub fn run(&self, program: &Program, input: &Grid) -> RunResult {
-        let Some(lowered) = &program.lowered else { return self.guarded(|| self.run_rhai(program, input)) };
         let _watch = crate::watchdog::Scope::start(self.limits.timeout, self.limits.max_memory);
-        // A panic on the fast path goes to Rhai's evaluator too, which then reports the
-        // run as it would have without the fast path.
-        let result = match catch_unwind(AssertUnwindSafe(|| exec::run(&self.engine, lowered, input, &self.exec_limits))) {
-            // The common answer, checked here without the general result's moves.
-            Ok(Ok(Val::Grid(grid))) => return within_size(grid),
-            Ok(Ok(v)) => Ok(Ok(v)),
-            Ok(Err(e)) if exec::is_final(&e) => Ok(Err(e)),
-            Ok(Err(e)) => {
-                tracing::trace!("the fast path hands a run to Rhai: {e}");
-                self.run_rhai_instead(program, input)
-            }
-            Err(p) => {
-                tracing::trace!("the fast path panicked ({}); Rhai runs the program", panic_message(&p));
-                self.run_rhai_instead(program, input)
-            }
-        };
-        finish(result)
-    }
-
-    /// Rhai's evaluator on a run the fast path handed over, within the same deadline.
-    fn run_rhai_instead(&self, program: &Program, input: &Grid) -> std::thread::Result<Result<Val, Box<EvalAltResult>>> {
-        FAST_PATH_MISSES.with(|m| m.set(m.get() + 1));
-        catch_unwind(AssertUnwindSafe(|| self.run_rhai(program, input)))
-    }
-
-    /// Runs `solve(input)` with Rhai's evaluator only: the reference that the fast path
-    /// is tested against.
-    pub fn run_reference(&self, program: &Program, input: &Grid) -> RunResult {
-        self.guarded(|| self.run_rhai(program, input))
-    }
-
-    /// Runs `f` under this sandbox's deadline, with panics caught, and checks its value
-    /// is a valid ARC grid.
-    fn guarded(&self, f: impl FnOnce() -> Result<Val, Box<EvalAltResult>>) -> RunResult {
-        let _watch = crate::watchdog::Scope::start(self.limits.timeout, self.limits.max_memory);
-        finish(catch_unwind(AssertUnwindSafe(f)))
-    }
-
-    /// Runs `solve(input)` with Rhai's own evaluator only.
-    fn run_rhai(&self, program: &Program, input: &Grid) -> Result<Val, Box<EvalAltResult>> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-        self.engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &program.ast, "solve", (input.clone(),)).map(Val::Dyn)
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.engine.call_fn_with_options::<Dynamic>(
+                options,
+                &mut Scope::new(),
+                &program.ast,
+                "solve",
+                (input.clone(),),
+            )
+        }));
+        match result {
+            Err(p) => {
+                Err(RunError::new(Category::RuntimeError, format!("a primitive panicked: {}", panic_message(&p))))
+            }
+            Ok(Err(e)) => Err(classify(&e)),
+            Ok(Ok(value)) => to_grid(value),
+        }
     }
 
     /// Compiles and runs in one step.
     pub fn run_source(&self, source: &str, input: &Grid) -> RunResult {
         self.run(&self.compile(source)?, input)
-    }
-}
-
-/// The fast path's limits for `l`.
-fn exec_limits(l: &Limits) -> exec::ExecLimits {
-    exec::ExecLimits {
-        // Rhai reads 0 as "no limit".
-        max_operations: if l.max_operations == 0 { u64::MAX } else { l.max_operations },
-        // Two levels short of Rhai's: the fast path's count of nested calls need not
-        // match Rhai's exactly, and going deeper is Rhai's call to refuse.
-        max_call_levels: l.max_call_levels.saturating_sub(2),
-        max_array_size: l.max_array_size,
-        max_string_size: l.max_string_size,
-        max_map_size: l.max_map_size,
-    }
-}
-
-fn finish(result: std::thread::Result<Result<Val, Box<EvalAltResult>>>) -> RunResult {
-    match result {
-        Err(p) => Err(RunError::new(Category::RuntimeError, format!("a primitive panicked: {}", panic_message(&p)))),
-        Ok(Err(e)) => Err(classify(&e)),
-        Ok(Ok(Val::Grid(grid))) => within_size(grid),
-        Ok(Ok(value)) => to_grid(value.into_dynamic()),
     }
 }
 
@@ -321,14 +253,18 @@ fn classify(e: &EvalAltResult) -> RunError {
             }
             r
         }
-        E::ErrorTerminated(why, _) if why.clone().into_string().is_ok_and(|w| w == crate::watchdog::Stop::Memory.token()) => {
+        E::ErrorTerminated(why, _)
+            if why.clone().into_string().is_ok_and(|w| w == crate::watchdog::Stop::Memory.token()) =>
+        {
             RunError::new(Category::ResourceLimit, "used more memory than a run may")
         }
         E::ErrorTerminated(..) => RunError::new(Category::Timeout, "ran past its deadline"),
         E::ErrorTooManyOperations(..) => RunError::new(Category::ResourceLimit, "too many operations"),
         E::ErrorStackOverflow(..) => RunError::new(Category::ResourceLimit, "call stack too deep"),
         E::ErrorDataTooLarge(what, _) => RunError::new(Category::ResourceLimit, format!("{what} too large")),
-        E::ErrorTooManyVariables(..) | E::ErrorTooManyModules(..) => RunError::new(Category::ResourceLimit, e.to_string()),
+        E::ErrorTooManyVariables(..) | E::ErrorTooManyModules(..) => {
+            RunError::new(Category::ResourceLimit, e.to_string())
+        }
         E::ErrorParsing(..) => RunError::new(Category::ParseError, e.to_string()),
         E::ErrorMismatchOutputType(..) => RunError::new(Category::WrongReturnType, e.to_string()),
         _ => RunError::new(Category::RuntimeError, e.to_string()),
@@ -350,7 +286,11 @@ fn to_grid(value: Dynamic) -> RunResult {
                 RunError::new(Category::WrongReturnType, format!("returned an array whose row {r} is not an array"))
             })?;
             let cells: Result<Vec<i64>, _> = row.iter().map(|d| d.as_int()).collect();
-            out.push(cells.map_err(|t| RunError::new(Category::WrongReturnType, format!("row {r} holds a {t}, not a colour")))?);
+            out.push(
+                cells.map_err(|t| {
+                    RunError::new(Category::WrongReturnType, format!("row {r} holds a {t}, not a colour"))
+                })?,
+            );
         }
         Grid::from_rows(&out).map_err(|e| RunError::new(Category::InvalidGrid, e.to_string()))?
     } else {
@@ -362,7 +302,10 @@ fn to_grid(value: Dynamic) -> RunResult {
 /// An ARC answer is at most 30x30.
 fn within_size(grid: Grid) -> RunResult {
     if grid.rows() > MAX_SIDE || grid.cols() > MAX_SIDE {
-        return Err(RunError::new(Category::InvalidGrid, format!("{}x{} is larger than 30x30", grid.rows(), grid.cols())));
+        return Err(RunError::new(
+            Category::InvalidGrid,
+            format!("{}x{} is larger than 30x30", grid.rows(), grid.cols()),
+        ));
     }
     Ok(grid)
 }
