@@ -111,19 +111,28 @@ enum DevCommand {
     },
 }
 
+/// `x > 0` (false for NaN).
+fn positive<T: PartialOrd + Default>(x: T) -> bool {
+    x > T::default()
+}
+
 /// A clap parser for a time budget in seconds: positive, at most a year (so that no
 /// budget overflows a deadline).
 fn seconds(s: &str) -> std::result::Result<Duration, String> {
     let x: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    if !(x > 0.0) {
+    if !positive(x) {
         return Err(format!("`{s}`: must be a positive number of seconds"));
     }
-    Duration::try_from_secs_f64(x).ok().filter(|d| *d <= Duration::from_secs(365 * 86_400)).ok_or_else(|| format!("`{s}`: at most a year (31536000 seconds)"))
+    Duration::try_from_secs_f64(x)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(365 * 86_400))
+        .ok_or_else(|| format!("`{s}`: at most a year (31536000 seconds)"))
 }
 
 /// A clap parser for `--shard K/N`.
 fn shard(s: &str) -> std::result::Result<(usize, usize), String> {
-    let parsed = s.split_once('/').and_then(|(k, n)| Some((k.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+    let parsed =
+        s.split_once('/').and_then(|(k, n)| Some((k.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
     match parsed {
         Some((k, n)) if (1..=n).contains(&k) && n <= 10_000 => Ok((k, n)),
         _ => Err(format!("`{s}`: expected K/N with 1 <= K <= N, e.g. 1/4")),
@@ -220,17 +229,32 @@ impl BackendArgs {
         use crate::llm::{openai, replay};
         Ok(match self.kind() {
             "replay" => {
-                let path = self.completions.as_ref().context("--backend replay needs --completions FILE (a run's completions.jsonl)")?;
+                let path = self
+                    .completions
+                    .as_ref()
+                    .context("--backend replay needs --completions FILE (a run's completions.jsonl)")?;
                 Box::new(replay::Replay::open(path)?)
             }
             "openai" => {
-                let endpoint = self.endpoint.clone().context("--backend openai needs --endpoint URL (e.g. http://127.0.0.1:8000/v1)")?;
-                let model = self.model.clone().context("--backend openai needs --model NAME (the served model's name)")?;
+                let endpoint = self
+                    .endpoint
+                    .clone()
+                    .context("--backend openai needs --endpoint URL (e.g. http://127.0.0.1:8000/v1)")?;
+                let model =
+                    self.model.clone().context("--backend openai needs --model NAME (the served model's name)")?;
                 let api_key = match &self.api_key_env {
-                    Some(var) => Some(std::env::var(var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?),
+                    Some(var) => Some(
+                        std::env::var(var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?,
+                    ),
                     None => None,
                 };
-                let opts = openai::OpenAiOptions { endpoint, model, api_key, concurrency: self.concurrency, ..Default::default() };
+                let opts = openai::OpenAiOptions {
+                    endpoint,
+                    model,
+                    api_key,
+                    concurrency: self.concurrency,
+                    ..Default::default()
+                };
                 Box::new(openai::OpenAi::new(opts)?)
             }
             _ => llama_backend(self)?,
@@ -268,7 +292,8 @@ struct GenerateArgs {
 /// Program sources, for `coverage` and `library`: `reference` (the built-in solutions),
 /// a programs.jsonl or library file, a run directory, a .rhai file (named TASK_ID.rhai)
 /// or a directory of them.
-const PROGRAM_SOURCES: &str = "reference, a programs.jsonl or library .jsonl, a run directory, TASK_ID.rhai, or a directory of .rhai files";
+const PROGRAM_SOURCES: &str =
+    "reference, a programs.jsonl or library .jsonl, a run directory, TASK_ID.rhai, or a directory of .rhai files";
 
 #[derive(Args, Debug)]
 struct CoverageArgs {
@@ -482,11 +507,18 @@ impl TttModelArgs {
         if self.epochs == 0 {
             return Ok(None);
         }
-        if self.rank == 0 || self.train_views == 0 || self.orders == 0 || !(self.lr > 0.0) || !(self.alpha > 0.0) {
+        if self.rank == 0 || self.train_views == 0 || self.orders == 0 || !positive(self.lr) || !positive(self.alpha) {
             bail!("--rank, --train-views, --orders, --lr and --alpha must be positive");
         }
         let base = Base::load(model)?;
-        let lora = LoraConfig { rank: self.rank, alpha: self.alpha, rslora: self.rslora, lr: self.lr, epochs: self.epochs, seed };
+        let lora = LoraConfig {
+            rank: self.rank,
+            alpha: self.alpha,
+            rslora: self.rslora,
+            lr: self.lr,
+            epochs: self.epochs,
+            seed,
+        };
         let format = crate::ttt::format::Format::parse(&self.grid_format).expect("clap checked it");
         Ok(Some(Trainer { base, cfg: TrainConfig { lora, views: self.train_views, orders: self.orders }, format }))
     }
@@ -505,7 +537,11 @@ impl TttModelArgs {
             format: crate::ttt::format::Format::parse(&self.grid_format).expect("clap checked it"),
             views: self.views,
             score_views: self.score_views,
-            dfs: crate::ttt::dfs::DfsConfig { min_prob: self.min_prob, max_calls: self.max_calls, ..Default::default() },
+            dfs: crate::ttt::dfs::DfsConfig {
+                min_prob: self.min_prob,
+                max_calls: self.max_calls,
+                ..Default::default()
+            },
             samples: self.ttt_samples,
             temperature: self.ttt_temperature,
             seed,
@@ -695,7 +731,8 @@ fn run(command: Command) -> Result<i32> {
         Command::Ttt(a) => ttt(a),
         Command::Search(a) => search(*a),
         Command::Dev(DevCommand::MakeModel { preset, out, seed }) => {
-            crate::llm::gguf::make_model(&preset, &out, seed).with_context(|| format!("{}: cannot write the model", out.display()))?;
+            crate::llm::gguf::make_model(&preset, &out, seed)
+                .with_context(|| format!("{}: cannot write the model", out.display()))?;
             println!("wrote {} ({} bytes)", out.display(), std::fs::metadata(&out)?.len());
             Ok(exit::OK)
         }
@@ -723,14 +760,16 @@ fn run(command: Command) -> Result<i32> {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
 }
 
 fn score(a: ScoreArgs) -> Result<i32> {
     let set = a.source.load()?;
     let sub = read_json(&a.submission)?;
-    let s = crate::submission::score(&sub, &set.tasks).map_err(|e| anyhow::anyhow!("{}: {e}", a.submission.display()))?;
+    let s =
+        crate::submission::score(&sub, &set.tasks).map_err(|e| anyhow::anyhow!("{}: {e}", a.submission.display()))?;
     if s.max == 0 {
         bail!("{}: no task has known test outputs, nothing to score", a.source.tasks.display());
     }
@@ -782,7 +821,8 @@ fn show(a: ShowArgs) -> Result<i32> {
 
 fn run_program(a: RunArgs) -> Result<i32> {
     use crate::sandbox::{Limits, Sandbox};
-    let source = crate::fsio::read_input(&a.program, crate::fsio::MAX_INPUT_BYTES).with_context(|| format!("{}: cannot read", a.program.display()))?;
+    let source = crate::fsio::read_input(&a.program, crate::fsio::MAX_INPUT_BYTES)
+        .with_context(|| format!("{}: cannot read", a.program.display()))?;
     let t = task::load_one(&a.source.tasks, &a.task)?;
     let sandbox = Sandbox::new(Limits { timeout: std::time::Duration::from_millis(a.timeout_ms), ..Limits::default() });
     let style = render::style_for_stdout(a.plain);
@@ -811,7 +851,10 @@ fn run_program(a: RunArgs) -> Result<i32> {
                     format!("{wrong} of {} cells wrong", want.cells().len())
                 };
                 println!("{kind} {index}: ok, WRONG ({detail})");
-                let items = [("expected".to_string(), want, None), ("actual (wrong cells marked)".to_string(), got, Some(want))];
+                let items = [
+                    ("expected".to_string(), want, None),
+                    ("actual (wrong cells marked)".to_string(), got, Some(want)),
+                ];
                 println!("{}", render::side_by_side(&items, style));
             }
             (Ok(got), None) => {
@@ -824,7 +867,7 @@ fn run_program(a: RunArgs) -> Result<i32> {
 }
 
 fn search(a: SearchArgs) -> Result<i32> {
-    use crate::search::{self as srch, LlmConfig, Proposers, Run};
+    use crate::search::{self, LlmConfig, Proposer, Run};
     let proposers = a.proposer.clone().unwrap_or_else(|| {
         if a.backend.given() {
             vec!["enum".into(), "llm".into()]
@@ -852,23 +895,34 @@ fn search(a: SearchArgs) -> Result<i32> {
     }
     let mut tasks = a.source.load_first(a.max_tasks)?;
     if let Some((k, n)) = a.shard {
-        tasks.retain(|t| srch::shard_of(&t.id, n) == k);
+        tasks.retain(|t| search::shard_of(&t.id, n) == k);
     }
     // Everything that can fail on bad input fails here, before any task is searched.
-    let model = use_llm.then(|| a.backend.model.clone().or_else(|| a.backend.completions.as_ref().map(|c| c.display().to_string()))).flatten();
-    let info = srch::RunInfo { shard: a.shard.map(|(k, n)| format!("{k}/{n}")), ..srch::RunInfo::new(&a.source.tasks, proposers.clone(), model) };
+    let model = use_llm
+        .then(|| a.backend.model.clone().or_else(|| a.backend.completions.as_ref().map(|c| c.display().to_string())))
+        .flatten();
+    let info = search::RunInfo {
+        shard: a.shard.map(|(k, n)| format!("{k}/{n}")),
+        ..search::RunInfo::new(&a.source.tasks, proposers.clone(), model)
+    };
     info.check_resume(&a.out, a.force).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
-    let mut run = Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let mut run =
+        Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let prompter = a.prompt.prompter()?;
     let grammar = match &a.grammar {
-        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read the grammar", p.display()))?),
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("{}: cannot read the grammar", p.display()))?)
+        }
         None => None,
     };
     let mut backend = if use_llm { Some(a.backend.open()?) } else { None };
     let ttt_cfg = a.ttt.config(a.seed as u64)?;
     let mut grid_model = match &a.ttt_model {
-        Some(p) => Some((grid_model(p, a.ttt.grid_ctx, a.backend.gpu_layers, a.backend.threads)?, a.ttt.trainer(p, a.seed as u64)?)),
+        Some(p) => Some((
+            grid_model(p, a.ttt.grid_ctx, a.backend.gpu_layers, a.backend.threads)?,
+            a.ttt.trainer(p, a.seed as u64)?,
+        )),
         None => None,
     };
     let thinking = a.backend.thinking == "on";
@@ -877,7 +931,7 @@ fn search(a: SearchArgs) -> Result<i32> {
         max_tokens: a.max_tokens,
         seed: a.seed,
         temperature: a.temperature.unwrap_or(defaults.temperature),
-        stop: if a.answer == "code-first" { vec![srch::llm::CODE_FIRST_STOP.to_string()] } else { Vec::new() },
+        stop: if a.answer == "code-first" { vec![search::llm::CODE_FIRST_STOP.to_string()] } else { Vec::new() },
         ..defaults
     };
     let llm_cfg = LlmConfig {
@@ -888,8 +942,12 @@ fn search(a: SearchArgs) -> Result<i32> {
         enough: a.enough,
         sampling,
         grammar,
-        prefill: if a.answer == "code-first" { srch::llm::CODE_FIRST.to_string() } else { String::new() },
-        refine_prefill: if a.answer == "code-first" { srch::llm::CODE_FIRST_REFINE.to_string() } else { String::new() },
+        prefill: if a.answer == "code-first" { search::llm::CODE_FIRST.to_string() } else { String::new() },
+        refine_prefill: if a.answer == "code-first" {
+            search::llm::CODE_FIRST_REFINE.to_string()
+        } else {
+            String::new()
+        },
         refine_temperature: Some(a.refine_temperature),
         mend: !a.no_mend,
         ..LlmConfig::default()
@@ -900,36 +958,23 @@ fn search(a: SearchArgs) -> Result<i32> {
         rule_depth: if a.no_rules { None } else { crate::enumerate::Budget::default().rule_depth },
         ..Default::default()
     };
-    let sandbox = Sandbox::new(Limits::default());
-    let todo: Vec<&crate::task::Task> = tasks.iter().filter(|t| !run.results.contains_key(&t.id)).collect();
-    let resumed = tasks.len() - todo.len();
+    // The enumerator first (cheap, and its near miss seeds the LLM's refinement), then
+    // the LLM, then the grid model on what programs left unsolved.
+    let mut chain = Vec::new();
+    if proposers.iter().any(|p| p == "enum") {
+        chain.push(Proposer::Enumerate(budget));
+    }
+    if let Some(b) = backend.as_mut() {
+        chain.push(Proposer::Llm { backend: &mut **b, prompter: &prompter, config: &llm_cfg });
+    }
+    if let Some((model, trainer)) = grid_model.as_mut() {
+        chain.push(Proposer::Ttt { model: &mut **model, trainer: trainer.as_ref(), config: &ttt_cfg });
+    }
+    let resumed = tasks.iter().filter(|t| run.results.contains_key(&t.id)).count();
     if resumed > 0 {
         tracing::info!("{}: {resumed} tasks already done, resuming", a.out.display());
     }
-    let mut progress = Progress::new(todo.len() as u64);
-    let mut solved = run.results.values().filter(|r| r.solved_train).count();
-    for t in todo {
-        let mut p = Proposers {
-            enumerate: proposers.iter().any(|p| p == "enum").then_some(budget),
-            llm: match backend.as_mut() {
-                Some(b) => Some((&mut **b, &prompter, &llm_cfg)),
-                None => None,
-            },
-        };
-        let (mut result, completions) = srch::solve_task(&sandbox, &t.without_test_outputs(), &mut p)
-            .with_context(|| format!("{}: the LLM failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
-        if let (false, Some((m, trainer))) = (result.solved_train, grid_model.as_mut()) {
-            let (attempts, stats) = crate::ttt::solve_task(m.as_mut(), trainer.as_ref(), &t.without_test_outputs(), &ttt_cfg, |k, n| progress.message(&format!("{}: training step {k}/{n}", t.id)))
-                .with_context(|| format!("{}: the grid model failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
-            result.seconds += stats.seconds;
-            (result.attempts, result.answer_source, result.ttt) = (attempts, "ttt".into(), Some(stats));
-        }
-        solved += result.solved_train as usize;
-        progress.task_done(&result, solved);
-        run.record(result, &completions, &tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
-    }
-    progress.finish();
-    run.write_outputs(&tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
+    search_all(&mut run, &tasks, &mut chain, resumed)?;
     let r = run.report(&tasks);
     println!("tasks: {} ({resumed} resumed), solved on train: {}", r.tasks, r.solved_train);
     if let (Some(total), Some(max)) = (r.pass_at_2, r.scored_tasks) {
@@ -964,8 +1009,30 @@ fn search(a: SearchArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// Searches the tasks `run` has no result for through `chain`, with a progress bar;
+/// `resumed` tasks were already done.
+fn search_all(
+    run: &mut crate::search::Run,
+    tasks: &[crate::task::Task],
+    chain: &mut [crate::search::Proposer],
+    resumed: usize,
+) -> Result<()> {
+    let mut progress = Progress::new((tasks.len() - resumed) as u64);
+    let sandbox = Sandbox::new(Limits::default());
+    let done = crate::search::search_tasks(run, tasks, &sandbox, chain, &mut progress);
+    progress.finish();
+    let dir = run.dir().display();
+    match done {
+        Ok(_) => Ok(()),
+        Err(e @ crate::search::SearchError::Proposer { .. }) => {
+            bail!("{e}; finished tasks are saved in {dir}, rerun to resume")
+        }
+        Err(e) => bail!("{dir}: {e}"),
+    }
+}
+
 fn merge(a: MergeArgs) -> Result<i32> {
-    use crate::search::{self as srch, RunInfo};
+    use crate::search::{self, RunInfo};
     let infos: Vec<Option<RunInfo>> = a.runs.iter().map(|d| RunInfo::read(d)).collect();
     let source = match (&a.tasks, infos.iter().flatten().next()) {
         (Some(t), _) => t.clone(),
@@ -983,10 +1050,15 @@ fn merge(a: MergeArgs) -> Result<i32> {
     proposers.dedup();
     let model = infos.iter().flatten().find_map(|i| i.model.clone());
     let info = RunInfo::new(&source, proposers, model);
-    let run = srch::merge_runs(&a.out, &a.runs, &tasks, &info).map_err(|e| anyhow::anyhow!(e))?;
+    let run = search::merge_runs(&a.out, &a.runs, &tasks, &info).map_err(|e| anyhow::anyhow!(e))?;
     let n = run.results.len();
     let r = run.report(&tasks);
-    println!("merged {n} tasks from {} run directories into {} (solved on train: {})", a.runs.len(), a.out.display(), r.solved_train);
+    println!(
+        "merged {n} tasks from {} run directories into {} (solved on train: {})",
+        a.runs.len(),
+        a.out.display(),
+        r.solved_train
+    );
     if let (Some(total), Some(max)) = (r.pass_at_2, r.scored_tasks) {
         println!("pass@2 on test outputs: {total:.2} / {max} ({:.1}%)", 100.0 * total / max as f64);
     }
@@ -1002,47 +1074,31 @@ fn print_sources(r: &crate::search::Report) {
 }
 
 fn ttt(a: TttArgs) -> Result<i32> {
-    use crate::search::{Run, RunInfo, TaskResult};
+    use crate::search::{Proposer, Run, RunInfo};
     let cfg = a.ttt.config(a.seed)?;
     let tasks = a.source.load_first(a.max_tasks)?;
     let info = RunInfo::new(&a.source.tasks, vec!["ttt".into()], Some(a.model.display().to_string()));
     info.check_resume(&a.out, a.force).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
-    let mut run = Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
+    let mut run =
+        Run::open(&a.out, &tasks).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
     let mut model = grid_model(&a.model, a.ttt.grid_ctx, a.gpu_layers, a.threads)?;
     let trainer = a.ttt.trainer(&a.model, a.seed)?;
     run.write_info(&info).with_context(|| format!("{}: cannot write the run directory", a.out.display()))?;
-    let todo: Vec<&crate::task::Task> = tasks.iter().filter(|t| !run.results.contains_key(&t.id)).collect();
-    let resumed = tasks.len() - todo.len();
-    let mut progress = Progress::new(todo.len() as u64);
-    for t in todo {
-        let (attempts, stats) = crate::ttt::solve_task(model.as_mut(), trainer.as_ref(), &t.without_test_outputs(), &cfg, |k, n| progress.message(&format!("{}: training step {k}/{n}", t.id)))
-            .with_context(|| format!("{}: the grid model failed; finished tasks are saved in {}, rerun to resume", t.id, a.out.display()))?;
-        let result = TaskResult {
-            task: t.id.clone(),
-            solved_train: false,
-            attempts,
-            answer_source: "ttt".into(),
-            programs: Vec::new(),
-            near_miss: None,
-            candidates: 0,
-            seconds: stats.seconds,
-            depth_done: 0,
-            timed_out: false,
-            llm: None,
-            ttt: Some(stats),
-        };
-        progress.task_done(&result, 0);
-        run.record(result, &[], &tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
-    }
-    progress.finish();
-    run.write_outputs(&tasks).with_context(|| format!("{}: cannot write results", a.out.display()))?;
+    let resumed = tasks.iter().filter(|t| run.results.contains_key(&t.id)).count();
+    search_all(
+        &mut run,
+        &tasks,
+        &mut [Proposer::Ttt { model: &mut *model, trainer: trainer.as_ref(), config: &cfg }],
+        resumed,
+    )?;
     let r = run.report(&tasks);
     println!("tasks: {} ({resumed} resumed)", r.tasks);
     if let (Some(total), Some(max)) = (r.pass_at_2, r.scored_tasks) {
         println!("pass@2 on test outputs: {total:.2} / {max} ({:.1}%)", 100.0 * total / max as f64);
     }
     println!("time per task: median {:.2} s, p90 {:.2} s", r.median_seconds, r.p90_seconds);
-    let trained: Vec<&crate::ttt::lora::TrainStats> = run.results.values().filter_map(|r| r.ttt.as_ref()?.train.as_ref()).collect();
+    let trained: Vec<&crate::ttt::lora::TrainStats> =
+        run.results.values().filter_map(|r| r.proposers.ttt.as_ref()?.train.as_ref()).collect();
     if !trained.is_empty() {
         let n = trained.len() as f32;
         let steps: usize = trained.iter().map(|t| t.steps).sum();
@@ -1065,7 +1121,12 @@ fn ttt(a: TttArgs) -> Result<i32> {
 
 /// Loads a grid-token model and checks that its vocabulary is the grid one.
 #[cfg(feature = "llama")]
-fn grid_model(path: &Path, ctx: Option<u32>, gpu_layers: u32, threads: Option<i32>) -> Result<Box<dyn crate::llm::NextToken>> {
+fn grid_model(
+    path: &Path,
+    ctx: Option<u32>,
+    gpu_layers: u32,
+    threads: Option<i32>,
+) -> Result<Box<dyn crate::llm::NextToken>> {
     use crate::llm::{llama, NextToken};
     let threads = llama_threads(threads)?;
     let m = llama::TokenModel::load(path, llama::LoadOptions { gpu_layers, ctx, threads, ..Default::default() })?;
@@ -1089,7 +1150,8 @@ fn grid_model(_: &Path, _: Option<u32>, _: u32, _: Option<i32>) -> Result<Box<dy
 fn load_programs(specs: &[PathBuf]) -> Result<Vec<crate::library::Loaded>> {
     let mut all = Vec::new();
     for spec in specs {
-        let loaded = crate::library::load(spec).map_err(|e| anyhow::anyhow!("{e} (program sources: {PROGRAM_SOURCES})"))?;
+        let loaded =
+            crate::library::load(spec).map_err(|e| anyhow::anyhow!("{e} (program sources: {PROGRAM_SOURCES})"))?;
         tracing::info!("{}: {} programs", spec.display(), loaded.len());
         all.extend(loaded);
     }
@@ -1100,7 +1162,8 @@ fn load_programs(specs: &[PathBuf]) -> Result<Vec<crate::library::Loaded>> {
 fn emit(text: &str, out: Option<&Path>) -> Result<()> {
     match out {
         Some(path) => {
-            crate::fsio::write_atomic(path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
+            crate::fsio::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("{}: cannot write", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{text}"),
@@ -1140,7 +1203,8 @@ fn library(c: LibraryCommand) -> Result<i32> {
                 }
             }
             let (records, s) = crate::library::merge(checked);
-            crate::fsio::write_atomic(&out, crate::library::to_jsonl(&records).as_bytes()).with_context(|| format!("{}: cannot write", out.display()))?;
+            crate::fsio::write_atomic(&out, crate::library::to_jsonl(&records).as_bytes())
+                .with_context(|| format!("{}: cannot write", out.display()))?;
             println!(
                 "read {}: {} stale, {} of unknown tasks, {} duplicate texts, {} duplicate behaviours; kept {} programs for {} tasks in {}",
                 s.read,
@@ -1155,7 +1219,8 @@ fn library(c: LibraryCommand) -> Result<i32> {
             Ok(exit::OK)
         }
         LibraryCommand::Export { library, format: _, out } => {
-            let records: Vec<_> = load_programs(std::slice::from_ref(&library))?.into_iter().map(|l| l.record).collect();
+            let records: Vec<_> =
+                load_programs(std::slice::from_ref(&library))?.into_iter().map(|l| l.record).collect();
             emit(&crate::library::export_rhai(&records), out.as_deref())?;
             Ok(exit::OK)
         }
@@ -1173,11 +1238,15 @@ fn report(a: ReportArgs) -> Result<i32> {
         (None, None) => bail!("{}: no run.json says where its tasks are; give --tasks PATH", dir.display()),
     };
     let set = TaskSource { tasks: tasks_path, strict: false }.load()?;
-    let results = crate::search::read_results(dir).with_context(|| format!("{}: cannot read results", dir.display()))?;
+    let results =
+        crate::search::read_results(dir).with_context(|| format!("{}: cannot read results", dir.display()))?;
     if results.is_empty() {
         bail!("{}: the run has no finished tasks yet", dir.display());
     }
-    let name = std::fs::canonicalize(dir).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| dir.display().to_string());
+    let name = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| dir.display().to_string());
     let page = crate::report::render(&name, &results, &set.tasks, crate::report::read_figures(dir).as_ref());
     let out = a.out.clone().unwrap_or_else(|| dir.join("report.html"));
     crate::fsio::write_atomic(&out, page.as_bytes()).with_context(|| format!("{}: cannot write", out.display()))?;
@@ -1190,8 +1259,19 @@ fn report(a: ReportArgs) -> Result<i32> {
 
 /// Opens a file with the desktop's default program; a failure is only a warning.
 fn open_in_browser(path: &Path) {
-    let opener = if cfg!(target_os = "macos") { "open" } else if cfg!(windows) { "explorer" } else { "xdg-open" };
-    match std::process::Command::new(opener).arg(path).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn() {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    match std::process::Command::new(opener)
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
         Ok(_) => {}
         Err(e) => tracing::warn!("cannot open {} with {opener}: {e}; open it in a browser yourself", path.display()),
     }
@@ -1210,23 +1290,40 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new(total);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tasks  {msg}  [{elapsed_precise}, eta {eta}]")
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} tasks  {msg}  [{elapsed_precise}, eta {eta}]",
+                )
+                .expect("valid template"),
             );
             b
         });
         Progress { bar, tokens: 0, generation_seconds: 0.0 }
     }
 
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl crate::search::Progress for Progress {
     fn task_done(&mut self, r: &crate::search::TaskResult, solved: usize) {
-        if let Some(l) = &r.llm {
+        if let Some(l) = &r.proposers.llm {
             self.tokens += l.completion_tokens;
             self.generation_seconds += l.generation_seconds;
         }
-        let mut rate = if self.generation_seconds > 0.0 { format!(", {:.0} tokens/s", self.tokens as f64 / self.generation_seconds) } else { String::new() };
-        if let Some(l) = r.llm.as_ref().filter(|l| l.prompt_tokens > 0) {
+        let mut rate = if self.generation_seconds > 0.0 {
+            format!(", {:.0} tokens/s", self.tokens as f64 / self.generation_seconds)
+        } else {
+            String::new()
+        };
+        if let Some(l) = r.proposers.llm.as_ref().filter(|l| l.prompt_tokens > 0) {
             // This task's prompts: how much came from the KV cache, and the prefill time.
-            rate.push_str(&format!(", prompt {} tokens ({} cached, {:.0} s)", l.prompt_tokens, l.cached_prompt_tokens, l.prompt_seconds));
+            rate.push_str(&format!(
+                ", prompt {} tokens ({} cached, {:.0} s)",
+                l.prompt_tokens, l.cached_prompt_tokens, l.prompt_seconds
+            ));
         }
         match &self.bar {
             Some(b) => {
@@ -1238,22 +1335,16 @@ impl Progress {
                 r.task,
                 if r.solved_train { "solved on train" } else { "unsolved" },
                 r.seconds,
-                r.candidates,
-                r.llm.as_ref().map_or(0, |l| l.completions)
+                r.proposers.candidates,
+                r.proposers.llm.as_ref().map_or(0, |l| l.completions)
             ),
         }
     }
 
     /// A transient status line (on a terminal only).
-    fn message(&self, text: &str) {
+    fn message(&mut self, text: &str) {
         if let Some(b) = &self.bar {
             b.set_message(text.to_string());
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
         }
     }
 }
@@ -1268,7 +1359,13 @@ fn generate(a: GenerateArgs) -> Result<i32> {
     let request = Request {
         messages: vec![Message::new("user", &a.prompt)],
         n: a.n,
-        sampling: Sampling { temperature: a.temperature, seed: a.seed, max_tokens: a.max_tokens, stop: a.stop, ..Sampling::default() },
+        sampling: Sampling {
+            temperature: a.temperature,
+            seed: a.seed,
+            max_tokens: a.max_tokens,
+            stop: a.stop,
+            ..Sampling::default()
+        },
         grammar,
         label: String::new(),
         prefill: String::new(),
@@ -1281,7 +1378,12 @@ fn generate(a: GenerateArgs) -> Result<i32> {
             println!("--- completion {i} ({} tokens, {:?})\n{}", c.tokens, c.finish, c.text);
         }
         let secs = g.generation_time.as_secs_f64();
-        println!("--- {} prompt tokens, {} generated in {secs:.2} s ({:.0} tokens/s)", g.prompt_tokens, g.completion_tokens(), g.completion_tokens() as f64 / secs.max(1e-9));
+        println!(
+            "--- {} prompt tokens, {} generated in {secs:.2} s ({:.0} tokens/s)",
+            g.prompt_tokens,
+            g.completion_tokens(),
+            g.completion_tokens() as f64 / secs.max(1e-9)
+        );
     }
     Ok(exit::OK)
 }
@@ -1291,7 +1393,13 @@ fn llama_backend(a: &BackendArgs) -> Result<Box<dyn crate::llm::Backend>> {
     use crate::llm::llama;
     let model = a.model.as_ref().context("--backend llama needs --model FILE.gguf")?;
     let threads = llama_threads(a.threads)?;
-    let opts = llama::LoadOptions { gpu_layers: a.gpu_layers, ctx: a.ctx, threads, thinking: a.thinking == "on", ..Default::default() };
+    let opts = llama::LoadOptions {
+        gpu_layers: a.gpu_layers,
+        ctx: a.ctx,
+        threads,
+        thinking: a.thinking == "on",
+        ..Default::default()
+    };
     Ok(Box::new(llama::LlamaCpp::load(Path::new(model), opts)?))
 }
 

@@ -116,8 +116,14 @@ pub enum PartRank {
 
 impl PartRank {
     /// The (rank, highest?) pairs tried.
-    const ALL: [(PartRank, bool); 6] =
-        [(PartRank::Filled, true), (PartRank::Filled, false), (PartRank::Colours, true), (PartRank::Same, false), (PartRank::Same, true), (PartRank::SameShape, false)];
+    const ALL: [(PartRank, bool); 6] = [
+        (PartRank::Filled, true),
+        (PartRank::Filled, false),
+        (PartRank::Colours, true),
+        (PartRank::Same, false),
+        (PartRank::Same, true),
+        (PartRank::SameShape, false),
+    ];
 }
 
 fn pick_part(g: &Grid, parts: Parts, rank: PartRank, most: bool) -> Option<Grid> {
@@ -198,7 +204,7 @@ fn parts_fit(task: &Task, s: Split, n: i64) -> bool {
             Split::Rows => ((e.input.cols(), e.output.cols()), (e.input.rows() as i64, e.output.rows() as i64)),
         };
         let (input, part) = along;
-        across.0 == across.1 && n * part <= input && input <= n * part + n - 1
+        across.0 == across.1 && n * part <= input && input < n * part + n
     })
 }
 
@@ -228,7 +234,11 @@ impl Pick {
     }
 
     fn apply(&self, g: &Grid) -> Option<Grid> {
-        let opt = ObjectOptions { diagonal: self.diagonal, multicolour: self.multicolour, background: Some(ops::background(g)) };
+        let opt = ObjectOptions {
+            diagonal: self.diagonal,
+            multicolour: self.multicolour,
+            background: Some(ops::background(g)),
+        };
         let objs = objects::objects(g, opt);
         let o = &objs[first_best(&objs, self.most, |o| self.key(o, &objs))?];
         if self.crop {
@@ -252,7 +262,10 @@ impl Pick {
         let best = if self.most { "max_by" } else { "min_by" };
         let pick = format!("objs.{best}(|o| {key})");
         let out = if self.crop { format!("g.crop_to({pick})") } else { format!("{pick}.to_grid()") };
-        format!("{{ let objs = g.objects(#{{diagonal: {}, multicolor: {}}});{all} {out} }}", self.diagonal, self.multicolour)
+        format!(
+            "{{ let objs = g.objects(#{{diagonal: {}, multicolor: {}}});{all} {out} }}",
+            self.diagonal, self.multicolour
+        )
     }
 }
 
@@ -525,11 +538,14 @@ impl Op {
             EmptiestCell => "g.split_by_lines().min_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
             Trim0 => "g.trim(0)".into(),
             KeepLargest => "grid(g.rows(), g.cols(), g.background()).paint(g.objects().largest())".into(),
-            RemoveSingles => "{ let out = g; for o in g.objects() { if o.size() == 1 { out = out.erase(o); } } out }".into(),
+            RemoveSingles => {
+                "{ let out = g; for o in g.objects() { if o.size() == 1 { out = out.erase(o); } } out }".into()
+            }
             RecolorLargest(c) => format!("g.paint(g.objects().largest(), {c})"),
             RecolorSmallest(c) => format!("g.paint(g.objects().smallest(), {c})"),
             RecolorTable(t) => {
-                let pairs: Vec<String> = (0..10).filter(|&c| t[c] as usize != c).map(|c| format!("\"{c}\": {}", t[c])).collect();
+                let pairs: Vec<String> =
+                    (0..10).filter(|&c| t[c] as usize != c).map(|c| format!("\"{c}\": {}", t[c])).collect();
                 format!("g.recolor(#{{{}}})", pairs.join(", "))
             }
             Pick(p) => p.rhai(),
@@ -780,7 +796,13 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Budget {
-        Budget { max_depth: 3, time: Duration::from_secs(10), max_solutions: 16, max_states: 200_000, rule_depth: Some(1) }
+        Budget {
+            max_depth: 3,
+            time: Duration::from_secs(10),
+            max_solutions: 16,
+            max_states: 200_000,
+            rule_depth: Some(1),
+        }
     }
 }
 
@@ -817,7 +839,11 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
     if state.outputs.iter().zip(targets).any(|(o, t)| o.shape() != t.shape()) {
         return Vec::new();
     }
-    let Some(tests) = tests.iter().map(|g| state.steps.iter().try_fold(g.clone(), |g, op| op.apply(&g))).collect::<Option<Vec<Grid>>>() else {
+    let Some(tests) = tests
+        .iter()
+        .map(|g| state.steps.iter().try_fold(g.clone(), |g, op| op.apply(&g)))
+        .collect::<Option<Vec<Grid>>>()
+    else {
         return Vec::new();
     };
     rules::learn(&state.outputs, targets, &tests, limits)
@@ -836,7 +862,7 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
 /// Compositions finished by a learned local rule are kept apart and reported only when
 /// no plain composition solves the task: a rule table can fit the training pairs by
 /// memorising them, so it is the weaker evidence.
-pub fn search(task: &Task, budget: Budget) -> Found {
+pub fn find(task: &Task, budget: Budget) -> Found {
     let start = Instant::now();
     let ops = transforms(task);
     let targets: Vec<Grid> = task.train.iter().map(|e| e.output.clone()).collect();
@@ -852,7 +878,12 @@ pub fn search(task: &Task, budget: Budget) -> Found {
     let mut frontier = vec![State { steps: Vec::new(), outputs: inputs }];
     let mut ruled: Vec<(Vec<Op>, f64)> = Vec::new();
     if budget.rule_depth.is_some() {
-        ruled.extend(learn_rules(&frontier[0], &targets, &tests, rules::LearnLimits { max_features: 3, max_rules: 4, deadline: Some(start + budget.time) }));
+        ruled.extend(learn_rules(
+            &frontier[0],
+            &targets,
+            &tests,
+            rules::LearnLimits { max_features: 3, max_rules: 4, deadline: Some(start + budget.time) },
+        ));
     }
     let mut best: Option<(Vec<Op>, f64)> = None;
     for depth in 1..=budget.max_depth {
@@ -867,7 +898,8 @@ pub fn search(task: &Task, budget: Budget) -> Found {
                 .par_iter()
                 .flat_map_iter(|s| ops.iter().map(move |op| (s, op)))
                 .filter_map(|(s, op)| {
-                    let outs: Option<Vec<Grid>> = s.outputs.iter().map(|g| op.apply(g).filter(|o| o.rows() <= 30 && o.cols() <= 30)).collect();
+                    let outs: Option<Vec<Grid>> =
+                        s.outputs.iter().map(|g| op.apply(g).filter(|o| o.rows() <= 30 && o.cols() <= 30)).collect();
                     let outs = outs?;
                     let mut steps = s.steps.clone();
                     steps.push(op.clone());
@@ -908,7 +940,12 @@ pub fn search(task: &Task, budget: Budget) -> Found {
                     if start.elapsed() >= budget.time {
                         return Vec::new();
                     }
-                    learn_rules(s, &targets, &tests, rules::LearnLimits { max_features: 2, max_rules: 2, deadline: Some(start + budget.time) })
+                    learn_rules(
+                        s,
+                        &targets,
+                        &tests,
+                        rules::LearnLimits { max_features: 2, max_rules: 2, deadline: Some(start + budget.time) },
+                    )
                 })
                 .collect();
             ruled.extend(more);

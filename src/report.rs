@@ -16,7 +16,12 @@ const PROGRAMS_SHOWN: usize = 3;
 
 /// The page for `results` (a run's finished tasks) over `tasks`; `figures` is the run's
 /// `report.json` when there is one. Tasks without a result are left out.
-pub fn render(run_name: &str, results: &BTreeMap<String, TaskResult>, tasks: &[Task], figures: Option<&serde_json::Value>) -> String {
+pub fn render(
+    run_name: &str,
+    results: &BTreeMap<String, TaskResult>,
+    tasks: &[Task],
+    figures: Option<&serde_json::Value>,
+) -> String {
     let mut body = format!("<h1>arcsynth run <code>{}</code></h1>\n", escape(run_name));
     if let Some(f) = figures {
         body.push_str(&figures_html(f));
@@ -24,7 +29,9 @@ pub fn render(run_name: &str, results: &BTreeMap<String, TaskResult>, tasks: &[T
     let shown: Vec<(&Task, &TaskResult)> = tasks.iter().filter_map(|t| results.get(&t.id).map(|r| (t, r))).collect();
     let missing = results.len() - shown.len();
     if missing > 0 {
-        body.push_str(&format!("<p class=\"dim\">{missing} finished tasks are not among the tasks given and are not shown.</p>"));
+        body.push_str(&format!(
+            "<p class=\"dim\">{missing} finished tasks are not among the tasks given and are not shown.</p>"
+        ));
     }
     let statuses: Vec<&str> = shown.iter().map(|(t, r)| status(t, r)).collect();
     let count = |s: &str| statuses.iter().filter(|x| **x == s).count();
@@ -53,7 +60,10 @@ pub fn render(run_name: &str, results: &BTreeMap<String, TaskResult>, tasks: &[T
 fn status(t: &Task, r: &TaskResult) -> &'static str {
     let known = t.test.iter().all(|p| p.output.is_some()) && !t.test.is_empty();
     let right = known
-        && t.test.iter().zip(&r.attempts).all(|(p, a)| p.output.as_ref().is_some_and(|o| *o == a.attempt_1 || *o == a.attempt_2))
+        && t.test
+            .iter()
+            .zip(&r.attempts)
+            .all(|(p, a)| p.output.as_ref().is_some_and(|o| *o == a.attempt_1 || *o == a.attempt_2))
         && r.attempts.len() == t.test.len();
     match (right, known, r.solved_train) {
         (true, _, _) => "correct",
@@ -74,14 +84,18 @@ fn task_html(t: &Task, r: &TaskResult, status: &str) -> String {
         "<section class=\"task\" id=\"{id}\" data-status=\"{status}\"><h2>{id} <span class=\"badge {status}\">{label}</span></h2>\n\
          <p class=\"dim\">answers from {src}; {secs:.2} s; {cands} candidates enumerated{llm}</p>\n",
         id = escape(&t.id),
-        src = escape(&r.answer_source),
+        src = r.answer_source,
         secs = r.seconds,
-        cands = r.candidates,
-        llm = r.llm.as_ref().map_or(String::new(), |l| format!("; {} completions, {} tokens", l.completions, l.completion_tokens)),
+        cands = r.proposers.candidates,
+        llm = r.proposers.llm.as_ref().map_or(String::new(), |l| format!("; {} completions, {} tokens", l.completions, l.completion_tokens)),
     );
     o.push_str("<div class=\"row\">");
     for (i, e) in t.train.iter().enumerate() {
-        o.push_str(&format!("<div class=\"pair\">{}{}</div>", figure(&format!("train {i} input"), &e.input, ""), figure("output", &e.output, "")));
+        o.push_str(&format!(
+            "<div class=\"pair\">{}{}</div>",
+            figure(&format!("train {i} input"), &e.input, ""),
+            figure("output", &e.output, "")
+        ));
     }
     o.push_str("</div>\n");
     for (i, p) in t.test.iter().enumerate() {
@@ -109,7 +123,12 @@ fn task_html(t: &Task, r: &TaskResult, status: &str) -> String {
         }
     } else {
         let n = r.programs.len();
-        o.push_str(&format!("<p>{n} program{} reproduce{} every training output{}:</p>", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" }, if n > PROGRAMS_SHOWN { format!("; the first {PROGRAMS_SHOWN}") } else { String::new() }));
+        o.push_str(&format!(
+            "<p>{n} program{} reproduce{} every training output{}:</p>",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "s" } else { "" },
+            if n > PROGRAMS_SHOWN { format!("; the first {PROGRAMS_SHOWN}") } else { String::new() }
+        ));
         for p in r.programs.iter().take(PROGRAMS_SHOWN) {
             o.push_str(&format!("<p class=\"dim\">from {} (round {})</p>", escape(&p.source), p.round));
             o.push_str(&html::highlight(&p.program));

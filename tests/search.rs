@@ -27,12 +27,19 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         // Every task's transforms (some exist only for tasks of a certain shape), on
         // one of its inputs; every 16th task on two.
         for op in enumerate::transforms(t) {
-            let program = sandbox.compile(&enumerate::program(&[op.clone()])).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+            let program = sandbox
+                .compile(&enumerate::program(std::slice::from_ref(&op)))
+                .unwrap_or_else(|e| panic!("{op:?}: {e}"));
             for e in t.train.iter().take(if i % 16 == 0 { 2 } else { 1 }) {
                 let native = op.apply(&e.input).filter(|g| g.is_task_sized());
                 let rhai = sandbox.run(&program, &e.input).ok();
                 if native != rhai {
-                    mismatches.push(format!("{}: {op:?}: native {:?} vs rhai {:?}", t.id, native.is_some(), rhai.is_some()));
+                    mismatches.push(format!(
+                        "{}: {op:?}: native {:?} vs rhai {:?}",
+                        t.id,
+                        native.is_some(),
+                        rhai.is_some()
+                    ));
                 }
                 checked += 1;
             }
@@ -42,7 +49,20 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
     assert!(checked > 20_000, "{checked}");
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     // Every kind of transform was among them (learned rules are checked in tests/rules.rs).
-    for v in ["Pick", "PickPart", "CropColour", "CropAt", "Part", "Fractal", "Pinwheel", "ReplaceNotMostCommon", "RecolorTable", "Combine", "Swap", "ScaleDown"] {
+    for v in [
+        "Pick",
+        "PickPart",
+        "CropColour",
+        "CropAt",
+        "Part",
+        "Fractal",
+        "Pinwheel",
+        "ReplaceNotMostCommon",
+        "RecolorTable",
+        "Combine",
+        "Swap",
+        "ScaleDown",
+    ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
 }
@@ -67,7 +87,7 @@ fn known_compositions_are_found_and_verified() {
         let t = task::load_one(&training_dir(), id).unwrap().without_test_outputs();
         let r = arcsynth::search::solve_with_enumerator(&sandbox, &t, budget);
         assert!(r.solved_train, "{id} not solved");
-        assert_eq!(r.depth_done, depth, "{id}");
+        assert_eq!(r.proposers.depth_done, depth, "{id}");
         let full = task::load_one(&training_dir(), id).unwrap();
         for (a, t) in r.attempts.iter().zip(&full.test) {
             let want = t.output.as_ref().unwrap();
@@ -85,7 +105,7 @@ fn unsolved_tasks_still_get_attempts_for_every_test_input() {
     let r = arcsynth::search::solve_with_enumerator(&sandbox, &t, budget);
     assert!(!r.solved_train);
     assert_eq!(r.attempts.len(), t.test.len());
-    assert_ne!(r.answer_source, "program");
+    assert_ne!(r.answer_source, arcsynth::search::AnswerSource::Program);
 }
 
 fn search(tasks: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
@@ -110,7 +130,13 @@ fn search_on_the_examples_writes_all_outputs_and_resumes() {
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["tasks"], 20);
     // The report's score is the score command's score.
-    let scored = arcsynth(&["score", out.join("submission.json").to_str().unwrap(), "--tasks", examples().to_str().unwrap(), "--json"]);
+    let scored = arcsynth(&[
+        "score",
+        out.join("submission.json").to_str().unwrap(),
+        "--tasks",
+        examples().to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(read_json_str(&stdout(&scored))["total"], report["pass_at_2"]);
     // Every program line is a verified program for its task.
     let sandbox = Sandbox::new(Limits::default());
@@ -138,14 +164,28 @@ fn a_killed_search_restarts_without_recomputing_finished_tasks() {
     let out = temp_dir("search-kill").join("run");
     let data = training_dir();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arcsynth"))
-        .args(["search", "--tasks", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--max-tasks", "12", "--time-per-task", "2"])
+        .args([
+            "search",
+            "--tasks",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--max-tasks",
+            "12",
+            "--time-per-task",
+            "2",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let results = out.join("results");
     let start = Instant::now();
-    let count = |d: &Path| std::fs::read_dir(d).map(|r| r.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count()).unwrap_or(0);
+    let count = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|r| r.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count())
+            .unwrap_or(0)
+    };
     while count(&results) < 3 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -212,27 +252,36 @@ fn search_refuses_what_it_cannot_do_with_one_line_errors() {
     }
     let unwritable = search(&examples(), Path::new("/proc/arcsynth-run"), &[]);
     assert_eq!(unwritable.status.code(), Some(2));
-    assert!(stderr(&unwritable).contains("/proc/arcsynth-run: cannot write the run directory"), "{}", stderr(&unwritable));
+    assert!(
+        stderr(&unwritable).contains("/proc/arcsynth-run: cannot write the run directory"),
+        "{}",
+        stderr(&unwritable)
+    );
     let depth = search(&examples(), &out, &["--depth", "9"]);
     assert_eq!(depth.status.code(), Some(2));
 }
 
 /// Five tasks with reference solutions: three answered in round 0, two only after a
 /// refinement round.
-const REPLAYED: [(&str, usize); 5] = [("3c9b0459", 0), ("0520fde7", 0), ("007bbfb7", 0), ("05269061", 1), ("6150a2bd", 1)];
+const REPLAYED: [(&str, usize); 5] =
+    [("3c9b0459", 0), ("0520fde7", 0), ("007bbfb7", 0), ("05269061", 1), ("6150a2bd", 1)];
 
 /// A recording per task: junk, a wrong program, a syntax error, and the reference
 /// solution in its round (with a dead line added, which canonicalisation must drop).
 fn recording(dir: &Path) -> PathBuf {
     let mut lines = Vec::new();
     let mut push = |task: &str, round: usize, text: &str| {
-        lines.push(serde_json::json!({"label": format!("{task}/{round}"), "text": text, "tokens": text.len() / 3}).to_string());
+        lines.push(
+            serde_json::json!({"label": format!("{task}/{round}"), "text": text, "tokens": text.len() / 3}).to_string(),
+        );
     };
     for (id, round) in REPLAYED {
         push(id, 0, "The rule is to make it blue.");
         push(id, 0, "Mirror it:\n```rhai\nfn solve(g) { g.flip_h() }\n```");
         push(id, 0, "```rhai\nfn solve(g) { g.rotate( }\n```");
-        let reference = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("dsl/solutions/{id}.rhai"))).unwrap();
+        let reference =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("dsl/solutions/{id}.rhai")))
+                .unwrap();
         let with_dead_line = reference.replacen("fn solve(g) {", "fn solve(g) {\n    let unused = g.rotate(1);", 1);
         push(id, round, &format!("Here it is.\n```rhai\n{with_dead_line}\n```\nDone."));
     }
@@ -287,7 +336,9 @@ fn replayed_reference_solutions_solve_their_tasks() {
         let r = read_json(&out.join(format!("results/{id}.json")));
         assert_eq!(r["answer_source"], "program");
         assert_eq!(r["programs"][0]["round"], round, "{id}");
-        let reference = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("dsl/solutions/{id}.rhai"))).unwrap();
+        let reference =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("dsl/solutions/{id}.rhai")))
+                .unwrap();
         if reference.contains("fn solve(g) {\n") {
             // The dead line was a line of its own (one-line programs keep it: lines are the unit).
             assert!(!r["programs"][0]["program"].as_str().unwrap().contains("unused"), "{id}: dead line kept");
@@ -295,8 +346,11 @@ fn replayed_reference_solutions_solve_their_tasks() {
         assert_eq!(r["llm"]["rejected_hard_coded"], 0);
     }
     // Every completion is recorded once, with its outcome; refinements name their parent.
-    let completions: Vec<serde_json::Value> =
-        std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let completions: Vec<serde_json::Value> = std::fs::read_to_string(out.join("completions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(completions.len(), 4 * REPLAYED.len());
     let refined: Vec<&serde_json::Value> = completions.iter().filter(|c| c["round"] == 1).collect();
     assert_eq!(refined.len(), 2);
@@ -324,7 +378,8 @@ fn replayed_search_never_reads_test_outputs() {
     // its answer comes from the near-miss fallback.
     let full = std::fs::read_to_string(recording(&dir)).unwrap();
     let recorded = dir.join("partial.jsonl");
-    std::fs::write(&recorded, full.lines().take(full.lines().count() - 1).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    std::fs::write(&recorded, full.lines().take(full.lines().count() - 1).collect::<Vec<_>>().join("\n") + "\n")
+        .unwrap();
     let mut args = REPLAY_ARGS.to_vec();
     args.extend(["--completions", recorded.to_str().unwrap()]);
     let a = search(&task_dir(&dir, &replayed_ids(), true), &dir.join("with"), &args);
@@ -367,22 +422,56 @@ fn rust_habits_are_mended_and_code_first_answers_replay() {
     let line = |text: &str| serde_json::json!({"label": "3c9b0459/0", "text": text}).to_string();
     std::fs::write(&recorded, format!("{}\n", line(rusty))).unwrap();
     let out = dir.join("run");
-    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--answer", "free", "--completions", recorded.to_str().unwrap()]);
+    let o = search(
+        &tasks,
+        &out,
+        &[
+            "--proposer",
+            "llm",
+            "--samples",
+            "1",
+            "--refine-rounds",
+            "0",
+            "--answer",
+            "free",
+            "--completions",
+            recorded.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let r = read_json(&out.join("results/3c9b0459.json"));
     assert_eq!(r["answer_source"], "program", "{r}");
-    let c: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    let c: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap())
+            .unwrap();
     assert_eq!(c["mended"], serde_json::json!(["let mut", "types", ".clone()", "?:"]));
     assert_eq!(c["outcome"], "ok");
     assert!(c.get("error").is_none());
 
     std::fs::write(&recorded, format!("{}\n", line(code_first))).unwrap();
     let out = dir.join("run-code-first");
-    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "1", "--refine-rounds", "0", "--answer", "code-first", "--completions", recorded.to_str().unwrap()]);
+    let o = search(
+        &tasks,
+        &out,
+        &[
+            "--proposer",
+            "llm",
+            "--samples",
+            "1",
+            "--refine-rounds",
+            "0",
+            "--answer",
+            "code-first",
+            "--completions",
+            recorded.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_json(&out.join("results/3c9b0459.json"))["answer_source"], "program");
     // The record holds the whole answer (prefill included), as the backend gave it.
-    let c: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    let c: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().next().unwrap())
+            .unwrap();
     assert_eq!(c["text"], code_first);
 }
 
@@ -390,7 +479,13 @@ fn rust_habits_are_mended_and_code_first_answers_replay() {
 fn out_of_range_budgets_are_usage_errors_not_panics() {
     // F3: 1e20 seconds once panicked converting to a Duration, leaving a half-made run.
     let out = temp_dir("search-range").join("run");
-    for args in [["--time-per-task", "1e20"], ["--task-timeout", "1e20"], ["--time-per-task", "NaN"], ["--task-timeout", "-1"], ["--time-per-task", "0"]] {
+    for args in [
+        ["--time-per-task", "1e20"],
+        ["--task-timeout", "1e20"],
+        ["--time-per-task", "NaN"],
+        ["--task-timeout", "-1"],
+        ["--time-per-task", "0"],
+    ] {
         let o = search(&examples(), &out, &args);
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
@@ -411,7 +506,9 @@ fn resume_trusts_only_whole_results_of_this_task_set() {
     assert!(first.status.success(), "{}", stderr(&first));
     let results = out.join("results");
     let mut planted: serde_json::Value = read_json(&results.join("3c9b0459.json"));
-    for (file, task) in [("ffffffff.json", "ffffffff"), ("evil.json", "../../pwned"), ("6150a2bd-copy.json", "6150a2bd")] {
+    for (file, task) in
+        [("ffffffff.json", "ffffffff"), ("evil.json", "../../pwned"), ("6150a2bd-copy.json", "6150a2bd")]
+    {
         planted["task"] = task.into();
         std::fs::write(results.join(file), planted.to_string()).unwrap();
     }
@@ -463,7 +560,10 @@ fn two_shards_merged_give_the_unsharded_submission() {
     assert!(merged.status.success(), "{}", stderr(&merged));
     assert!(stdout(&merged).contains(&format!("merged {} tasks", ids.len())), "{}", stdout(&merged));
     assert_eq!(read_json(&dir.join("merged/submission.json")), whole);
-    assert_eq!(read_json(&dir.join("merged/report.json"))["pass_at_2"], read_json(&dir.join("whole/report.json"))["pass_at_2"]);
+    assert_eq!(
+        read_json(&dir.join("merged/report.json"))["pass_at_2"],
+        read_json(&dir.join("whole/report.json"))["pass_at_2"]
+    );
     // Refused, each in one line: a task in two runs, a merge into a directory holding
     // results, a run over other tasks, a shard that does not exist.
     let other = task_dir(&dir.join("other"), &["007bbfb7"], true);
@@ -497,7 +597,22 @@ fn slow_replayed_programs_finish_their_task_within_its_budget() {
     std::fs::write(&recorded, format!("{}\n", vec![line; 8].join("\n"))).unwrap();
     let out = dir.join("run");
     let start = Instant::now();
-    let o = search(&tasks, &out, &["--proposer", "llm", "--samples", "8", "--refine-rounds", "0", "--task-timeout", "1", "--completions", recorded.to_str().unwrap()]);
+    let o = search(
+        &tasks,
+        &out,
+        &[
+            "--proposer",
+            "llm",
+            "--samples",
+            "8",
+            "--refine-rounds",
+            "0",
+            "--task-timeout",
+            "1",
+            "--completions",
+            recorded.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let r = read_json(&out.join("results/3c9b0459.json"));
     let seconds = r["seconds"].as_f64().unwrap();

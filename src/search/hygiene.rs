@@ -36,10 +36,18 @@ pub fn check(sandbox: &Sandbox, program: &str, task: &Task, first: &[Grid]) -> R
 /// colours) as an array literal, whatever its spacing.
 pub fn hard_codes_an_output(program: &str, task: &Task) -> bool {
     let text: String = program.chars().filter(|c| !c.is_whitespace()).collect();
-    task.train.iter().map(|e| &e.output).filter(|g| g.cells().len() >= 4 && g.histogram().iter().filter(|&&n| n > 0).count() > 1).any(|g| {
-        let rows: Vec<String> = g.to_rows().iter().map(|r| format!("[{}]", r.iter().map(u8::to_string).collect::<Vec<_>>().join(","))).collect();
-        text.contains(&format!("[{}]", rows.join(",")))
-    })
+    task.train
+        .iter()
+        .map(|e| &e.output)
+        .filter(|g| g.cells().len() >= 4 && g.histogram().iter().filter(|&&n| n > 0).count() > 1)
+        .any(|g| {
+            let rows: Vec<String> = g
+                .to_rows()
+                .iter()
+                .map(|r| format!("[{}]", r.iter().map(u8::to_string).collect::<Vec<_>>().join(",")))
+                .collect();
+            text.contains(&format!("[{}]", rows.join(",")))
+        })
 }
 
 /// The canonical text of a program that gives `expected` (outputs on train then test
@@ -85,7 +93,11 @@ mod tests {
     fn task() -> Task {
         let i = g(&[&[1, 0], &[0, 0]]);
         let o = g(&[&[0, 1], &[0, 0]]);
-        Task { id: "t".into(), train: vec![Example { input: i.clone(), output: o }], test: vec![TestPair { input: i, output: None }] }
+        Task {
+            id: "t".into(),
+            train: vec![Example { input: i.clone(), output: o }],
+            test: vec![TestPair { input: i, output: None }],
+        }
     }
 
     #[test]

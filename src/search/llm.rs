@@ -9,7 +9,7 @@
 //! Beta(1 + C·h, 1 + C·(1 − h) + n): h its pixel accuracy, n how often it was refined).
 //! A task stops early at `enough` distinct solutions or after `task_timeout`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -97,8 +97,7 @@ pub struct CompletionRecord {
     pub text: String,
     pub tokens: usize,
     pub finish: Finish,
-    /// `no program`, or the sandbox outcome category of the extracted program.
-    pub outcome: String,
+    pub outcome: Outcome,
     /// The Rust habits mended before the program was compiled (`dsl::mend`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mended: Vec<String>,
@@ -143,11 +142,58 @@ pub struct LlmStats {
     pub rejected_nondeterministic: usize,
     pub rejected_hard_coded: usize,
     pub refine_requests: usize,
-    /// Outcome category -> programs.
-    pub outcomes: HashMap<String, usize>,
-    /// Why the proposer stopped early, if it did (`enough`, `timeout`, `context`,
-    /// `repeats`: a whole batch of a refinement round behaved like earlier programs).
-    pub stopped: Option<String>,
+    /// Completions per outcome.
+    pub outcomes: BTreeMap<Outcome, usize>,
+    /// Why the proposer stopped early, if it did.
+    pub stopped: Option<Stopped>,
+}
+
+/// What became of one completion: no program in it, or how its program's runs ended.
+/// Written as `no program` or the category's name (`ok`, `parse error`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Outcome {
+    NoProgram,
+    Ran(Category),
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::NoProgram => "no program",
+            Outcome::Ran(c) => c.as_str(),
+        }
+    }
+}
+
+impl From<Outcome> for String {
+    fn from(o: Outcome) -> String {
+        o.as_str().to_string()
+    }
+}
+
+impl TryFrom<String> for Outcome {
+    type Error = String;
+    fn try_from(s: String) -> Result<Outcome, String> {
+        if s == Outcome::NoProgram.as_str() {
+            return Ok(Outcome::NoProgram);
+        }
+        Category::from_name(&s).map(Outcome::Ran).ok_or_else(|| format!("unknown outcome {s:?}"))
+    }
+}
+
+/// Why the LLM proposer stopped a task before its last round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stopped {
+    /// `--enough` distinct solutions were found.
+    Enough,
+    /// The task's time (`--task-timeout`) ran out.
+    Timeout,
+    /// The next prompt would not fit the model's context.
+    Context,
+    /// A whole batch of a refinement round behaved like earlier programs.
+    Repeats,
 }
 
 /// The LLM proposer's findings on one task.
@@ -199,7 +245,13 @@ pub fn solve(
                 let out = batch
                     .into_iter()
                     .zip(evals)
-                    .map(|((completion, program, round, tokens), eval)| Evaluated { completion, program, eval, round, tokens })
+                    .map(|((completion, program, round, tokens), eval)| Evaluated {
+                        completion,
+                        program,
+                        eval,
+                        round,
+                        tokens,
+                    })
                     .collect();
                 if done.send(out).is_err() {
                     return;
@@ -208,7 +260,9 @@ pub fn solve(
         });
         let mut pending = 0usize;
         if !seed_programs.is_empty() {
-            to_sandbox.send(seed_programs.iter().map(|p| (None, p.clone(), 0, 0)).collect()).expect("sandbox thread alive");
+            to_sandbox
+                .send(seed_programs.iter().map(|p| (None, p.clone(), 0, 0)).collect())
+                .expect("sandbox thread alive");
             pending += 1;
         }
         let mut round = 0;
@@ -226,16 +280,16 @@ pub fn solve(
                 if round == 0 && cfg.refine_rounds > 0 {
                     asked_in_round = cfg.samples;
                 } else {
-                    state.stats.stopped = Some("repeats".into());
+                    state.stats.stopped = Some(Stopped::Repeats);
                     break;
                 }
             }
             if state.solution_texts.len() >= cfg.enough {
-                state.stats.stopped = Some("enough".into());
+                state.stats.stopped = Some(Stopped::Enough);
                 break;
             }
             if start.elapsed() >= cfg.task_timeout {
-                state.stats.stopped = Some("timeout".into());
+                state.stats.stopped = Some(Stopped::Timeout);
                 break;
             }
             if asked_in_round >= cfg.samples {
@@ -273,20 +327,31 @@ pub fn solve(
                 n,
                 sampling: Sampling {
                     seed: cfg.sampling.seed.wrapping_add(requests),
-                    temperature: if round > 0 { cfg.refine_temperature.unwrap_or(cfg.sampling.temperature) } else { cfg.sampling.temperature },
+                    temperature: if round > 0 {
+                        cfg.refine_temperature.unwrap_or(cfg.sampling.temperature)
+                    } else {
+                        cfg.sampling.temperature
+                    },
                     ..cfg.sampling.clone()
                 },
                 grammar: cfg.grammar.clone(),
                 label: format!("{}/{round}", task.id),
-                prefill: if round > 0 && !cfg.refine_prefill.is_empty() { cfg.refine_prefill.clone() } else { cfg.prefill.clone() },
+                prefill: if round > 0 && !cfg.refine_prefill.is_empty() {
+                    cfg.refine_prefill.clone()
+                } else {
+                    cfg.prefill.clone()
+                },
             };
             requests += 1;
             asked_in_round += n;
             let g = match backend.generate(&request) {
                 Ok(g) => g,
                 Err(LlmError::ContextTooSmall { .. }) if round == 0 => {
-                    state.stats.stopped = Some("context".into());
-                    tracing::warn!("{}: the prompt does not fit the model's context; raise --ctx (task skipped by the LLM)", task.id);
+                    state.stats.stopped = Some(Stopped::Context);
+                    tracing::warn!(
+                        "{}: the prompt does not fit the model's context; raise --ctx (task skipped by the LLM)",
+                        task.id
+                    );
                     break;
                 }
                 Err(LlmError::ContextTooSmall { .. }) => continue, // a longer refinement prompt; try another parent
@@ -325,7 +390,7 @@ pub fn solve(
                     text,
                     tokens: c.tokens,
                     finish: c.finish,
-                    outcome: "no program".into(),
+                    outcome: Outcome::NoProgram,
                     mended: program.iter().flat_map(|p| &p.fixes).map(|f| f.to_string()).collect(),
                     error: None,
                     train_correct: 0,
@@ -336,7 +401,7 @@ pub fn solve(
                         state.stats.mended += !p.fixes.is_empty() as usize;
                         jobs.push((Some(index), p.text, round, c.tokens));
                     }
-                    None => *state.stats.outcomes.entry("no program".into()).or_default() += 1,
+                    None => *state.stats.outcomes.entry(Outcome::NoProgram).or_default() += 1,
                 }
             }
             if !jobs.is_empty() {
@@ -409,11 +474,11 @@ impl<'a> State<'a> {
             let valid = e.eval.compile_error.is_none() && e.eval.train.iter().all(|r| r.is_ok());
             if let Some(index) = e.completion {
                 self.stats.programs += 1;
-                *self.stats.outcomes.entry(category.as_str().into()).or_default() += 1;
+                *self.stats.outcomes.entry(Outcome::Ran(category)).or_default() += 1;
                 self.stats.valid += valid as usize;
                 self.stats.dsl_using += !crate::dsl::syntax::primitives_called(&e.program).is_empty() as usize;
                 let rec = &mut self.completions[index];
-                rec.outcome = category.as_str().into();
+                rec.outcome = Outcome::Ran(category);
                 rec.error = e.eval.first_error().map(|err| one_line(&err.message));
                 self.stats.valid_code += e.eval.compile_error.is_none() as usize;
                 rec.train_correct = e.eval.train_correct;
@@ -437,7 +502,12 @@ impl<'a> State<'a> {
                         if self.solution_texts.insert(text.clone()) {
                             fresh = true;
                             let test = outputs[self.task.train.len()..].to_vec();
-                            self.candidates.push(Candidate { program: text.clone(), answers: test, train_accuracy: 1.0, pixel_accuracy: 1.0 });
+                            self.candidates.push(Candidate {
+                                program: text.clone(),
+                                answers: test,
+                                train_accuracy: 1.0,
+                                pixel_accuracy: 1.0,
+                            });
                             self.programs.push(ProgramRecord {
                                 task: self.task.id.clone(),
                                 program: text,
@@ -456,7 +526,12 @@ impl<'a> State<'a> {
             if let Some(outputs) = outputs {
                 let test = outputs[self.task.train.len()..].to_vec();
                 let train_accuracy = e.eval.train_correct as f64 / self.task.train.len().max(1) as f64;
-                self.candidates.push(Candidate { program: e.program.clone(), answers: test, train_accuracy, pixel_accuracy: e.eval.pixel_accuracy });
+                self.candidates.push(Candidate {
+                    program: e.program.clone(),
+                    answers: test,
+                    train_accuracy,
+                    pixel_accuracy: e.eval.pixel_accuracy,
+                });
             }
             if category != Category::ParseError && self.behaviours.insert(behaviour) {
                 fresh = true;

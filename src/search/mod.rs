@@ -72,18 +72,60 @@ pub struct TaskResult {
     pub solved_train: bool,
     /// Attempts per test input, in order.
     pub attempts: Vec<Attempts>,
-    /// Where the attempts came from: `program`, `near_miss`, `identity` or `ttt`.
-    pub answer_source: String,
+    pub answer_source: AnswerSource,
     pub programs: Vec<ProgramRecord>,
     pub near_miss: Option<NearMiss>,
-    pub candidates: u64,
     pub seconds: f64,
+    /// What each proposer that ran did (in the same JSON object, as before the chain).
+    #[serde(flatten)]
+    pub proposers: ProposerStats,
+}
+
+/// Where a task's attempts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerSource {
+    /// Programs that reproduce every training output, voted.
+    Program,
+    /// The best programs that do not (no program solved the task).
+    NearMiss,
+    /// No program ran on the test inputs: each input is its own answer.
+    Identity,
+    /// The grid-token model's answers.
+    Ttt,
+}
+
+impl AnswerSource {
+    /// The name in result files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerSource::Program => "program",
+            AnswerSource::NearMiss => "near_miss",
+            AnswerSource::Identity => "identity",
+            AnswerSource::Ttt => "ttt",
+        }
+    }
+}
+
+impl std::fmt::Display for AnswerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What each proposer of the chain did on one task (zero or `None` where it did not run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProposerStats {
+    /// Enumerator: candidate programs tried ...
+    pub candidates: u64,
+    /// ... the composition depth it finished ...
     pub depth_done: usize,
+    /// ... and whether its budget ran out.
     pub timed_out: bool,
-    /// What the LLM proposer did, when it ran.
+    /// The LLM.
     #[serde(default)]
     pub llm: Option<LlmStats>,
-    /// What the transduction fallback did, when it ran (its answers replace the attempts).
+    /// The transduction fallback.
     #[serde(default)]
     pub ttt: Option<crate::ttt::TttStats>,
 }
@@ -139,7 +181,9 @@ fn test_counts(tasks: &[Task]) -> BTreeMap<&str, usize> {
 fn trust(tests: &BTreeMap<&str, usize>, id: &str, r: &TaskResult) -> Result<(), String> {
     match tests.get(id) {
         None => Err(format!("task {id} is not in this task set")),
-        Some(&n) if r.attempts.len() != n => Err(format!("task {id} has {} attempt pairs for {n} test inputs", r.attempts.len())),
+        Some(&n) if r.attempts.len() != n => {
+            Err(format!("task {id} has {} attempt pairs for {n} test inputs", r.attempts.len()))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -179,7 +223,8 @@ pub fn merge_runs(out: &Path, runs: &[PathBuf], tasks: &[Task], info: &RunInfo) 
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
         };
-        let records: Vec<CompletionRecord> = fsio::parse_jsonl(&text).map_err(|(line, e)| format!("{}: line {line}: {e}", path.display()))?;
+        let records: Vec<CompletionRecord> =
+            fsio::parse_jsonl(&text).map_err(|(line, e)| format!("{}: line {line}: {e}", path.display()))?;
         for c in records {
             completions.entry(c.task.clone()).or_default().push(c);
         }
@@ -187,7 +232,8 @@ pub fn merge_runs(out: &Path, runs: &[PathBuf], tasks: &[Task], info: &RunInfo) 
     if read_results(out).is_ok_and(|r| !r.is_empty()) {
         return Err(format!("{}: already holds results; merge into a new directory", out.display()));
     }
-    let mut run = Run::open(out, tasks).map_err(|e| format!("{}: cannot write the run directory: {e}", out.display()))?;
+    let mut run =
+        Run::open(out, tasks).map_err(|e| format!("{}: cannot write the run directory: {e}", out.display()))?;
     run.write_info(info).map_err(|e| format!("{}: cannot write the run directory: {e}", out.display()))?;
     let cannot_write = |e: std::io::Error| format!("{}: cannot write results: {e}", out.display());
     for (id, (r, _)) in merged {
@@ -226,7 +272,10 @@ impl Run {
         results.retain(|id, r| match trust(&tests, id, r) {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!("{}: {e}; left out (a search recomputes the tasks of this set)", dir.join("results").join(format!("{id}.json")).display());
+                tracing::warn!(
+                    "{}: {e}; left out (a search recomputes the tasks of this set)",
+                    dir.join("results").join(format!("{id}.json")).display()
+                );
                 false
             }
         });
@@ -245,7 +294,12 @@ impl Run {
 
     /// Records a finished task (its completions first, then its result) and rewrites
     /// the derived files.
-    pub fn record(&mut self, result: TaskResult, completions: &[CompletionRecord], tasks: &[Task]) -> std::io::Result<()> {
+    pub fn record(
+        &mut self,
+        result: TaskResult,
+        completions: &[CompletionRecord],
+        tasks: &[Task],
+    ) -> std::io::Result<()> {
         self.store(result, completions)?;
         self.write_outputs(tasks)
     }
@@ -262,7 +316,8 @@ impl Run {
             fsio::append_durably(&self.dir.join("completions.jsonl"), lines.as_bytes())?;
         }
         let mut result = result;
-        let run = self.dir.file_name().map_or_else(|| self.dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let run =
+            self.dir.file_name().map_or_else(|| self.dir.display().to_string(), |n| n.to_string_lossy().into_owned());
         let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         for p in result.programs.iter_mut().filter(|p| p.run.is_empty()) {
             (p.run, p.date) = (run.clone(), date.clone());
@@ -307,7 +362,7 @@ impl Run {
         let mut times: Vec<f64> = self.results.values().map(|r| r.seconds).collect();
         times.sort_by(f64::total_cmp);
         let pct = |p: f64| if times.is_empty() { 0.0 } else { times[((times.len() - 1) as f64 * p).round() as usize] };
-        let candidates: u64 = self.results.values().map(|r| r.candidates).sum();
+        let candidates: u64 = self.results.values().map(|r| r.proposers.candidates).sum();
         let seconds: f64 = times.iter().sum();
         let per_task = self
             .results
@@ -316,7 +371,7 @@ impl Run {
                 task: r.task.clone(),
                 solved_train: r.solved_train,
                 correct: score.as_ref().and_then(|s| s.tasks.get(&r.task).copied()),
-                answer_source: r.answer_source.clone(),
+                answer_source: r.answer_source,
                 seconds: r.seconds,
                 program: r.programs.first().map(|p| p.program.clone()),
             })
@@ -332,9 +387,9 @@ impl Run {
             p90_seconds: pct(0.9),
             candidates,
             candidates_per_second: if seconds > 0.0 { candidates as f64 / seconds } else { 0.0 },
-            llm: LlmReport::of(self.results.values().filter_map(|r| r.llm.as_ref())),
+            llm: LlmReport::of(self.results.values().filter_map(|r| r.proposers.llm.as_ref())),
             answer_sources: self.results.values().fold(BTreeMap::new(), |mut m, r| {
-                *m.entry(r.answer_source.clone()).or_default() += 1;
+                *m.entry(r.answer_source).or_default() += 1;
                 m
             }),
             per_task,
@@ -348,7 +403,7 @@ pub struct TaskLine {
     pub solved_train: bool,
     /// Fraction of test inputs answered right (when test outputs are known).
     pub correct: Option<f64>,
-    pub answer_source: String,
+    pub answer_source: AnswerSource,
     pub seconds: f64,
     pub program: Option<String>,
 }
@@ -367,8 +422,8 @@ pub struct Report {
     pub candidates_per_second: f64,
     /// LLM figures over the tasks it ran on; absent when it ran on none.
     pub llm: Option<LlmReport>,
-    /// Tasks per answer source: `program`, `near_miss`, `identity`, `ttt`.
-    pub answer_sources: BTreeMap<String, usize>,
+    /// Tasks per answer source.
+    pub answer_sources: BTreeMap<AnswerSource, usize>,
     pub per_task: Vec<TaskLine>,
 }
 
@@ -401,8 +456,8 @@ pub struct LlmReport {
     pub rejected_nondeterministic: usize,
     pub rejected_hard_coded: usize,
     pub refine_requests: usize,
-    /// Outcome category -> programs, over all completions.
-    pub outcomes: BTreeMap<String, usize>,
+    /// Completions per outcome.
+    pub outcomes: BTreeMap<llm::Outcome, usize>,
 }
 
 impl LlmReport {
@@ -428,14 +483,15 @@ impl LlmReport {
             dsl += s.dsl_using;
             unique += s.unique_valid;
             for (k, v) in &s.outcomes {
-                *r.outcomes.entry(k.clone()).or_default() += v;
+                *r.outcomes.entry(*k).or_default() += v;
             }
         }
         if r.tasks == 0 {
             return None;
         }
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        r.tokens_per_second = if r.generation_seconds > 0.0 { r.completion_tokens as f64 / r.generation_seconds } else { 0.0 };
+        r.tokens_per_second =
+            if r.generation_seconds > 0.0 { r.completion_tokens as f64 / r.generation_seconds } else { 0.0 };
         r.valid_code_rate = ratio(valid_code, r.completions);
         r.mended_rate = ratio(mended, programs);
         r.valid_output_rate = ratio(valid, r.completions);
@@ -482,8 +538,8 @@ fn clean_completions(path: &Path, results: &BTreeMap<String, TaskResult>) -> std
     let mut kept = String::with_capacity(text.len());
     let mut dropped = 0;
     for line in text.split_inclusive('\n') {
-        let finished = line.ends_with('\n')
-            && serde_json::from_str::<TaskOf>(line).is_ok_and(|t| results.contains_key(&t.task));
+        let finished =
+            line.ends_with('\n') && serde_json::from_str::<TaskOf>(line).is_ok_and(|t| results.contains_key(&t.task));
         if finished {
             kept.push_str(line);
         } else {
@@ -539,15 +595,30 @@ pub fn vote(candidates: &[Candidate]) -> Option<(Vec<Attempts>, f64)> {
                 g.pixel = g.pixel.max(c.pixel_accuracy);
                 g.shortest = g.shortest.min(c.program.len());
             }
-            None => groups.push(Group { answers: &c.answers, accuracy: c.train_accuracy, count: 1, pixel: c.pixel_accuracy, shortest: c.program.len() }),
+            None => groups.push(Group {
+                answers: &c.answers,
+                accuracy: c.train_accuracy,
+                count: 1,
+                pixel: c.pixel_accuracy,
+                shortest: c.program.len(),
+            }),
         }
     }
     groups.sort_by(|a, b| {
-        b.accuracy.total_cmp(&a.accuracy).then(b.count.cmp(&a.count)).then(b.pixel.total_cmp(&a.pixel)).then(a.shortest.cmp(&b.shortest))
+        b.accuracy
+            .total_cmp(&a.accuracy)
+            .then(b.count.cmp(&a.count))
+            .then(b.pixel.total_cmp(&a.pixel))
+            .then(a.shortest.cmp(&b.shortest))
     });
     let first = groups.first()?;
     let second = groups.get(1).unwrap_or(first);
-    let attempts = first.answers.iter().zip(second.answers).map(|(a, b)| Attempts { attempt_1: a.clone(), attempt_2: b.clone() }).collect();
+    let attempts = first
+        .answers
+        .iter()
+        .zip(second.answers)
+        .map(|(a, b)| Attempts { attempt_1: a.clone(), attempt_2: b.clone() })
+        .collect();
     Some((attempts, first.accuracy))
 }
 
@@ -565,14 +636,15 @@ pub struct EnumOutcome {
 /// Runs the enumerator on one task. `task` must not carry test outputs.
 pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOutcome {
     debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the search must not see test outputs");
-    let found = enumerate::search(task, budget);
+    let found = enumerate::find(task, budget);
     let features = Features::of(task);
     let mut programs = Vec::new();
     let mut candidates = Vec::new();
     for steps in &found.solutions {
         let text = enumerate::program(steps);
         // One sandbox pass over train and test inputs re-verifies and predicts.
-        let outputs = hygiene::outputs(sandbox, &text, task).filter(|o| o.iter().zip(&task.train).all(|(g, e)| g == &e.output));
+        let outputs =
+            hygiene::outputs(sandbox, &text, task).filter(|o| o.iter().zip(&task.train).all(|(g, e)| g == &e.output));
         let Some(mut outputs) = outputs else {
             tracing::debug!("{}: enumerated program failed re-verification or a test input:\n{text}", task.id);
             continue;
@@ -590,82 +662,193 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
             date: String::new(),
         });
     }
-    let near_miss = found.best_near_miss.as_ref().map(|(steps, acc)| NearMiss { program: enumerate::program(steps), pixel_accuracy: *acc });
+    let near_miss = found
+        .best_near_miss
+        .as_ref()
+        .map(|(steps, acc)| NearMiss { program: enumerate::program(steps), pixel_accuracy: *acc });
     if let Some(n) = &near_miss {
         if let Some(answers) = predict(sandbox, &n.program, task) {
-            candidates.push(Candidate { program: n.program.clone(), answers, train_accuracy: 0.0, pixel_accuracy: n.pixel_accuracy });
+            candidates.push(Candidate {
+                program: n.program.clone(),
+                answers,
+                train_accuracy: 0.0,
+                pixel_accuracy: n.pixel_accuracy,
+            });
         }
     }
-    EnumOutcome { programs, candidates, near_miss, candidates_tried: found.candidates, depth_done: found.depth_done, timed_out: found.timed_out }
+    EnumOutcome {
+        programs,
+        candidates,
+        near_miss,
+        candidates_tried: found.candidates,
+        depth_done: found.depth_done,
+        timed_out: found.timed_out,
+    }
 }
 
-/// The proposers to run on each task, in order; a later one runs only while the task is
-/// unsolved.
-pub struct Proposers<'a> {
-    pub enumerate: Option<Budget>,
-    pub llm: Option<(&'a mut dyn crate::llm::Backend, &'a crate::prompt::Prompter, &'a LlmConfig)>,
+/// One proposer of a search's chain. [`solve_task`] runs the chain in order and stops at
+/// the first proposer that solves the task on its training pairs.
+pub enum Proposer<'a> {
+    /// The model-free enumerator of DSL compositions, within its budget per task.
+    Enumerate(Budget),
+    /// A coder LLM writes programs; the best near miss found so far is refined first.
+    Llm { backend: &'a mut dyn crate::llm::Backend, prompter: &'a crate::prompt::Prompter, config: &'a LlmConfig },
+    /// The grid-token model answers the test inputs directly (transduction): its answers
+    /// replace the attempts of programs that did not solve the task.
+    Ttt {
+        model: &'a mut dyn crate::llm::NextToken,
+        trainer: Option<&'a crate::ttt::lora::Trainer>,
+        config: &'a crate::ttt::TttConfig,
+    },
 }
 
-/// Solves one task with the proposers and votes its answers. `task` must not carry test
-/// outputs. Returns the result and the LLM's completions.
-pub fn solve_task(sandbox: &Sandbox, task: &Task, proposers: &mut Proposers) -> Result<(TaskResult, Vec<CompletionRecord>), crate::llm::LlmError> {
+impl Proposer<'_> {
+    /// The name `--proposer` and `run.json` use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Proposer::Enumerate(_) => "enum",
+            Proposer::Llm { .. } => "llm",
+            Proposer::Ttt { .. } => "ttt",
+        }
+    }
+}
+
+/// What a search tells its user as it goes (the CLI's progress bar or log lines).
+pub trait Progress {
+    /// A transient status line, e.g. a training step.
+    fn message(&mut self, _text: &str) {}
+    /// A task is finished and recorded; `solved` tasks of the run so far are solved on
+    /// train.
+    fn task_done(&mut self, _result: &TaskResult, _solved: usize) {}
+}
+
+/// A progress that shows nothing.
+impl Progress for () {}
+
+/// Why a proposer could not go on (the task's run is lost; finished tasks are kept).
+#[derive(Debug, thiserror::Error)]
+pub enum ProposerError {
+    #[error("the LLM failed: {0}")]
+    Llm(#[from] crate::llm::LlmError),
+    #[error("the grid model failed: {0}")]
+    Ttt(#[from] crate::ttt::TttError),
+}
+
+/// Why a search stopped before its last task.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{task}: {error}")]
+    Proposer { task: String, error: ProposerError },
+    #[error("cannot write results: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Searches every task of `tasks` that `run` has no result for yet, one after another
+/// through `chain`, recording each result as it finishes (so a crash loses at most the
+/// task in progress) and the run's derived files at the end. Returns how many tasks
+/// were searched.
+pub fn search_tasks(
+    run: &mut Run,
+    tasks: &[Task],
+    sandbox: &Sandbox,
+    chain: &mut [Proposer],
+    progress: &mut dyn Progress,
+) -> Result<usize, SearchError> {
+    let todo: Vec<&Task> = tasks.iter().filter(|t| !run.results.contains_key(&t.id)).collect();
+    let mut solved = run.results.values().filter(|r| r.solved_train).count();
+    for t in &todo {
+        let (result, completions) = solve_task(sandbox, &t.without_test_outputs(), chain, progress)
+            .map_err(|error| SearchError::Proposer { task: t.id.clone(), error })?;
+        solved += result.solved_train as usize;
+        progress.task_done(&result, solved);
+        run.record(result, &completions, tasks)?;
+    }
+    run.write_outputs(tasks)?;
+    Ok(todo.len())
+}
+
+/// Solves one task with the proposers of `chain`, in order until one solves it on its
+/// training pairs, and votes its answers. `task` must not carry test outputs. Returns
+/// the result and the LLM's completions.
+pub fn solve_task(
+    sandbox: &Sandbox,
+    task: &Task,
+    chain: &mut [Proposer],
+    progress: &mut dyn Progress,
+) -> Result<(TaskResult, Vec<CompletionRecord>), ProposerError> {
     debug_assert!(task.test.iter().all(|t| t.output.is_none()), "the search must not see test outputs");
     let start = Instant::now();
     let mut programs = Vec::new();
     let mut candidates = Vec::new();
     let mut near_miss: Option<NearMiss> = None;
-    let (mut tried, mut depth_done, mut timed_out) = (0, 0, false);
-    if let Some(budget) = proposers.enumerate {
-        let e = enumerate_task(sandbox, task, budget);
-        programs = e.programs;
-        candidates = e.candidates;
-        near_miss = e.near_miss;
-        (tried, depth_done, timed_out) = (e.candidates_tried, e.depth_done, e.timed_out);
-    }
     let mut completions = Vec::new();
-    let mut llm_stats = None;
-    if let Some((backend, prompter, cfg)) = proposers.llm.as_mut() {
-        if programs.is_empty() {
-            let seeds: Vec<String> = near_miss.iter().map(|n| n.program.clone()).collect();
-            let out = llm::solve(&mut **backend, sandbox, prompter, task, cfg, &seeds)?;
-            programs.extend(out.programs);
-            candidates.extend(out.candidates);
-            completions = out.completions;
-            llm_stats = Some(out.stats);
+    let mut stats = ProposerStats::default();
+    let mut transduced = None;
+    for proposer in chain.iter_mut() {
+        if !programs.is_empty() {
+            break;
+        }
+        match proposer {
+            Proposer::Enumerate(budget) => {
+                let e = enumerate_task(sandbox, task, *budget);
+                programs.extend(e.programs);
+                candidates.extend(e.candidates);
+                near_miss = e.near_miss.or(near_miss);
+                (stats.candidates, stats.depth_done, stats.timed_out) = (e.candidates_tried, e.depth_done, e.timed_out);
+            }
+            Proposer::Llm { backend, prompter, config } => {
+                let seeds: Vec<String> = near_miss.iter().map(|n| n.program.clone()).collect();
+                let out = llm::solve(&mut **backend, sandbox, prompter, task, config, &seeds)?;
+                programs.extend(out.programs);
+                candidates.extend(out.candidates);
+                completions = out.completions;
+                stats.llm = Some(out.stats);
+            }
+            Proposer::Ttt { model, trainer, config } => {
+                let (attempts, s) = crate::ttt::solve_task(&mut **model, *trainer, task, config, |k, n| {
+                    progress.message(&format!("{}: training step {k}/{n}", task.id))
+                })?;
+                transduced = Some(attempts);
+                stats.ttt = Some(s);
+                // The grid model answers; it never solves the training pairs.
+                break;
+            }
         }
     }
     if near_miss.is_none() || programs.is_empty() {
-        let best = candidates.iter().filter(|c| c.train_accuracy < 1.0).max_by(|a, b| a.pixel_accuracy.total_cmp(&b.pixel_accuracy));
+        let best = candidates
+            .iter()
+            .filter(|c| c.train_accuracy < 1.0)
+            .max_by(|a, b| a.pixel_accuracy.total_cmp(&b.pixel_accuracy));
         if let Some(b) = best {
             if near_miss.as_ref().is_none_or(|n| b.pixel_accuracy > n.pixel_accuracy) {
                 near_miss = Some(NearMiss { program: b.program.clone(), pixel_accuracy: b.pixel_accuracy });
             }
         }
     }
-    let (attempts, answer_source) = match vote(&candidates) {
-        Some((a, acc)) if acc >= 1.0 => (a, "program"),
-        Some((a, _)) => (a, "near_miss"),
-        None => (task.test.iter().map(|t| Attempts { attempt_1: t.input.clone(), attempt_2: t.input.clone() }).collect(), "identity"),
+    let (attempts, answer_source) = match (transduced, vote(&candidates)) {
+        (Some(a), _) => (a, AnswerSource::Ttt),
+        (None, Some((a, acc))) if acc >= 1.0 => (a, AnswerSource::Program),
+        (None, Some((a, _))) => (a, AnswerSource::NearMiss),
+        (None, None) => (
+            task.test.iter().map(|t| Attempts { attempt_1: t.input.clone(), attempt_2: t.input.clone() }).collect(),
+            AnswerSource::Identity,
+        ),
     };
     let result = TaskResult {
         task: task.id.clone(),
         solved_train: !programs.is_empty(),
         attempts,
-        answer_source: answer_source.into(),
+        answer_source,
         programs,
         near_miss,
-        candidates: tried,
         seconds: start.elapsed().as_secs_f64(),
-        depth_done,
-        timed_out,
-        llm: llm_stats,
-        ttt: None,
+        proposers: stats,
     };
     Ok((result, completions))
 }
 
 /// Solves one task with the enumerator alone. `task` must not carry test outputs.
 pub fn solve_with_enumerator(sandbox: &Sandbox, task: &Task, budget: Budget) -> TaskResult {
-    let mut p = Proposers { enumerate: Some(budget), llm: None };
-    solve_task(sandbox, task, &mut p).expect("the enumerator does not fail").0
+    solve_task(sandbox, task, &mut [Proposer::Enumerate(budget)], &mut ()).expect("the enumerator does not fail").0
 }
