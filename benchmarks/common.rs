@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 /// it was built in (a GPU machine), else the tree it was built in.
 pub fn root() -> &'static Path {
     static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| std::env::var_os("ARCSYNTH_BENCH_ROOT").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from))
+    ROOT.get_or_init(|| {
+        std::env::var_os("ARCSYNTH_BENCH_ROOT").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+    })
 }
 
 pub fn training_dir() -> PathBuf {
@@ -19,7 +21,11 @@ pub fn training_dir() -> PathBuf {
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     format!("{cpu}, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
@@ -36,7 +42,13 @@ pub fn today() -> String {
 /// The checkout's commit (short), with `+dirty` when tracked files have changes.
 pub fn commit() -> String {
     let git = |args: &[&str]| {
-        std::process::Command::new("git").args(args).current_dir(root()).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else { return "unknown".into() };
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());

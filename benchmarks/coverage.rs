@@ -17,7 +17,8 @@ fn main() {
     for _ in 0..5 {
         let start = Instant::now();
         let set = arcsynth::task::load(&common::training_dir()).unwrap();
-        let checked = arcsynth::library::verify(&Sandbox::new(Limits::default()), arcsynth::library::reference(), &set.tasks);
+        let checked =
+            arcsynth::library::verify(&Sandbox::new(Limits::default()), arcsynth::library::reference(), &set.tasks);
         let ids: Vec<String> = set.tasks.iter().map(|t| t.id.clone()).collect();
         let names = arcsynth::dsl::syntax::primitive_names().iter().cloned().collect();
         let cov = arcsynth::coverage::compute(&checked, &ids, &names);

@@ -29,7 +29,14 @@ fn main() {
     let budget = Budget { max_depth: depth, time: Duration::from_secs_f64(seconds), ..Budget::default() };
     for (i, t) in tasks.iter().enumerate() {
         let r = search::solve_with_enumerator(&sandbox, &t.without_test_outputs(), budget);
-        eprintln!("{:3}/{} {} {} {:.2}s", i + 1, tasks.len(), t.id, if r.solved_train { "solved-train" } else { "-" }, r.seconds);
+        eprintln!(
+            "{:3}/{} {} {} {:.2}s",
+            i + 1,
+            tasks.len(),
+            t.id,
+            if r.solved_train { "solved-train" } else { "-" },
+            r.seconds
+        );
         run.record(r, &[], &tasks).unwrap();
     }
     let report = run.report(&tasks);
@@ -61,6 +68,11 @@ fn main() {
         report.p90_seconds,
         report.candidates_per_second / 1e6
     );
-    common::record("enumerate_training", &format!("ARCSYNTH_BENCH_SECONDS={seconds} cargo bench --bench enumerate_training"), &json, &summary);
+    common::record(
+        "enumerate_training",
+        &format!("ARCSYNTH_BENCH_SECONDS={seconds} cargo bench --bench enumerate_training"),
+        &json,
+        &summary,
+    );
     println!("{summary}");
 }

@@ -43,10 +43,13 @@ fn main() {
     std::fs::create_dir_all(&tasks_dir).unwrap();
     for id in groups.keys() {
         let from = common::training_dir().join(format!("{id}.json"));
-        std::fs::copy(&from, tasks_dir.join(format!("{id}.json"))).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        std::fs::copy(&from, tasks_dir.join(format!("{id}.json")))
+            .unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     }
     let out = root.join("target/llm_solve/run");
-    let extra: Vec<String> = std::env::var("ARCSYNTH_BENCH_ARGS").map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default();
+    let extra: Vec<String> = std::env::var("ARCSYNTH_BENCH_ARGS")
+        .map(|a| a.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
     let mut args: Vec<String> = ["search", "--proposer", "llm", "--tasks"].iter().map(|s| s.to_string()).collect();
     args.push(tasks_dir.display().to_string());
     args.extend(["--out".to_string(), out.display().to_string()]);
@@ -78,9 +81,17 @@ fn main() {
     let completions_text = std::fs::read_to_string(out.join("completions.jsonl")).unwrap();
     let completions: Vec<Value> = completions_text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     // A variant's files are named for its flags: `--answer free --max-tasks 10` -> `-answer-free-max-tasks-10`.
-    let variant: String = extra.iter().map(|a| format!("-{}", a.trim_start_matches('-'))).collect::<String>().replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
+    let variant: String = extra
+        .iter()
+        .map(|a| format!("-{}", a.trim_start_matches('-')))
+        .collect::<String>()
+        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
     if model.is_some() {
-        std::fs::write(root.join(format!("benchmarks/results/llm_solve{variant}_completions.jsonl")), &completions_text).unwrap();
+        std::fs::write(
+            root.join(format!("benchmarks/results/llm_solve{variant}_completions.jsonl")),
+            &completions_text,
+        )
+        .unwrap();
     }
     let llm = &report["llm"];
     let n = completions.len().max(1) as f64;
@@ -104,10 +115,14 @@ fn main() {
         for c in lines.iter().filter(|c| c["round"].as_u64().unwrap_or(0) > 0) {
             refinements += 1;
             let parent = c["parent"].as_u64().and_then(|p| lines.get(p as usize));
-            copies += parent.is_some_and(|p| code_of(p["text"].as_str().unwrap_or_default()) == code_of(c["text"].as_str().unwrap_or_default())) as usize;
+            copies += parent.is_some_and(|p| {
+                code_of(p["text"].as_str().unwrap_or_default()) == code_of(c["text"].as_str().unwrap_or_default())
+            }) as usize;
         }
     }
-    let causes = |category: &str| top_causes(completions.iter().filter(|c| c["outcome"] == category).filter_map(|c| c["error"].as_str()), 5);
+    let causes = |category: &str| {
+        top_causes(completions.iter().filter(|c| c["outcome"] == category).filter_map(|c| c["error"].as_str()), 5)
+    };
 
     // Per task: solved on train and right on test, by group.
     // Group -> (solved on train, right on test, tasks run).
@@ -128,7 +143,8 @@ fn main() {
     let u = |k: &str| llm[k].as_u64().unwrap_or(0);
     let prompt_tokens = u("prompt_tokens");
     let cached = u("cached_prompt_tokens");
-    let prefill_tps = if f("prompt_seconds") > 0.0 { (prompt_tokens - cached) as f64 / f("prompt_seconds") } else { 0.0 };
+    let prefill_tps =
+        if f("prompt_seconds") > 0.0 { (prompt_tokens - cached) as f64 / f("prompt_seconds") } else { 0.0 };
     let result = json!({
         "mode": if model.is_some() { "model" } else { "replay" },
         "model": model.as_deref().or(replay.as_deref()),
@@ -170,7 +186,8 @@ fn main() {
     });
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
     let name = format!("{}{variant}", if model.is_some() { "llm_solve" } else { "llm_solve_replay" });
-    let model_name = Path::new(model.as_deref().or(replay.as_deref()).unwrap()).file_name().unwrap().to_string_lossy().to_string();
+    let model_name =
+        Path::new(model.as_deref().or(replay.as_deref()).unwrap()).file_name().unwrap().to_string_lossy().to_string();
     let summary = format!(
         "{}: {model_name}, {} tasks, {} completions: valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2}/1000 tokens), mended {:.1}%, refinements copying their parent {:.1}%; right on test {}/{} enum-solvable, {}/{} others (solved on train {}, {}); {}; {:.1} s/task median, decode {:.1} tokens/s, prefill {:.0} tokens/s, prompt tokens {} ({} cached), peak RSS {:.0} MB",
         common::commit(),
@@ -201,13 +218,17 @@ fn main() {
         (Some(_), _) => "ARCSYNTH_BENCH_MODEL=...",
         _ => "ARCSYNTH_BENCH_COMPLETIONS=...",
     };
-    let extra_env = if extra.is_empty() { String::new() } else { format!(" ARCSYNTH_BENCH_ARGS='{}'", extra.join(" ")) };
+    let extra_env =
+        if extra.is_empty() { String::new() } else { format!(" ARCSYNTH_BENCH_ARGS='{}'", extra.join(" ")) };
     common::record(&name, &format!("{env}{extra_env} cargo bench --bench llm_solve"), &result, &summary);
 }
 
 /// A completion's code without comments, fences and spacing, to tell a copy.
 fn code_of(text: &str) -> String {
-    text.lines().filter(|l| !l.trim_start().starts_with("//") && !l.trim_start().starts_with("```")).flat_map(|l| l.split_whitespace()).collect()
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//") && !l.trim_start().starts_with("```"))
+        .flat_map(|l| l.split_whitespace())
+        .collect()
 }
 
 /// Task id -> group (`enum` or `other`), from the checked-in list.

@@ -18,7 +18,8 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 fn main() {
     let preset: String = env_or("ARCSYNTH_BENCH_PRESET", "tiny".to_string());
-    let threads: i32 = env_or("ARCSYNTH_BENCH_THREADS", std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    let threads: i32 =
+        env_or("ARCSYNTH_BENCH_THREADS", std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
     let gpu_layers: u32 = env_or("ARCSYNTH_BENCH_GPU_LAYERS", 0);
     let max_tokens: usize = env_or("ARCSYNTH_BENCH_TOKENS", 64);
     let model = match std::env::var("ARCSYNTH_BENCH_MODEL") {
@@ -32,7 +33,11 @@ fn main() {
         }
     };
     let ctx = 512 + 16 * max_tokens as u32 + 64;
-    let mut backend = LlamaCpp::load(&model, LoadOptions { gpu_layers, ctx: Some(ctx), threads, batch: 512, ..LoadOptions::default() }).unwrap();
+    let mut backend = LlamaCpp::load(
+        &model,
+        LoadOptions { gpu_layers, ctx: Some(ctx), threads, batch: 512, ..LoadOptions::default() },
+    )
+    .unwrap();
     let prompt = "Write a Rhai function solve(g) that rotates the grid.\n".repeat(6);
     let mut rows = Vec::new();
     for n in [1usize, 4, 8, 16] {
@@ -43,7 +48,14 @@ fn main() {
                 messages: vec![Message::new("user", &prompt)],
                 n,
                 // No early stops: every sequence generates max_tokens, so runs compare.
-                sampling: Sampling { temperature: 1.0, top_k: 0, top_p: 1.0, seed: rep, max_tokens, ..Sampling::default() },
+                sampling: Sampling {
+                    temperature: 1.0,
+                    top_k: 0,
+                    top_p: 1.0,
+                    seed: rep,
+                    max_tokens,
+                    ..Sampling::default()
+                },
                 grammar: None,
                 label: String::new(),
                 prefill: String::new(),
@@ -88,6 +100,11 @@ fn main() {
         "llama.cpp, {preset} model, {threads} threads, {gpu_layers} GPU layers: {:.0} / {:.0} / {:.0} / {:.0} tokens/s at N = 1/4/8/16 (N=8 is {:.1}x N=1); N=8 with dsl/program.gbnf: {:.0} tokens/s ({:.2}x)",
         tps(0), tps(1), tps(2), tps(3), tps(2) / tps(0), grammar_best, grammar_best / tps(2)
     );
-    common::record(&format!("llm_throughput_{preset}"), &format!("ARCSYNTH_BENCH_PRESET={preset} cargo bench --bench llm_throughput"), &json, &summary);
+    common::record(
+        &format!("llm_throughput_{preset}"),
+        &format!("ARCSYNTH_BENCH_PRESET={preset} cargo bench --bench llm_throughput"),
+        &json,
+        &summary,
+    );
     println!("{summary}");
 }

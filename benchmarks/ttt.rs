@@ -27,33 +27,50 @@ fn main() {
     let views: usize = env_or("ARCSYNTH_BENCH_VIEWS", 8);
     let epochs: usize = env_or("ARCSYNTH_BENCH_EPOCHS", 5);
     let rank: usize = env_or("ARCSYNTH_BENCH_RANK", 32);
-    let threads: i32 = env_or("ARCSYNTH_BENCH_THREADS", std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
+    let threads: i32 =
+        env_or("ARCSYNTH_BENCH_THREADS", std::thread::available_parallelism().map_or(1, |n| n.get() as i32));
     let gpu_layers: u32 = env_or("ARCSYNTH_BENCH_GPU_LAYERS", 0);
     let path = common::root().join(format!("target/bench-{preset}.gguf"));
     if !path.exists() {
         arcsynth::llm::gguf::make_model(&preset, &path, 1).unwrap();
     }
-    let mut model = TokenModel::load(&path, LoadOptions { ctx: Some(8192), threads, gpu_layers, ..LoadOptions::default() }).unwrap();
+    let mut model =
+        TokenModel::load(&path, LoadOptions { ctx: Some(8192), threads, gpu_layers, ..LoadOptions::default() })
+            .unwrap();
     let trainer = (epochs > 0).then(|| Trainer {
         base: Base::load(&path).unwrap(),
-        cfg: TrainConfig { lora: LoraConfig { rank, alpha: rank as f64, epochs, ..LoraConfig::default() }, views, orders: 1 },
+        cfg: TrainConfig {
+            lora: LoraConfig { rank, alpha: rank as f64, epochs, ..LoraConfig::default() },
+            views,
+            orders: 1,
+        },
         format: Format::default(),
     });
     let mut tasks = arcsynth::task::load(&common::training_dir()).unwrap().tasks;
     tasks.sort_by(|a, b| a.id.cmp(&b.id));
     // The published figures are for grids up to 10x10.
-    tasks.retain(|t| t.train.iter().all(|e| e.input.rows().max(e.input.cols()).max(e.output.rows().max(e.output.cols())) <= 10));
+    tasks.retain(|t| {
+        t.train.iter().all(|e| e.input.rows().max(e.input.cols()).max(e.output.rows().max(e.output.cols())) <= 10)
+    });
     tasks.truncate(n);
     let cfg = TttConfig { views, score_views: views, seed: 1, ..TttConfig::default() };
     let start = Instant::now();
     let (mut calls, mut times, mut steps, mut train_secs) = (0usize, Vec::new(), 0usize, 0.0f64);
     for t in &tasks {
-        let (_, stats) = ttt::solve_task(&mut model, trainer.as_ref(), &t.without_test_outputs(), &cfg, |_, _| {}).unwrap();
+        let (_, stats) =
+            ttt::solve_task(&mut model, trainer.as_ref(), &t.without_test_outputs(), &cfg, |_, _| {}).unwrap();
         if let Some(tr) = &stats.train {
             steps += tr.steps;
             train_secs += tr.seconds;
         }
-        eprintln!("{} {:.2}s {} calls, {} candidates, train {:?}", t.id, stats.seconds, stats.dfs_calls, stats.candidates, stats.train.as_ref().map(|t| t.seconds));
+        eprintln!(
+            "{} {:.2}s {} calls, {} candidates, train {:?}",
+            t.id,
+            stats.seconds,
+            stats.dfs_calls,
+            stats.candidates,
+            stats.train.as_ref().map(|t| t.seconds)
+        );
         calls += stats.dfs_calls;
         times.push(stats.seconds);
     }
@@ -75,5 +92,10 @@ fn main() {
         model.decoded as f64 / decode_secs.max(1e-9)
     );
     println!("{summary}");
-    common::record(&format!("ttt_{preset}"), &format!("ARCSYNTH_BENCH_PRESET={preset} cargo bench --bench ttt"), &json, &summary);
+    common::record(
+        &format!("ttt_{preset}"),
+        &format!("ARCSYNTH_BENCH_PRESET={preset} cargo bench --bench ttt"),
+        &json,
+        &summary,
+    );
 }

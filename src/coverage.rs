@@ -79,7 +79,12 @@ pub fn compute(checked: &[Checked], task_ids: &[String], all_primitives: &BTreeS
         .iter()
         .filter_map(|c| {
             let reason = c.problem()?;
-            Some(Stale { task: c.loaded.record.task.clone(), source: c.loaded.record.source.clone(), origin: c.loaded.origin.clone(), reason })
+            Some(Stale {
+                task: c.loaded.record.task.clone(),
+                source: c.loaded.record.source.clone(),
+                origin: c.loaded.origin.clone(),
+                reason,
+            })
         })
         .collect();
 
@@ -103,8 +108,10 @@ pub fn compute(checked: &[Checked], task_ids: &[String], all_primitives: &BTreeS
             *tasks_by_source.entry(s.clone()).or_default() += 1;
         }
     }
-    let mut primitives: Vec<Usage> =
-        programs_of.iter().map(|(name, p)| Usage { name: name.clone(), programs: p.len(), tasks: tasks_of[name].len() }).collect();
+    let mut primitives: Vec<Usage> = programs_of
+        .iter()
+        .map(|(name, p)| Usage { name: name.clone(), programs: p.len(), tasks: tasks_of[name].len() })
+        .collect();
     primitives.sort_by(|a, b| b.programs.cmp(&a.programs).then(b.tasks.cmp(&a.tasks)).then(a.name.cmp(&b.name)));
     let unused = all_primitives.iter().filter(|n| !programs_of.contains_key(*n)).cloned().collect();
 
@@ -118,7 +125,9 @@ pub fn compute(checked: &[Checked], task_ids: &[String], all_primitives: &BTreeS
             }
         }
     }
-    always_together.sort_by(|x, y| y.programs.cmp(&x.programs).then(x.b_programs.cmp(&y.b_programs)).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
+    always_together.sort_by(|x, y| {
+        y.programs.cmp(&x.programs).then(x.b_programs.cmp(&y.b_programs)).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b))
+    });
 
     let given: BTreeSet<&str> = task_ids.iter().map(String::as_str).collect();
     let covered_given = per_task.keys().filter(|t| given.contains(t.as_str())).count();
@@ -164,7 +173,9 @@ impl Coverage {
     /// The summary as plain text (`markdown`: as Markdown, with tables).
     pub fn render(&self, markdown: bool) -> String {
         let mut o = String::new();
-        let h = |o: &mut String, title: &str| o.push_str(&if markdown { format!("\n## {title}\n\n") } else { format!("\n{title}\n") });
+        let h = |o: &mut String, title: &str| {
+            o.push_str(&if markdown { format!("\n## {title}\n\n") } else { format!("\n{title}\n") })
+        };
         if markdown {
             o.push_str("# DSL coverage\n\n");
         }
@@ -181,16 +192,38 @@ impl Coverage {
             self.unused.len()
         ));
         let l = &self.lengths;
-        o.push_str(&format!("program length (code lines): min {}, median {}, mean {:.1}, max {}\n", l.min, l.median, l.mean, l.max));
+        o.push_str(&format!(
+            "program length (code lines): min {}, median {}, mean {:.1}, max {}\n",
+            l.min, l.median, l.mean, l.max
+        ));
 
         h(&mut o, "Tasks covered by source");
-        table(&mut o, markdown, &["source", "tasks"], self.tasks_by_source.iter().map(|(s, n)| vec![s.clone(), n.to_string()]));
+        table(
+            &mut o,
+            markdown,
+            &["source", "tasks"],
+            self.tasks_by_source.iter().map(|(s, n)| vec![s.clone(), n.to_string()]),
+        );
         h(&mut o, "Primitive usage");
-        table(&mut o, markdown, &["primitive", "programs", "tasks"], self.primitives.iter().map(|u| vec![u.name.clone(), u.programs.to_string(), u.tasks.to_string()]));
+        table(
+            &mut o,
+            markdown,
+            &["primitive", "programs", "tasks"],
+            self.primitives.iter().map(|u| vec![u.name.clone(), u.programs.to_string(), u.tasks.to_string()]),
+        );
         h(&mut o, "Never used");
-        o.push_str(&if self.unused.is_empty() { "(none)\n".to_string() } else { format!("{}\n", self.unused.join(", ")) });
+        o.push_str(&if self.unused.is_empty() {
+            "(none)\n".to_string()
+        } else {
+            format!("{}\n", self.unused.join(", "))
+        });
         h(&mut o, "Program length");
-        table(&mut o, markdown, &["code lines", "programs"], l.histogram.iter().map(|(b, n)| vec![b.clone(), n.to_string()]));
+        table(
+            &mut o,
+            markdown,
+            &["code lines", "programs"],
+            l.histogram.iter().map(|(b, n)| vec![b.clone(), n.to_string()]),
+        );
         h(&mut o, "Always used together");
         if self.always_together.is_empty() {
             o.push_str("(none)\n");
@@ -199,13 +232,20 @@ impl Coverage {
             &mut o,
             markdown,
             &["primitive", "always with", "programs", "of"],
-            self.always_together.iter().map(|t| vec![t.a.clone(), t.b.clone(), t.programs.to_string(), t.b_programs.to_string()]),
+            self.always_together
+                .iter()
+                .map(|t| vec![t.a.clone(), t.b.clone(), t.programs.to_string(), t.b_programs.to_string()]),
         );
         h(&mut o, "Stale programs");
         if self.stale.is_empty() {
             o.push_str("(none)\n");
         }
-        table(&mut o, markdown, &["task", "source", "where", "why"], self.stale.iter().map(|s| vec![s.task.clone(), s.source.clone(), s.origin.clone(), s.reason.clone()]));
+        table(
+            &mut o,
+            markdown,
+            &["task", "source", "where", "why"],
+            self.stale.iter().map(|s| vec![s.task.clone(), s.source.clone(), s.origin.clone(), s.reason.clone()]),
+        );
         o
     }
 }
@@ -217,13 +257,19 @@ fn table(o: &mut String, markdown: bool, head: &[&str], rows: impl Iterator<Item
         return;
     }
     if markdown {
-        o.push_str(&format!("| {} |\n|{}|\n", head.join(" | "), head.iter().map(|_| "---").collect::<Vec<_>>().join("|")));
+        o.push_str(&format!(
+            "| {} |\n|{}|\n",
+            head.join(" | "),
+            head.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+        ));
         for r in &rows {
             o.push_str(&format!("| {} |\n", r.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | ")));
         }
         return;
     }
-    let widths: Vec<usize> = (0..head.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0))
+        .collect();
     for r in std::iter::once(head.iter().map(|s| s.to_string()).collect::<Vec<_>>()).chain(rows) {
         let cells: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         o.push_str(&format!("  {}\n", cells.join("  ").trim_end()));
@@ -238,23 +284,41 @@ impl Coverage {
         let mut b = String::from("<h1>DSL coverage</h1>\n<pre>");
         b.push_str(&escape(self.render(false).split("\n\n").next().unwrap_or_default()));
         b.push_str("</pre>\n<h2>Tasks covered by source</h2>");
-        b.push_str(&html::table(&["source", "tasks"], self.tasks_by_source.iter().map(|(s, n)| vec![escape(s), n.to_string()])));
+        b.push_str(&html::table(
+            &["source", "tasks"],
+            self.tasks_by_source.iter().map(|(s, n)| vec![escape(s), n.to_string()]),
+        ));
         b.push_str("<h2>Primitive usage</h2>");
         let top = self.primitives.first().map_or(1, |u| u.programs.max(1));
         b.push_str(&html::table(
             &["primitive", "programs", "tasks", ""],
             self.primitives.iter().map(|u| {
-                vec![format!("<code>{}</code>", escape(&u.name)), u.programs.to_string(), u.tasks.to_string(), format!("<span class=\"bar\" style=\"width:{}px\"></span>", 1 + 200 * u.programs / top)]
+                vec![
+                    format!("<code>{}</code>", escape(&u.name)),
+                    u.programs.to_string(),
+                    u.tasks.to_string(),
+                    format!("<span class=\"bar\" style=\"width:{}px\"></span>", 1 + 200 * u.programs / top),
+                ]
             }),
         ));
         b.push_str(&format!("<h2>Never used ({})</h2><p>", self.unused.len()));
         b.push_str(&self.unused.iter().map(|n| format!("<code>{}</code>", escape(n))).collect::<Vec<_>>().join(", "));
         b.push_str("</p><h2>Program length (code lines)</h2>");
-        b.push_str(&html::table(&["code lines", "programs"], self.lengths.histogram.iter().map(|(k, n)| vec![escape(k), n.to_string()])));
+        b.push_str(&html::table(
+            &["code lines", "programs"],
+            self.lengths.histogram.iter().map(|(k, n)| vec![escape(k), n.to_string()]),
+        ));
         b.push_str("<h2>Always used together</h2>");
         b.push_str(&html::table(
             &["primitive", "always with", "programs", "of"],
-            self.always_together.iter().map(|t| vec![format!("<code>{}</code>", escape(&t.a)), format!("<code>{}</code>", escape(&t.b)), t.programs.to_string(), t.b_programs.to_string()]),
+            self.always_together.iter().map(|t| {
+                vec![
+                    format!("<code>{}</code>", escape(&t.a)),
+                    format!("<code>{}</code>", escape(&t.b)),
+                    t.programs.to_string(),
+                    t.b_programs.to_string(),
+                ]
+            }),
         ));
         b.push_str(&format!("<h2>Stale programs ({})</h2>", self.stale.len()));
         for (c, why) in checked.iter().filter_map(|c| Some((c, c.problem()?))) {
@@ -268,7 +332,10 @@ impl Coverage {
             ));
         }
         b.push_str(&format!("<h2>Tasks ({} of {} covered)</h2>", self.tasks_covered, self.tasks));
-        b.push_str(&html::table(&["task", "sources"], self.per_task.iter().map(|(t, s)| vec![escape(t), escape(&s.join(", "))])));
+        b.push_str(&html::table(
+            &["task", "sources"],
+            self.per_task.iter().map(|(t, s)| vec![escape(t), escape(&s.join(", "))]),
+        ));
         html::page("arcsynth DSL coverage", &b)
     }
 }

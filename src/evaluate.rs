@@ -92,7 +92,10 @@ pub fn evaluate_until(sandbox: &Sandbox, sources: &[&str], task: &Task, until: O
                 return Some(Err(RunError::new(Category::Timeout, "not run: the task's time budget was spent")));
             }
             if timed_out[k / n].load(Ordering::Relaxed) {
-                return Some(Err(RunError::new(Category::Timeout, "not run: the program ran past its deadline on another input")));
+                return Some(Err(RunError::new(
+                    Category::Timeout,
+                    "not run: the program ran past its deadline on another input",
+                )));
             }
             let r = sandbox.run(p, inputs[k % n]);
             if r.as_ref().is_err_and(|e| e.category == Category::Timeout) {
@@ -107,9 +110,16 @@ pub fn evaluate_until(sandbox: &Sandbox, sources: &[&str], task: &Task, until: O
         .map(|c| {
             let mine: Vec<Option<RunResult>> = runs.by_ref().take(n).collect();
             match c {
-                Err(e) => Evaluation { compile_error: Some(e), train: vec![], test: vec![], train_correct: 0, pixel_accuracy: 0.0 },
+                Err(e) => Evaluation {
+                    compile_error: Some(e),
+                    train: vec![],
+                    test: vec![],
+                    train_correct: 0,
+                    pixel_accuracy: 0.0,
+                },
                 Ok(_) => {
-                    let mut results: Vec<RunResult> = mine.into_iter().map(|r| r.expect("compiled programs run")).collect();
+                    let mut results: Vec<RunResult> =
+                        mine.into_iter().map(|r| r.expect("compiled programs run")).collect();
                     let test = results.split_off(task.train.len());
                     score(task, results, test)
                 }

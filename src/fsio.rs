@@ -23,7 +23,10 @@ pub fn read_input(path: &Path, max: u64) -> io::Result<String> {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
     }
     if meta.len() > max {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} bytes, more than the {max} read", meta.len())));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} bytes, more than the {max} read", meta.len()),
+        ));
     }
     let mut text = String::new();
     // The file may grow after the check; never read past the cap.

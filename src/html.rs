@@ -7,7 +7,8 @@ use crate::dsl::syntax::{self, Kind};
 use crate::grid::Grid;
 
 /// The ARC palette (the original testing interface's CSS), colours 0-9.
-pub const PALETTE: [&str; 10] = ["#000000", "#0074D9", "#FF4136", "#2ECC40", "#FFDC00", "#AAAAAA", "#F012BE", "#FF851B", "#7FDBFF", "#870C25"];
+pub const PALETTE: [&str; 10] =
+    ["#000000", "#0074D9", "#FF4136", "#2ECC40", "#FFDC00", "#AAAAAA", "#F012BE", "#FF851B", "#7FDBFF", "#870C25"];
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {

@@ -35,7 +35,8 @@ pub struct Loaded {
 
 /// The built-in reference solutions (`dsl/solutions/`), with source `reference`.
 pub fn reference() -> Vec<Loaded> {
-    let features: BTreeMap<String, Features> = serde_json::from_str(crate::prompt::SOLUTION_FEATURES).expect("features.json is valid");
+    let features: BTreeMap<String, Features> =
+        serde_json::from_str(crate::prompt::SOLUTION_FEATURES).expect("features.json is valid");
     Library::reference_solutions()
         .iter()
         .map(|(task, program)| Loaded {
@@ -65,7 +66,11 @@ pub fn worked_examples(spec: Option<&Path>) -> Result<Library, LibraryError> {
         let file = spec.map_or_else(|| "reference".to_string(), |p| p.display().to_string());
         return Err(LibraryError { file, problem: "the library holds no programs".into() });
     }
-    Ok(Library::from_entries(loaded.into_iter().map(|l| LibraryEntry { task: l.record.task, program: l.record.program, features: l.record.features })))
+    Ok(Library::from_entries(loaded.into_iter().map(|l| LibraryEntry {
+        task: l.record.task,
+        program: l.record.program,
+        features: l.record.features,
+    })))
 }
 
 /// Loads programs from `spec`: `reference` (the built-in solutions), a `.jsonl` file
@@ -105,7 +110,8 @@ pub fn load(spec: &Path) -> Result<Vec<Loaded>, LibraryError> {
 
 fn load_rhai(path: &Path) -> Result<Loaded, LibraryError> {
     let err = |problem: String| LibraryError { file: path.display().to_string(), problem };
-    let program = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
+    let program =
+        crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
     let task = path.file_stem().and_then(|s| s.to_str()).ok_or_else(|| err("the file name is not a task id".into()))?;
     let record = ProgramRecord {
         task: task.to_string(),
@@ -122,10 +128,14 @@ fn load_rhai(path: &Path) -> Result<Loaded, LibraryError> {
 
 fn load_jsonl(path: &Path) -> Result<Vec<Loaded>, LibraryError> {
     let err = |problem: String| LibraryError { file: path.display().to_string(), problem };
-    let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
-    let records: Vec<ProgramRecord> =
-        crate::fsio::parse_jsonl(&text).map_err(|(n, e)| err(format!("line {n}: not a program record (task, program, source, ...): {e}")))?;
-    let run = path.parent().and_then(|p| std::fs::canonicalize(p).ok()).and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let text =
+        crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
+    let records: Vec<ProgramRecord> = crate::fsio::parse_jsonl(&text)
+        .map_err(|(n, e)| err(format!("line {n}: not a program record (task, program, source, ...): {e}")))?;
+    let run = path
+        .parent()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
     let date = modified(path);
     Ok(records
         .into_iter()
@@ -143,7 +153,10 @@ fn load_jsonl(path: &Path) -> Result<Vec<Loaded>, LibraryError> {
 }
 
 fn modified(path: &Path) -> String {
-    std::fs::metadata(path).and_then(|m| m.modified()).map(|t| humantime::format_rfc3339_seconds(t).to_string()).unwrap_or_default()
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_default()
 }
 
 /// What re-running a program on its task showed.
@@ -210,7 +223,9 @@ fn check(sandbox: &Sandbox, program: &str, task: &Task) -> Status {
     for (kind, index, input, expected) in task.pairs() {
         match sandbox.run(&compiled, input) {
             Err(e) => return Status::Stale(format!("{kind} {index}: {e}")),
-            Ok(got) if expected.is_some_and(|want| want != &got) => return Status::Stale(format!("{kind} {index}: wrong output")),
+            Ok(got) if expected.is_some_and(|want| want != &got) => {
+                return Status::Stale(format!("{kind} {index}: wrong output"))
+            }
             Ok(got) => outputs.push(got),
         }
     }
@@ -251,7 +266,12 @@ pub fn merge(checked: Vec<Checked>) -> (Vec<ProgramRecord>, MergeStats) {
     let mut kept: Vec<(ProgramRecord, Vec<Grid>, String)> = Vec::new();
     for v in verified {
         // The kept program of the same task it repeats, if any: is the text the same?
-        let twin = kept.iter().rev().take_while(|k| k.0.task == v.0.task).find(|k| k.2 == v.2 || k.1 == v.1).map(|k| k.2 == v.2);
+        let twin = kept
+            .iter()
+            .rev()
+            .take_while(|k| k.0.task == v.0.task)
+            .find(|k| k.2 == v.2 || k.1 == v.1)
+            .map(|k| k.2 == v.2);
         match twin {
             Some(true) => stats.same_text += 1,
             Some(false) => stats.same_behaviour += 1,

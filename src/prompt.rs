@@ -29,7 +29,11 @@ const TEMPLATES: &[(&str, &[&str], &str)] = &[
     ("system", &["dsl_reference", "examples"], include_str!("../prompts/system.txt")),
     ("example", &["task", "program"], include_str!("../prompts/example.txt")),
     ("task", &["train_pairs", "test_inputs", "facts"], include_str!("../prompts/task.txt")),
-    ("train_pair", &["index", "input_shape", "input", "output_shape", "output"], include_str!("../prompts/train_pair.txt")),
+    (
+        "train_pair",
+        &["index", "input_shape", "input", "output_shape", "output"],
+        include_str!("../prompts/train_pair.txt"),
+    ),
     ("test_input", &["index", "input_shape", "input"], include_str!("../prompts/test_input.txt")),
     ("refine", &["outcomes"], include_str!("../prompts/refine.txt")),
     ("outcome_ok", &["index"], include_str!("../prompts/outcome_ok.txt")),
@@ -68,8 +72,10 @@ impl Templates {
         let mut text = BTreeMap::new();
         for (name, _, _) in TEMPLATES {
             let path = dir.join(format!("{name}.txt"));
-            let t = std::fs::read_to_string(&path)
-                .map_err(|e| PromptError { file: path.display().to_string(), problem: format!("cannot read the template: {e}") })?;
+            let t = std::fs::read_to_string(&path).map_err(|e| PromptError {
+                file: path.display().to_string(),
+                problem: format!("cannot read the template: {e}"),
+            })?;
             text.insert(*name, t);
         }
         Templates::checked(text, dir)
@@ -82,7 +88,10 @@ impl Templates {
                 if !allowed.contains(&p) {
                     return Err(PromptError {
                         file: dir.join(format!("{name}.txt")).display().to_string(),
-                        problem: format!("unknown placeholder {{{{{p}}}}} (this template knows: {})", allowed.join(", ")),
+                        problem: format!(
+                            "unknown placeholder {{{{{p}}}}} (this template knows: {})",
+                            allowed.join(", ")
+                        ),
                     });
                 }
             }
@@ -94,11 +103,14 @@ impl Templates {
     /// filled in from the DSL's primitives; empty when no line matches.
     fn hint(&self, message: &str, primitives: &[crate::dsl::Primitive]) -> String {
         let lines = self.text["hints"].lines().filter(|l| !l.starts_with('#'));
-        let Some((_, hint)) = lines.filter_map(|l| l.split_once(" | ")).find(|(fragment, _)| message.contains(fragment.trim())) else {
+        let Some((_, hint)) =
+            lines.filter_map(|l| l.split_once(" | ")).find(|(fragment, _)| message.contains(fragment.trim()))
+        else {
             return String::new();
         };
         let name = message.split("Function not found: ").nth(1).and_then(|r| r.split([' ', '(']).next()).unwrap_or("");
-        let mut signatures = nearest(name, primitives).iter().map(|p| format!("`{}`", p.signature)).collect::<Vec<_>>().join(", ");
+        let mut signatures =
+            nearest(name, primitives).iter().map(|p| format!("`{}`", p.signature)).collect::<Vec<_>>().join(", ");
         if signatures.is_empty() {
             signatures = "nothing by that name or a similar one (see the reference)".into();
         }
@@ -223,7 +235,9 @@ impl Features {
 
     /// Higher is more alike: the shape relation counts most.
     pub fn similarity(&self, other: &Features) -> u32 {
-        3 * (self.shape == other.shape) as u32 + (self.adds_colours == other.adds_colours) as u32 + (self.removes_colours == other.removes_colours) as u32
+        3 * (self.shape == other.shape) as u32
+            + (self.adds_colours == other.adds_colours) as u32
+            + (self.removes_colours == other.removes_colours) as u32
     }
 }
 
@@ -276,7 +290,8 @@ impl Library {
     /// never shown: the model would copy it, which measures the library, not the model.
     pub fn choose_by_fit(&self, task: &Task, k: usize, sandbox: &Sandbox) -> Vec<&LibraryEntry> {
         let programs: Vec<&str> = self.entries.iter().map(|e| e.program.as_str()).collect();
-        let fits: Vec<Option<f64>> = crate::evaluate::evaluate(sandbox, &programs, task).iter().map(|e| fit(e, task)).collect();
+        let fits: Vec<Option<f64>> =
+            crate::evaluate::evaluate(sandbox, &programs, task).iter().map(|e| fit(e, task)).collect();
         self.choose_ranked(task, k, Some(&fits))
     }
 
@@ -284,10 +299,19 @@ impl Library {
         let f = Features::of(task);
         // Fit in thousandths, so that equal fits fall back to the features.
         let fit_of = |i: usize| fits.map_or(Some(0), |fits| fits[i].map(|x| (x * 1000.0).round() as i64));
-        let mut ranked: Vec<(i64, &LibraryEntry)> =
-            self.entries.iter().enumerate().filter(|(_, e)| e.task != task.id).filter_map(|(i, e)| Some((fit_of(i)?, e))).collect();
+        let mut ranked: Vec<(i64, &LibraryEntry)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.task != task.id)
+            .filter_map(|(i, e)| Some((fit_of(i)?, e)))
+            .collect();
         ranked.sort_by_key(|(fit, e)| {
-            (std::cmp::Reverse(*fit), std::cmp::Reverse(f.similarity(&e.features)), fnv1a(format!("{}/{}", task.id, e.task).bytes()))
+            (
+                std::cmp::Reverse(*fit),
+                std::cmp::Reverse(f.similarity(&e.features)),
+                fnv1a(format!("{}/{}", task.id, e.task).bytes()),
+            )
         });
         let ranked: Vec<&LibraryEntry> = ranked.into_iter().map(|(_, e)| e).collect();
         let mut chosen: Vec<&LibraryEntry> = Vec::with_capacity(k);
@@ -320,7 +344,8 @@ pub fn fit(eval: &Evaluation, task: &Task) -> Option<f64> {
         }
         let right = crate::evaluate::cell_accuracy(got, &e.output);
         total += if e.input.shape() == e.output.shape() {
-            let changed: Vec<usize> = (0..e.output.cells().len()).filter(|&i| e.input.cells()[i] != e.output.cells()[i]).collect();
+            let changed: Vec<usize> =
+                (0..e.output.cells().len()).filter(|&i| e.input.cells()[i] != e.output.cells()[i]).collect();
             let changed_right = if changed.is_empty() {
                 right
             } else {
@@ -352,12 +377,23 @@ pub struct Prompter {
 
 impl Prompter {
     pub fn new(templates: Templates, library: Library, examples: usize) -> Prompter {
-        Prompter { templates, library, reference: crate::dsl::reference_markdown(), examples, primitives: crate::dsl::primitives(), rank_by_fit: true }
+        Prompter {
+            templates,
+            library,
+            reference: crate::dsl::reference_markdown(),
+            examples,
+            primitives: crate::dsl::primitives(),
+            rank_by_fit: true,
+        }
     }
 
     /// The system message: the DSL reference and worked examples for `task`.
     pub fn system(&self, task: &Task, sandbox: &Sandbox) -> String {
-        let chosen = if self.rank_by_fit { self.library.choose_by_fit(task, self.examples, sandbox) } else { self.library.choose(task, self.examples) };
+        let chosen = if self.rank_by_fit {
+            self.library.choose_by_fit(task, self.examples, sandbox)
+        } else {
+            self.library.choose(task, self.examples)
+        };
         let examples: String = chosen
             .iter()
             .map(|e| self.templates.fill("example", &[("task", &e.task), ("program", &e.program)]))
@@ -388,7 +424,16 @@ impl Prompter {
             .test
             .iter()
             .enumerate()
-            .map(|(i, p)| t.fill("test_input", &[("index", &(i + 1).to_string()), ("input_shape", &shape(&p.input)), ("input", &p.input.to_text())]))
+            .map(|(i, p)| {
+                t.fill(
+                    "test_input",
+                    &[
+                        ("index", &(i + 1).to_string()),
+                        ("input_shape", &shape(&p.input)),
+                        ("input", &p.input.to_text()),
+                    ],
+                )
+            })
             .collect();
         t.fill("task", &[("train_pairs", &train), ("test_inputs", &test), ("facts", &facts(task))])
     }
@@ -431,7 +476,12 @@ impl Prompter {
                 }
                 Err(err) => t.fill(
                     "outcome_error",
-                    &[("index", &index), ("category", err.category.as_str()), ("message", &err.message), ("hint", &t.hint(&err.message, &self.primitives))],
+                    &[
+                        ("index", &index),
+                        ("category", err.category.as_str()),
+                        ("message", &err.message),
+                        ("hint", &t.hint(&err.message, &self.primitives)),
+                    ],
                 ),
             });
         }
@@ -447,16 +497,25 @@ impl Prompter {
 pub fn facts(task: &Task) -> String {
     let f = Features::of(task);
     let first = task.train.first();
-    let ratio = first.map(|e| (e.output.rows() as f64 / e.input.rows() as f64, e.output.cols() as f64 / e.input.cols() as f64));
+    let ratio =
+        first.map(|e| (e.output.rows() as f64 / e.input.rows() as f64, e.output.cols() as f64 / e.input.cols() as f64));
     let shape = match f.shape.as_str() {
         "same" => "Every output has the same shape as its input.".to_string(),
         "transposed" => "Every output has its input's shape turned sideways (rows and columns swapped).".to_string(),
         "scaled_up" | "scaled_down" => match ratio {
-            Some((r, c)) if task.train.iter().all(|e| (e.output.rows() as f64 / e.input.rows() as f64, e.output.cols() as f64 / e.input.cols() as f64) == (r, c)) => {
+            Some((r, c))
+                if task.train.iter().all(|e| {
+                    (e.output.rows() as f64 / e.input.rows() as f64, e.output.cols() as f64 / e.input.cols() as f64)
+                        == (r, c)
+                }) =>
+            {
                 let times = |x: f64| if x >= 1.0 { format!("{x}") } else { format!("1/{}", (1.0 / x).round()) };
                 format!("Every output is {} times its input's rows and {} times its columns.", times(r), times(c))
             }
-            _ => format!("Every output is {} its input by a whole factor.", if f.shape == "scaled_up" { "larger than" } else { "smaller than" }),
+            _ => format!(
+                "Every output is {} its input by a whole factor.",
+                if f.shape == "scaled_up" { "larger than" } else { "smaller than" }
+            ),
         },
         "fixed" => format!("Every output is {}.", first.map_or(String::new(), |e| shape(&e.output))),
         "smaller" => "Every output is smaller than its input.".to_string(),
@@ -518,22 +577,34 @@ fn containment(task: &Task) -> Option<String> {
         (0..=bh - sh).flat_map(|r| (0..=bw - sw).map(move |c| (r, c))).filter(|&(r, c)| fits(r, c)).take(3).collect()
     };
     let describe = |found: &[Vec<(usize, usize)>]| -> String {
-        let per_pair: Vec<String> = found.iter().map(|p| p.iter().map(|(r, c)| format!("({r}, {c})")).collect::<Vec<_>>().join(" or ")).collect();
+        let per_pair: Vec<String> = found
+            .iter()
+            .map(|p| p.iter().map(|(r, c)| format!("({r}, {c})")).collect::<Vec<_>>().join(" or "))
+            .collect();
         per_pair.join(", ")
     };
     let all_found = |found: &[Vec<(usize, usize)>]| found.iter().all(|p| (1..=2).contains(&p.len()));
-    let smaller = task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len() && e.output.cells().len() >= 4);
-    let larger = task.train.iter().all(|e| e.input.cells().len() < e.output.cells().len() && e.input.cells().len() >= 4);
+    let smaller =
+        task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len() && e.output.cells().len() >= 4);
+    let larger =
+        task.train.iter().all(|e| e.input.cells().len() < e.output.cells().len() && e.input.cells().len() >= 4);
     if smaller {
         // A part the DSL names (a half, the trimmed content), per pair.
-        let named: Option<Vec<&str>> = task.train.iter().map(|e| parts(&e.input).into_iter().find(|(_, p)| *p == e.output).map(|(name, _)| name)).collect();
+        let named: Option<Vec<&str>> = task
+            .train
+            .iter()
+            .map(|e| parts(&e.input).into_iter().find(|(_, p)| *p == e.output).map(|(name, _)| name))
+            .collect();
         if let Some(named) = named {
             let named: Vec<String> = named.iter().map(|n| format!("`{n}`")).collect();
             return Some(format!("Each output is a part of its input: {}.", same_or_per_pair(&named)));
         }
         let found: Vec<_> = task.train.iter().map(|e| places(&e.input, &e.output)).collect();
         if all_found(&found) {
-            return Some(format!("Each output is a piece of its input, whose top-left cell is at (row, column) {}.", describe(&found)));
+            return Some(format!(
+                "Each output is a piece of its input, whose top-left cell is at (row, column) {}.",
+                describe(&found)
+            ));
         }
     } else if larger {
         // Copies turned or mirrored (a mirror added, a kaleidoscope) that make up the
@@ -552,20 +623,34 @@ fn containment(task: &Task) -> Option<String> {
             out
         };
         let found: Vec<Vec<String>> = task.train.iter().map(copies).collect();
-        let covered = task.train.iter().zip(&found).all(|(e, f)| !f.is_empty() && f.len() <= 4 && f.len() * e.input.cells().len() >= e.output.cells().len());
+        let covered =
+            task.train.iter().zip(&found).all(|(e, f)| {
+                !f.is_empty() && f.len() <= 4 && f.len() * e.input.cells().len() >= e.output.cells().len()
+            });
         if covered && found.iter().any(|f| f.iter().any(|p| !p.starts_with("g at"))) {
             let found: Vec<String> = found.iter().map(|f| f.join(", ")).collect();
-            return Some(format!("Each output is made of copies of its input, with their top-left cells: {}.", same_or_per_pair(&found)));
+            return Some(format!(
+                "Each output is made of copies of its input, with their top-left cells: {}.",
+                same_or_per_pair(&found)
+            ));
         }
         let found: Vec<_> = task.train.iter().map(|e| places(&e.output, &e.input)).collect();
         if all_found(&found) {
-            return Some(format!("Each input appears unchanged in its output, with its top-left cell at (row, column) {}.", describe(&found)));
+            return Some(format!(
+                "Each input appears unchanged in its output, with its top-left cell at (row, column) {}.",
+                describe(&found)
+            ));
         }
     } else if task.train.iter().all(|e| e.input.cells().len() == e.output.cells().len()) {
         // Same size: the output may be the input turned or mirrored, the same way in
         // every pair.
-        let turns: Vec<Vec<&str>> =
-            task.train.iter().map(|e| views(&e.input).into_iter().skip(1).filter(|(_, v)| *v == e.output).map(|(name, _)| name).collect()).collect();
+        let turns: Vec<Vec<&str>> = task
+            .train
+            .iter()
+            .map(|e| {
+                views(&e.input).into_iter().skip(1).filter(|(_, v)| *v == e.output).map(|(name, _)| name).collect()
+            })
+            .collect();
         let same = turns.first()?.iter().find(|name| turns.iter().all(|t| t.contains(name)));
         return same.map(|name| format!("{TURNED} `{name}`."));
     }
@@ -639,8 +724,11 @@ fn colour_changes(task: &Task) -> Option<String> {
         }
         cells += e.input.cells().len();
     }
-    let mut changes: Vec<(usize, usize, usize)> =
-        (0..10).flat_map(|a| (0..10).map(move |b| (a, b))).filter(|&(a, b)| a != b && moves[a][b] > 0).map(|(a, b)| (a, b, moves[a][b])).collect();
+    let mut changes: Vec<(usize, usize, usize)> = (0..10)
+        .flat_map(|a| (0..10).map(move |b| (a, b)))
+        .filter(|&(a, b)| a != b && moves[a][b] > 0)
+        .map(|(a, b)| (a, b, moves[a][b]))
+        .collect();
     let changed: usize = changes.iter().map(|c| c.2).sum();
     if changed == 0 {
         return Some("No cell changes colour.".into());
@@ -654,7 +742,11 @@ fn colour_changes(task: &Task) -> Option<String> {
         }
     }
     changes.sort_by(|x, y| y.2.cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
-    let shown: Vec<String> = changes.iter().take(8).map(|&(a, b, n)| format!("{a}->{b} ({n} of {} cells of {a})", moves[a].iter().sum::<usize>())).collect();
+    let shown: Vec<String> = changes
+        .iter()
+        .take(8)
+        .map(|&(a, b, n)| format!("{a}->{b} ({n} of {} cells of {a})", moves[a].iter().sum::<usize>()))
+        .collect();
     let more = if changes.len() > 8 { format!(", and {} other changes", changes.len() - 8) } else { String::new() };
     Some(format!("{changed} of {cells} cells change colour: {}{more}.", shown.join(", ")))
 }
@@ -663,7 +755,9 @@ fn colour_changes(task: &Task) -> Option<String> {
 /// the input has cells that are not 0 (a count drawn as a bar). "" when none holds.
 fn sizes(task: &Task) -> String {
     let all = |f: &dyn Fn(&crate::task::Example) -> bool| !task.train.is_empty() && task.train.iter().all(f);
-    if all(&|e| e.output.shape() == task.train[0].output.shape()) || all(&|e| e.output.cells().len() == e.input.cells().len()) {
+    if all(&|e| e.output.shape() == task.train[0].output.shape())
+        || all(&|e| e.output.cells().len() == e.input.cells().len())
+    {
         return String::new();
     }
     let mut out = String::new();
@@ -691,7 +785,8 @@ fn colour_maps_per_pair(task: &Task) -> Option<String> {
                 _ => {}
             }
         }
-        let moves: Vec<String> = (0..10).filter_map(|a| to[a].filter(|&b| b as usize != a).map(|b| format!("{a}->{b}"))).collect();
+        let moves: Vec<String> =
+            (0..10).filter_map(|a| to[a].filter(|&b| b as usize != a).map(|b| format!("{a}->{b}"))).collect();
         out.push(format!("pair {}: {}", i + 1, if moves.is_empty() { "none".to_string() } else { moves.join(", ") }));
     }
     Some(out.join("; "))
@@ -718,14 +813,19 @@ fn marks(got: &Grid, want: &Grid) -> String {
 /// are text.
 pub fn extract_program(completion: &str) -> Option<String> {
     let best = code_blocks(completion).into_iter().rev().find(|b| b.contains("fn solve"));
-    best.map(|b| b.trim().to_string()).or_else(|| completion.find("fn solve").map(|i| completion[i..].trim().to_string()))
+    best.map(|b| b.trim().to_string())
+        .or_else(|| completion.find("fn solve").map(|i| completion[i..].trim().to_string()))
 }
 
 /// The last fenced code block of a completion that holds any code, for an answer that
 /// wrote the body of `solve` without `fn solve(g) { .. }` around it (`dsl::mend` wraps
 /// it). `None` when there is no code block.
 pub fn extract_script(completion: &str) -> Option<String> {
-    code_blocks(completion).into_iter().rev().find(|b| crate::dsl::syntax::code_lines(b) > 0).map(|b| b.trim().to_string())
+    code_blocks(completion)
+        .into_iter()
+        .rev()
+        .find(|b| crate::dsl::syntax::code_lines(b) > 0)
+        .map(|b| b.trim().to_string())
 }
 
 /// The bodies of a completion's fenced code blocks, in order; an unclosed last one
@@ -800,7 +900,10 @@ mod tests {
         let t = Templates::builtin();
         let prims = crate::dsl::primitives();
         let h = t.hint("Function not found: fill_rect (Grid, i64, i64, i64, i64) (line 3, position 5)", &prims);
-        assert!(h.contains("`fill_rect` cannot be called with these arguments") && h.contains("`g.fill_rect(r, c, h, w, "), "{h}");
+        assert!(
+            h.contains("`fill_rect` cannot be called with these arguments") && h.contains("`g.fill_rect(r, c, h, w, "),
+            "{h}"
+        );
         let h = t.hint("Function not found: flip_horizontal (Grid)", &prims);
         assert!(h.contains("`g.flip_h()`"), "{h}");
         let h = t.hint("Function not found: sum (array)", &prims);

@@ -79,10 +79,8 @@ pub fn side_by_side(items: &[(String, &Grid, Option<&Grid>)], style: Style) -> S
     let height = blocks.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
     let mut out = String::new();
     for row in 0..height {
-        let parts: Vec<String> = blocks
-            .iter()
-            .map(|(w, ls)| ls.get(row).cloned().unwrap_or_else(|| " ".repeat(*w)))
-            .collect();
+        let parts: Vec<String> =
+            blocks.iter().map(|(w, ls)| ls.get(row).cloned().unwrap_or_else(|| " ".repeat(*w))).collect();
         out.push_str(parts.join(gap).trim_end());
         out.push('\n');
     }

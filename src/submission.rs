@@ -66,7 +66,9 @@ pub fn score(sub: &Value, tasks: &[Task]) -> Result<Score, String> {
             .filter(|(i, t)| {
                 let expected = t.output.as_ref().expect("filtered on known outputs");
                 answers.get(*i).is_some_and(|a| {
-                    ["attempt_1", "attempt_2"].iter().any(|k| a.get(k).and_then(|g| parse_grid(g).ok()).as_ref() == Some(expected))
+                    ["attempt_1", "attempt_2"]
+                        .iter()
+                        .any(|k| a.get(k).and_then(|g| parse_grid(g).ok()).as_ref() == Some(expected))
                 })
             })
             .count();

@@ -199,7 +199,12 @@ fn is_challenges_file(p: &Path) -> bool {
 /// test outputs in `<prefix>_solutions.json` (`{"<id>": [grid, ...]}`) when present.
 fn load_combined(path: &Path, value: Value) -> Result<TaskSet, TaskError> {
     let Value::Object(map) = value else {
-        return Err(TaskError { file: path.into(), task: None, at: None, problem: "expected a JSON object of tasks".into() });
+        return Err(TaskError {
+            file: path.into(),
+            task: None,
+            at: None,
+            problem: "expected a JSON object of tasks".into(),
+        });
     };
     let solutions_path = path
         .to_str()
@@ -227,7 +232,8 @@ fn load_combined(path: &Path, value: Value) -> Result<TaskSet, TaskError> {
 }
 
 fn attach_solutions(file: &Path, task: &mut Task, sol: Option<&Value>) -> Result<(), TaskError> {
-    let err = |at: Option<String>, problem: String| TaskError { file: file.into(), task: Some(task.id.clone()), at, problem };
+    let err =
+        |at: Option<String>, problem: String| TaskError { file: file.into(), task: Some(task.id.clone()), at, problem };
     let Some(sol) = sol else { return Ok(()) };
     let outs = sol.as_array().ok_or_else(|| err(None, "expected a list of test output grids".into()))?;
     if outs.len() != task.test.len() {
@@ -243,7 +249,8 @@ fn attach_solutions(file: &Path, task: &mut Task, sol: Option<&Value>) -> Result
 
 fn read_json(path: &Path) -> Result<Value, TaskError> {
     let err = |problem: String| TaskError { file: path.to_path_buf(), task: None, at: None, problem };
-    let text = crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
+    let text =
+        crate::fsio::read_input(path, crate::fsio::MAX_INPUT_BYTES).map_err(|e| err(format!("cannot read: {e}")))?;
     serde_json::from_str(&text).map_err(|e| err(format!("invalid JSON: {e}")))
 }
 
@@ -278,8 +285,10 @@ pub fn parse_task(file: &Path, id: &str, v: &Value) -> Result<Task, TaskError> {
         return Err(err(None, format!("\"train\" has {} pairs; at most {MAX_PAIRS} are read", train_values.len())));
     }
     for (i, p) in train_values.iter().enumerate() {
-        let input = grid_at(p, "train", i, "input")?.ok_or_else(|| err(Some(format!("train pair {i}")), "missing \"input\"".into()))?;
-        let output = grid_at(p, "train", i, "output")?.ok_or_else(|| err(Some(format!("train pair {i}")), "missing \"output\"".into()))?;
+        let input = grid_at(p, "train", i, "input")?
+            .ok_or_else(|| err(Some(format!("train pair {i}")), "missing \"input\"".into()))?;
+        let output = grid_at(p, "train", i, "output")?
+            .ok_or_else(|| err(Some(format!("train pair {i}")), "missing \"output\"".into()))?;
         train.push(Example { input, output });
     }
     let mut test = Vec::new();
@@ -291,7 +300,8 @@ pub fn parse_task(file: &Path, id: &str, v: &Value) -> Result<Task, TaskError> {
         return Err(err(None, format!("\"test\" has {} inputs; at most {MAX_PAIRS} are read", test_values.len())));
     }
     for (i, p) in test_values.iter().enumerate() {
-        let input = grid_at(p, "test", i, "input")?.ok_or_else(|| err(Some(format!("test pair {i}")), "missing \"input\"".into()))?;
+        let input = grid_at(p, "test", i, "input")?
+            .ok_or_else(|| err(Some(format!("test pair {i}")), "missing \"input\"".into()))?;
         let output = grid_at(p, "test", i, "output")?;
         test.push(TestPair { input, output });
     }

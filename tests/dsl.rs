@@ -44,7 +44,11 @@ fn every_reference_solution_reproduces_all_train_and_test_outputs() {
                 continue;
             }
         };
-        let pairs = t.train.iter().map(|e| (&e.input, &e.output)).chain(t.test.iter().map(|e| (&e.input, e.output.as_ref().unwrap())));
+        let pairs = t
+            .train
+            .iter()
+            .map(|e| (&e.input, &e.output))
+            .chain(t.test.iter().map(|e| (&e.input, e.output.as_ref().unwrap())));
         for (i, (input, want)) in pairs.enumerate() {
             match sandbox.run(&program, input) {
                 Ok(got) if &got == want => {}
@@ -54,7 +58,11 @@ fn every_reference_solution_reproduces_all_train_and_test_outputs() {
         }
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert!(files.len() >= MIN_SOLUTIONS, "only {} reference solutions, expected at least {MIN_SOLUTIONS}", files.len());
+    assert!(
+        files.len() >= MIN_SOLUTIONS,
+        "only {} reference solutions, expected at least {MIN_SOLUTIONS}",
+        files.len()
+    );
 }
 
 #[test]
@@ -115,7 +123,8 @@ fn executor_scores_programs_and_groups_identical_behaviours() {
 fn executor_never_reads_test_outputs() {
     let t = task("007bbfb7");
     let sandbox = Sandbox::new(Limits::default());
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/solutions/007bbfb7.rhai")).unwrap();
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/solutions/007bbfb7.rhai")).unwrap();
     let with = evaluate::evaluate(&sandbox, &[src.as_str()], &t);
     let without = evaluate::evaluate(&sandbox, &[src.as_str()], &t.without_test_outputs());
     assert_eq!(with[0].test, without[0].test);
@@ -179,12 +188,19 @@ fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
     assert_eq!(sandbox.run_source(chain, &g).unwrap().to_text(), "200\n004");
     assert_eq!(sandbox.run_source("fn solve(g) { 10 }", &g).unwrap_err().category, Category::WrongReturnType);
     // Drawing past the edge is clipped, as by `fill_rect` and `line`.
-    assert_eq!(sandbox.run_source("fn solve(g) { for k in 0..5 { g.set(k, k, 7); } g }", &g).unwrap().to_text(), "720\n073");
+    assert_eq!(
+        sandbox.run_source("fn solve(g) { for k in 0..5 { g.set(k, k, 7); } g }", &g).unwrap().to_text(),
+        "720\n073"
+    );
     // ...and what `get` reads there (-1) leaves a cell as it is: a shift down by one.
-    let shift = "fn solve(g) { let out = grid(2, 3); for r in 0..2 { for c in 0..3 { out.set(r, c, g.get(r - 1, c)); } } out }";
+    let shift =
+        "fn solve(g) { let out = grid(2, 3); for r in 0..2 { for c in 0..3 { out.set(r, c, g.get(r - 1, c)); } } out }";
     assert_eq!(sandbox.run_source(shift, &g).unwrap().to_text(), "000\n120");
     assert_eq!(sandbox.run_source("fn solve(g) { g.set(0, 0, -2) }", &g).unwrap_err().category, Category::RuntimeError);
     // Rust's `.count()`, and a count of one colour, on arrays.
-    assert_eq!(sandbox.run_source("fn solve(g) { grid(1, 1, g.palette().filter(|c| c > 0).count()) }", &g).unwrap().to_text(), "3");
+    assert_eq!(
+        sandbox.run_source("fn solve(g) { grid(1, 1, g.palette().filter(|c| c > 0).count()) }", &g).unwrap().to_text(),
+        "3"
+    );
     assert_eq!(sandbox.run_source("fn solve(g) { grid(1, 1, g.row(1).count(0)) }", &g).unwrap().to_text(), "2");
 }

@@ -111,7 +111,12 @@ fn kaggle_combined_files_load_with_their_solutions() {
         let raw: serde_json::Value =
             serde_json::from_slice(&std::fs::read(training_dir().join(format!("{}.json", t.id))).unwrap()).unwrap();
         let mut raw = raw.clone();
-        let outs: Vec<serde_json::Value> = raw["test"].as_array_mut().unwrap().iter_mut().map(|p| p.as_object_mut().unwrap().remove("output").unwrap()).collect();
+        let outs: Vec<serde_json::Value> = raw["test"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .map(|p| p.as_object_mut().unwrap().remove("output").unwrap())
+            .collect();
         challenges.insert(t.id.clone(), raw);
         solutions.insert(t.id.clone(), outs.into());
     }
@@ -143,14 +148,46 @@ fn one_task_file_loads_with_its_stem_as_id() {
 const BAD: &[(&str, &str, &[&str])] = &[
     ("invalid_json", "{\"train\": [", &["invalid JSON"]),
     ("missing_train", r#"{"test": [{"input": [[1]]}]}"#, &["missing \"train\""]),
-    ("ragged", r#"{"train": [{"input": [[1,2],[3]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#, &["train pair 0 input", "row 1 has 1 cells"]),
-    ("non_integer", r#"{"train": [{"input": [[1,2.5]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#, &["train pair 0 input", "not an integer"]),
-    ("string_cell", r#"{"train": [{"input": [[1]], "output": [["a"]]}], "test": [{"input": [[1]]}]}"#, &["train pair 0 output", "not an integer"]),
-    ("colour", r#"{"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[0,10]]}]}"#, &["test pair 0 input", "colour 10"]),
-    ("negative", r#"{"train": [{"input": [[-1]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#, &["train pair 0 input", "colour -1"]),
-    ("empty_grid", r#"{"train": [{"input": [], "output": [[1]]}], "test": [{"input": [[1]]}]}"#, &["train pair 0 input", "empty"]),
-    ("empty_row", r#"{"train": [{"input": [[]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#, &["train pair 0 input", "empty"]),
-    ("missing_output", r#"{"train": [{"input": [[1]]}], "test": [{"input": [[1]]}]}"#, &["train pair 0", "missing \"output\""]),
+    (
+        "ragged",
+        r#"{"train": [{"input": [[1,2],[3]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#,
+        &["train pair 0 input", "row 1 has 1 cells"],
+    ),
+    (
+        "non_integer",
+        r#"{"train": [{"input": [[1,2.5]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#,
+        &["train pair 0 input", "not an integer"],
+    ),
+    (
+        "string_cell",
+        r#"{"train": [{"input": [[1]], "output": [["a"]]}], "test": [{"input": [[1]]}]}"#,
+        &["train pair 0 output", "not an integer"],
+    ),
+    (
+        "colour",
+        r#"{"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[0,10]]}]}"#,
+        &["test pair 0 input", "colour 10"],
+    ),
+    (
+        "negative",
+        r#"{"train": [{"input": [[-1]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#,
+        &["train pair 0 input", "colour -1"],
+    ),
+    (
+        "empty_grid",
+        r#"{"train": [{"input": [], "output": [[1]]}], "test": [{"input": [[1]]}]}"#,
+        &["train pair 0 input", "empty"],
+    ),
+    (
+        "empty_row",
+        r#"{"train": [{"input": [[]], "output": [[1]]}], "test": [{"input": [[1]]}]}"#,
+        &["train pair 0 input", "empty"],
+    ),
+    (
+        "missing_output",
+        r#"{"train": [{"input": [[1]]}], "test": [{"input": [[1]]}]}"#,
+        &["train pair 0", "missing \"output\""],
+    ),
     ("not_object", "[1, 2, 3]", &["expected a JSON object"]),
 ];
 
@@ -267,9 +304,7 @@ fn arb_grid() -> impl Strategy<Value = Grid> {
 }
 
 fn arb_perm() -> impl Strategy<Value = ColourPerm> {
-    Just((0u8..10).collect::<Vec<_>>())
-        .prop_shuffle()
-        .prop_map(|v| ColourPerm::new(v.try_into().unwrap()).unwrap())
+    Just((0u8..10).collect::<Vec<_>>()).prop_shuffle().prop_map(|v| ColourPerm::new(v.try_into().unwrap()).unwrap())
 }
 
 fn arb_dihedral() -> impl Strategy<Value = Dihedral> {
@@ -343,7 +378,8 @@ fn arb_task_json() -> impl Strategy<Value = serde_json::Value> {
         }
     };
     let pair = (grid.clone(), grid, any::<bool>(), any::<bool>()).prop_map(object(("input", "output")));
-    let pairs = prop_oneof![4 => proptest::collection::vec(pair, 0..4).prop_map(Value::Array), 1 => Just(json!("pairs"))];
+    let pairs =
+        prop_oneof![4 => proptest::collection::vec(pair, 0..4).prop_map(Value::Array), 1 => Just(json!("pairs"))];
     (pairs.clone(), pairs, any::<bool>(), any::<bool>()).prop_map(object(("train", "test")))
 }
 

@@ -36,15 +36,31 @@ fn coverage_counts_exactly_and_flags_stale_programs() {
     let tasks = tasks(&["6150a2bd", "3c9b0459", "68b16354", "74dd1130"]);
     let progs = temp_dir("rhai");
     std::fs::write(progs.join("6150a2bd.rhai"), "fn solve(g) { g.rotate(2) }").unwrap();
-    std::fs::write(progs.join("3c9b0459.rhai"), "fn solve(g) {\n    // a half turn, in two flips\n    let h = g.flip_h();\n    h.flip_v()\n}\n").unwrap();
+    std::fs::write(
+        progs.join("3c9b0459.rhai"),
+        "fn solve(g) {\n    // a half turn, in two flips\n    let h = g.flip_h();\n    h.flip_v()\n}\n",
+    )
+    .unwrap();
     // 68b16354 is a top-bottom mirror: this program is stale.
     std::fs::write(progs.join("68b16354.rhai"), "fn solve(g) { g.flip_h() }").unwrap();
     let lib = temp_dir("lib").join("lib.jsonl");
-    std::fs::write(&lib, [record("6150a2bd", "fn solve(g) { g.flip_v().flip_h() }", "llm-x"), record("ffffffff", "fn solve(g) { g }", "llm-x")].concat()).unwrap();
+    std::fs::write(
+        &lib,
+        [
+            record("6150a2bd", "fn solve(g) { g.flip_v().flip_h() }", "llm-x"),
+            record("ffffffff", "fn solve(g) { g }", "llm-x"),
+        ]
+        .concat(),
+    )
+    .unwrap();
 
-    let out = run_ok(&["coverage", "--programs", s(&progs), "--programs", s(&lib), "--tasks", s(&tasks), "--format", "json"]);
+    let out =
+        run_ok(&["coverage", "--programs", s(&progs), "--programs", s(&lib), "--tasks", s(&tasks), "--format", "json"]);
     let c: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((c["programs"].as_u64(), c["verified"].as_u64(), c["tasks"].as_u64(), c["tasks_covered"].as_u64()), (Some(5), Some(3), Some(4), Some(2)));
+    assert_eq!(
+        (c["programs"].as_u64(), c["verified"].as_u64(), c["tasks"].as_u64(), c["tasks_covered"].as_u64()),
+        (Some(5), Some(3), Some(4), Some(2))
+    );
     assert_eq!(c["tasks_by_source"], json!({"file": 2, "llm-x": 1}));
     assert_eq!(c["per_task"], json!({"3c9b0459": ["file"], "6150a2bd": ["file", "llm-x"]}));
     assert_eq!(c["uncovered"], json!(["68b16354", "74dd1130"]));
@@ -96,7 +112,11 @@ fn merge_dedups_by_text_and_behaviour_and_keeps_the_shortest() {
     let own = d.join("tasks");
     std::fs::create_dir_all(&own).unwrap();
     std::fs::copy(training_dir().join("6150a2bd.json"), own.join("6150a2bd.json")).unwrap();
-    std::fs::write(own.join("swap01.json"), r#"{"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[1, 2]]}]}"#).unwrap();
+    std::fs::write(
+        own.join("swap01.json"),
+        r#"{"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[1, 2]]}]}"#,
+    )
+    .unwrap();
     let a = d.join("a.jsonl");
     std::fs::write(
         &a,
@@ -123,8 +143,12 @@ fn merge_dedups_by_text_and_behaviour_and_keeps_the_shortest() {
     let out = d.join("merged.jsonl");
     let said = run_ok(&["library", "merge", s(&out), s(&a), s(&b), "--tasks", s(&own)]);
     assert!(said.starts_with("read 7: 1 stale, 0 of unknown tasks, 1 duplicate texts, 2 duplicate behaviours; kept 3 programs for 2 tasks"), "{said}");
-    let kept: Vec<Value> = std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let summary: Vec<(&str, &str, &str)> = kept.iter().map(|k| (k["task"].as_str().unwrap(), k["program"].as_str().unwrap(), k["source"].as_str().unwrap())).collect();
+    let kept: Vec<Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary: Vec<(&str, &str, &str)> = kept
+        .iter()
+        .map(|k| (k["task"].as_str().unwrap(), k["program"].as_str().unwrap(), k["source"].as_str().unwrap()))
+        .collect();
     assert_eq!(
         summary,
         [
@@ -146,7 +170,12 @@ fn merge_dedups_by_text_and_behaviour_and_keeps_the_shortest() {
 
     let rhai = run_ok(&["library", "export", s(&out), "--format", "rhai"]);
     assert!(rhai.starts_with("// arcsynth program library: 3 programs\n"));
-    assert!(rhai.contains("\n// ---- task 6150a2bd (source m1, run run-m1, date 2026-11-01T00:00:00Z)\nfn solve(g) { g.rotate(2) }\n"), "{rhai}");
+    assert!(
+        rhai.contains(
+            "\n// ---- task 6150a2bd (source m1, run run-m1, date 2026-11-01T00:00:00Z)\nfn solve(g) { g.rotate(2) }\n"
+        ),
+        "{rhai}"
+    );
 }
 
 #[test]
@@ -158,7 +187,8 @@ fn a_search_run_feeds_the_library_with_provenance() {
     let said = run_ok(&["library", "merge", s(&out), s(&run), "reference", "--tasks", s(&tasks)]);
     // The reference solutions of other tasks are dropped as unknown; both tasks are kept.
     assert!(said.contains(" of unknown tasks") && said.contains("for 2 tasks"), "{said}");
-    let kept: Vec<Value> = std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kept: Vec<Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let from_run: Vec<&Value> = kept.iter().filter(|k| k["source"] == "enum").collect();
     for k in &from_run {
         assert_eq!(k["run"], "my-run");
@@ -171,7 +201,10 @@ fn bad_program_sources_are_one_line_errors() {
     let d = temp_dir("bad");
     let junk = d.join("junk.jsonl");
     std::fs::write(&junk, "{\"task\": \"x\"}\n").unwrap();
-    for (spec, want) in [(s(&junk).to_string(), "junk.jsonl: line 1: not a program record"), (s(&d.join("nope.txt")).to_string(), "nope.txt: not a program source")] {
+    for (spec, want) in [
+        (s(&junk).to_string(), "junk.jsonl: line 1: not a program record"),
+        (s(&d.join("nope.txt")).to_string(), "nope.txt: not a program source"),
+    ] {
         let o = arcsynth(&["coverage", "--programs", &spec, "--tasks", s(&training_dir())]);
         assert_eq!(o.status.code(), Some(2));
         let err = stderr(&o);

@@ -109,14 +109,26 @@ fn stop_strings_cut_completions() {
 fn grammar_mode_yields_only_grammar_valid_text() {
     let mut b = load();
     let mut req = request(4, 3, 30);
-    req.grammar = Some(r#"root ::= "fn solve(g) { g." ("rotate(" [0-3] ")" | "flip_h()" | "flip_v()") " }""#.to_string());
+    req.grammar =
+        Some(r#"root ::= "fn solve(g) { g." ("rotate(" [0-3] ")" | "flip_h()" | "flip_v()") " }""#.to_string());
     let g = b.generate(&req).unwrap();
-    let valid = ["fn solve(g) { g.rotate(0) }", "fn solve(g) { g.rotate(1) }", "fn solve(g) { g.rotate(2) }", "fn solve(g) { g.rotate(3) }", "fn solve(g) { g.flip_h() }", "fn solve(g) { g.flip_v() }"];
+    let valid = [
+        "fn solve(g) { g.rotate(0) }",
+        "fn solve(g) { g.rotate(1) }",
+        "fn solve(g) { g.rotate(2) }",
+        "fn solve(g) { g.rotate(3) }",
+        "fn solve(g) { g.flip_h() }",
+        "fn solve(g) { g.flip_v() }",
+    ];
     for c in &g.completions {
         assert!(valid.iter().any(|v| v.starts_with(c.text.as_str())), "{:?}", c.text);
     }
     // With room to finish, every completion is a whole sentence of the grammar.
-    assert!(g.completions.iter().all(|c| c.finish == Finish::Eos && valid.contains(&c.text.as_str())), "{:?}", g.completions);
+    assert!(
+        g.completions.iter().all(|c| c.finish == Finish::Eos && valid.contains(&c.text.as_str())),
+        "{:?}",
+        g.completions
+    );
     let mut bad = request(1, 3, 5);
     bad.grammar = Some("root ::= (".into());
     assert!(matches!(b.generate(&bad), Err(LlmError::Grammar(_))));
@@ -128,7 +140,9 @@ fn grammar_mode_yields_only_grammar_valid_text() {
 fn the_program_grammar_shapes_answers() {
     let mut b = load();
     let mut req = request(8, 3, 160);
-    req.grammar = Some(std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/program.gbnf")).unwrap());
+    req.grammar = Some(
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dsl/program.gbnf")).unwrap(),
+    );
     let g = b.generate(&req).unwrap();
     let mut blocks = 0;
     for c in &g.completions {
@@ -141,7 +155,14 @@ fn the_program_grammar_shapes_answers() {
                 if let Some(body) = rest.strip_prefix("```rhai\n") {
                     blocks += 1;
                     let body = body.trim_start_matches('\n');
-                    assert!(body.is_empty() || "fn ".starts_with(body) || "//".starts_with(body) || body.starts_with("fn ") || body.starts_with("//"), "{text:?}");
+                    assert!(
+                        body.is_empty()
+                            || "fn ".starts_with(body)
+                            || "//".starts_with(body)
+                            || body.starts_with("fn ")
+                            || body.starts_with("//"),
+                        "{text:?}"
+                    );
                 }
             }
         }
@@ -182,7 +203,10 @@ fn bad_model_files_give_one_line_errors_not_aborts() {
         assert_eq!(out.status.code(), Some(2), "{}: {}", path.display(), stderr(&out));
         let err = stderr(&out);
         let last = err.trim_end().lines().last().unwrap_or_default();
-        assert!(last.starts_with("arcsynth: error:") && last.contains(path.to_str().unwrap()) && last.contains(words), "{err}");
+        assert!(
+            last.starts_with("arcsynth: error:") && last.contains(path.to_str().unwrap()) && last.contains(words),
+            "{err}"
+        );
     }
 }
 
@@ -192,7 +216,9 @@ fn hostile_header_values_are_refused_before_llama_cpp_asserts_on_them() {
     // (SIGABRT) inside llama.cpp's loader.
     use arcsynth::llm::gguf::{coder_model, preset};
     let dir = temp_dir("llm-hostile");
-    let cases: Vec<(&str, Box<dyn Fn(&mut arcsynth::llm::gguf::GgufWriter)>, &str)> = vec![
+    // (name, a change to the tiny model's header, what the error says)
+    type Edit = Box<dyn Fn(&mut arcsynth::llm::gguf::GgufWriter)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         ("layers0", Box::new(|w| w.u32("qwen2.block_count", 0)), "qwen2.block_count is 0"),
         ("layersmax", Box::new(|w| w.u32("qwen2.block_count", 0x7fff_ffff)), "qwen2.block_count is 2147483647"),
         ("layers1", Box::new(|w| w.u32("qwen2.block_count", 1)), "blk.1."),
@@ -235,13 +261,36 @@ fn make_model_writes_a_loadable_model_through_the_cli() {
     let p = temp_dir("llm-cli").join("m.gguf");
     let out = arcsynth(&["dev", "make-model", "--preset", "tiny", "--out", p.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let gen = arcsynth(&["dev", "generate", "--model", p.to_str().unwrap(), "--prompt", "hi", "-n", "3", "--max-tokens", "8", "--json"]);
+    let gen = arcsynth(&[
+        "dev",
+        "generate",
+        "--model",
+        p.to_str().unwrap(),
+        "--prompt",
+        "hi",
+        "-n",
+        "3",
+        "--max-tokens",
+        "8",
+        "--json",
+    ]);
     assert!(gen.status.success(), "{}", stderr(&gen));
     let v: serde_json::Value = serde_json::from_str(&stdout(&gen)).unwrap();
     assert_eq!(v["completions"].as_array().unwrap().len(), 3);
     // More threads than cores are clamped with a warning (64 threads on 2 cores ran for
     // minutes), and 0 threads is refused.
-    let many = arcsynth(&["dev", "generate", "--model", p.to_str().unwrap(), "--prompt", "hi", "--max-tokens", "4", "--threads", "4096"]);
+    let many = arcsynth(&[
+        "dev",
+        "generate",
+        "--model",
+        p.to_str().unwrap(),
+        "--prompt",
+        "hi",
+        "--max-tokens",
+        "4",
+        "--threads",
+        "4096",
+    ]);
     assert!(many.status.success(), "{}", stderr(&many));
     assert!(stderr(&many).contains("--threads 4096 is more than this machine's"), "{}", stderr(&many));
     let none = arcsynth(&["dev", "generate", "--model", p.to_str().unwrap(), "--prompt", "hi", "--threads", "0"]);
@@ -268,8 +317,25 @@ fn search_with_the_tiny_model_survives_a_kill_and_resumes() {
     }
     let out = dir.join("run");
     let args = [
-        "search", "--tasks", tasks.to_str().unwrap(), "--out", out.to_str().unwrap(), "--model", tiny().to_str().unwrap(),
-        "--proposer", "llm", "--samples", "8", "--batch", "4", "--max-tokens", "32", "--ctx", "16384", "--threads", "1",
+        "search",
+        "--tasks",
+        tasks.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--model",
+        tiny().to_str().unwrap(),
+        "--proposer",
+        "llm",
+        "--samples",
+        "8",
+        "--batch",
+        "4",
+        "--max-tokens",
+        "32",
+        "--ctx",
+        "16384",
+        "--threads",
+        "1",
     ];
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arcsynth"))
         .args(args)
@@ -278,7 +344,11 @@ fn search_with_the_tiny_model_survives_a_kill_and_resumes() {
         .spawn()
         .unwrap();
     let results = out.join("results");
-    let count = |d: &Path| std::fs::read_dir(d).map(|r| r.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count()).unwrap_or(0);
+    let count = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|r| r.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count())
+            .unwrap_or(0)
+    };
     let start = Instant::now();
     while count(&results) < 2 && start.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(10));
@@ -319,8 +389,11 @@ fn search_with_the_tiny_model_survives_a_kill_and_resumes() {
     }
     // Each task's completions exactly once, all of them whole.
     let report = read(&out.join("report.json"));
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(out.join("completions.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(out.join("completions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len() as u64, report["llm"]["completions"].as_u64().unwrap());
     assert!(lines.len() >= 5 * 8, "{} completions", lines.len());
     assert!(report["llm"]["completion_tokens"].as_u64().unwrap() > 0);

@@ -129,10 +129,19 @@ fn facts_say_shape_and_colours() {
          Each output is its input turned or mirrored: `g.rotate(2)`."
     );
     // 007bbfb7: 3x3 -> 9x9.
-    assert!(facts("007bbfb7").starts_with("Every output is 3 times its input's rows and 3 times its columns."), "{}", facts("007bbfb7"));
+    assert!(
+        facts("007bbfb7").starts_with("Every output is 3 times its input's rows and 3 times its columns."),
+        "{}",
+        facts("007bbfb7")
+    );
     // d631b094: a 1xN row of the input's one colour, N its cells.
     assert!(facts("d631b094").contains("Outputs lose colours their inputs have: 0."), "{}", facts("d631b094"));
-    assert!(facts("d631b094").contains("Every output is one row. Each output has as many cells as its input has cells that are not 0."), "{}", facts("d631b094"));
+    assert!(
+        facts("d631b094")
+            .contains("Every output is one row. Each output has as many cells as its input has cells that are not 0."),
+        "{}",
+        facts("d631b094")
+    );
     // f76d97a5: within each pair 5 takes the other colour, which becomes 0.
     assert!(facts("f76d97a5").ends_with("every cell of a colour the same way within each pair: pair 1: 4->0, 5->4; pair 2: 5->6, 6->0; pair 3: 5->9, 9->0."), "{}", facts("f76d97a5"));
     assert!(!facts("f76d97a5").contains("as many cells"), "{}", facts("f76d97a5"));
@@ -148,11 +157,25 @@ fn facts_say_shape_and_colours() {
     // 49d1d64f: the input gains a one-cell border.
     assert!(facts("49d1d64f").ends_with("Each input appears unchanged in its output, with its top-left cell at (row, column) (1, 1), (1, 1), (1, 1)."), "{}", facts("49d1d64f"));
     // 7b7f7511: the output is one half of a doubled input, left or top.
-    assert!(facts("7b7f7511").ends_with("pair 1: `g.left_half()`; pair 2: `g.left_half()`; pair 3: `g.top_half()`."), "{}", facts("7b7f7511"));
+    assert!(
+        facts("7b7f7511").ends_with("pair 1: `g.left_half()`; pair 2: `g.left_half()`; pair 3: `g.top_half()`."),
+        "{}",
+        facts("7b7f7511")
+    );
     // 8be77c9e: the input with its top-bottom mirror below it, named by the DSL calls.
-    assert!(facts("8be77c9e").ends_with("Each output is made of copies of its input, with their top-left cells: g at (0, 0), g.flip_v() at (3, 0)."), "{}", facts("8be77c9e"));
+    assert!(
+        facts("8be77c9e").ends_with(
+            "Each output is made of copies of its input, with their top-left cells: g at (0, 0), g.flip_v() at (3, 0)."
+        ),
+        "{}",
+        facts("8be77c9e")
+    );
     // 6150a2bd: the whole output is the input turned; 3c9b0459 (same rule) says the same.
-    assert!(facts("6150a2bd").ends_with("Each output is its input turned or mirrored: `g.rotate(2)`."), "{}", facts("6150a2bd"));
+    assert!(
+        facts("6150a2bd").ends_with("Each output is its input turned or mirrored: `g.rotate(2)`."),
+        "{}",
+        facts("6150a2bd")
+    );
     assert!(facts("3c9b0459").ends_with("`g.rotate(2)`."), "{}", facts("3c9b0459"));
     // A colour map is no turn: d511f180 says nothing of the kind.
     assert!(!facts("d511f180").contains("turned"), "{}", facts("d511f180"));

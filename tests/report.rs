@@ -15,11 +15,15 @@ fn chromium() -> PathBuf {
         return PathBuf::from(p);
     }
     for name in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Some(p) = std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())) {
+        if let Some(p) = std::env::var_os("PATH")
+            .and_then(|path| std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()))
+        {
             return p;
         }
     }
-    panic!("no Chromium found: install it (`apt-get install chromium`, as .ci/run does) or set CHROMIUM=/path/to/chrome");
+    panic!(
+        "no Chromium found: install it (`apt-get install chromium`, as .ci/run does) or set CHROMIUM=/path/to/chrome"
+    );
 }
 
 /// What Chromium showed for a page: the DOM after load, console messages, and whether
@@ -33,8 +37,15 @@ struct Loaded {
 fn load(page: &Path, screenshot: Option<&Path>) -> Loaded {
     let profile = temp_dir("chromium-profile");
     let mut cmd = Command::new(chromium());
-    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--no-first-run", "--window-size=1280,2000"])
-        .arg(format!("--user-data-dir={}", profile.display()));
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--enable-logging=stderr",
+        "--no-first-run",
+        "--window-size=1280,2000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
     match screenshot {
         Some(s) => cmd.arg(format!("--screenshot={}", s.display())),
         None => cmd.arg("--dump-dom"),
@@ -68,7 +79,11 @@ fn the_console_check_catches_errors() {
     // exception must be seen as failing.
     let d = temp_dir("control");
     let page = d.join("bad.html");
-    std::fs::write(&page, "<!DOCTYPE html><html><body><script>console.error('deliberate'); undefinedFunction();</script></body></html>").unwrap();
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><body><script>console.error('deliberate'); undefinedFunction();</script></body></html>",
+    )
+    .unwrap();
     let l = load(&page, None);
     assert_eq!(l.console.len(), 2, "{:?}", l.console);
     assert!(l.console[1].contains("Uncaught ReferenceError"));
@@ -88,7 +103,17 @@ fn run_report_loads_in_chromium_with_a_section_per_task() {
         std::fs::copy(training_dir().join(format!("{id}.json")), tasks.join(format!("{id}.json"))).unwrap();
     }
     let run = temp_dir("run");
-    let o = arcsynth(&["search", "--tasks", tasks.to_str().unwrap(), "--out", run.to_str().unwrap(), "--time-per-task", "1", "--depth", "2"]);
+    let o = arcsynth(&[
+        "search",
+        "--tasks",
+        tasks.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--time-per-task",
+        "1",
+        "--depth",
+        "2",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The tasks are found through run.json.
     let o = arcsynth(&["report", run.to_str().unwrap()]);
@@ -120,7 +145,15 @@ fn run_report_loads_in_chromium_with_a_section_per_task() {
 fn coverage_html_loads_in_chromium() {
     let d = temp_dir("coverage");
     let page = d.join("coverage.html");
-    let o = arcsynth(&["coverage", "--tasks", training_dir().to_str().unwrap(), "--format", "html", "--out", page.to_str().unwrap()]);
+    let o = arcsynth(&[
+        "coverage",
+        "--tasks",
+        training_dir().to_str().unwrap(),
+        "--format",
+        "html",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let html = std::fs::read_to_string(&page).unwrap();
     no_outside_references(&html);

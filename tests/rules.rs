@@ -54,7 +54,10 @@ fn a_rewrite_is_simultaneous_and_the_rhai_surface_agrees() {
     // Copying: black cells take the colour above them, again all at once.
     let copied = sandbox.run_source(r#"fn solve(g) { g.copy_color("n", "", ["0"]) }"#, &g).unwrap();
     assert_eq!(copied, grid(&[&[1, 0, 0], &[1, 0, 0], &[0, 0, 0]]));
-    let key = sandbox.run_source(r#"fn solve(g) { if g.cell_key(1, 0, "n") == "0,1" && g.cell_key(9, 9, "n") == "" { g } else { 0 } }"#, &g);
+    let key = sandbox.run_source(
+        r#"fn solve(g) { if g.cell_key(1, 0, "n") == "0,1" && g.cell_key(9, 9, "n") == "" { g } else { 0 } }"#,
+        &g,
+    );
     assert_eq!(key.unwrap(), g);
     for (program, needle) in [
         (r#"fn solve(g) { g.rewrite("north", #{}) }"#, "unknown cell feature \"north\""),
@@ -99,10 +102,14 @@ fn inconsistent_or_reshaping_pairs_give_no_rule() {
     let a = grid(&[&[1, 0], &[0, 0]]);
     let limits = LearnLimits { max_features: 1, max_rules: 4, deadline: None };
     // The same cell, the same surroundings, two different answers.
-    let learned = rules::learn(&[a.clone(), a.clone()], &[grid(&[&[2, 0], &[0, 0]]), grid(&[&[3, 0], &[0, 0]])], &[], limits);
+    let learned =
+        rules::learn(&[a.clone(), a.clone()], &[grid(&[&[2, 0], &[0, 0]]), grid(&[&[3, 0], &[0, 0]])], &[], limits);
     assert!(learned.is_empty(), "{learned:?}");
-    assert!(rules::learn(&[a.clone()], &[grid(&[&[1]])], &[], limits).is_empty(), "shape changes");
-    assert!(rules::learn(&[a.clone()], &[a.clone()], &[], limits).is_empty(), "nothing changes");
+    assert!(rules::learn(std::slice::from_ref(&a), &[grid(&[&[1]])], &[], limits).is_empty(), "shape changes");
+    assert!(
+        rules::learn(std::slice::from_ref(&a), std::slice::from_ref(&a), &[], limits).is_empty(),
+        "nothing changes"
+    );
 }
 
 #[test]

@@ -60,7 +60,10 @@ fn the_grid_model_loads_with_its_16_token_vocabulary() {
     // Embeddings of std 1 make the random model far from uniform.
     let max = lp.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     assert!(max > (2.0f32 / 16.0).ln(), "max probability {}", max.exp());
-    assert!(matches!(m.next_logprobs(&[16]), Err(LlmError::Backend(_))), "token ids are checked before llama.cpp sees them");
+    assert!(
+        matches!(m.next_logprobs(&[16]), Err(LlmError::Backend(_))),
+        "token ids are checked before llama.cpp sees them"
+    );
 }
 
 #[test]
@@ -93,7 +96,31 @@ fn ttt_writes_a_resumable_run_and_search_falls_back_to_it() {
     }
     let (model, tasks_s) = (grid_tiny().to_str().unwrap(), tasks.to_str().unwrap());
     let run = temp_dir("ttt-run");
-    let args = ["ttt", "--model", model, "--tasks", tasks_s, "--out", run.to_str().unwrap(), "--views", "3", "--score-views", "2", "--min-prob", "0.001", "--threads", "1", "--epochs", "2", "--train-views", "2", "--lr", "0.01", "--rank", "4"];
+    let args = [
+        "ttt",
+        "--model",
+        model,
+        "--tasks",
+        tasks_s,
+        "--out",
+        run.to_str().unwrap(),
+        "--views",
+        "3",
+        "--score-views",
+        "2",
+        "--min-prob",
+        "0.001",
+        "--threads",
+        "1",
+        "--epochs",
+        "2",
+        "--train-views",
+        "2",
+        "--lr",
+        "0.01",
+        "--rank",
+        "4",
+    ];
     let o = arcsynth(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     let sub: Value = serde_json::from_slice(&std::fs::read(run.join("submission.json")).unwrap()).unwrap();
@@ -118,7 +145,25 @@ fn ttt_writes_a_resumable_run_and_search_falls_back_to_it() {
 
     // The enumerator solves 6150a2bd; the other two fall back to the grid model.
     let run2 = temp_dir("search-ttt");
-    let o = arcsynth(&["search", "--tasks", tasks_s, "--out", run2.to_str().unwrap(), "--time-per-task", "1", "--depth", "1", "--ttt-model", model, "--views", "2", "--min-prob", "0.01", "--epochs", "0"]);
+    let o = arcsynth(&[
+        "search",
+        "--tasks",
+        tasks_s,
+        "--out",
+        run2.to_str().unwrap(),
+        "--time-per-task",
+        "1",
+        "--depth",
+        "1",
+        "--ttt-model",
+        model,
+        "--views",
+        "2",
+        "--min-prob",
+        "0.01",
+        "--epochs",
+        "0",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("answers from: program 1, ttt 2"), "{}", stdout(&o));
 }
@@ -128,7 +173,15 @@ fn a_coder_model_is_refused_as_a_grid_model() {
     let d = temp_dir("not-grid");
     let coder = d.join("coder.gguf");
     arcsynth::llm::gguf::make_model("tiny", &coder, 1).unwrap();
-    let o = arcsynth(&["ttt", "--model", coder.to_str().unwrap(), "--tasks", training_dir().to_str().unwrap(), "--out", d.join("run").to_str().unwrap()]);
+    let o = arcsynth(&[
+        "ttt",
+        "--model",
+        coder.to_str().unwrap(),
+        "--tasks",
+        training_dir().to_str().unwrap(),
+        "--out",
+        d.join("run").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a grid-token model (its vocabulary has 260 tokens"), "{}", stderr(&o));
 }
@@ -169,7 +222,11 @@ mod lora {
         let adapted = m.next_logprobs(&ids).unwrap();
         assert!(max_diff(&adapted, &plain) > 0.05, "the adapter must change the model");
         let diff = max_diff(&candle_last(&base, &ids, Some(&adapter)), &adapted);
-        eprintln!("base diff {}, adapter effect {}, adapted diff {diff}", max_diff(&candle_last(&base, &ids, None), &plain), max_diff(&adapted, &plain));
+        eprintln!(
+            "base diff {}, adapter effect {}, adapted diff {diff}",
+            max_diff(&candle_last(&base, &ids, None), &plain),
+            max_diff(&adapted, &plain)
+        );
         assert!(diff < 2e-3, "candle and llama.cpp differ by {diff} with the same adapter");
         m.clear_adapter().unwrap();
         assert_eq!(m.next_logprobs(&ids).unwrap(), plain, "clearing the adapter restores the base model exactly");
@@ -191,10 +248,13 @@ mod lora {
             .collect();
         let mut m = load();
         let plain = m.next_logprobs(&ids).unwrap();
-        let first: Vec<Vec<f32>> = paths.iter().map(|p| {
-            m.set_adapter(p).unwrap();
-            m.next_logprobs(&ids).unwrap()
-        }).collect();
+        let first: Vec<Vec<f32>> = paths
+            .iter()
+            .map(|p| {
+                m.set_adapter(p).unwrap();
+                m.next_logprobs(&ids).unwrap()
+            })
+            .collect();
         assert_ne!(first[0], first[1], "the two adapters must differ");
         assert_eq!(m.reloads, 0, "two small adapters fit in the default limit");
         // Every further adapter is past a 1-byte limit: each load reloads the model.
@@ -220,7 +280,10 @@ mod lora {
         eprintln!("gradients (analytic, numeric): {checked:?}");
         for (analytic, numeric) in &checked {
             let tol = 0.05 * numeric.abs().max(analytic.abs()) + 2e-3;
-            assert!((analytic - numeric).abs() < tol, "analytic {analytic} vs finite difference {numeric}: {checked:?}");
+            assert!(
+                (analytic - numeric).abs() < tol,
+                "analytic {analytic} vs finite difference {numeric}: {checked:?}"
+            );
         }
         assert!(checked.iter().any(|(a, _)| a.abs() > 1e-2), "some gradient must be non-trivial: {checked:?}");
     }
@@ -252,13 +315,18 @@ mod lora {
         let path = temp_dir("trained").join("a.gguf");
         adapter.write_gguf(&path).unwrap();
         m.set_adapter(&path).unwrap();
-        let reproduced = (0..pairs.len()).filter(|&k| arcsynth::ttt::greedy(&mut m, &prompts[k], 40).unwrap().as_ref() == Some(pairs[k].1));
+        let reproduced = (0..pairs.len())
+            .filter(|&k| arcsynth::ttt::greedy(&mut m, &prompts[k], 40).unwrap().as_ref() == Some(pairs[k].1));
         let reproduced = reproduced.count();
         eprintln!("{reproduced} of {} training outputs reproduced", pairs.len());
         assert!(reproduced >= 1, "greedy decoding reproduces no training output");
         m.clear_adapter().unwrap();
         for (p, want) in prompts.iter().zip(&untrained) {
-            assert_eq!(&m.next_logprobs(p).unwrap(), want, "resetting the adapter restores the untrained outputs exactly");
+            assert_eq!(
+                &m.next_logprobs(p).unwrap(),
+                want,
+                "resetting the adapter restores the untrained outputs exactly"
+            );
         }
     }
 }

@@ -27,7 +27,23 @@ pub struct Mended {
 }
 
 /// Every mend, by the name recorded when it applies.
-pub const MENDS: &[&str] = &["let mut", "types", "&", "as", "vec!", "[x; n]", "let (a, b)", "chain", ".clone()", ".iter()", ".collect()", ".unwrap()", "for _", "?:", "fn solve"];
+pub const MENDS: &[&str] = &[
+    "let mut",
+    "types",
+    "&",
+    "as",
+    "vec!",
+    "[x; n]",
+    "let (a, b)",
+    "chain",
+    ".clone()",
+    ".iter()",
+    ".collect()",
+    ".unwrap()",
+    "for _",
+    "?:",
+    "fn solve",
+];
 
 /// Methods that return their receiver unchanged in Rust's sense of ownership or
 /// iteration, and the mend each belongs to. `.collect::<T>()` is handled with `.collect()`.
@@ -45,7 +61,8 @@ const NO_OP_METHODS: &[(&str, &str)] = &[
 ];
 
 /// Rust's numeric types, the targets of `as` casts.
-const NUMERIC_TYPES: &[&str] = &["i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64", "int"];
+const NUMERIC_TYPES: &[&str] =
+    &["i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64", "int"];
 
 /// Mends a code block that defines no `fn solve`: statements with no function at all
 /// become the body of `fn solve(g)` (fix `fn solve`); anything else is only mended.
@@ -61,7 +78,8 @@ pub fn mend_script(src: &str) -> Mended {
 /// Rewrites the Rust habits in `src` (see the module doc).
 pub fn mend(src: &str) -> Mended {
     let toks = tokens(src);
-    let mut m = Mender { toks: &toks, drop: vec![false; toks.len()], replace: vec![None; toks.len()], fixes: Vec::new() };
+    let mut m =
+        Mender { toks: &toks, drop: vec![false; toks.len()], replace: vec![None; toks.len()], fixes: Vec::new() };
     let defined = defined_functions(&toks);
     let mut i = 0;
     while i < toks.len() {
@@ -76,7 +94,8 @@ pub fn mend(src: &str) -> Mended {
                 if let Some(name) = m.next(i).filter(|&j| toks[j].kind == Kind::Ident || toks[j].text == "mut") {
                     let name = if toks[name].text == "mut" { m.next(name).unwrap_or(name) } else { name };
                     if let Some(colon) = m.next(name).filter(|&j| toks[j].text == ":") {
-                        let end = (colon..toks.len()).find(|&j| matches!(toks[j].text, "=" | ";")).unwrap_or(toks.len());
+                        let end =
+                            (colon..toks.len()).find(|&j| matches!(toks[j].text, "=" | ";")).unwrap_or(toks.len());
                         // Keep the space before `=`.
                         let end = if end > colon + 1 && toks[end - 1].kind == Kind::Space { end - 1 } else { end };
                         m.drop_range(colon, end);
@@ -101,7 +120,10 @@ pub fn mend(src: &str) -> Mended {
                     m.fix("as");
                 }
             }
-            (Kind::Ident, "vec") if toks.get(i + 1).is_some_and(|t| t.text == "!") && m.next(i + 1).is_some_and(|j| toks[j].text == "[") => {
+            (Kind::Ident, "vec")
+                if toks.get(i + 1).is_some_and(|t| t.text == "!")
+                    && m.next(i + 1).is_some_and(|j| toks[j].text == "[") =>
+            {
                 m.drop[i] = true;
                 m.drop[i + 1] = true;
                 m.fix("vec!");
@@ -123,7 +145,7 @@ pub fn mend(src: &str) -> Mended {
             // `g.colors().map(|c| g.count(c))`: Rhai locks a chain's variable while the
             // chain runs, so a closure in it that reads the variable fails ("data race");
             // `colors(g)` starts the chain from a copy.
-            (Kind::Ident, x) if !m.prev(i).is_some_and(|p| toks[p].text == ".") => {
+            (Kind::Ident, x) if m.prev(i).is_none_or(|p| toks[p].text != ".") => {
                 if let Some((dot, open)) = m.captured_chain(i) {
                     let empty = m.next(open).is_some_and(|j| toks[j].text == ")");
                     m.drop[i] = true;
@@ -168,11 +190,15 @@ fn destructure(src: &str, n: usize) -> Option<String> {
     let toks = tokens(src);
     let text = |j: usize| toks.get(j).map_or("", |t| t.text);
     let next = |j: usize| next_code(&toks, j);
-    let let_at = (0..toks.len()).find(|&j| text(j) == "let" && next(j).is_some_and(|k| matches!(text(k), "(" | "[")))?;
+    let let_at =
+        (0..toks.len()).find(|&j| text(j) == "let" && next(j).is_some_and(|k| matches!(text(k), "(" | "[")))?;
     let open = next(let_at)?;
     let close = level_end(&toks, open + 1, |_| false)?;
     let names: Vec<&str> = (open + 1..close).filter(|&j| is_code(&toks[j]) && text(j) != ",").map(text).collect();
-    let is_name = |t: &str| t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && t.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let is_name = |t: &str| {
+        t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && t.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
     let eq = next(close).filter(|&j| text(j) == "=")?;
     if names.is_empty() || !names.iter().all(|t| is_name(t)) {
         return None;
@@ -232,9 +258,20 @@ fn ternary(src: &str) -> Option<String> {
     let toks = tokens(src);
     let text = |j: usize| toks.get(j).map_or("", |t| t.text);
     let code = |t: &Token| !matches!(t.kind, Kind::Space | Kind::Comment);
-    let q = (0..toks.len()).find(|&j| toks[j].kind == Kind::Punct && text(j) == "?" && text(j + 1) != "?" && text(j + 1) != "." && text(j + 1) != "[" && (j == 0 || text(j - 1) != "?"))?;
+    let q = (0..toks.len()).find(|&j| {
+        toks[j].kind == Kind::Punct
+            && text(j) == "?"
+            && text(j + 1) != "?"
+            && text(j + 1) != "."
+            && text(j + 1) != "["
+            && (j == 0 || text(j - 1) != "?")
+    })?;
     // An `=` that assigns: not part of `==`, `!=`, `<=`, `>=`, `=>`.
-    let assigns = |j: usize| text(j) == "=" && !matches!(text(j + 1), "=" | ">") && (j == 0 || !matches!(text(j - 1), "=" | "!" | "<" | ">" | "+" | "-" | "*" | "/"));
+    let assigns = |j: usize| {
+        text(j) == "="
+            && !matches!(text(j + 1), "=" | ">")
+            && (j == 0 || !matches!(text(j - 1), "=" | "!" | "<" | ">" | "+" | "-" | "*" | "/"))
+    };
     let bar = |j: usize| text(j) == "|" && text(j + 1) != "|" && (j == 0 || text(j - 1) != "|");
     let mut start = q;
     let mut depth = 0i32;
@@ -271,12 +308,16 @@ fn ternary(src: &str) -> Option<String> {
     let colon = colon?;
     let end = level_end(&toks, colon + 1, |t| matches!(t, "," | ";")).unwrap_or(toks.len());
     let join = |from: usize, to: usize| toks[from..to].iter().map(|t| t.text).collect::<String>().trim().to_string();
-    if !toks[start..q].iter().any(code) || !toks[q + 1..colon].iter().any(code) || !toks[colon + 1..end].iter().any(code) {
+    if !toks[start..q].iter().any(code)
+        || !toks[q + 1..colon].iter().any(code)
+        || !toks[colon + 1..end].iter().any(code)
+    {
         return None;
     }
     // Keep the space that stood before the condition.
     let lead: String = toks[start..q].iter().take_while(|t| t.kind == Kind::Space).map(|t| t.text).collect();
-    let trail: String = toks[colon + 1..end].iter().rev().take_while(|t| t.kind == Kind::Space).map(|t| t.text).collect();
+    let trail: String =
+        toks[colon + 1..end].iter().rev().take_while(|t| t.kind == Kind::Space).map(|t| t.text).collect();
     Some(format!(
         "{}{lead}if {} {{ {} }} else {{ {} }}{trail}{}",
         join(0, start),
@@ -318,7 +359,9 @@ impl Mender<'_, '_> {
     fn captured_chain(&self, root: usize) -> Option<(usize, usize)> {
         let text = |j: usize| self.toks[j].text;
         let dot = self.next(root).filter(|&j| text(j) == ".")?;
-        let method = self.next(dot).filter(|&j| self.toks[j].kind == Kind::Ident && !NO_OP_METHODS.iter().any(|(m, _)| *m == text(j)))?;
+        let method = self
+            .next(dot)
+            .filter(|&j| self.toks[j].kind == Kind::Ident && !NO_OP_METHODS.iter().any(|(m, _)| *m == text(j)))?;
         let open = self.next(method).filter(|&j| text(j) == "(")?;
         // The chain: calls, properties and indexing, up to the last closing bracket.
         let mut end = open;
@@ -338,7 +381,9 @@ impl Mender<'_, '_> {
             }
         }
         let closure = (open..end).any(|j| text(j) == "|");
-        let reads = (open..end).any(|j| self.toks[j].kind == Kind::Ident && text(j) == text(root) && self.prev(j).is_none_or(|p| text(p) != "."));
+        let reads = (open..end).any(|j| {
+            self.toks[j].kind == Kind::Ident && text(j) == text(root) && self.prev(j).is_none_or(|p| text(p) != ".")
+        });
         (closure && reads).then_some((dot, open))
     }
 
@@ -393,7 +438,10 @@ impl Mender<'_, '_> {
         }
         let close = close?;
         // `-> R` up to the body.
-        if let Some(arrow) = self.next(close).filter(|&j| self.toks[j].text == "-" && self.toks.get(j + 1).is_some_and(|t| t.text == ">")) {
+        if let Some(arrow) = self
+            .next(close)
+            .filter(|&j| self.toks[j].text == "-" && self.toks.get(j + 1).is_some_and(|t| t.text == ">"))
+        {
             let body = (arrow..self.toks.len()).find(|&j| self.toks[j].text == "{")?;
             let from = if self.toks[arrow - 1].kind == Kind::Space { arrow - 1 } else { arrow };
             self.drop_range(from, body);
@@ -414,9 +462,14 @@ impl Mender<'_, '_> {
         }
         let before_ok = match self.prev(i) {
             None => true,
-            Some(p) => matches!(t[p].text, "(" | "," | "=" | "[" | "{" | ";" | "|" | "in" | "return" | "!" | "<" | ">" | "+" | "-" | "*" | "/"),
+            Some(p) => matches!(
+                t[p].text,
+                "(" | "," | "=" | "[" | "{" | ";" | "|" | "in" | "return" | "!" | "<" | ">" | "+" | "-" | "*" | "/"
+            ),
         };
-        let after_ok = self.next(i).is_some_and(|n| matches!(t[n].kind, Kind::Ident | Kind::Keyword) || matches!(t[n].text, "(" | "["));
+        let after_ok = self
+            .next(i)
+            .is_some_and(|n| matches!(t[n].kind, Kind::Ident | Kind::Keyword) || matches!(t[n].text, "(" | "["));
         before_ok && after_ok
     }
 
@@ -492,7 +545,10 @@ mod tests {
 
     #[test]
     fn rust_habits_become_rhai() {
-        assert_eq!(fixed("fn solve(g) { let mut out = g; out }"), ("fn solve(g) { let out = g; out }".into(), vec!["let mut"]));
+        assert_eq!(
+            fixed("fn solve(g) { let mut out = g; out }"),
+            ("fn solve(g) { let out = g; out }".into(), vec!["let mut"])
+        );
         assert_eq!(fixed("fn solve(g: Grid) -> Grid { g }"), ("fn solve(g) { g }".into(), vec!["types"]));
         assert_eq!(
             fixed("fn f(a: &Vec<i64>, n: usize) -> Vec<i64> {\n    a\n}"),
@@ -509,12 +565,24 @@ mod tests {
             ("let d = row.map(|v| v * 2);".into(), vec!["&", ".iter()", ".collect()"])
         );
         assert_eq!(fixed("let m = a.max().unwrap();"), ("let m = a.max();".into(), vec![".unwrap()"]));
-        assert_eq!(fixed("fn solve(g) { g.map_cells(|v| v == 1 ? 2 : v) }"), ("fn solve(g) { g.map_cells(|v| if v == 1 { 2 } else { v }) }".into(), vec!["?:"]));
-        assert_eq!(fixed("for _ in 0..3 { g = g.rotate(1); }"), ("for _unused in 0..3 { g = g.rotate(1); }".into(), vec!["for _"]));
+        assert_eq!(
+            fixed("fn solve(g) { g.map_cells(|v| v == 1 ? 2 : v) }"),
+            ("fn solve(g) { g.map_cells(|v| if v == 1 { 2 } else { v }) }".into(), vec!["?:"])
+        );
+        assert_eq!(
+            fixed("for _ in 0..3 { g = g.rotate(1); }"),
+            ("for _unused in 0..3 { g = g.rotate(1); }".into(), vec!["for _"])
+        );
         let m = mend_script("// fill\nlet mut out = g;\nout");
-        assert_eq!((m.text.as_str(), m.fixes), ("fn solve(g) {\n// fill\nlet out = g;\nout\n}", vec!["let mut", "fn solve"]));
+        assert_eq!(
+            (m.text.as_str(), m.fixes),
+            ("fn solve(g) {\n// fill\nlet out = g;\nout\n}", vec!["let mut", "fn solve"])
+        );
         assert_eq!(mend_script("fn f(x) { x }").text, "fn f(x) { x }");
-        assert_eq!(fixed("let counts = [[0; 3]; g.rows()];"), ("let counts = filled(filled(0, 3), g.rows());".into(), vec!["[x; n]"]));
+        assert_eq!(
+            fixed("let counts = [[0; 3]; g.rows()];"),
+            ("let counts = filled(filled(0, 3), g.rows());".into(), vec!["[x; n]"])
+        );
         assert_eq!(
             fixed("fn solve(g) {\n    let (r1, c1) = (0, g.cols() - 1);\n    g\n}"),
             ("fn solve(g) {\n    let _parts0 = [0, g.cols() - 1]; let r1 = _parts0[0]; let c1 = _parts0[1];\n    g\n}".into(), vec!["let (a, b)"])
@@ -525,12 +593,24 @@ mod tests {
         );
         assert_eq!(
             fixed("let n = g.colors().map(|c| g.count(c)).len(); let a = g.row(0).all(|v| v == g.get(0, 0));"),
-            ("let n = colors(g).map(|c| g.count(c)).len(); let a = row(g, 0).all(|v| v == g.get(0, 0));".into(), vec!["chain"])
+            (
+                "let n = colors(g).map(|c| g.count(c)).len(); let a = row(g, 0).all(|v| v == g.get(0, 0));".into(),
+                vec!["chain"]
+            )
         );
-        assert_eq!(fixed("let k = g.palette()[0].max(|v| g.count(v));"), ("let k = palette(g)[0].max(|v| g.count(v));".into(), vec!["chain"]));
+        assert_eq!(
+            fixed("let k = g.palette()[0].max(|v| g.count(v));"),
+            ("let k = palette(g)[0].max(|v| g.count(v));".into(), vec!["chain"])
+        );
         assert_eq!(fixed("let x = a > b ? a : b;"), ("let x = if a > b { a } else { b };".into(), vec!["?:"]));
-        assert_eq!(fixed("out.set(i, 0, g.get(i, 0) == 1 ? 2 : 1);"), ("out.set(i, 0, if g.get(i, 0) == 1 { 2 } else { 1 });".into(), vec!["?:"]));
-        assert_eq!(fixed("let c = v == 1 ? 2 : v == 2 ? 1 : v;"), ("let c = if v == 1 { 2 } else { if v == 2 { 1 } else { v } };".into(), vec!["?:"]));
+        assert_eq!(
+            fixed("out.set(i, 0, g.get(i, 0) == 1 ? 2 : 1);"),
+            ("out.set(i, 0, if g.get(i, 0) == 1 { 2 } else { 1 });".into(), vec!["?:"])
+        );
+        assert_eq!(
+            fixed("let c = v == 1 ? 2 : v == 2 ? 1 : v;"),
+            ("let c = if v == 1 { 2 } else { if v == 2 { 1 } else { v } };".into(), vec!["?:"])
+        );
     }
 
     #[test]

@@ -120,10 +120,18 @@ impl Obj {
         self.cells.iter().map(|c| c.1).max().unwrap_or(0)
     }
     pub fn height(&self) -> i64 {
-        if self.is_empty() { 0 } else { self.bottom().saturating_sub(self.top()).saturating_add(1) }
+        if self.is_empty() {
+            0
+        } else {
+            self.bottom().saturating_sub(self.top()).saturating_add(1)
+        }
     }
     pub fn width(&self) -> i64 {
-        if self.is_empty() { 0 } else { self.right().saturating_sub(self.left()).saturating_add(1) }
+        if self.is_empty() {
+            0
+        } else {
+            self.right().saturating_sub(self.left()).saturating_add(1)
+        }
     }
 
     /// The most common colour (ties: lower colour); -1 when empty.

@@ -118,14 +118,18 @@ pub fn transpose(g: &Grid) -> Grid {
 /// Moves the contents by (dr, dc); vacated cells get `fill`, cells pushed out are lost.
 pub fn shift(g: &Grid, dr: i64, dc: i64, fill: i64) -> R<Grid> {
     let fill = colour(fill)?;
-    Ok(Grid::from_fn(g.rows(), g.cols(), |r, c| g.at((r as i64).saturating_sub(dr), (c as i64).saturating_sub(dc)).unwrap_or(fill)))
+    Ok(Grid::from_fn(g.rows(), g.cols(), |r, c| {
+        g.at((r as i64).saturating_sub(dr), (c as i64).saturating_sub(dc)).unwrap_or(fill)
+    }))
 }
 
 /// Moves the contents by (dr, dc) with wrap-around.
 pub fn roll(g: &Grid, dr: i64, dc: i64) -> Grid {
     let (h, w) = (g.rows() as i64, g.cols() as i64);
     let (dr, dc) = (dr.rem_euclid(h), dc.rem_euclid(w));
-    Grid::from_fn(g.rows(), g.cols(), |r, c| g.get((r as i64 - dr).rem_euclid(h) as usize, (c as i64 - dc).rem_euclid(w) as usize))
+    Grid::from_fn(g.rows(), g.cols(), |r, c| {
+        g.get((r as i64 - dr).rem_euclid(h) as usize, (c as i64 - dc).rem_euclid(w) as usize)
+    })
 }
 
 // ---- size ----
@@ -264,12 +268,18 @@ fn split(g: &Grid, n: i64) -> R<Vec<Grid>> {
 /// colour is not the background: separator lines.
 fn separator_rows(g: &Grid) -> Vec<bool> {
     let bg = background(g);
-    let sep: Vec<bool> = (0..g.rows()).map(|i| {
-        let row = g.row(i);
-        row.iter().all(|&v| v == row[0]) && (row[0] != bg || g.rows() == 1)
-    }).collect();
+    let sep: Vec<bool> = (0..g.rows())
+        .map(|i| {
+            let row = g.row(i);
+            row.iter().all(|&v| v == row[0]) && (row[0] != bg || g.rows() == 1)
+        })
+        .collect();
     // Every row the same colour means no structure, not all separators.
-    if sep.iter().all(|&s| s) { vec![false; g.rows()] } else { sep }
+    if sep.iter().all(|&s| s) {
+        vec![false; g.rows()]
+    } else {
+        sep
+    }
 }
 
 fn runs(sep: &[bool]) -> Vec<(usize, usize)> {
@@ -305,7 +315,8 @@ pub fn split_by_lines(g: &Grid) -> Vec<Grid> {
 /// Removes separator lines (full rows/columns of one non-background colour).
 pub fn remove_lines(g: &Grid) -> R<Grid> {
     let keep_r: Vec<usize> = separator_rows(g).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
-    let keep_c: Vec<usize> = separator_rows(&transpose(g)).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
+    let keep_c: Vec<usize> =
+        separator_rows(&transpose(g)).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
     if keep_r.is_empty() || keep_c.is_empty() {
         fail!("remove_lines: nothing left")
     }
@@ -359,7 +370,13 @@ pub fn swap(g: &Grid, a: i64, b: i64) -> R<Grid> {
     let (a, b) = (colour(a)?, colour(b)?);
     let mut out = g.clone();
     out.cells_mut().iter_mut().for_each(|v| {
-        *v = if *v == a { b } else if *v == b { a } else { *v }
+        *v = if *v == a {
+            b
+        } else if *v == b {
+            a
+        } else {
+            *v
+        }
     });
     Ok(out)
 }

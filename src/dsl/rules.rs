@@ -231,8 +231,14 @@ impl CellFeatures {
                                 .filter(|&v| v != bg)
                                 .fold(0u16, |m, v| m | (1 << v))
                         }
-                        Feature::Count8 => DIRS.iter().filter(|&&(dr, dc)| g.at(ri + dr, ci + dc).is_some_and(|v| v != bg)).count() as u16,
-                        Feature::Count4 => EDGES.iter().filter(|&&d| g.at(ri + DIRS[d].0, ci + DIRS[d].1).is_some_and(|v| v != bg)).count() as u16,
+                        Feature::Count8 => {
+                            DIRS.iter().filter(|&&(dr, dc)| g.at(ri + dr, ci + dc).is_some_and(|v| v != bg)).count()
+                                as u16
+                        }
+                        Feature::Count4 => EDGES
+                            .iter()
+                            .filter(|&&d| g.at(ri + DIRS[d].0, ci + DIRS[d].1).is_some_and(|v| v != bg))
+                            .count() as u16,
                         Feature::Border => u16::from(r == 0 || c == 0 || r == h - 1 || c == w - 1),
                         Feature::Enclosed => u16::from(enclosed[r * w + c]),
                         Feature::RowMod2 => (r % 2) as u16,
@@ -262,7 +268,9 @@ impl CellFeatures {
             let v = self.value(cell, f);
             match self.features[f] {
                 _ if v == NONE => k.push('x'),
-                Feature::Row | Feature::Col | Feature::Sides | Feature::Corners | Feature::Around => (0..10).filter(|c| v & (1 << c) != 0).for_each(|c| k.push((b'0' + c as u8) as char)),
+                Feature::Row | Feature::Col | Feature::Sides | Feature::Corners | Feature::Around => {
+                    (0..10).filter(|c| v & (1 << c) != 0).for_each(|c| k.push((b'0' + c as u8) as char))
+                }
                 _ => k.push_str(&v.to_string()),
             }
         }
@@ -299,7 +307,10 @@ pub fn rewrite(g: &Grid, features: &[Feature], table: &HashMap<String, u8>) -> G
 /// neighbour's or a ray's colour), when it names one; others stay.
 pub fn copy_colour(g: &Grid, source: Feature, features: &[Feature], keys: &HashSet<String>) -> R<Grid> {
     if !source.is_colour() {
-        return Err(DslError(format!("copy_color: source {:?} is not a colour (use a neighbour or a ray: n .. nw, ray_n .. ray_nw)", source.name())));
+        return Err(DslError(format!(
+            "copy_color: source {:?} is not a colour (use a neighbour or a ray: n .. nw, ray_n .. ray_nw)",
+            source.name()
+        )));
     }
     let cf = CellFeatures::new(g, &[source]);
     let keys_of = cell_keys(g, features);
@@ -333,14 +344,13 @@ impl Rule {
     pub fn apply(&self, g: &Grid) -> Grid {
         match &self.action {
             Action::Paint(changes) => rewrite(g, &self.features, &changes.iter().cloned().collect()),
-            Action::Copy(source, keys) => {
-                copy_colour(g, *source, &self.features, &keys.iter().cloned().collect()).expect("learned sources are colours")
-            }
+            Action::Copy(source, keys) => copy_colour(g, *source, &self.features, &keys.iter().cloned().collect())
+                .expect("learned sources are colours"),
         }
     }
 
     /// Entries in its table.
-    pub fn len(&self) -> usize {
+    pub fn entries(&self) -> usize {
         match &self.action {
             Action::Paint(c) => c.len(),
             Action::Copy(_, k) => k.len(),
@@ -385,13 +395,20 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
     };
     // Every (train grid, cell, from, to).
     let cells = || {
-        train.iter().zip(inputs).zip(targets).flat_map(|((cf, g), t)| g.cells().iter().zip(t.cells()).enumerate().map(move |(cell, (&from, &to))| (cf, cell, from, to)))
+        train.iter().zip(inputs).zip(targets).flat_map(|((cf, g), t)| {
+            g.cells().iter().zip(t.cells()).enumerate().map(move |(cell, (&from, &to))| (cf, cell, from, to))
+        })
     };
     let coverage = |seen: &HashSet<u64>, which: &[usize]| {
         test.iter()
             .zip(tests)
             .map(|(cf, g)| {
-                let known = g.cells().iter().enumerate().filter(|&(cell, &own)| seen.contains(&pack(cf, own, cell, which))).count();
+                let known = g
+                    .cells()
+                    .iter()
+                    .enumerate()
+                    .filter(|&(cell, &own)| seen.contains(&pack(cf, own, cell, which)))
+                    .count();
                 known as f64 / g.cells().len().max(1) as f64
             })
             .fold(1.0, f64::min)
@@ -405,7 +422,8 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
                 return None;
             }
         }
-        let changes: HashSet<(String, u8)> = cells().filter(|c| c.2 != c.3).map(|(cf, cell, from, to)| (cf.key(from, cell, which), to)).collect();
+        let changes: HashSet<(String, u8)> =
+            cells().filter(|c| c.2 != c.3).map(|(cf, cell, from, to)| (cf.key(from, cell, which), to)).collect();
         let mut changes: Vec<(String, u8)> = changes.into_iter().collect();
         changes.sort();
         let known: HashSet<u64> = seen.into_keys().collect();
@@ -428,7 +446,10 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
         if copying.is_empty() {
             return None;
         }
-        let keys: HashSet<String> = cells().filter(|c| copying.contains(&pack(c.0, c.2, c.1, which))).map(|(cf, cell, from, _)| cf.key(from, cell, which)).collect();
+        let keys: HashSet<String> = cells()
+            .filter(|c| copying.contains(&pack(c.0, c.2, c.1, which)))
+            .map(|(cf, cell, from, _)| cf.key(from, cell, which))
+            .collect();
         let mut keys: Vec<String> = keys.into_iter().collect();
         keys.sort();
         let known: HashSet<u64> = seen.into_keys().collect();
@@ -437,14 +458,15 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
     let sources: Vec<usize> = (0..all.len()).filter(|&f| all[f].is_colour()).collect();
     let late = || limits.deadline.is_some_and(|d| std::time::Instant::now() >= d);
     for size in 0..=limits.max_features.min(3) {
-        let mut found: Vec<(Rule, f64)> = subsets(all.len(), size).iter().take_while(|_| !late()).filter_map(|which| paint(which)).collect();
+        let mut found: Vec<(Rule, f64)> =
+            subsets(all.len(), size).iter().take_while(|_| !late()).filter_map(|which| paint(which)).collect();
         if size > 0 {
             for which in subsets(all.len(), size - 1).iter().take_while(|_| !late()) {
                 found.extend(sources.iter().filter(|s| !which.contains(s)).filter_map(|&s| copy(which, s)));
             }
         }
         if !found.is_empty() {
-            found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.len().cmp(&b.0.len())));
+            found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.entries().cmp(&b.0.entries())));
             found.truncate(limits.max_rules);
             return found;
         }

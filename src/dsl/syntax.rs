@@ -24,8 +24,8 @@ pub struct Token<'a> {
 }
 
 const KEYWORDS: &[&str] = &[
-    "fn", "let", "const", "if", "else", "while", "loop", "for", "in", "do", "until", "return", "break", "continue", "true",
-    "false", "this", "switch", "throw", "try", "catch", "import", "export", "as", "private", "global", "Fn",
+    "fn", "let", "const", "if", "else", "while", "loop", "for", "in", "do", "until", "return", "break", "continue",
+    "true", "false", "this", "switch", "throw", "try", "catch", "import", "export", "as", "private", "global", "Fn",
 ];
 
 /// Splits `src` into tokens whose texts, concatenated, give `src` back.
@@ -69,7 +69,11 @@ pub fn tokens(src: &str) -> Vec<Token<'_>> {
                 Kind::Str
             }
             c if c.is_ascii_digit() => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))) {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'_'
+                        || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)))
+                {
                     i += 1;
                 }
                 Kind::Number

@@ -86,7 +86,12 @@ impl GgufWriter {
     /// A tensor with given values (row-major in GGUF order: dims[0] fastest).
     pub fn tensor_values(&mut self, name: &str, dims: &[u64], values: Vec<f32>) {
         assert_eq!(values.len() as u64, dims.iter().product::<u64>(), "{name}: values do not fill its dims");
-        self.tensors.push(Tensor { name: name.into(), dims: dims.to_vec(), fill: Fill::Const(0.0), data: Some(values) });
+        self.tensors.push(Tensor {
+            name: name.into(),
+            dims: dims.to_vec(),
+            fill: Fill::Const(0.0),
+            data: Some(values),
+        });
     }
 
     /// Streams the file: header, tensor infos, then tensor data generated on the fly.
@@ -210,10 +215,18 @@ pub struct Shape {
 pub fn preset(name: &str) -> Option<Shape> {
     Some(match name {
         "tiny" => Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 4096, vocab: 0, head_dim: 0 },
-        "qwen2.5-coder-0.5b" => Shape { embd: 896, layers: 24, heads: 14, kv_heads: 2, ff: 4864, ctx: 32768, vocab: 151_936, head_dim: 0 },
-        "qwen2.5-coder-1.5b" => Shape { embd: 1536, layers: 28, heads: 12, kv_heads: 2, ff: 8960, ctx: 32768, vocab: 151_936, head_dim: 0 },
-        "grid-tiny" => Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 8192, vocab: 16, head_dim: 16 },
-        "qwen3-4b-grid" => Shape { embd: 2560, layers: 36, heads: 32, kv_heads: 8, ff: 9728, ctx: 40960, vocab: 16, head_dim: 128 },
+        "qwen2.5-coder-0.5b" => {
+            Shape { embd: 896, layers: 24, heads: 14, kv_heads: 2, ff: 4864, ctx: 32768, vocab: 151_936, head_dim: 0 }
+        }
+        "qwen2.5-coder-1.5b" => {
+            Shape { embd: 1536, layers: 28, heads: 12, kv_heads: 2, ff: 8960, ctx: 32768, vocab: 151_936, head_dim: 0 }
+        }
+        "grid-tiny" => {
+            Shape { embd: 64, layers: 2, heads: 4, kv_heads: 2, ff: 128, ctx: 8192, vocab: 16, head_dim: 16 }
+        }
+        "qwen3-4b-grid" => {
+            Shape { embd: 2560, layers: 36, heads: 32, kv_heads: 8, ff: 9728, ctx: 40960, vocab: 16, head_dim: 128 }
+        }
         _ => return None,
     })
 }
@@ -364,7 +377,10 @@ pub fn coder_model(shape: Shape, seed: u64) -> GgufWriter {
 /// Writes a preset model to `path`.
 pub fn make_model(preset_name: &str, path: &Path, seed: u64) -> io::Result<()> {
     let shape = preset(preset_name).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("unknown preset {preset_name} (known: {})", PRESETS.join(", ")))
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown preset {preset_name} (known: {})", PRESETS.join(", ")),
+        )
     })?;
     let mut w = if is_grid_preset(preset_name) { grid_model(shape, seed) } else { coder_model(shape, seed) };
     w.str("general.name", &format!("arcsynth random-weight {preset_name}"));

@@ -72,7 +72,8 @@ impl<R: Read> Reader<R> {
     fn string(&mut self, keep: bool) -> Result<String, String> {
         let n = self.count("string length", 1)?;
         if !keep {
-            std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink()).map_err(|e| format!("cannot read the header: {e}"))?;
+            std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
+                .map_err(|e| format!("cannot read the header: {e}"))?;
             self.left -= n;
             return Ok(String::new());
         }
@@ -196,7 +197,9 @@ pub fn check(path: &Path) -> Result<(), String> {
         match h.meta.get(&key(k)) {
             None => Ok(None),
             Some(Meta::Int(n)) => Ok(Some(vec![*n])),
-            Some(Meta::Array(n, vs)) if *n > 0 && vs.len() as u64 == *n && vs.iter().all(|v| matches!(v, Meta::Int(_))) => {
+            Some(Meta::Array(n, vs))
+                if *n > 0 && vs.len() as u64 == *n && vs.iter().all(|v| matches!(v, Meta::Int(_))) =>
+            {
                 Ok(Some(vs.iter().map(|v| if let Meta::Int(x) = v { *x } else { 0 }).collect()))
             }
             Some(_) => Err(format!("{} is not a whole number", key(k))),
@@ -216,7 +219,11 @@ pub fn check(path: &Path) -> Result<(), String> {
     let heads = positive("attention.head_count", 1 << 14)?;
     let heads_kv = positive("attention.head_count_kv", 1 << 14)?;
     let key_length = positive("attention.key_length", 1 << 16)?;
-    for (k, v) in [("feed_forward_length", ints("feed_forward_length")?), ("attention.head_count", heads.clone()), ("attention.head_count_kv", heads_kv.clone())] {
+    for (k, v) in [
+        ("feed_forward_length", ints("feed_forward_length")?),
+        ("attention.head_count", heads.clone()),
+        ("attention.head_count_kv", heads_kv.clone()),
+    ] {
         if let Some(v) = v.filter(|v| v.len() > 1 && v.len() as i128 != layers) {
             return Err(format!("{} has {} entries for {layers} layers", key(k), v.len()));
         }
@@ -224,13 +231,22 @@ pub fn check(path: &Path) -> Result<(), String> {
     if let (Some(h), Some(kv)) = (&heads, &heads_kv) {
         for (i, (&a, &b)) in h.iter().cycle().zip(kv.iter().cycle()).take(h.len().max(kv.len())).enumerate() {
             if a % b != 0 {
-                return Err(format!("{} ({a}) is not a multiple of {} ({b}) at layer {i}", key("attention.head_count"), key("attention.head_count_kv")));
+                return Err(format!(
+                    "{} ({a}) is not a multiple of {} ({b}) at layer {i}",
+                    key("attention.head_count"),
+                    key("attention.head_count_kv")
+                ));
             }
         }
     }
     if let (Some(e), Some(h), None) = (&embd, &heads, &key_length) {
         if let Some(&bad) = h.iter().find(|&&x| e[0] % x != 0) {
-            return Err(format!("{} ({}) is not a multiple of {} ({bad})", key("embedding_length"), e[0], key("attention.head_count")));
+            return Err(format!(
+                "{} ({}) is not a multiple of {} ({bad})",
+                key("embedding_length"),
+                e[0],
+                key("attention.head_count")
+            ));
         }
     }
     for k in ["attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon", "rope.freq_base"] {
@@ -240,7 +256,12 @@ pub fn check(path: &Path) -> Result<(), String> {
             Some(v) => return Err(format!("{} is {v:?} (a finite positive number is needed)", key(k))),
         }
     }
-    if let Some((name, _)) = h.tensors.iter().find(|(name, _)| name.strip_prefix("blk.").and_then(|r| r.split('.').next()).and_then(|n| n.parse::<i128>().ok()).is_some_and(|n| n >= layers)) {
+    if let Some((name, _)) = h.tensors.iter().find(|(name, _)| {
+        name.strip_prefix("blk.")
+            .and_then(|r| r.split('.').next())
+            .and_then(|n| n.parse::<i128>().ok())
+            .is_some_and(|n| n >= layers)
+    }) {
         return Err(format!("tensor {name} is past the {layers} layers of {}", key("block_count")));
     }
     let vocab = match h.meta.get("tokenizer.ggml.tokens") {
@@ -258,7 +279,8 @@ pub fn check(path: &Path) -> Result<(), String> {
             }
         }
         // A byte-level BPE vocabulary must hold the newline's byte token.
-        if matches!(h.meta.get("tokenizer.ggml.model"), Some(Meta::Str(m)) if m == "gpt2") && !seen.contains("\u{10a}") {
+        if matches!(h.meta.get("tokenizer.ggml.model"), Some(Meta::Str(m)) if m == "gpt2") && !seen.contains("\u{10a}")
+        {
             return Err("tokenizer.ggml.tokens has no newline token (\"\u{10a}\")".into());
         }
     }

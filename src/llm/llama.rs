@@ -98,7 +98,13 @@ fn reusable(cached: &[LlamaToken], tokens: &[LlamaToken]) -> usize {
 /// Puts `tokens` in sequence 0: drops the KV past the first `reuse` tokens, then decodes
 /// the rest in chunks of `batch_size` (llama.cpp aborts on a batch over `n_batch`), with
 /// logits for the last token only, at the end of `batch`.
-fn prefill(ctx: &mut LlamaContext<'static>, batch: &mut LlamaBatch, tokens: &[LlamaToken], reuse: usize, batch_size: usize) -> Result<(), LlmError> {
+fn prefill(
+    ctx: &mut LlamaContext<'static>,
+    batch: &mut LlamaBatch,
+    tokens: &[LlamaToken],
+    reuse: usize,
+    batch_size: usize,
+) -> Result<(), LlmError> {
     if reuse == 0 {
         ctx.clear_kv_cache();
     } else {
@@ -291,7 +297,14 @@ impl Backend for LlamaCpp {
 
         let mut seqs: Vec<Seq> = (0..n)
             .map(|i| {
-                Ok(Seq { sampler: sampler(model, req, i)?, bytes: Vec::new(), tokens: 0, done: None, logits_at: last_logits, pos: prompt.len() as i32 })
+                Ok(Seq {
+                    sampler: sampler(model, req, i)?,
+                    bytes: Vec::new(),
+                    tokens: 0,
+                    done: None,
+                    logits_at: last_logits,
+                    pos: prompt.len() as i32,
+                })
             })
             .collect::<Result<_, LlmError>>()?;
         if max == 0 {
@@ -312,7 +325,9 @@ impl Backend for LlamaCpp {
                 }
                 s.tokens += 1;
                 s.bytes.extend(model.vocab().token_to_piece(token, false, None));
-                if !req.sampling.stop.is_empty() && cut_at_stop(&String::from_utf8_lossy(&s.bytes), &req.sampling.stop).is_some() {
+                if !req.sampling.stop.is_empty()
+                    && cut_at_stop(&String::from_utf8_lossy(&s.bytes), &req.sampling.stop).is_some()
+                {
                     s.done = Some(Finish::Stop);
                     continue;
                 }
@@ -344,7 +359,13 @@ impl Backend for LlamaCpp {
                 Completion { text, tokens: s.tokens, finish: s.done.expect("loop ends when all are done") }
             })
             .collect();
-        Ok(Generation { completions, prompt_tokens: prompt.len(), cached_prompt_tokens: reuse, prompt_time, generation_time: gen_start.elapsed() })
+        Ok(Generation {
+            completions,
+            prompt_tokens: prompt.len(),
+            cached_prompt_tokens: reuse,
+            prompt_time,
+            generation_time: gen_start.elapsed(),
+        })
     }
 }
 
@@ -510,7 +531,13 @@ impl super::NextToken for TokenModel {
             return Err(LlmError::Backend("no tokens to score".into()));
         }
         if tokens.len() > self.n_ctx {
-            return Err(LlmError::ContextTooSmall { prompt: tokens.len(), n: 1, max: 0, need: tokens.len(), ctx: self.n_ctx });
+            return Err(LlmError::ContextTooSmall {
+                prompt: tokens.len(),
+                n: 1,
+                max: 0,
+                need: tokens.len(),
+                ctx: self.n_ctx,
+            });
         }
         if let Some(bad) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
             return Err(LlmError::Backend(format!("token id {bad} is outside the model's vocabulary of {n_vocab}")));

@@ -145,7 +145,10 @@ impl OpenAi {
                     } else if status.as_u16() == 429 || status.is_server_error() {
                         Attempt::Retry(format!("HTTP {status}"))
                     } else if status.as_u16() == 400 && is_context_error(&text) {
-                        Attempt::Fail(LlmError::Backend(format!("{url}: the prompt does not fit the model's context: {}", first_line(&text))))
+                        Attempt::Fail(LlmError::Backend(format!(
+                            "{url}: the prompt does not fit the model's context: {}",
+                            first_line(&text)
+                        )))
                     } else {
                         Attempt::Fail(LlmError::Backend(format!("{url}: HTTP {status}: {}", first_line(&text))))
                     }
@@ -170,7 +173,10 @@ impl OpenAi {
 
 fn is_context_error(body: &str) -> bool {
     let b = body.to_ascii_lowercase();
-    b.contains("maximum context length") || b.contains("exceed_context_size") || b.contains("context length") || b.contains("too many tokens")
+    b.contains("maximum context length")
+        || b.contains("exceed_context_size")
+        || b.contains("context length")
+        || b.contains("too many tokens")
 }
 
 fn first_line(s: &str) -> String {
@@ -212,7 +218,8 @@ impl Backend for OpenAi {
         let mut prompt_tokens = 0;
         // Ask for all n in one request unless the server is known not to honour `n`.
         if self.honours_n != Some(false) {
-            let fut = Self::send(self.client.clone(), self.opts.clone(), self.body(req, n, 0), self.requests_sent.clone());
+            let fut =
+                Self::send(self.client.clone(), self.opts.clone(), self.body(req, n, 0), self.requests_sent.clone());
             let (c, p) = completions(&self.runtime.block_on(fut)?)?;
             self.honours_n = Some(c.len() >= n || n == 1);
             prompt_tokens = p;
@@ -224,7 +231,8 @@ impl Backend for OpenAi {
             let sem = Arc::new(tokio::sync::Semaphore::new(self.opts.concurrency.max(1)));
             let futures: Vec<_> = (0..missing)
                 .map(|i| {
-                    let (client, opts, counter, sem) = (self.client.clone(), self.opts.clone(), self.requests_sent.clone(), sem.clone());
+                    let (client, opts, counter, sem) =
+                        (self.client.clone(), self.opts.clone(), self.requests_sent.clone(), sem.clone());
                     let body = self.body(req, 1, (all.len() + i) as u32);
                     async move {
                         let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
@@ -244,7 +252,13 @@ impl Backend for OpenAi {
         for c in all.iter_mut().filter(|_| !req.prefill.is_empty()) {
             c.text.insert_str(0, &req.prefill);
         }
-        Ok(Generation { completions: all, prompt_tokens, cached_prompt_tokens: 0, prompt_time: Duration::ZERO, generation_time: elapsed })
+        Ok(Generation {
+            completions: all,
+            prompt_tokens,
+            cached_prompt_tokens: 0,
+            prompt_time: Duration::ZERO,
+            generation_time: elapsed,
+        })
     }
 }
 

@@ -43,7 +43,8 @@ impl Replay {
     /// Reads a completions file (e.g. a run's `completions.jsonl`).
     pub fn open(path: &Path) -> Result<Replay, LlmError> {
         let err = |problem: String| LlmError::Model { path: path.display().to_string(), problem };
-        let text = crate::fsio::read_input(path, 1 << 30).map_err(|e| err(format!("cannot read the completions: {e}")))?;
+        let text =
+            crate::fsio::read_input(path, 1 << 30).map_err(|e| err(format!("cannot read the completions: {e}")))?;
         Replay::parse(&text).map_err(err)
     }
 
@@ -56,7 +57,11 @@ impl Replay {
         for line in lines {
             model = model.or(line.model);
             let tokens = if line.tokens > 0 { line.tokens } else { line.text.len().div_ceil(4) };
-            queues.entry(line.label).or_default().push_back(Completion { text: line.text, tokens, finish: line.finish });
+            queues.entry(line.label).or_default().push_back(Completion {
+                text: line.text,
+                tokens,
+                finish: line.finish,
+            });
         }
         Ok(Replay { name: model.unwrap_or_else(|| "replay".into()), queues })
     }
@@ -95,7 +100,14 @@ mod tests {
     use crate::llm::Sampling;
 
     fn req(label: &str, n: usize) -> Request {
-        Request { messages: vec![], n, sampling: Sampling::default(), grammar: None, label: label.into(), prefill: String::new() }
+        Request {
+            messages: vec![],
+            n,
+            sampling: Sampling::default(),
+            grammar: None,
+            label: label.into(),
+            prefill: String::new(),
+        }
     }
 
     #[test]
@@ -117,7 +129,9 @@ mod tests {
     fn a_truncated_last_line_is_skipped_but_a_bad_middle_line_is_an_error() {
         let r = Replay::parse("{\"label\":\"a\",\"text\":\"ok\"}\n{\"label\":\"a\",\"te").unwrap();
         assert_eq!(r.remaining(), 1);
-        let e = Replay::parse("{\"label\":\"a\",\"text\":\"ok\"}\nnot json\n{\"label\":\"a\",\"text\":\"ok\"}\n").err().unwrap();
+        let e = Replay::parse("{\"label\":\"a\",\"text\":\"ok\"}\nnot json\n{\"label\":\"a\",\"text\":\"ok\"}\n")
+            .err()
+            .unwrap();
         assert!(e.starts_with("line 2:"), "{e}");
     }
 }

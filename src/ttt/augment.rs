@@ -59,7 +59,8 @@ pub fn views(t: &Task, n: usize, seed: u64) -> Vec<View> {
     let mut out = Vec::new();
     let key = |v: &View| {
         let a = v.apply_task(t);
-        let grids: Vec<&Grid> = a.train.iter().flat_map(|e| [&e.input, &e.output]).chain(a.test.iter().map(|p| &p.input)).collect();
+        let grids: Vec<&Grid> =
+            a.train.iter().flat_map(|e| [&e.input, &e.output]).chain(a.test.iter().map(|p| &p.input)).collect();
         grids.iter().map(|g| g.fingerprint()).collect::<Vec<u64>>()
     };
     let mut push = |v: View, out: &mut Vec<View>| {
@@ -117,7 +118,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn grid() -> impl Strategy<Value = Grid> {
-        (1usize..6, 1usize..6).prop_flat_map(|(r, c)| proptest::collection::vec(0u8..10, r * c).prop_map(move |cells| Grid::from_cells(r, c, cells).unwrap()))
+        (1usize..6, 1usize..6).prop_flat_map(|(r, c)| {
+            proptest::collection::vec(0u8..10, r * c).prop_map(move |cells| Grid::from_cells(r, c, cells).unwrap())
+        })
     }
 
     proptest! {
@@ -133,7 +136,11 @@ mod tests {
     #[test]
     fn views_are_distinct_and_keep_the_background() {
         let g = Grid::from_text("001\n020").unwrap();
-        let t = Task { id: "t".into(), train: vec![Example { input: g.clone(), output: g.transform(Dihedral::FlipH) }], test: vec![TestPair { input: g, output: None }] };
+        let t = Task {
+            id: "t".into(),
+            train: vec![Example { input: g.clone(), output: g.transform(Dihedral::FlipH) }],
+            test: vec![TestPair { input: g, output: None }],
+        };
         let vs = views(&t, 16, 7);
         assert_eq!(vs.len(), 16);
         assert_eq!(vs[0], View::identity());
@@ -142,7 +149,11 @@ mod tests {
         assert_eq!(tasks.len(), 16);
         // A grid of one colour has a single view.
         let one = Grid::filled(2, 2, 0).unwrap();
-        let t1 = Task { id: "u".into(), train: vec![Example { input: one.clone(), output: one.clone() }], test: vec![TestPair { input: one, output: None }] };
+        let t1 = Task {
+            id: "u".into(),
+            train: vec![Example { input: one.clone(), output: one.clone() }],
+            test: vec![TestPair { input: one, output: None }],
+        };
         assert_eq!(views(&t1, 8, 1).len(), 1);
     }
 

@@ -49,10 +49,21 @@ pub struct Search {
 /// shorter, then by tokens).
 pub fn search(model: &mut dyn NextToken, prompt: &[u32], cfg: &DfsConfig) -> Result<Search, LlmError> {
     let budget = -cfg.min_prob.max(f64::MIN_POSITIVE).ln();
-    let mut s = State { model, cfg, budget, seq: prompt.to_vec(), prompt_len: prompt.len(), found: Vec::new(), calls: 0, exhausted: true };
+    let mut s = State {
+        model,
+        cfg,
+        budget,
+        seq: prompt.to_vec(),
+        prompt_len: prompt.len(),
+        found: Vec::new(),
+        calls: 0,
+        exhausted: true,
+    };
     s.expand(0.0)?;
     let mut found = s.found;
-    found.sort_by(|a, b| b.logprob.total_cmp(&a.logprob).then(a.tokens.len().cmp(&b.tokens.len())).then(a.tokens.cmp(&b.tokens)));
+    found.sort_by(|a, b| {
+        b.logprob.total_cmp(&a.logprob).then(a.tokens.len().cmp(&b.tokens.len())).then(a.tokens.cmp(&b.tokens))
+    });
     Ok(Search { found, calls: s.calls, exhausted: s.exhausted })
 }
 
@@ -75,8 +86,10 @@ impl State<'_> {
         }
         self.calls += 1;
         let lp = self.model.next_logprobs(&self.seq)?;
-        let mut children: Vec<(f64, u32)> =
-            allowed_next(&self.seq[self.prompt_len..]).into_iter().filter_map(|t| lp.get(t as usize).map(|&l| (nll - l as f64, t))).collect();
+        let mut children: Vec<(f64, u32)> = allowed_next(&self.seq[self.prompt_len..])
+            .into_iter()
+            .filter_map(|t| lp.get(t as usize).map(|&l| (nll - l as f64, t)))
+            .collect();
         children.sort_by(|a, b| a.0.total_cmp(&b.0));
         let len = self.seq.len() - self.prompt_len;
         for (child_nll, t) in children {
@@ -106,13 +119,20 @@ impl State<'_> {
 /// those tokens).
 /// `None` when it runs past `max_tokens` without ending. The log-probability is the
 /// model's own, as in [`search`].
-pub fn sample(model: &mut dyn NextToken, prompt: &[u32], temperature: f64, max_tokens: usize, rng: &mut impl rand::Rng) -> Result<Option<Found>, LlmError> {
+pub fn sample(
+    model: &mut dyn NextToken,
+    prompt: &[u32],
+    temperature: f64,
+    max_tokens: usize,
+    rng: &mut impl rand::Rng,
+) -> Result<Option<Found>, LlmError> {
     let mut seq = prompt.to_vec();
     let mut total = 0.0;
     for _ in 0..max_tokens {
         let lp = model.next_logprobs(&seq)?;
         let allowed = allowed_next(&seq[prompt.len()..]);
-        let weights: Vec<f64> = allowed.iter().map(|&t| (lp[t as usize] as f64 / temperature.max(1e-6)).exp()).collect();
+        let weights: Vec<f64> =
+            allowed.iter().map(|&t| (lp[t as usize] as f64 / temperature.max(1e-6)).exp()).collect();
         let mut x = rng.gen::<f64>() * weights.iter().sum::<f64>();
         let mut pick = allowed.len() - 1;
         for (i, w) in weights.iter().enumerate() {
@@ -138,7 +158,8 @@ pub fn score(model: &mut dyn NextToken, prompt: &[u32], answer: &[u32]) -> Resul
     let mut total = 0.0;
     for &t in answer {
         let lp = model.next_logprobs(&seq)?;
-        total += *lp.get(t as usize).ok_or_else(|| LlmError::Backend(format!("token {t} outside the vocabulary")))? as f64;
+        total +=
+            *lp.get(t as usize).ok_or_else(|| LlmError::Backend(format!("token {t} outside the vocabulary")))? as f64;
         seq.push(t);
     }
     Ok(total)
@@ -162,7 +183,8 @@ mod tests {
         }
         fn next_logprobs(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlmError> {
             let h = crate::grid::fnv1a(tokens.iter().flat_map(|t| t.to_le_bytes()).chain(self.seed.to_le_bytes()));
-            let logits: Vec<f32> = (0..VOCAB as u64).map(|i| ((h.rotate_left(i as u32 * 4) & 0xff) as f32 / 255.0) * self.sharp).collect();
+            let logits: Vec<f32> =
+                (0..VOCAB as u64).map(|i| ((h.rotate_left(i as u32 * 4) & 0xff) as f32 / 255.0) * self.sharp).collect();
             Ok(crate::llm::log_softmax(&logits))
         }
     }
@@ -222,7 +244,7 @@ mod tests {
                 VOCAB
             }
             fn next_logprobs(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlmError> {
-                let mut p = vec![1e-9f32; VOCAB];
+                let mut p = [1e-9f32; VOCAB];
                 match tokens.last() {
                     Some(1) => (p[IM_END as usize], p[5]) = (0.9, 0.1),
                     Some(2) => (p[IM_END as usize], p[5]) = (0.5, 0.5),
@@ -234,9 +256,9 @@ mod tests {
         }
         let cfg = DfsConfig { min_prob: 0.1, max_tokens: 10, max_calls: 1000 };
         let got = search(&mut Hand, &[12], &cfg).unwrap();
-        let answers: Vec<(Vec<u32>, f64)> = got.found.iter().map(|f| (f.tokens.clone(), (f.logprob.exp() * 1000.0).round() / 1000.0)).collect();
+        let answers: Vec<(Vec<u32>, f64)> =
+            got.found.iter().map(|f| (f.tokens.clone(), (f.logprob.exp() * 1000.0).round() / 1000.0)).collect();
         // 1 end: 0.54; 2 end: 0.15; 2 5 end: 0.15; 1 5 end: 0.06 (cut); 3 ...: 0.1 * ... (cut).
         assert_eq!(answers, [(vec![1, IM_END], 0.54), (vec![2, IM_END], 0.15), (vec![2, 5, IM_END], 0.15)]);
     }
-
 }

@@ -152,7 +152,10 @@ mod tests {
         let (i, o) = (g("12\n30"), g("4"));
         let f = Format::default();
         let (seq, mask) = f.sequence(&[(&i, &o)]);
-        assert_eq!(seq, [IM_START, USER, NEWLINE, 1, 2, NEWLINE, 3, 0, IM_END, IM_START, ASSISTANT, NEWLINE, 4, IM_END]);
+        assert_eq!(
+            seq,
+            [IM_START, USER, NEWLINE, 1, 2, NEWLINE, 3, 0, IM_END, IM_START, ASSISTANT, NEWLINE, 4, IM_END]
+        );
         let trained: Vec<u32> = seq.iter().zip(&mask).filter(|(_, m)| **m).map(|(t, _)| *t).collect();
         assert_eq!(trained, [4, IM_END]);
         let port = Format::parse("no-im-start").unwrap().prompt(&[], &o);
@@ -161,7 +164,15 @@ mod tests {
 
     #[test]
     fn only_tokens_that_keep_a_grid_valid_are_allowed() {
-        let names = |ok: Vec<u32>| -> String { ok.into_iter().map(|t| match t { NEWLINE => 'n', IM_END => 'e', d => (b'0' + d as u8) as char }).collect() };
+        let names = |ok: Vec<u32>| -> String {
+            ok.into_iter()
+                .map(|t| match t {
+                    NEWLINE => 'n',
+                    IM_END => 'e',
+                    d => (b'0' + d as u8) as char,
+                })
+                .collect()
+        };
         assert_eq!(names(allowed_next(&[])), "0123456789");
         assert_eq!(names(allowed_next(&[1, 2])), "0123456789ne");
         assert_eq!(names(allowed_next(&[1, 2, NEWLINE])), "0123456789");

@@ -124,8 +124,12 @@ impl Base {
         if arch != "qwen3" {
             return Err(err(format!("architecture {arch}: LoRA training supports qwen3 grid models")));
         }
-        let u = |k: &str| -> Result<usize, TrainError> { md(&format!("qwen3.{k}"))?.to_u32().map(|v| v as usize).map_err(|e| err(e.to_string())) };
-        let fl = |k: &str| -> Result<f64, TrainError> { md(&format!("qwen3.{k}"))?.to_f32().map(|v| v as f64).map_err(|e| err(e.to_string())) };
+        let u = |k: &str| -> Result<usize, TrainError> {
+            md(&format!("qwen3.{k}"))?.to_u32().map(|v| v as usize).map_err(|e| err(e.to_string()))
+        };
+        let fl = |k: &str| -> Result<f64, TrainError> {
+            md(&format!("qwen3.{k}"))?.to_f32().map(|v| v as f64).map_err(|e| err(e.to_string()))
+        };
         let (embd, heads) = (u("embedding_length")?, u("attention.head_count")?);
         let device = training_device();
         // Read and dequantized on the CPU, then moved: candle's quantized GPU storage
@@ -205,7 +209,11 @@ impl Base {
             // Grouped-query attention: query head h reads key/value head h / n_rep.
             let rep = hp.heads / hp.kv_heads;
             let expand = |t: Tensor| -> Result<Tensor, TrainError> {
-                Ok(t.unsqueeze(1)?.broadcast_as((hp.kv_heads, rep, n, hp.head_dim))?.contiguous()?.reshape((hp.heads, n, hp.head_dim))?)
+                Ok(t.unsqueeze(1)?.broadcast_as((hp.kv_heads, rep, n, hp.head_dim))?.contiguous()?.reshape((
+                    hp.heads,
+                    n,
+                    hp.head_dim,
+                ))?)
             };
             let (k, v) = (expand(k)?, expand(v)?);
             let scores = (q.matmul(&k.t()?)? * (1.0 / (hp.head_dim as f64).sqrt()))?.broadcast_add(&mask)?;
@@ -347,7 +355,12 @@ impl Adapter {
 /// Trains `adapter` on the sequences (tokens, loss mask) for `adapter.cfg.epochs`
 /// epochs with AdamW, one sequence per step. Returns the mean loss of each epoch,
 /// measured during it, then the mean loss after the last step.
-pub fn train(base: &Base, adapter: &Adapter, sequences: &[(Vec<u32>, Vec<bool>)], mut on_step: impl FnMut(usize, f32)) -> Result<Vec<f32>, TrainError> {
+pub fn train(
+    base: &Base,
+    adapter: &Adapter,
+    sequences: &[(Vec<u32>, Vec<bool>)],
+    mut on_step: impl FnMut(usize, f32),
+) -> Result<Vec<f32>, TrainError> {
     let params = ParamsAdamW { lr: adapter.cfg.lr, weight_decay: 0.0, ..ParamsAdamW::default() };
     let mut opt = AdamW::new(adapter.vars(), params)?;
     let mut losses = Vec::new();
@@ -368,7 +381,11 @@ pub fn train(base: &Base, adapter: &Adapter, sequences: &[(Vec<u32>, Vec<bool>)]
 }
 
 /// The mean loss of the sequences under `adapter` (no training).
-pub fn mean_loss(base: &Base, adapter: Option<&Adapter>, sequences: &[(Vec<u32>, Vec<bool>)]) -> Result<f32, TrainError> {
+pub fn mean_loss(
+    base: &Base,
+    adapter: Option<&Adapter>,
+    sequences: &[(Vec<u32>, Vec<bool>)],
+) -> Result<f32, TrainError> {
     let mut sum = 0.0;
     for (ids, mask) in sequences {
         sum += base.loss(ids, mask, adapter)?.to_scalar::<f32>()?;
@@ -379,7 +396,13 @@ pub fn mean_loss(base: &Base, adapter: Option<&Adapter>, sequences: &[(Vec<u32>,
 /// Gradient check: for `n` adapter entries (A and B of the first layer's projections),
 /// the analytic derivative of the loss and a central finite difference. Used by tests to
 /// prove that no op on the path drops gradients.
-pub fn check_gradients(base: &Base, adapter: &Adapter, ids: &[u32], mask: &[bool], n: usize) -> Result<Vec<(f64, f64)>, TrainError> {
+pub fn check_gradients(
+    base: &Base,
+    adapter: &Adapter,
+    ids: &[u32],
+    mask: &[bool],
+    n: usize,
+) -> Result<Vec<(f64, f64)>, TrainError> {
     let loss = base.loss(ids, mask, Some(adapter))?;
     let grads = loss.backward()?;
     let mut out = Vec::new();
@@ -390,7 +413,11 @@ pub fn check_gradients(base: &Base, adapter: &Adapter, ids: &[u32], mask: &[bool
         let t = var.as_tensor();
         let (rows, cols) = t.dims2()?;
         let (r, c) = ((k * 7 + 1) % rows, (k * 3 + 2) % cols);
-        let g = grads.get(t).map(|g| g.get(r).and_then(|row| row.get(c)).and_then(|x| x.to_scalar::<f32>())).transpose()?.unwrap_or(0.0) as f64;
+        let g = grads
+            .get(t)
+            .map(|g| g.get(r).and_then(|row| row.get(c)).and_then(|x| x.to_scalar::<f32>()))
+            .transpose()?
+            .unwrap_or(0.0) as f64;
         let original: Vec<f32> = t.flatten_all()?.to_vec1()?;
         let at = |delta: f64| -> Result<f64, TrainError> {
             let mut v = original.clone();
@@ -453,7 +480,13 @@ impl Trainer {
 
     /// Trains an adapter for `task` from scratch (the adapter is reset for every task)
     /// and writes it to `path`.
-    pub fn adapt(&self, task: &crate::task::Task, seed: u64, path: &Path, mut on_step: impl FnMut(usize, usize)) -> Result<TrainStats, TrainError> {
+    pub fn adapt(
+        &self,
+        task: &crate::task::Task,
+        seed: u64,
+        path: &Path,
+        mut on_step: impl FnMut(usize, usize),
+    ) -> Result<TrainStats, TrainError> {
         let start = std::time::Instant::now();
         let sequences = self.sequences(task, seed);
         let adapter = Adapter::new(&self.base, LoraConfig { seed, ..self.cfg.lora })?;

@@ -192,7 +192,7 @@ pub fn solve(model: &mut dyn NextToken, task: &Task, cfg: &TttConfig) -> Result<
         }
         stats.candidates += found.len();
         let mut ranked: Vec<(Grid, usize)> = found.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1));
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.1));
         ranked.truncate(cfg.max_candidates.max(1));
         let answers = rescore(model, &ranked, &views[..cfg.score_views.clamp(1, views.len())], &prompt_of)?;
         attempts.push(match (answers.first(), answers.get(1)) {
@@ -208,7 +208,12 @@ pub fn solve(model: &mut dyn NextToken, task: &Task, cfg: &TttConfig) -> Result<
 
 /// Scores each candidate under every scoring view (view-major, so a view's prompt is
 /// decoded once for all candidates) and ranks by found + mean log-probability.
-fn rescore(model: &mut dyn NextToken, cands: &[(Grid, usize)], views: &[View], prompt_of: &dyn Fn(&View) -> Vec<u32>) -> Result<Vec<Answer>, LlmError> {
+fn rescore(
+    model: &mut dyn NextToken,
+    cands: &[(Grid, usize)],
+    views: &[View],
+    prompt_of: &dyn Fn(&View) -> Vec<u32>,
+) -> Result<Vec<Answer>, LlmError> {
     let mut sums = vec![(0.0f64, 0usize); cands.len()];
     for v in views {
         let prompt = prompt_of(v);
@@ -244,7 +249,10 @@ pub fn greedy(model: &mut dyn NextToken, prompt: &[u32], max_tokens: usize) -> R
             Err(LlmError::ContextTooSmall { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some(t) = format::allowed_next(&seq[prompt.len()..]).into_iter().max_by(|&a, &b| lp[a as usize].total_cmp(&lp[b as usize])) else {
+        let Some(t) = format::allowed_next(&seq[prompt.len()..])
+            .into_iter()
+            .max_by(|&a, &b| lp[a as usize].total_cmp(&lp[b as usize]))
+        else {
             return Ok(None);
         };
         seq.push(t);
@@ -266,7 +274,8 @@ mod tests {
     /// that knows it answers every view correctly in that view's own frame.
     fn scale2(g: &Grid) -> Grid {
         let (r, c) = g.shape();
-        Grid::from_cells(2 * r, 2 * c, (0..4 * r * c).map(|i| g.get(i / (2 * c) / 2, i % (2 * c) / 2)).collect()).unwrap()
+        Grid::from_cells(2 * r, 2 * c, (0..4 * r * c).map(|i| g.get(i / (2 * c) / 2, i % (2 * c) / 2)).collect())
+            .unwrap()
     }
 
     /// Reads the query grid from the prompt and puts probability 0.99 on the next token
@@ -296,7 +305,9 @@ mod tests {
     }
 
     fn grid(max: usize) -> impl Strategy<Value = Grid> {
-        (1..=max, 1..=max).prop_flat_map(|(r, c)| proptest::collection::vec(0u8..10, r * c).prop_map(move |cells| Grid::from_cells(r, c, cells).unwrap()))
+        (1..=max, 1..=max).prop_flat_map(|(r, c)| {
+            proptest::collection::vec(0u8..10, r * c).prop_map(move |cells| Grid::from_cells(r, c, cells).unwrap())
+        })
     }
 
     proptest! {
@@ -321,10 +332,15 @@ mod tests {
     #[test]
     fn sampling_finds_what_a_strict_search_misses() {
         let (a, b) = (Grid::from_text("12\n30").unwrap(), Grid::from_text("405").unwrap());
-        let task = Task { id: "s".into(), train: vec![Example { input: a.clone(), output: scale2(&a) }], test: vec![TestPair { input: b.clone(), output: None }] };
+        let task = Task {
+            id: "s".into(),
+            train: vec![Example { input: a.clone(), output: scale2(&a) }],
+            test: vec![TestPair { input: b.clone(), output: None }],
+        };
         // No answer has probability 1, so the search alone finds nothing.
         let strict = dfs::DfsConfig { min_prob: 1.0, ..dfs::DfsConfig::default() };
-        let cfg = TttConfig { views: 4, score_views: 2, dfs: strict, samples: 3, temperature: 0.5, ..TttConfig::default() };
+        let cfg =
+            TttConfig { views: 4, score_views: 2, dfs: strict, samples: 3, temperature: 0.5, ..TttConfig::default() };
         let (attempts, stats) = solve(&mut Oracle, &task, &cfg).unwrap();
         assert_eq!(stats.sampled, 12);
         assert_eq!(stats.greedy_fallbacks, 0);

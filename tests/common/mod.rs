@@ -27,7 +27,12 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// Runs the built `arcsynth` binary.
 pub fn arcsynth(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_arcsynth")).args(args).env("NO_COLOR", "1").env_remove("RUST_LOG").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_arcsynth"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
 }
 
 pub fn stdout(o: &Output) -> String {
