@@ -621,3 +621,45 @@ fn slow_replayed_programs_finish_their_task_within_its_budget() {
     assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
     assert_eq!(r["llm"]["outcomes"]["timeout"], 8, "{r}");
 }
+
+/// A result file as arcsynth wrote it before the proposer chain and typed states (flat
+/// enumerator figures, states as strings) still loads, and is written back unchanged,
+/// so run directories of earlier versions resume.
+#[test]
+fn result_files_of_earlier_versions_load_and_keep_their_shape() {
+    use arcsynth::search::llm::{Outcome, Stopped};
+    use arcsynth::search::{AnswerSource, TaskResult};
+    let old = serde_json::json!({
+        "task": "0d3d703e",
+        "solved_train": false,
+        "attempts": [{"attempt_1": [[1, 2]], "attempt_2": [[2, 1]]}],
+        "answer_source": "near_miss",
+        "programs": [],
+        "near_miss": {"program": "fn solve(g) { g }", "pixel_accuracy": 0.5},
+        "candidates": 1234,
+        "seconds": 1.5,
+        "depth_done": 2,
+        "timed_out": true,
+        "llm": {
+            "completions": 16, "completion_tokens": 900, "prompt_tokens": 4000, "cached_prompt_tokens": 3000,
+            "prompt_seconds": 2.0, "generation_seconds": 60.0, "programs": 15, "valid_code": 14, "mended": 3,
+            "valid": 10, "dsl_using": 15, "unique_valid": 6, "solutions": 0, "rejected_nondeterministic": 0,
+            "rejected_hard_coded": 0, "refine_requests": 1,
+            "outcomes": {"no program": 1, "ok": 10, "parse error": 1, "runtime error": 3, "wrong return type": 1},
+            "stopped": "repeats"
+        },
+        "ttt": null
+    });
+    let r: TaskResult = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(r.answer_source, AnswerSource::NearMiss);
+    assert_eq!((r.proposers.candidates, r.proposers.depth_done, r.proposers.timed_out), (1234, 2, true));
+    let llm = r.proposers.llm.as_ref().unwrap();
+    assert_eq!(llm.stopped, Some(Stopped::Repeats));
+    assert_eq!(llm.outcomes[&Outcome::NoProgram], 1);
+    assert_eq!(llm.outcomes[&Outcome::Ran(arcsynth::sandbox::Category::RuntimeError)], 3);
+    assert_eq!(serde_json::to_value(&r).unwrap(), old);
+    // A state no version wrote is an error, not a silent default.
+    let mut bad = old.clone();
+    bad["llm"]["outcomes"]["exploded"] = 1.into();
+    assert!(serde_json::from_value::<TaskResult>(bad).is_err());
+}
