@@ -66,6 +66,6 @@ pub fn record(name: &str, command: &str, json: &serde_json::Value, summary: &str
     let path = dir.join(format!("{name}.json"));
     arcsynth::fsio::write_json_atomic(&path, json).unwrap();
     let mut f = std::fs::OpenOptions::new().append(true).open(root().join("benchmarks/RESULTS.md")).unwrap();
-    writeln!(f, "| {} | {} | `{command}` | {summary} |", today(), machine()).unwrap();
+    writeln!(f, "| {} | {} | `{command}` | {}: {summary} |", today(), machine(), commit()).unwrap();
     println!("wrote {}", path.display());
 }

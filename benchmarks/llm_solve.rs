@@ -189,8 +189,7 @@ fn main() {
     let model_name =
         Path::new(model.as_deref().or(replay.as_deref()).unwrap()).file_name().unwrap().to_string_lossy().to_string();
     let summary = format!(
-        "{}: {model_name}, {} tasks, {} completions: valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2}/1000 tokens), mended {:.1}%, refinements copying their parent {:.1}%; right on test {}/{} enum-solvable, {}/{} others (solved on train {}, {}); {}; {:.1} s/task median, decode {:.1} tokens/s, prefill {:.0} tokens/s, prompt tokens {} ({} cached), peak RSS {:.0} MB",
-        common::commit(),
+        "{model_name}, {} tasks, {} completions: valid code {:.1}%, valid output {:.1}%, DSL usage {:.1}%, unique outputs {:.1}% ({:.2}/1000 tokens), mended {:.1}%, refinements copying their parent {:.1}%; right on test {}/{} enum-solvable, {}/{} others (solved on train {}, {}); {}; {:.1} s/task median, decode {:.1} tokens/s, prefill {:.0} tokens/s, prompt tokens {} ({} cached), peak RSS {:.0} MB",
         report["tasks"].as_u64().unwrap_or(0),
         completions.len(),
         100.0 * parses as f64 / n,
