@@ -41,6 +41,12 @@ fn main() {
     }
     let report = run.report(&tasks);
     let solved_test = report.per_task.iter().filter(|l| l.correct == Some(1.0)).count();
+    // Precision: of the tasks it says it solved, how many are right on test. Untrusted
+    // fits (a learned table that does not hold out) answer without saying so.
+    let precision = 1.0 - report.solved_train_but_wrong_on_test as f64 / report.solved_train.max(1) as f64;
+    let untrusted: Vec<&arcsynth::search::TaskLine> =
+        report.per_task.iter().filter(|l| l.answer_source == arcsynth::search::AnswerSource::UntrustedFit).collect();
+    let untrusted_right = untrusted.iter().filter(|l| l.correct == Some(1.0)).count();
     let json = serde_json::json!({
         "tasks": report.tasks,
         "budget_seconds": seconds,
@@ -50,6 +56,9 @@ fn main() {
         "tasks_fully_solved_on_test": solved_test,
         "solved_train": report.solved_train,
         "solved_train_but_wrong_on_test": report.solved_train_but_wrong_on_test,
+        "precision": precision,
+        "untrusted_fits": untrusted.len(),
+        "untrusted_fits_right_on_test": untrusted_right,
         "median_seconds": report.median_seconds,
         "p90_seconds": report.p90_seconds,
         "candidates": report.candidates,
@@ -58,12 +67,15 @@ fn main() {
     });
     let pass = report.pass_at_2.unwrap_or(0.0);
     let summary = format!(
-        "{} tasks, {seconds} s/task budget, depth {depth}: pass@2 {pass:.2}/400 ({:.1}%), {} fully solved; {} solved on train of which {} wrong on test; median {:.2} s, p90 {:.2} s per task; {:.2}M candidates/s",
+        "{} tasks, {seconds} s/task budget, depth {depth}: pass@2 {pass:.2}/400 ({:.1}%), {} fully solved; {} solved on train of which {} wrong on test (precision {:.1}%); {} untrusted fits answered, {} right on test; median {:.2} s, p90 {:.2} s per task; {:.2}M candidates/s",
         report.tasks,
         100.0 * pass / report.tasks as f64,
         solved_test,
         report.solved_train,
         report.solved_train_but_wrong_on_test,
+        100.0 * precision,
+        untrusted.len(),
+        untrusted_right,
         report.median_seconds,
         report.p90_seconds,
         report.candidates_per_second / 1e6

@@ -811,6 +811,10 @@ impl Default for Budget {
 pub struct Found {
     /// Compositions that reproduce every training output, shortest first.
     pub solutions: Vec<Vec<Op>>,
+    /// When there are none: compositions that reproduce every training output only
+    /// through a learned rule that does not hold out across the pairs
+    /// ([`rules::holds_out`]). They answer, but do not count as solving the task.
+    pub untrusted: Vec<Vec<Op>>,
     /// The composition with the best mean cell accuracy when none solves the task.
     pub best_near_miss: Option<(Vec<Op>, f64)>,
     /// Transform applications to one training input each.
@@ -833,9 +837,17 @@ fn accuracy(gs: &[Grid], task: &Task) -> f64 {
     gs.iter().zip(&task.train).map(|(g, e)| crate::evaluate::cell_accuracy(g, &e.output)).sum::<f64>() / gs.len() as f64
 }
 
-/// The local rules that finish `state` (see [`rules::learn`]), each with its coverage of
-/// the test inputs taken through the state's steps.
-fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::LearnLimits) -> Vec<(Vec<Op>, f64)> {
+/// A composition finished by a learned local rule.
+struct Ruled {
+    steps: Vec<Op>,
+    /// The rule's coverage of the test inputs taken through the steps.
+    coverage: f64,
+    /// Whether the rule holds out across the training pairs ([`rules::holds_out`]).
+    holds_out: bool,
+}
+
+/// The local rules that finish `state` (see [`rules::learn`]).
+fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::LearnLimits) -> Vec<Ruled> {
     if state.outputs.iter().zip(targets).any(|(o, t)| o.shape() != t.shape()) {
         return Vec::new();
     }
@@ -849,9 +861,10 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
     rules::learn(&state.outputs, targets, &tests, limits)
         .into_iter()
         .map(|(rule, coverage)| {
+            let holds_out = rules::holds_out(&rule, &state.outputs, targets);
             let mut steps = state.steps.clone();
             steps.push(Op::Rewrite(Arc::new(rule)));
-            (steps, coverage)
+            Ruled { steps, coverage, holds_out }
         })
         .collect()
 }
@@ -861,7 +874,8 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
 ///
 /// Compositions finished by a learned local rule are kept apart and reported only when
 /// no plain composition solves the task: a rule table can fit the training pairs by
-/// memorising them, so it is the weaker evidence.
+/// memorising them, so it is the weaker evidence; a rule that does not hold out across
+/// the pairs is only an untrusted fit.
 pub fn find(task: &Task, budget: Budget) -> Found {
     let start = Instant::now();
     let ops = transforms(task);
@@ -876,7 +890,7 @@ pub fn find(task: &Task, budget: Budget) -> Found {
     }
     let tests: Vec<Grid> = task.test.iter().map(|t| t.input.clone()).collect();
     let mut frontier = vec![State { steps: Vec::new(), outputs: inputs }];
-    let mut ruled: Vec<(Vec<Op>, f64)> = Vec::new();
+    let mut ruled: Vec<Ruled> = Vec::new();
     if budget.rule_depth.is_some() {
         ruled.extend(learn_rules(
             &frontier[0],
@@ -933,7 +947,7 @@ pub fn find(task: &Task, budget: Budget) -> Found {
             break;
         }
         if budget.rule_depth.is_some_and(|d| depth <= d) && ruled.len() < budget.max_solutions {
-            let more: Vec<(Vec<Op>, f64)> = next
+            let more: Vec<Ruled> = next
                 .par_iter()
                 .flat_map_iter(|s| {
                     // Rules cost more than a transform: stop learning at the deadline.
@@ -957,10 +971,19 @@ pub fn find(task: &Task, budget: Budget) -> Found {
         frontier = next;
     }
     if found.solutions.is_empty() {
-        // Only the rules that know most about the test inputs (a rule that has never seen
-        // a cell's surroundings leaves the cell as it is, which is usually wrong).
-        let most = ruled.iter().map(|r| r.1).fold(0.0, f64::max);
-        found.solutions = ruled.into_iter().filter(|r| r.1 == most).map(|r| r.0).take(budget.max_solutions).collect();
+        // Rules that hold out are solutions; the others only fit (a table that memorises
+        // the training pairs fits them too). Of either, only the rules that know most
+        // about the test inputs (a rule that has never seen a cell's surroundings leaves
+        // the cell as it is, which is usually wrong).
+        let (trusted, untrusted): (Vec<Ruled>, Vec<Ruled>) = ruled.into_iter().partition(|r| r.holds_out);
+        let best = |rs: Vec<Ruled>| -> Vec<Vec<Op>> {
+            let most = rs.iter().map(|r| r.coverage).fold(0.0, f64::max);
+            rs.into_iter().filter(|r| r.coverage == most).map(|r| r.steps).take(budget.max_solutions).collect()
+        };
+        found.solutions = best(trusted);
+        if found.solutions.is_empty() {
+            found.untrusted = best(untrusted);
+        }
     }
     found.best_near_miss = best;
     found

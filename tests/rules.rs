@@ -154,3 +154,27 @@ fn learned_rules_render_as_programs_that_do_the_same() {
     }
     assert!(paints > 50 && copies > 0, "{paints} paint rules, {copies} copy rules");
 }
+
+/// A rule that holds out (learned again without each training pair, it still predicts
+/// that pair) is far more often right on test than one that only fits: over every
+/// training task, the best rule learned from its pairs, split by `holds_out`.
+#[test]
+fn rules_that_hold_out_are_right_on_test_far_more_often_than_rules_that_only_fit() {
+    let limits = LearnLimits { max_features: 2, max_rules: 1, deadline: None };
+    let set = task::load(&training_dir()).unwrap();
+    // (holds out, right on test) -> tasks
+    let mut counts = std::collections::BTreeMap::<(bool, bool), usize>::new();
+    for t in &set.tasks {
+        let inputs: Vec<Grid> = t.train.iter().map(|e| e.input.clone()).collect();
+        let outputs: Vec<Grid> = t.train.iter().map(|e| e.output.clone()).collect();
+        let tests: Vec<Grid> = t.test.iter().map(|e| e.input.clone()).collect();
+        let Some((rule, _)) = rules::learn(&inputs, &outputs, &tests, limits).into_iter().next() else { continue };
+        let right = t.test.iter().all(|e| Some(rule.apply(&e.input)) == e.output);
+        *counts.entry((rules::holds_out(&rule, &inputs, &outputs), right)).or_default() += 1;
+    }
+    let n = |k: (bool, bool)| counts.get(&k).copied().unwrap_or(0);
+    let precision = |held: bool| n((held, true)) as f64 / (n((held, true)) + n((held, false))).max(1) as f64;
+    eprintln!("{counts:?}: precision {:.2} holding out, {:.2} not", precision(true), precision(false));
+    assert!(n((true, true)) >= 20, "{counts:?}");
+    assert!(precision(true) >= 0.8 && precision(false) <= 0.5, "{counts:?}");
+}

@@ -663,3 +663,36 @@ fn result_files_of_earlier_versions_load_and_keep_their_shape() {
     bad["llm"]["outcomes"]["exploded"] = 1.into();
     assert!(serde_json::from_value::<TaskResult>(bad).is_err());
 }
+
+/// A fit through a learned table that does not hold out across the training pairs
+/// answers, but is not a solution: the task counts as unsolved and the next proposer
+/// (here the LLM, replayed) still runs; its right program then wins the vote.
+#[test]
+fn an_untrusted_fit_answers_but_does_not_end_the_search() {
+    let id = "e9afcf9a";
+    let dir = temp_dir("untrusted");
+    let tasks = task_dir(&dir, &[id], true);
+    let enum_only = search(&tasks, &dir.join("enum"), &["--time-per-task", "3"]);
+    assert!(enum_only.status.success(), "{}", stderr(&enum_only));
+    let r = read_json(&dir.join(format!("enum/results/{id}.json")));
+    assert_eq!(r["answer_source"], "untrusted_fit", "{r}");
+    assert_eq!(r["solved_train"], false);
+    assert!(r["programs"].as_array().unwrap().is_empty());
+    assert!(stdout(&enum_only).contains("solved on train: 0"), "{}", stdout(&enum_only));
+
+    let reference =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("dsl/solutions/{id}.rhai")))
+            .unwrap();
+    let recorded = dir.join("completions.jsonl");
+    let line =
+        serde_json::json!({"label": format!("{id}/0"), "text": format!("```rhai\n{reference}\n```"), "tokens": 50});
+    std::fs::write(&recorded, format!("{line}\n")).unwrap();
+    let args =
+        ["--time-per-task", "3", "--samples", "1", "--refine-rounds", "0", "--completions", recorded.to_str().unwrap()];
+    let with_llm = search(&tasks, &dir.join("llm"), &args);
+    assert!(with_llm.status.success(), "{}", stderr(&with_llm));
+    let r = read_json(&dir.join(format!("llm/results/{id}.json")));
+    assert_eq!(r["llm"]["completions"], 1, "the LLM ran after the untrusted fit: {r}");
+    assert_eq!(r["answer_source"], "program");
+    assert!(stdout(&with_llm).contains("pass@2 on test outputs: 1.00 / 1"), "{}", stdout(&with_llm));
+}

@@ -477,6 +477,68 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
     Vec::new()
 }
 
+/// Whether `rule` generalises across the training pairs: for every pair, the rule of the
+/// same kind (its features, its action and copy source) learned from the other pairs
+/// alone turns that pair's input into its output. A table that only memorises the
+/// pairs fails: some pair needs an entry no other pair shows. One pair cannot tell, so
+/// a rule learned from one is never said to hold out.
+pub fn holds_out(rule: &Rule, inputs: &[Grid], targets: &[Grid]) -> bool {
+    inputs.len() >= 2
+        && (0..inputs.len()).all(|i| {
+            let others = |gs: &[Grid]| gs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
+            let (ins, outs): (Vec<Grid>, Vec<Grid>) = (others(inputs), others(targets));
+            relearn(rule, &ins, &outs).is_some_and(|r| r.apply(&inputs[i]) == targets[i])
+        })
+}
+
+/// The rule of `rule`'s kind learned from `inputs` -> `targets`, if one is consistent.
+fn relearn(rule: &Rule, inputs: &[Grid], targets: &[Grid]) -> Option<Rule> {
+    let mut features = rule.features.clone();
+    if let Action::Copy(source, _) = rule.action {
+        features.push(source);
+    }
+    let which: Vec<usize> = (0..rule.features.len()).collect();
+    let cells: Vec<(CellFeatures, &Grid, &Grid)> =
+        inputs.iter().zip(targets).map(|(g, t)| (CellFeatures::new(g, &features), g, t)).collect();
+    let each = || {
+        cells.iter().flat_map(|(cf, g, t)| {
+            g.cells().iter().zip(t.cells()).enumerate().map(move |(cell, (&from, &to))| (cf, cell, from, to))
+        })
+    };
+    match &rule.action {
+        Action::Paint(_) => {
+            let mut table: HashMap<String, Option<u8>> = HashMap::new();
+            for (cf, cell, from, to) in each() {
+                let want = (from != to).then_some(to);
+                if *table.entry(cf.key(from, cell, &which)).or_insert(want) != want {
+                    return None;
+                }
+            }
+            let mut changes: Vec<(String, u8)> = table.into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
+            changes.sort();
+            Some(Rule { features: rule.features.clone(), action: Action::Paint(changes) })
+        }
+        Action::Copy(source, _) => {
+            let at = rule.features.len();
+            // Per key: (every cell allows keeping it, every cell allows copying the source).
+            let mut table: HashMap<String, (bool, bool)> = HashMap::new();
+            for (cf, cell, from, to) in each() {
+                let v = cf.value(cell, at);
+                let keep = from == to;
+                let take = if v == NONE { keep } else { u16::from(to) == v };
+                let e = table.entry(cf.key(from, cell, &which)).or_insert((true, true));
+                (e.0, e.1) = (e.0 && keep, e.1 && take);
+                if !e.0 && !e.1 {
+                    return None;
+                }
+            }
+            let mut keys: Vec<String> = table.into_iter().filter(|(_, (keep, _))| !keep).map(|(k, _)| k).collect();
+            keys.sort();
+            (!keys.is_empty()).then(|| Rule { features: rule.features.clone(), action: Action::Copy(*source, keys) })
+        }
+    }
+}
+
 /// All `k`-element subsets of `0..n`, in lexicographic order.
 fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
     let mut out = Vec::new();

@@ -507,6 +507,7 @@ impl<'a> State<'a> {
                                 answers: test,
                                 train_accuracy: 1.0,
                                 pixel_accuracy: 1.0,
+                                untrusted: false,
                             });
                             self.programs.push(ProgramRecord {
                                 task: self.task.id.clone(),
@@ -531,6 +532,7 @@ impl<'a> State<'a> {
                     answers: test,
                     train_accuracy,
                     pixel_accuracy: e.eval.pixel_accuracy,
+                    untrusted: false,
                 });
             }
             if category != Category::ParseError && self.behaviours.insert(behaviour) {

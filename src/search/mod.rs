@@ -87,6 +87,9 @@ pub struct TaskResult {
 pub enum AnswerSource {
     /// Programs that reproduce every training output, voted.
     Program,
+    /// Programs that reproduce every training output only through a learned table that
+    /// does not hold out across the pairs (no trusted program solved the task).
+    UntrustedFit,
     /// The best programs that do not (no program solved the task).
     NearMiss,
     /// No program ran on the test inputs: each input is its own answer.
@@ -100,6 +103,7 @@ impl AnswerSource {
     pub fn as_str(self) -> &'static str {
         match self {
             AnswerSource::Program => "program",
+            AnswerSource::UntrustedFit => "untrusted_fit",
             AnswerSource::NearMiss => "near_miss",
             AnswerSource::Identity => "identity",
             AnswerSource::Ttt => "ttt",
@@ -562,6 +566,10 @@ pub struct Candidate {
     /// Fraction of training pairs reproduced exactly.
     pub train_accuracy: f64,
     pub pixel_accuracy: f64,
+    /// It reproduces every training output only through a learned table that does not
+    /// hold out across the pairs (`enumerate::Found::untrusted`): it answers, but a
+    /// trusted program of the same training accuracy ranks first.
+    pub untrusted: bool,
 }
 
 /// Runs a program on every test input; `None` if any run fails.
@@ -571,15 +579,16 @@ fn predict(sandbox: &Sandbox, program: &str, task: &Task) -> Option<Vec<Grid>> {
 }
 
 /// Votes the test answers. Candidates giving the same answers form a group, ranked by
-/// the best training accuracy in it, then the number of programs at that accuracy, then
-/// the best pixel accuracy, then the shortest program. This is SOAR's count + 1000 x
-/// training accuracy with ties broken as the issue asks. The two best groups become
-/// attempt_1 and attempt_2 (the best twice when there is one). Returns the attempts and
-/// the winner's training accuracy.
-pub fn vote(candidates: &[Candidate]) -> Option<(Vec<Attempts>, f64)> {
+/// the best training accuracy in it, then whether a trusted candidate has it, then the
+/// number of programs at that accuracy, then the best pixel accuracy, then the shortest
+/// program. This is SOAR's count + 1000 x training accuracy with ties broken as the
+/// issue asks. The two best groups become attempt_1 and attempt_2 (the best twice when
+/// there is one).
+pub fn vote(candidates: &[Candidate]) -> Option<Vote> {
     struct Group<'a> {
         answers: &'a Vec<Grid>,
         accuracy: f64,
+        trusted: bool,
         count: usize,
         pixel: f64,
         shortest: usize,
@@ -589,15 +598,19 @@ pub fn vote(candidates: &[Candidate]) -> Option<(Vec<Attempts>, f64)> {
         match groups.iter_mut().find(|g| g.answers == &c.answers) {
             Some(g) => {
                 if c.train_accuracy > g.accuracy {
-                    (g.accuracy, g.count) = (c.train_accuracy, 0);
+                    (g.accuracy, g.count, g.trusted) = (c.train_accuracy, 0, false);
                 }
-                g.count += (c.train_accuracy == g.accuracy) as usize;
+                if c.train_accuracy == g.accuracy {
+                    g.count += 1;
+                    g.trusted |= !c.untrusted;
+                }
                 g.pixel = g.pixel.max(c.pixel_accuracy);
                 g.shortest = g.shortest.min(c.program.len());
             }
             None => groups.push(Group {
                 answers: &c.answers,
                 accuracy: c.train_accuracy,
+                trusted: !c.untrusted,
                 count: 1,
                 pixel: c.pixel_accuracy,
                 shortest: c.program.len(),
@@ -607,6 +620,7 @@ pub fn vote(candidates: &[Candidate]) -> Option<(Vec<Attempts>, f64)> {
     groups.sort_by(|a, b| {
         b.accuracy
             .total_cmp(&a.accuracy)
+            .then(b.trusted.cmp(&a.trusted))
             .then(b.count.cmp(&a.count))
             .then(b.pixel.total_cmp(&a.pixel))
             .then(a.shortest.cmp(&b.shortest))
@@ -619,7 +633,16 @@ pub fn vote(candidates: &[Candidate]) -> Option<(Vec<Attempts>, f64)> {
         .zip(second.answers)
         .map(|(a, b)| Attempts { attempt_1: a.clone(), attempt_2: b.clone() })
         .collect();
-    Some((attempts, first.accuracy))
+    Some(Vote { attempts, accuracy: first.accuracy, trusted: first.trusted })
+}
+
+/// The outcome of [`vote`].
+pub struct Vote {
+    pub attempts: Vec<Attempts>,
+    /// The winning group's training accuracy ...
+    pub accuracy: f64,
+    /// ... and whether a trusted candidate reached it.
+    pub trusted: bool,
 }
 
 /// What the enumerator found on one task: verified programs and candidates for voting.
@@ -650,7 +673,13 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
             continue;
         };
         let answers = outputs.split_off(task.train.len());
-        candidates.push(Candidate { program: text.clone(), answers, train_accuracy: 1.0, pixel_accuracy: 1.0 });
+        candidates.push(Candidate {
+            program: text.clone(),
+            answers,
+            train_accuracy: 1.0,
+            pixel_accuracy: 1.0,
+            untrusted: false,
+        });
         programs.push(ProgramRecord {
             task: task.id.clone(),
             program: text,
@@ -673,6 +702,23 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
                 answers,
                 train_accuracy: 0.0,
                 pixel_accuracy: n.pixel_accuracy,
+                untrusted: false,
+            });
+        }
+    }
+    // Untrusted fits answer without counting as programs that solve the task.
+    for steps in &found.untrusted {
+        let text = enumerate::program(steps);
+        let outputs =
+            hygiene::outputs(sandbox, &text, task).filter(|o| o.iter().zip(&task.train).all(|(g, e)| g == &e.output));
+        if let Some(mut outputs) = outputs {
+            let answers = outputs.split_off(task.train.len());
+            candidates.push(Candidate {
+                program: text,
+                answers,
+                train_accuracy: 1.0,
+                pixel_accuracy: 1.0,
+                untrusted: true,
             });
         }
     }
@@ -828,8 +874,9 @@ pub fn solve_task(
     }
     let (attempts, answer_source) = match (transduced, vote(&candidates)) {
         (Some(a), _) => (a, AnswerSource::Ttt),
-        (None, Some((a, acc))) if acc >= 1.0 => (a, AnswerSource::Program),
-        (None, Some((a, _))) => (a, AnswerSource::NearMiss),
+        (None, Some(v)) if v.accuracy >= 1.0 && v.trusted => (v.attempts, AnswerSource::Program),
+        (None, Some(v)) if v.accuracy >= 1.0 => (v.attempts, AnswerSource::UntrustedFit),
+        (None, Some(v)) => (v.attempts, AnswerSource::NearMiss),
         (None, None) => (
             task.test.iter().map(|t| Attempts { attempt_1: t.input.clone(), attempt_2: t.input.clone() }).collect(),
             AnswerSource::Identity,
