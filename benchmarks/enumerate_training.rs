@@ -47,6 +47,17 @@ fn main() {
     let untrusted: Vec<&arcsynth::search::TaskLine> =
         report.per_task.iter().filter(|l| l.answer_source == arcsynth::search::AnswerSource::UntrustedFit).collect();
     let untrusted_right = untrusted.iter().filter(|l| l.correct == Some(1.0)).count();
+    // Depth reached per task, and the tasks whose budget ran out before depth 2 was done.
+    let mut depths = std::collections::BTreeMap::<usize, usize>::new();
+    for r in run.results.values() {
+        *depths.entry(r.proposers.depth_done).or_default() += 1;
+    }
+    let short_of_2: Vec<&str> = run
+        .results
+        .values()
+        .filter(|r| r.proposers.timed_out && r.proposers.depth_done < 2)
+        .map(|r| r.task.as_str())
+        .collect();
     let json = serde_json::json!({
         "tasks": report.tasks,
         "budget_seconds": seconds,
@@ -59,6 +70,8 @@ fn main() {
         "precision": precision,
         "untrusted_fits": untrusted.len(),
         "untrusted_fits_right_on_test": untrusted_right,
+        "tasks_by_depth_done": depths,
+        "depth_2_unfinished": short_of_2,
         "median_seconds": report.median_seconds,
         "p90_seconds": report.p90_seconds,
         "candidates": report.candidates,
@@ -67,7 +80,7 @@ fn main() {
     });
     let pass = report.pass_at_2.unwrap_or(0.0);
     let summary = format!(
-        "{} tasks, {seconds} s/task budget, depth {depth}: pass@2 {pass:.2}/400 ({:.1}%), {} fully solved; {} solved on train of which {} wrong on test (precision {:.1}%); {} untrusted fits answered, {} right on test; median {:.2} s, p90 {:.2} s per task; {:.2}M candidates/s",
+        "{} tasks, {seconds} s/task budget, depth {depth}: pass@2 {pass:.2}/400 ({:.1}%), {} fully solved; {} solved on train of which {} wrong on test (precision {:.1}%); {} untrusted fits answered, {} right on test; depth 2 unfinished on {} tasks; median {:.2} s, p90 {:.2} s per task; {:.2}M candidates/s",
         report.tasks,
         100.0 * pass / report.tasks as f64,
         solved_test,
@@ -76,6 +89,7 @@ fn main() {
         100.0 * precision,
         untrusted.len(),
         untrusted_right,
+        short_of_2.len(),
         report.median_seconds,
         report.p90_seconds,
         report.candidates_per_second / 1e6
