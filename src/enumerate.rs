@@ -763,8 +763,16 @@ pub fn transforms(task: &Task) -> Vec<Op> {
 /// The cell-wise colour map that turns every training input into its output, when the
 /// pairs keep their shape and such a map exists (and is not the identity).
 fn learned_recolor(task: &Task) -> Option<[u8; 10]> {
+    let table = colour_table(task.train.iter())?;
+    let t: [u8; 10] = std::array::from_fn(|c| table[c].unwrap_or(c as u8));
+    (t.iter().enumerate().any(|(c, &v)| v as usize != c)).then_some(t)
+}
+
+/// The colour each input colour becomes in `pairs`, if every pair keeps its shape and
+/// no colour needs two.
+fn colour_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<[Option<u8>; 10]> {
     let mut table: [Option<u8>; 10] = [None; 10];
-    for e in &task.train {
+    for e in pairs {
         if e.input.shape() != e.output.shape() {
             return None;
         }
@@ -776,8 +784,23 @@ fn learned_recolor(task: &Task) -> Option<[u8; 10]> {
             }
         }
     }
-    let t: [u8; 10] = std::array::from_fn(|c| table[c].unwrap_or(c as u8));
-    (t.iter().enumerate().any(|(c, &v)| v as usize != c)).then_some(t)
+    Some(table)
+}
+
+/// Whether the learned colour table holds out, as learned rules must
+/// ([`rules::holds_out`]): learned from every training pair but one, it turns that one's
+/// input into its output (a colour it never saw staying as it is), for every pair. A
+/// table that only lists the training pairs' colours (each pair with colours of its
+/// own) does not; neither does one learned from a single pair.
+fn recolor_holds_out(task: &Task) -> bool {
+    task.train.len() >= 2
+        && (0..task.train.len()).all(|i| {
+            let others = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
+            let e = &task.train[i];
+            colour_table(others).is_some_and(|t| {
+                e.input.cells().iter().zip(e.output.cells()).all(|(&a, &b)| t[a as usize].unwrap_or(a) == b)
+            })
+        })
 }
 
 /// Search settings.
@@ -811,9 +834,10 @@ impl Default for Budget {
 pub struct Found {
     /// Compositions that reproduce every training output, shortest first.
     pub solutions: Vec<Vec<Op>>,
-    /// When there are none: compositions that reproduce every training output only
-    /// through a learned rule that does not hold out across the pairs
-    /// ([`rules::holds_out`]). They answer, but do not count as solving the task.
+    /// Compositions that reproduce every training output only through a learned table
+    /// that does not hold out across the pairs (a local rule, [`rules::holds_out`], or
+    /// the colour table); used when there are no solutions. They answer, but do not
+    /// count as solving the task.
     pub untrusted: Vec<Vec<Op>>,
     /// The composition with the best mean cell accuracy when none solves the task.
     pub best_near_miss: Option<(Vec<Op>, f64)>,
@@ -891,6 +915,8 @@ pub fn find(task: &Task, budget: Budget) -> Found {
     let tests: Vec<Grid> = task.test.iter().map(|t| t.input.clone()).collect();
     let mut frontier = vec![State { steps: Vec::new(), outputs: inputs }];
     let mut ruled: Vec<Ruled> = Vec::new();
+    // Compositions through a colour table that does not hold out only fit.
+    let table_holds_out = recolor_holds_out(task);
     if budget.rule_depth.is_some() {
         ruled.extend(learn_rules(
             &frontier[0],
@@ -927,8 +953,10 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                     continue;
                 }
                 if outs == targets {
-                    if found.solutions.len() < budget.max_solutions {
-                        found.solutions.push(steps);
+                    let fitted_only = !table_holds_out && steps.iter().any(|o| matches!(o, Op::RecolorTable(_)));
+                    let list = if fitted_only { &mut found.untrusted } else { &mut found.solutions };
+                    if list.len() < budget.max_solutions {
+                        list.push(steps);
                     }
                     continue;
                 }
@@ -982,7 +1010,7 @@ pub fn find(task: &Task, budget: Budget) -> Found {
         };
         found.solutions = best(trusted);
         if found.solutions.is_empty() {
-            found.untrusted = best(untrusted);
+            found.untrusted.extend(best(untrusted));
         }
     }
     found.best_near_miss = best;
