@@ -787,20 +787,24 @@ fn colour_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Op
     Some(table)
 }
 
-/// Whether the learned colour table holds out, as learned rules must
-/// ([`rules::holds_out`]): learned from every training pair but one, it turns that one's
-/// input into its output (a colour it never saw staying as it is), for every pair. A
-/// table that only lists the training pairs' colours (each pair with colours of its
-/// own) does not; neither does one learned from a single pair.
-fn recolor_holds_out(task: &Task) -> bool {
-    task.train.len() >= 2
-        && (0..task.train.len()).all(|i| {
-            let others = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
-            let e = &task.train[i];
-            colour_table(others).is_some_and(|t| {
-                e.input.cells().iter().zip(e.output.cells()).all(|(&a, &b)| t[a as usize].unwrap_or(a) == b)
+/// Whether the learned colour table can be trusted on the test inputs: every colour of
+/// them has an entry (learned, not guessed), or the table holds out as learned rules
+/// must ([`rules::holds_out`]): learned from every training pair but one, it turns that
+/// one's input into its output (a colour it never saw staying as it is), for every
+/// pair. A table that only lists the training pairs' colours, each pair with colours of
+/// its own, while the test brings others, is neither.
+fn recolor_trusted(task: &Task) -> bool {
+    let Some(table) = colour_table(task.train.iter()) else { return false };
+    let known = task.test.iter().all(|t| t.input.cells().iter().all(|&c| table[c as usize].is_some()));
+    known
+        || task.train.len() >= 2
+            && (0..task.train.len()).all(|i| {
+                let others = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
+                let e = &task.train[i];
+                colour_table(others).is_some_and(|t| {
+                    e.input.cells().iter().zip(e.output.cells()).all(|(&a, &b)| t[a as usize].unwrap_or(a) == b)
+                })
             })
-        })
 }
 
 /// Search settings.
@@ -915,8 +919,8 @@ pub fn find(task: &Task, budget: Budget) -> Found {
     let tests: Vec<Grid> = task.test.iter().map(|t| t.input.clone()).collect();
     let mut frontier = vec![State { steps: Vec::new(), outputs: inputs }];
     let mut ruled: Vec<Ruled> = Vec::new();
-    // Compositions through a colour table that does not hold out only fit.
-    let table_holds_out = recolor_holds_out(task);
+    // Compositions through a colour table that cannot be trusted only fit.
+    let table_trusted = recolor_trusted(task);
     if budget.rule_depth.is_some() {
         ruled.extend(learn_rules(
             &frontier[0],
@@ -953,7 +957,7 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                     continue;
                 }
                 if outs == targets {
-                    let fitted_only = !table_holds_out && steps.iter().any(|o| matches!(o, Op::RecolorTable(_)));
+                    let fitted_only = !table_trusted && steps.iter().any(|o| matches!(o, Op::RecolorTable(_)));
                     let list = if fitted_only { &mut found.untrusted } else { &mut found.solutions };
                     if list.len() < budget.max_solutions {
                         list.push(steps);

@@ -696,3 +696,23 @@ fn an_untrusted_fit_answers_but_does_not_end_the_search() {
     assert_eq!(r["answer_source"], "program");
     assert!(stdout(&with_llm).contains("pass@2 on test outputs: 1.00 / 1"), "{}", stdout(&with_llm));
 }
+
+/// A colour table is trusted when every test colour has an entry or it holds out like
+/// a learned rule: 0d3d703e's pairs each show part of one map that covers its test
+/// input; aabf363d's pairs each bring colours of their own and so does its test input,
+/// so its table only fits.
+#[test]
+fn a_colour_table_that_only_lists_each_pairs_colours_is_an_untrusted_fit() {
+    use arcsynth::search::AnswerSource;
+    let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { max_depth: 1, time: Duration::from_secs(5), ..Budget::default() };
+    let solve = |id: &str| {
+        let t = task::load_one(&training_dir(), id).unwrap();
+        arcsynth::search::solve_with_enumerator(&sandbox, &t.without_test_outputs(), budget)
+    };
+    let shared = solve("0d3d703e");
+    assert!(shared.solved_train && shared.answer_source == AnswerSource::Program, "{shared:?}");
+    let own = solve("aabf363d");
+    assert!(!own.solved_train && own.programs.is_empty(), "{own:?}");
+    assert_eq!(own.answer_source, AnswerSource::UntrustedFit);
+}
