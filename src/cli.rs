@@ -776,14 +776,7 @@ fn score(a: ScoreArgs) -> Result<i32> {
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
     } else {
-        for (id, v) in &s.tasks {
-            let mark = if s.missing.contains(id) { "  (missing)" } else { "" };
-            println!("{id}  {v:.3}{mark}");
-        }
-        if !s.missing.is_empty() {
-            println!("missing: {} tasks ({})", s.missing.len(), s.missing.join(", "));
-        }
-        println!("total: {:.3} / {} ({:.1}%)", s.total, s.max, 100.0 * s.total / s.max as f64);
+        println!("{s}");
     }
     for id in &s.unknown {
         tracing::warn!("{}: task {id} is not among the tasks, ignored", a.submission.display());
@@ -793,9 +786,8 @@ fn score(a: ScoreArgs) -> Result<i32> {
 
 fn show(a: ShowArgs) -> Result<i32> {
     if a.list {
-        for t in a.source.load()?.tasks {
-            println!("{}", t.id);
-        }
+        let ids: Vec<String> = a.source.load()?.tasks.into_iter().map(|t| t.id).collect();
+        println!("{}", ids.join("\n"));
         return Ok(exit::OK);
     }
     let id = a.task.as_deref().expect("clap requires TASK without --list");

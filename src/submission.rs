@@ -43,6 +43,20 @@ pub struct Score {
     pub unknown: Vec<String>,
 }
 
+/// The report `arcsynth score` prints: a line per task, the missing tasks, the total.
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (id, v) in &self.tasks {
+            let mark = if self.missing.contains(id) { "  (missing)" } else { "" };
+            writeln!(f, "{id}  {v:.3}{mark}")?;
+        }
+        if !self.missing.is_empty() {
+            writeln!(f, "missing: {} tasks ({})", self.missing.len(), self.missing.join(", "))?;
+        }
+        write!(f, "total: {:.3} / {} ({:.1}%)", self.total, self.max, 100.0 * self.total / self.max.max(1) as f64)
+    }
+}
+
 /// Scores a parsed submission file against tasks with known test outputs.
 ///
 /// A task scores the fraction of its test inputs where attempt_1 or attempt_2 equals
