@@ -789,7 +789,7 @@ fn colour_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Op
 
 /// Whether the learned colour table can be trusted on the test inputs: every colour of
 /// them has an entry (learned, not guessed), or the table holds out as learned rules
-/// must ([`rules::holds_out`]): learned from every training pair but one, it turns that
+/// must ([`rules::Learned::holds_out`]): learned from every training pair but one, it turns that
 /// one's input into its output (a colour it never saw staying as it is), for every
 /// pair. A table that only lists the training pairs' colours, each pair with colours of
 /// its own, while the test brings others, is neither.
@@ -839,7 +839,7 @@ pub struct Found {
     /// Compositions that reproduce every training output, shortest first.
     pub solutions: Vec<Vec<Op>>,
     /// Compositions that reproduce every training output only through a learned table
-    /// that does not hold out across the pairs (a local rule, [`rules::holds_out`], or
+    /// that does not hold out across the pairs (a local rule, [`rules::Learned::holds_out`], or
     /// the colour table); used when there are no solutions. They answer, but do not
     /// count as solving the task.
     pub untrusted: Vec<Vec<Op>>,
@@ -870,7 +870,7 @@ struct Ruled {
     steps: Vec<Op>,
     /// The rule's coverage of the test inputs taken through the steps.
     coverage: f64,
-    /// Whether the rule holds out across the training pairs ([`rules::holds_out`]).
+    /// Whether the rule holds out across the training pairs ([`rules::Learned::holds_out`]).
     holds_out: bool,
 }
 
@@ -888,11 +888,10 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
     };
     rules::learn(&state.outputs, targets, &tests, limits)
         .into_iter()
-        .map(|(rule, coverage)| {
-            let holds_out = rules::holds_out(&rule, &state.outputs, targets);
+        .map(|l| {
             let mut steps = state.steps.clone();
-            steps.push(Op::Rewrite(Arc::new(rule)));
-            Ruled { steps, coverage, holds_out }
+            steps.push(Op::Rewrite(Arc::new(l.rule)));
+            Ruled { steps, coverage: l.coverage, holds_out: l.holds_out }
         })
         .collect()
 }

@@ -83,13 +83,13 @@ fn rules_learned_from_training_pairs_predict_the_test_outputs() {
         let tests: Vec<Grid> = t.test.iter().map(|e| e.input.clone()).collect();
         let learned = rules::learn(&inputs, &outputs, &tests, limits);
         assert!(!learned.is_empty(), "{id}: no rule");
-        for (rule, coverage) in &learned {
+        for rules::Learned { rule, coverage, .. } in &learned {
             assert!((0.0..=1.0).contains(coverage));
             for (i, o) in inputs.iter().zip(&outputs) {
                 assert_eq!(&rule.apply(i), o, "{id}: {rule:?} does not reproduce a training pair");
             }
         }
-        let (best, coverage) = &learned[0];
+        let rules::Learned { rule: best, coverage, .. } = &learned[0];
         assert!(*coverage > 0.5, "{id}: the best rule knows only {coverage} of the test cells");
         for e in &t.test {
             assert_eq!(&best.apply(&e.input), e.output.as_ref().unwrap(), "{id}: {best:?} is wrong on test");
@@ -139,7 +139,7 @@ fn learned_rules_render_as_programs_that_do_the_same() {
         let inputs: Vec<Grid> = t.train.iter().map(|e| e.input.clone()).collect();
         let outputs: Vec<Grid> = t.train.iter().map(|e| e.output.clone()).collect();
         let tests: Vec<Grid> = t.test.iter().map(|e| e.input.clone()).collect();
-        for (rule, _) in rules::learn(&inputs, &outputs, &tests, limits) {
+        for rules::Learned { rule, .. } in rules::learn(&inputs, &outputs, &tests, limits) {
             match rule.action {
                 rules::Action::Paint(_) => paints += 1,
                 rules::Action::Copy(..) => copies += 1,
@@ -168,9 +168,9 @@ fn rules_that_hold_out_are_right_on_test_far_more_often_than_rules_that_only_fit
         let inputs: Vec<Grid> = t.train.iter().map(|e| e.input.clone()).collect();
         let outputs: Vec<Grid> = t.train.iter().map(|e| e.output.clone()).collect();
         let tests: Vec<Grid> = t.test.iter().map(|e| e.input.clone()).collect();
-        let Some((rule, _)) = rules::learn(&inputs, &outputs, &tests, limits).into_iter().next() else { continue };
-        let right = t.test.iter().all(|e| Some(rule.apply(&e.input)) == e.output);
-        *counts.entry((rules::holds_out(&rule, &inputs, &outputs), right)).or_default() += 1;
+        let Some(best) = rules::learn(&inputs, &outputs, &tests, limits).into_iter().next() else { continue };
+        let right = t.test.iter().all(|e| Some(best.rule.apply(&e.input)) == e.output);
+        *counts.entry((best.holds_out, right)).or_default() += 1;
     }
     let n = |k: (bool, bool)| counts.get(&k).copied().unwrap_or(0);
     let precision = |held: bool| n((held, true)) as f64 / (n((held, true)) + n((held, false))).max(1) as f64;

@@ -382,8 +382,8 @@ pub struct LearnLimits {
 /// rules of the smallest size that works, those whose keys cover most of the `tests`
 /// cells come first (a cell whose key training never saw is left as it is, which is
 /// usually wrong), then smaller tables. Each rule comes with that coverage (the least
-/// over the test grids).
-pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLimits) -> Vec<(Rule, f64)> {
+/// over the test grids) and whether it holds out across the training pairs.
+pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLimits) -> Vec<Learned> {
     if inputs.is_empty() || inputs.iter().zip(targets).any(|(g, t)| g.shape() != t.shape()) || inputs == targets {
         return Vec::new();
     }
@@ -393,11 +393,13 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
     let pack = |cf: &CellFeatures, own: u8, cell: usize, which: &[usize]| -> u64 {
         which.iter().fold(u64::from(own), |h, &f| h.wrapping_mul(0x100000001b3) ^ (u64::from(cf.value(cell, f)) + 1))
     };
-    // Every (train grid, cell, from, to).
-    let cells = || {
-        train.iter().zip(inputs).zip(targets).flat_map(|((cf, g), t)| {
-            g.cells().iter().zip(t.cells()).enumerate().map(move |(cell, (&from, &to))| (cf, cell, from, to))
-        })
+    // Every (train grid, cell, from, to), but those of the pair `skip`.
+    let cells = |skip: Option<usize>| {
+        train.iter().zip(inputs).zip(targets).enumerate().filter(move |&(i, _)| Some(i) != skip).flat_map(
+            |(_, ((cf, g), t))| {
+                g.cells().iter().zip(t.cells()).enumerate().map(move |(cell, (&from, &to))| (cf, cell, from, to))
+            },
+        )
     };
     let coverage = |seen: &HashSet<u64>, which: &[usize]| {
         test.iter()
@@ -414,25 +416,25 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
             .fold(1.0, f64::min)
     };
     let features_of = |which: &[usize]| which.iter().map(|&f| all[f]).collect::<Vec<_>>();
-    let paint = |which: &[usize]| -> Option<(Rule, f64)> {
+    let paint = |which: &[usize], skip: Option<usize>| -> Option<(Rule, f64)> {
         let mut seen: HashMap<u64, Option<u8>> = HashMap::new();
-        for (cf, cell, from, to) in cells() {
+        for (cf, cell, from, to) in cells(skip) {
             let want = (from != to).then_some(to);
             if *seen.entry(pack(cf, from, cell, which)).or_insert(want) != want {
                 return None;
             }
         }
         let changes: HashSet<(String, u8)> =
-            cells().filter(|c| c.2 != c.3).map(|(cf, cell, from, to)| (cf.key(from, cell, which), to)).collect();
+            cells(skip).filter(|c| c.2 != c.3).map(|(cf, cell, from, to)| (cf.key(from, cell, which), to)).collect();
         let mut changes: Vec<(String, u8)> = changes.into_iter().collect();
         changes.sort();
         let known: HashSet<u64> = seen.into_keys().collect();
         Some((Rule { features: features_of(which), action: Action::Paint(changes) }, coverage(&known, which)))
     };
-    let copy = |which: &[usize], source: usize| -> Option<(Rule, f64)> {
+    let copy = |which: &[usize], source: usize, skip: Option<usize>| -> Option<(Rule, f64)> {
         // Per key: (every cell allows keeping it, every cell allows copying the source).
         let mut seen: HashMap<u64, (bool, bool)> = HashMap::new();
-        for (cf, cell, from, to) in cells() {
+        for (cf, cell, from, to) in cells(skip) {
             let v = cf.value(cell, source);
             let keep = from == to;
             let take = if v == NONE { keep } else { u16::from(to) == v };
@@ -446,7 +448,7 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
         if copying.is_empty() {
             return None;
         }
-        let keys: HashSet<String> = cells()
+        let keys: HashSet<String> = cells(skip)
             .filter(|c| copying.contains(&pack(c.0, c.2, c.1, which)))
             .map(|(cf, cell, from, _)| cf.key(from, cell, which))
             .collect();
@@ -455,20 +457,45 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
         let known: HashSet<u64> = seen.into_keys().collect();
         Some((Rule { features: features_of(which), action: Action::Copy(all[source], keys) }, coverage(&known, which)))
     };
+    // The rule of one kind (features `which`, a copy `source` or none), learned without
+    // the pair `skip`.
+    let fit = |which: &[usize], source: Option<usize>, skip: Option<usize>| match source {
+        None => paint(which, skip),
+        Some(s) => copy(which, s, skip),
+    };
+    // Learned again without each pair in turn, the rule still turns that pair's input
+    // into its output; a table that memorises the pairs does not. One pair cannot tell.
+    let holds_out = |which: &[usize], source: Option<usize>| {
+        inputs.len() >= 2
+            && (0..inputs.len())
+                .all(|i| fit(which, source, Some(i)).is_some_and(|(r, _)| r.apply(&inputs[i]) == targets[i]))
+    };
     let sources: Vec<usize> = (0..all.len()).filter(|&f| all[f].is_colour()).collect();
     let late = || limits.deadline.is_some_and(|d| std::time::Instant::now() >= d);
     for size in 0..=limits.max_features.min(3) {
-        let mut found: Vec<(Rule, f64)> =
-            subsets(all.len(), size).iter().take_while(|_| !late()).filter_map(|which| paint(which)).collect();
+        // (rule, coverage, its features, its copy source)
+        let mut found: Vec<(Rule, f64, Vec<usize>, Option<usize>)> = Vec::new();
+        for which in subsets(all.len(), size).into_iter().take_while(|_| !late()) {
+            if let Some((rule, coverage)) = fit(&which, None, None) {
+                found.push((rule, coverage, which, None));
+            }
+        }
         if size > 0 {
             for which in subsets(all.len(), size - 1).iter().take_while(|_| !late()) {
-                found.extend(sources.iter().filter(|s| !which.contains(s)).filter_map(|&s| copy(which, s)));
+                for &s in sources.iter().filter(|s| !which.contains(s)) {
+                    if let Some((rule, coverage)) = fit(which, Some(s), None) {
+                        found.push((rule, coverage, which.clone(), Some(s)));
+                    }
+                }
             }
         }
         if !found.is_empty() {
             found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.entries().cmp(&b.0.entries())));
             found.truncate(limits.max_rules);
-            return found;
+            return found
+                .into_iter()
+                .map(|(rule, coverage, which, source)| Learned { holds_out: holds_out(&which, source), rule, coverage })
+                .collect();
         }
         if late() {
             break;
@@ -477,66 +504,15 @@ pub fn learn(inputs: &[Grid], targets: &[Grid], tests: &[Grid], limits: LearnLim
     Vec::new()
 }
 
-/// Whether `rule` generalises across the training pairs: for every pair, the rule of the
-/// same kind (its features, its action and copy source) learned from the other pairs
-/// alone turns that pair's input into its output. A table that only memorises the
-/// pairs fails: some pair needs an entry no other pair shows. One pair cannot tell, so
-/// a rule learned from one is never said to hold out.
-pub fn holds_out(rule: &Rule, inputs: &[Grid], targets: &[Grid]) -> bool {
-    inputs.len() >= 2
-        && (0..inputs.len()).all(|i| {
-            let others = |gs: &[Grid]| gs.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, g)| g.clone()).collect();
-            let (ins, outs): (Vec<Grid>, Vec<Grid>) = (others(inputs), others(targets));
-            relearn(rule, &ins, &outs).is_some_and(|r| r.apply(&inputs[i]) == targets[i])
-        })
-}
-
-/// The rule of `rule`'s kind learned from `inputs` -> `targets`, if one is consistent.
-fn relearn(rule: &Rule, inputs: &[Grid], targets: &[Grid]) -> Option<Rule> {
-    let mut features = rule.features.clone();
-    if let Action::Copy(source, _) = rule.action {
-        features.push(source);
-    }
-    let which: Vec<usize> = (0..rule.features.len()).collect();
-    let cells: Vec<(CellFeatures, &Grid, &Grid)> =
-        inputs.iter().zip(targets).map(|(g, t)| (CellFeatures::new(g, &features), g, t)).collect();
-    let each = || {
-        cells.iter().flat_map(|(cf, g, t)| {
-            g.cells().iter().zip(t.cells()).enumerate().map(move |(cell, (&from, &to))| (cf, cell, from, to))
-        })
-    };
-    match &rule.action {
-        Action::Paint(_) => {
-            let mut table: HashMap<String, Option<u8>> = HashMap::new();
-            for (cf, cell, from, to) in each() {
-                let want = (from != to).then_some(to);
-                if *table.entry(cf.key(from, cell, &which)).or_insert(want) != want {
-                    return None;
-                }
-            }
-            let mut changes: Vec<(String, u8)> = table.into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
-            changes.sort();
-            Some(Rule { features: rule.features.clone(), action: Action::Paint(changes) })
-        }
-        Action::Copy(source, _) => {
-            let at = rule.features.len();
-            // Per key: (every cell allows keeping it, every cell allows copying the source).
-            let mut table: HashMap<String, (bool, bool)> = HashMap::new();
-            for (cf, cell, from, to) in each() {
-                let v = cf.value(cell, at);
-                let keep = from == to;
-                let take = if v == NONE { keep } else { u16::from(to) == v };
-                let e = table.entry(cf.key(from, cell, &which)).or_insert((true, true));
-                (e.0, e.1) = (e.0 && keep, e.1 && take);
-                if !e.0 && !e.1 {
-                    return None;
-                }
-            }
-            let mut keys: Vec<String> = table.into_iter().filter(|(_, (keep, _))| !keep).map(|(k, _)| k).collect();
-            keys.sort();
-            (!keys.is_empty()).then(|| Rule { features: rule.features.clone(), action: Action::Copy(*source, keys) })
-        }
-    }
+/// A rule [`learn`] found.
+#[derive(Debug, Clone)]
+pub struct Learned {
+    pub rule: Rule,
+    /// The least share of a test grid's cells whose key the training pairs showed.
+    pub coverage: f64,
+    /// Learned again without each training pair in turn, the rule still predicts that
+    /// pair (a table that only memorises the pairs fails; so does a rule from one pair).
+    pub holds_out: bool,
 }
 
 /// All `k`-element subsets of `0..n`, in lexicographic order.

@@ -663,16 +663,22 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
     let features = Features::of(task);
     let mut programs = Vec::new();
     let mut candidates = Vec::new();
-    for steps in &found.solutions {
+    // One sandbox pass over train and test inputs re-verifies a fit and predicts: its
+    // program and test answers.
+    let verified = |steps: &[enumerate::Op]| {
         let text = enumerate::program(steps);
-        // One sandbox pass over train and test inputs re-verifies and predicts.
         let outputs =
             hygiene::outputs(sandbox, &text, task).filter(|o| o.iter().zip(&task.train).all(|(g, e)| g == &e.output));
-        let Some(mut outputs) = outputs else {
-            tracing::debug!("{}: enumerated program failed re-verification or a test input:\n{text}", task.id);
-            continue;
-        };
-        let answers = outputs.split_off(task.train.len());
+        match outputs {
+            Some(mut outputs) => Some((text, outputs.split_off(task.train.len()))),
+            None => {
+                tracing::debug!("{}: enumerated program failed re-verification or a test input:\n{text}", task.id);
+                None
+            }
+        }
+    };
+    for steps in &found.solutions {
+        let Some((text, answers)) = verified(steps) else { continue };
         candidates.push(Candidate {
             program: text.clone(),
             answers,
@@ -708,11 +714,7 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
     }
     // Untrusted fits answer without counting as programs that solve the task.
     for steps in &found.untrusted {
-        let text = enumerate::program(steps);
-        let outputs =
-            hygiene::outputs(sandbox, &text, task).filter(|o| o.iter().zip(&task.train).all(|(g, e)| g == &e.output));
-        if let Some(mut outputs) = outputs {
-            let answers = outputs.split_off(task.train.len());
+        if let Some((text, answers)) = verified(steps) {
             candidates.push(Candidate {
                 program: text,
                 answers,
