@@ -502,6 +502,10 @@ pub fn facts(task: &Task) -> String {
     let shape = match f.shape.as_str() {
         "same" => "Every output has the same shape as its input.".to_string(),
         "transposed" => "Every output has its input's shape turned sideways (rows and columns swapped).".to_string(),
+        // Outputs of one shape smaller than their inputs (a 1x1 answer): the shape says more than a ratio.
+        "scaled_down" if task.train.windows(2).all(|w| w[0].output.shape() == w[1].output.shape()) => {
+            format!("Every output is {}.", first.map_or(String::new(), |e| shape(&e.output)))
+        }
         "scaled_up" | "scaled_down" => match ratio {
             Some((r, c))
                 if task.train.iter().all(|e| {
@@ -545,9 +549,11 @@ pub fn facts(task: &Task) -> String {
     if added.is_empty() && removed.is_empty() {
         out.push_str(" Each output has the same colours as its input.");
     }
+    out.push_str(&one_colour(task));
+    out.push_str(&uniform_lines(task));
     let places = containment(task);
-    // Where the output is the input turned, which colours "change" is noise.
-    let turned = places.as_deref().is_some_and(|p| p.starts_with(TURNED));
+    // Where the output is the input turned or moved, which colours "change" is noise.
+    let turned = places.as_deref().is_some_and(|p| p.starts_with(TURNED) || p.starts_with(MOVED));
     if let Some(changes) = colour_changes(task).filter(|_| !turned) {
         out.push(' ');
         out.push_str(&changes);
@@ -560,6 +566,7 @@ pub fn facts(task: &Task) -> String {
 }
 
 const TURNED: &str = "Each output is its input turned or mirrored:";
+const MOVED: &str = "Each output is its input moved by";
 
 /// Where each output lies inside its input (a crop), or each input inside its output (a
 /// tiling, a border, a mirror added), when it does so in every training pair, at one or
@@ -596,7 +603,21 @@ fn containment(task: &Task) -> Option<String> {
             .map(|e| parts(&e.input).into_iter().find(|(_, p)| *p == e.output).map(|(name, _)| name))
             .collect();
         if let Some(named) = named {
-            let named: Vec<String> = named.iter().map(|n| format!("`{n}`")).collect();
+            // Which part may follow from the input's shape: say it where the parts differ.
+            let differ = named.windows(2).any(|w| w[0] != w[1]);
+            let named: Vec<String> = named
+                .iter()
+                .zip(&task.train)
+                .map(
+                    |(n, e)| {
+                        if differ {
+                            format!("`{n}` of a {} input", orientation(&e.input))
+                        } else {
+                            format!("`{n}`")
+                        }
+                    },
+                )
+                .collect();
             return Some(format!("Each output is a part of its input: {}.", same_or_per_pair(&named)));
         }
         let found: Vec<_> = task.train.iter().map(|e| places(&e.input, &e.output)).collect();
@@ -628,6 +649,13 @@ fn containment(task: &Task) -> Option<String> {
                 !f.is_empty() && f.len() <= 4 && f.len() * e.input.cells().len() >= e.output.cells().len()
             });
         if covered && found.iter().any(|f| f.iter().any(|p| !p.starts_with("g at"))) {
+            let layouts: Option<Vec<String>> = task.train.iter().map(|e| layout(&e.input, &e.output)).collect();
+            if let Some(layouts) = layouts {
+                return Some(format!(
+                    "Each output is copies of its input side by side, turned or mirrored: {}.",
+                    same_or_per_pair(&layouts)
+                ));
+            }
             let found: Vec<String> = found.iter().map(|f| f.join(", ")).collect();
             return Some(format!(
                 "Each output is made of copies of its input, with their top-left cells: {}.",
@@ -652,7 +680,27 @@ fn containment(task: &Task) -> Option<String> {
             })
             .collect();
         let same = turns.first()?.iter().find(|name| turns.iter().all(|t| t.contains(name)));
-        return same.map(|name| format!("{TURNED} `{name}`."));
+        if let Some(name) = same {
+            return Some(format!("{TURNED} `{name}`."));
+        }
+        // Or the input moved a few cells, the same way in every pair, onto its background.
+        // One background for every pair, and some of each input left in view.
+        let bg = crate::dsl::ops::background(&task.train[0].input);
+        let moved = |dr: i64, dc: i64| {
+            task.train.iter().all(|e| {
+                let (h, w) = (e.input.rows() as i64, e.input.cols() as i64);
+                crate::dsl::ops::background(&e.input) == bg
+                    && dr.abs() < h
+                    && dc.abs() < w
+                    && e.output.cells().iter().any(|&v| v != bg)
+                    && crate::dsl::ops::shift(&e.input, dr, dc, bg as i64).is_ok_and(|m| m == e.output)
+            })
+        };
+        let mut steps: Vec<(i64, i64)> =
+            (-3i64..=3).flat_map(|dr| (-3i64..=3).map(move |dc| (dr, dc))).filter(|&s| s != (0, 0)).collect();
+        steps.sort_by_key(|(dr, dc)| dr.abs() + dc.abs());
+        let (dr, dc) = steps.into_iter().find(|&(dr, dc)| moved(dr, dc))?;
+        return Some(format!("{MOVED} ({dr}, {dc}) rows and columns: `g.shift({dr}, {dc}, {bg})`."));
     }
     None
 }
@@ -741,6 +789,21 @@ fn colour_changes(task: &Task) -> Option<String> {
             return Some(format!("{changed} of {cells} cells change colour, every cell of a colour the same way within each pair: {per_pair}."));
         }
     }
+    // One colour map for the whole task: every changed colour changes on all its cells, to one colour.
+    if !one_to_many && changes.iter().all(|&(a, _, n)| n == moves[a].iter().sum::<usize>()) {
+        return Some(format!(
+            "{changed} of {cells} cells change colour, every cell of a colour the same way in every pair: {}, as {} does.",
+            changes.iter().map(|&(a, b, _)| format!("{a}->{b}")).collect::<Vec<_>>().join(", "),
+            colour_map_call(&changes)
+        ));
+    }
+    // Every cell but those of the input's most common colour becomes one colour.
+    if let Some(to) = all_but_most_common(task) {
+        return Some(format!(
+            "{changed} of {cells} cells change colour: every cell not of its input's most common colour becomes {to}, \
+             as `g.replace_not(g.most_common(), {to})` does."
+        ));
+    }
     changes.sort_by(|x, y| y.2.cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
     let shown: Vec<String> = changes
         .iter()
@@ -749,6 +812,120 @@ fn colour_changes(task: &Task) -> Option<String> {
         .collect();
     let more = if changes.len() > 8 { format!(", and {} other changes", changes.len() - 8) } else { String::new() };
     Some(format!("{changed} of {cells} cells change colour: {}{more}.", shown.join(", ")))
+}
+
+/// The one colour every cell not of its input's most common colour becomes, in every pair
+/// (where that changes some cell of two colours or more).
+fn all_but_most_common(task: &Task) -> Option<u8> {
+    let mut to = None;
+    let mut sources = [false; 10];
+    for e in &task.train {
+        let keep = crate::dsl::ops::most_common(&e.input) as u8;
+        for (&a, &b) in e.input.cells().iter().zip(e.output.cells()) {
+            if a == keep {
+                if b != a {
+                    return None;
+                }
+            } else {
+                if *to.get_or_insert(b) != b {
+                    return None;
+                }
+                sources[a as usize] |= a != b;
+            }
+        }
+    }
+    to.filter(|_| sources.iter().filter(|&&s| s).count() >= 2)
+}
+
+/// The DSL call that applies a colour map given as (from, to, cells) changes, in colour order.
+fn colour_map_call(changes: &[(usize, usize, usize)]) -> String {
+    match changes {
+        [(a, b, _)] => format!("`g.replace({a}, {b})`"),
+        [(a, b, _), (c, d, _)] if (a, b) == (d, c) => format!("`g.swap({a}, {b})`"),
+        _ => {
+            let map: Vec<String> = changes.iter().map(|(a, b, _)| format!("\"{a}\": {b}")).collect();
+            format!("`g.recolor(#{{{}}})`", map.join(", "))
+        }
+    }
+}
+
+/// "wide (3x6)", "tall (6x3)" or "square (3x3)".
+fn orientation(g: &Grid) -> String {
+    let word = match g.rows().cmp(&g.cols()) {
+        std::cmp::Ordering::Less => "wide",
+        std::cmp::Ordering::Greater => "tall",
+        std::cmp::Ordering::Equal => "square",
+    };
+    format!("{word} ({})", shape(g))
+}
+
+/// The output as input-sized blocks, each a turn or mirror of the input, written as the
+/// DSL expression that builds it (`g.vcat(g.flip_v())`, `g.tile(2, 2)`); `None` unless the
+/// output is a grid of at least two such blocks.
+fn layout(input: &Grid, output: &Grid) -> Option<String> {
+    let ((h, w), (oh, ow)) = (input.shape(), output.shape());
+    if h == 0 || w == 0 || oh % h != 0 || ow % w != 0 || oh * ow == h * w {
+        return None;
+    }
+    let (down, across) = (oh / h, ow / w);
+    let views = views(input);
+    let block = |i: usize, j: usize| -> Option<&'static str> {
+        let fits =
+            |v: &Grid| v.shape() == (h, w) && (0..h).all(|r| v.row(r) == &output.row(i * h + r)[j * w..(j + 1) * w]);
+        views.iter().find(|(_, v)| fits(v)).map(|(name, _)| *name)
+    };
+    let blocks: Vec<Vec<&str>> =
+        (0..down).map(|i| (0..across).map(|j| block(i, j)).collect()).collect::<Option<_>>()?;
+    if blocks.iter().flatten().all(|b| *b == "g") {
+        return Some(format!("`g.tile({down}, {across})`"));
+    }
+    let rows: Vec<String> = blocks
+        .iter()
+        .map(|row| row.iter().skip(1).fold(row[0].to_string(), |acc, b| format!("{acc}.hcat({b})")))
+        .collect();
+    let whole = rows.iter().skip(1).fold(rows[0].clone(), |acc, r| format!("{acc}.vcat({r})"));
+    Some(format!("`{whole}`"))
+}
+
+/// Where every output is filled with one colour and differs in shape from its input: that
+/// colour, as the input's only colour other than 0 where it is that in every pair, else per pair.
+fn one_colour(task: &Task) -> String {
+    let single = |g: &Grid| {
+        let h = g.histogram();
+        (h.iter().filter(|&&n| n > 0).count() == 1).then(|| h.iter().position(|&n| n > 0).unwrap())
+    };
+    let colours: Option<Vec<usize>> = task.train.iter().map(|e| single(&e.output)).collect();
+    let Some(colours) = colours.filter(|_| task.train.iter().all(|e| e.input.shape() != e.output.shape())) else {
+        return String::new();
+    };
+    let only = |e: &crate::task::Example| {
+        let h = e.input.histogram();
+        let others: Vec<usize> = (1..10).filter(|&c| h[c] > 0).collect();
+        (others.len() == 1).then(|| others[0])
+    };
+    if task.train.iter().zip(&colours).all(|(e, &c)| only(e) == Some(c)) {
+        return " Each output is all one colour: its input's only colour other than 0.".into();
+    }
+    let per_pair: Vec<String> = colours.iter().map(|c| c.to_string()).collect();
+    format!(" Each output is all one colour: {}.", same_or_per_pair(&per_pair))
+}
+
+/// " Every row of every output is one colour." (or column) where that holds, outputs are
+/// not one colour throughout, and inputs' rows (columns) are not all one colour already.
+fn uniform_lines(task: &Task) -> String {
+    let rows_uniform = |g: &Grid| (0..g.rows()).all(|r| g.row(r).iter().all(|&v| v == g.row(r)[0]));
+    let cols_uniform = |g: &Grid| rows_uniform(&g.transform(crate::grid::Dihedral::Transpose));
+    let all = |f: &dyn Fn(&crate::task::Example) -> bool| !task.train.is_empty() && task.train.iter().all(f);
+    if all(&|e| e.output.histogram().iter().filter(|&&n| n > 0).count() == 1) {
+        return String::new();
+    }
+    if all(&|e| rows_uniform(&e.output) && e.output.cols() > 1) && !all(&|e| rows_uniform(&e.input)) {
+        " Every row of every output is one colour.".into()
+    } else if all(&|e| cols_uniform(&e.output) && e.output.rows() > 1) && !all(&|e| cols_uniform(&e.input)) {
+        " Every column of every output is one colour.".into()
+    } else {
+        String::new()
+    }
 }
 
 /// What output sizes share when they vary and differ from their inputs': one row or one column, or as many cells as

@@ -149,7 +149,32 @@ fn facts_say_shape_and_colours() {
     let f = facts("c8f0f002");
     assert!(f.contains("use colours their inputs lack: 5") && f.contains("lose colours their inputs have: 7"), "{f}");
     // ...on every cell of 7, and nothing else changes.
-    assert!(f.ends_with("17 of 45 cells change colour: 7->5 (17 of 17 cells of 7)."), "{f}");
+    assert!(
+        f.ends_with("17 of 45 cells change colour, every cell of a colour the same way in every pair: 7->5, as `g.replace(7, 5)` does."),
+        "{f}"
+    );
+    // 0d3d703e: one map of eight colours for the whole task, as one `recolor`.
+    assert!(
+        facts("0d3d703e").ends_with(r#"1->5, 2->6, 3->4, 4->3, 5->1, 6->2, 8->9, 9->8, as `g.recolor(#{"1": 5, "2": 6, "3": 4, "4": 3, "5": 1, "6": 2, "8": 9, "9": 8})` does."#),
+        "{}",
+        facts("0d3d703e")
+    );
+    // e9afcf9a: 3 becomes 9 on half its cells only: a list, no map.
+    assert!(!facts("e9afcf9a").contains("every pair"), "{}", facts("e9afcf9a"));
+    // 25ff71a9: the input one row down, and no list of colour changes.
+    assert!(
+        facts("25ff71a9").ends_with("Each output is its input moved by (1, 0) rows and columns: `g.shift(1, 0, 0)`."),
+        "{}",
+        facts("25ff71a9")
+    );
+    assert!(!facts("25ff71a9").contains("change colour"), "{}", facts("25ff71a9"));
+    // 44f52bb0: a 1x1 answer, said as such; d631b094's row is in its input's colour.
+    assert!(facts("44f52bb0").starts_with("Every output is 1x1."), "{}", facts("44f52bb0"));
+    assert!(
+        facts("d631b094").ends_with("Each output is all one colour: its input's only colour other than 0."),
+        "{}",
+        facts("d631b094")
+    );
     // Outputs of another shape: no cell-by-cell comparison.
     assert!(!facts("007bbfb7").contains("change colour"), "{}", facts("007bbfb7"));
     // 662c240a: the output is one of three stacked 3x3 blocks of the input.
@@ -158,15 +183,17 @@ fn facts_say_shape_and_colours() {
     assert!(facts("49d1d64f").ends_with("Each input appears unchanged in its output, with its top-left cell at (row, column) (1, 1), (1, 1), (1, 1)."), "{}", facts("49d1d64f"));
     // 7b7f7511: the output is one half of a doubled input, left or top.
     assert!(
-        facts("7b7f7511").ends_with("pair 1: `g.left_half()`; pair 2: `g.left_half()`; pair 3: `g.top_half()`."),
+        facts("7b7f7511").ends_with(
+            "pair 1: `g.left_half()` of a wide (4x8) input; pair 2: `g.left_half()` of a wide (3x6) input; \
+             pair 3: `g.top_half()` of a tall (6x2) input."
+        ),
         "{}",
         facts("7b7f7511")
     );
-    // 8be77c9e: the input with its top-bottom mirror below it, named by the DSL calls.
+    // 8be77c9e: the input with its top-bottom mirror below it, as the DSL expression.
     assert!(
-        facts("8be77c9e").ends_with(
-            "Each output is made of copies of its input, with their top-left cells: g at (0, 0), g.flip_v() at (3, 0)."
-        ),
+        facts("8be77c9e")
+            .ends_with("Each output is copies of its input side by side, turned or mirrored: `g.vcat(g.flip_v())`."),
         "{}",
         facts("8be77c9e")
     );
@@ -181,4 +208,29 @@ fn facts_say_shape_and_colours() {
     assert!(!facts("d511f180").contains("turned"), "{}", facts("d511f180"));
     // f9012d9b: a 2x2 patch found all over its input says nothing.
     assert!(!facts("f9012d9b").contains("piece of its input"), "{}", facts("f9012d9b"));
+}
+
+/// Every DSL call the facts line names for the whole task (a turn, a move, a layout of
+/// copies, a colour map) is true: run as the program, it reproduces every training
+/// output of the task it was stated for, over all 400 training tasks.
+#[test]
+fn dsl_calls_in_facts_hold_on_their_tasks() {
+    let sandbox = Sandbox::new(Limits::default());
+    let set = task::load(&training_dir()).unwrap();
+    let mut checked = 0;
+    for t in &set.tasks {
+        let facts = prompt::facts(t);
+        // Calls stated for every pair: not the per-pair ones ("pair 1: `g.left_half()`").
+        if facts.contains("pair 1:") {
+            continue;
+        }
+        for call in facts.split('`').skip(1).step_by(2).filter(|c| c.starts_with("g.") || *c == "g") {
+            let program = format!("fn solve(g) {{ {call} }}");
+            let eval = &evaluate::evaluate(&sandbox, &[program.as_str()], t)[0];
+            assert!(eval.solves_train(), "{}: facts name `{call}`, which does not solve it: {facts}", t.id);
+            checked += 1;
+        }
+    }
+    // Turns, moves, layouts and colour maps over the training set.
+    assert!(checked >= 15, "only {checked} calls checked");
 }
