@@ -539,7 +539,20 @@ pub fn facts(task: &Task) -> String {
     };
     let added = colours(&|i, o| absent(o, i));
     let removed = colours(&|i, o| absent(i, o));
-    let mut out = shape;
+    let mut out = String::new();
+    let places = containment(task);
+    // Where the output is the input turned or moved, which colours "change" is noise.
+    let turned = places.as_deref().is_some_and(|p| p.starts_with(TURNED) || p.starts_with(MOVED));
+    let changes = colour_changes(task).filter(|_| !turned);
+    // A DSL call that makes every output from its input comes first: the 1.5B model
+    // writes it when it leads, and overlooked it at the end of a long line.
+    let whole = |s: &String| s.ends_with("`.") && !s.contains("pair 1:");
+    let (lead, rest): (Vec<String>, Vec<String>) = [places, changes].into_iter().flatten().partition(whole);
+    for s in &lead {
+        out.push_str(s);
+        out.push(' ');
+    }
+    out.push_str(&shape);
     if !added.is_empty() {
         out.push_str(&format!(" Outputs use colours their inputs lack: {added}."));
     }
@@ -551,16 +564,9 @@ pub fn facts(task: &Task) -> String {
     }
     out.push_str(&one_colour(task));
     out.push_str(&uniform_lines(task));
-    let places = containment(task);
-    // Where the output is the input turned or moved, which colours "change" is noise.
-    let turned = places.as_deref().is_some_and(|p| p.starts_with(TURNED) || p.starts_with(MOVED));
-    if let Some(changes) = colour_changes(task).filter(|_| !turned) {
+    for s in &rest {
         out.push(' ');
-        out.push_str(&changes);
-    }
-    if let Some(places) = places {
-        out.push(' ');
-        out.push_str(&places);
+        out.push_str(s);
     }
     out
 }
@@ -603,8 +609,14 @@ fn containment(task: &Task) -> Option<String> {
             .map(|e| parts(&e.input).into_iter().find(|(_, p)| *p == e.output).map(|(name, _)| name))
             .collect();
         if let Some(named) = named {
-            // Which part may follow from the input's shape: say it where the parts differ.
+            // Which part may follow from the input's shape: say it where the parts differ,
+            // as one part per orientation where that holds.
             let differ = named.windows(2).any(|w| w[0] != w[1]);
+            if differ {
+                if let Some(by_shape) = by_orientation(task, &named) {
+                    return Some(format!("Each output is a part of its input: {by_shape}."));
+                }
+            }
             let named: Vec<String> = named
                 .iter()
                 .zip(&task.train)
@@ -792,7 +804,7 @@ fn colour_changes(task: &Task) -> Option<String> {
     // One colour map for the whole task: every changed colour changes on all its cells, to one colour.
     if !one_to_many && changes.iter().all(|&(a, _, n)| n == moves[a].iter().sum::<usize>()) {
         return Some(format!(
-            "{changed} of {cells} cells change colour, every cell of a colour the same way in every pair: {}, as {} does.",
+            "Each output is its input recoloured, every cell of a colour the same way in every pair ({}): {}.",
             changes.iter().map(|&(a, b, _)| format!("{a}->{b}")).collect::<Vec<_>>().join(", "),
             colour_map_call(&changes)
         ));
@@ -800,8 +812,8 @@ fn colour_changes(task: &Task) -> Option<String> {
     // Every cell but those of the input's most common colour becomes one colour.
     if let Some(to) = all_but_most_common(task) {
         return Some(format!(
-            "{changed} of {cells} cells change colour: every cell not of its input's most common colour becomes {to}, \
-             as `g.replace_not(g.most_common(), {to})` does."
+            "Each output is its input with every cell not of its most common colour turned {to}: \
+             `g.replace_not(g.most_common(), {to})`."
         ));
     }
     changes.sort_by(|x, y| y.2.cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
@@ -847,6 +859,26 @@ fn colour_map_call(changes: &[(usize, usize, usize)]) -> String {
             format!("`g.recolor(#{{{}}})`", map.join(", "))
         }
     }
+}
+
+/// "wide inputs give `g.left_half()`, tall inputs `g.top_half()`" where each orientation
+/// of the inputs goes with one call, in every pair.
+fn by_orientation(task: &Task, named: &[&str]) -> Option<String> {
+    let word = |g: &Grid| match g.rows().cmp(&g.cols()) {
+        std::cmp::Ordering::Less => "wide",
+        std::cmp::Ordering::Greater => "tall",
+        std::cmp::Ordering::Equal => "square",
+    };
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    for (e, &name) in task.train.iter().zip(named) {
+        match groups.iter().find(|(w, _)| *w == word(&e.input)) {
+            Some((_, n)) if *n != name => return None,
+            Some(_) => {}
+            None => groups.push((word(&e.input), name)),
+        }
+    }
+    let said: Vec<String> = groups.iter().map(|(w, n)| format!("{w} inputs give `{n}`")).collect();
+    Some(said.join(", "))
 }
 
 /// "wide (3x6)", "tall (6x3)" or "square (3x3)".
