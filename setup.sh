@@ -21,6 +21,8 @@ command -v clang >/dev/null || need+=(clang)
 # bindgen loads libclang itself (libclang-cpp, which clang brings, is not it).
 ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/*/libclang-[0-9]*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# cargo fetches crates over HTTPS and checks the server against the system's CA bundle.
+[ "$(uname)" != Linux ] || [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "${CHROMIUM:-}" ] || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -35,7 +37,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "setup: missing ${need[*]}; on macOS: xcode-select --install; brew install cmake llvm pkg-config; brew install --cask chromium (or set CHROMIUM=/path/to/chrome)" >&2
     exit 1
   else
-    echo "setup: missing ${need[*]}; install them with your package manager (Debian names: build-essential g++ cmake clang libclang-dev pkg-config chromium), then rerun ./setup.sh" >&2
+    echo "setup: missing ${need[*]}; install them with your package manager (Debian names: build-essential g++ cmake clang libclang-dev pkg-config ca-certificates chromium), then rerun ./setup.sh" >&2
     exit 1
   fi
 else
