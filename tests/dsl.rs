@@ -203,4 +203,9 @@ fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
         "3"
     );
     assert_eq!(sandbox.run_source("fn solve(g) { grid(1, 1, g.row(1).count(0)) }", &g).unwrap().to_text(), "2");
+    // Names the model guessed in the run at 00bf58c (14 of 400 completions): a blank
+    // `grid_from(rows, cols)`, and `g.counts()`, the cells of each colour.
+    assert_eq!(sandbox.run_source("fn solve(g) { grid_from(g.rows(), 1) }", &g).unwrap().to_text(), "0\n0");
+    let counts = "fn solve(g) { let n = g.counts(); grid(1, 3, n[0]).set(0, 1, n[3]).set(0, 2, n.len() - 9) }";
+    assert_eq!(sandbox.run_source(counts, &g).unwrap().to_text(), "311");
 }

@@ -64,6 +64,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "palette",
             "colors",
             "count",
+            "counts",
             "positions",
         ],
     ),

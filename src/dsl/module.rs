@@ -82,6 +82,11 @@ pub mod dsl_api {
         }
         Ok(ops::from_rows(&out)?)
     }
+    /// New grid of `rows` x `cols` filled with colour 0, as `grid(rows, cols)` (a name models guess).
+    #[rhai_fn(name = "grid_from", return_raw)]
+    pub fn grid_from_size(rows: INT, cols: INT) -> Res<Grid> {
+        Ok(ops::new_grid(rows, cols, 0)?)
+    }
     /// Number of rows.
     #[rhai_fn(pure)]
     pub fn rows(g: &mut Grid) -> INT {
@@ -350,6 +355,11 @@ pub mod dsl_api {
     #[rhai_fn(pure)]
     pub fn count(g: &mut Grid, c: INT) -> INT {
         ops::count(g, c)
+    }
+    /// Number of cells of each colour: an array of 10 counts indexed by colour, e.g. `g.counts()[5]`.
+    #[rhai_fn(pure)]
+    pub fn counts(g: &mut Grid) -> Array {
+        g.histogram().iter().map(|&n| Dynamic::from(n as INT)).collect()
     }
     /// Positions [r, c] of the cells of colour `c`, in reading order.
     #[rhai_fn(pure)]
