@@ -620,15 +620,13 @@ fn containment(task: &Task) -> Option<String> {
             let named: Vec<String> = named
                 .iter()
                 .zip(&task.train)
-                .map(
-                    |(n, e)| {
-                        if differ {
-                            format!("`{n}` of a {} input", orientation(&e.input))
-                        } else {
-                            format!("`{n}`")
-                        }
-                    },
-                )
+                .map(|(n, e)| {
+                    if differ {
+                        format!("`{n}` of a {} ({}) input", orientation(&e.input), shape(&e.input))
+                    } else {
+                        format!("`{n}`")
+                    }
+                })
                 .collect();
             return Some(format!("Each output is a part of its input: {}.", same_or_per_pair(&named)));
         }
@@ -861,34 +859,28 @@ fn colour_map_call(changes: &[(usize, usize, usize)]) -> String {
     }
 }
 
-/// "wide inputs give `g.left_half()`, tall inputs `g.top_half()`" where each orientation
-/// of the inputs goes with one call, in every pair.
+/// "wide inputs give `g.left_half()`, tall inputs give `g.top_half()`" where each
+/// orientation of the inputs goes with one call, in every pair.
 fn by_orientation(task: &Task, named: &[&str]) -> Option<String> {
-    let word = |g: &Grid| match g.rows().cmp(&g.cols()) {
-        std::cmp::Ordering::Less => "wide",
-        std::cmp::Ordering::Greater => "tall",
-        std::cmp::Ordering::Equal => "square",
-    };
     let mut groups: Vec<(&str, &str)> = Vec::new();
     for (e, &name) in task.train.iter().zip(named) {
-        match groups.iter().find(|(w, _)| *w == word(&e.input)) {
+        match groups.iter().find(|(w, _)| *w == orientation(&e.input)) {
             Some((_, n)) if *n != name => return None,
             Some(_) => {}
-            None => groups.push((word(&e.input), name)),
+            None => groups.push((orientation(&e.input), name)),
         }
     }
     let said: Vec<String> = groups.iter().map(|(w, n)| format!("{w} inputs give `{n}`")).collect();
     Some(said.join(", "))
 }
 
-/// "wide (3x6)", "tall (6x3)" or "square (3x3)".
-fn orientation(g: &Grid) -> String {
-    let word = match g.rows().cmp(&g.cols()) {
+/// "wide", "tall" or "square".
+fn orientation(g: &Grid) -> &'static str {
+    match g.rows().cmp(&g.cols()) {
         std::cmp::Ordering::Less => "wide",
         std::cmp::Ordering::Greater => "tall",
         std::cmp::Ordering::Equal => "square",
-    };
-    format!("{word} ({})", shape(g))
+    }
 }
 
 /// The output as input-sized blocks, each a turn or mirror of the input, written as the
