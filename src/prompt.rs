@@ -18,7 +18,7 @@ use crate::evaluate::Evaluation;
 use crate::grid::{fnv1a, Grid};
 use crate::llm::Message;
 use crate::sandbox::{RunResult, Sandbox};
-use crate::task::Task;
+use crate::task::{Example, Task};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/solutions.rs"));
@@ -641,7 +641,7 @@ fn containment(task: &Task) -> Option<String> {
         // Copies turned or mirrored (a mirror added, a kaleidoscope) that make up the
         // whole output: every view of the input found in it, named as the DSL call that
         // makes it. Else where the input appears unchanged.
-        let copies = |e: &crate::task::Example| -> Vec<String> {
+        let copies = |e: &Example| -> Vec<String> {
             let mut seen: Vec<Grid> = Vec::new();
             let mut out = Vec::new();
             for (name, view) in views(&e.input) {
@@ -914,15 +914,11 @@ fn layout(input: &Grid, output: &Grid) -> Option<String> {
 /// Where every output is filled with one colour and differs in shape from its input: that
 /// colour, as the input's only colour other than 0 where it is that in every pair, else per pair.
 fn one_colour(task: &Task) -> String {
-    let single = |g: &Grid| {
-        let h = g.histogram();
-        (h.iter().filter(|&&n| n > 0).count() == 1).then(|| h.iter().position(|&n| n > 0).unwrap())
-    };
-    let colours: Option<Vec<usize>> = task.train.iter().map(|e| single(&e.output)).collect();
-    let Some(colours) = colours.filter(|_| task.train.iter().all(|e| e.input.shape() != e.output.shape())) else {
+    let colours: Option<Vec<usize>> = task.train.iter().map(|e| single_colour(&e.output)).collect();
+    let Some(colours) = colours.filter(|_| every_pair(task, |e| e.input.shape() != e.output.shape())) else {
         return String::new();
     };
-    let only = |e: &crate::task::Example| {
+    let only = |e: &Example| {
         let h = e.input.histogram();
         let others: Vec<usize> = (1..10).filter(|&c| h[c] > 0).collect();
         (others.len() == 1).then(|| others[0])
@@ -934,13 +930,24 @@ fn one_colour(task: &Task) -> String {
     format!(" Each output is all one colour: {}.", same_or_per_pair(&per_pair))
 }
 
+/// The grid's colour when it has only one.
+fn single_colour(g: &Grid) -> Option<usize> {
+    let h = g.histogram();
+    (h.iter().filter(|&&n| n > 0).count() == 1).then(|| h.iter().position(|&n| n > 0).unwrap())
+}
+
+/// Whether the task has training pairs and `f` holds for every one.
+fn every_pair(task: &Task, f: impl Fn(&Example) -> bool) -> bool {
+    !task.train.is_empty() && task.train.iter().all(f)
+}
+
 /// " Every row of every output is one colour." (or column) where that holds, outputs are
 /// not one colour throughout, and inputs' rows (columns) are not all one colour already.
 fn uniform_lines(task: &Task) -> String {
     let rows_uniform = |g: &Grid| (0..g.rows()).all(|r| g.row(r).iter().all(|&v| v == g.row(r)[0]));
     let cols_uniform = |g: &Grid| rows_uniform(&g.transform(crate::grid::Dihedral::Transpose));
-    let all = |f: &dyn Fn(&crate::task::Example) -> bool| !task.train.is_empty() && task.train.iter().all(f);
-    if all(&|e| e.output.histogram().iter().filter(|&&n| n > 0).count() == 1) {
+    let all = |f: &dyn Fn(&Example) -> bool| every_pair(task, f);
+    if all(&|e| single_colour(&e.output).is_some()) {
         return String::new();
     }
     if all(&|e| rows_uniform(&e.output) && e.output.cols() > 1) && !all(&|e| rows_uniform(&e.input)) {
@@ -955,7 +962,7 @@ fn uniform_lines(task: &Task) -> String {
 /// What output sizes share when they vary and differ from their inputs': one row or one column, or as many cells as
 /// the input has cells that are not 0 (a count drawn as a bar). "" when none holds.
 fn sizes(task: &Task) -> String {
-    let all = |f: &dyn Fn(&crate::task::Example) -> bool| !task.train.is_empty() && task.train.iter().all(f);
+    let all = |f: &dyn Fn(&Example) -> bool| every_pair(task, f);
     if all(&|e| e.output.shape() == task.train[0].output.shape())
         || all(&|e| e.output.cells().len() == e.input.cells().len())
     {

@@ -85,7 +85,7 @@ pub mod dsl_api {
     /// New grid of `rows` x `cols` filled with colour 0, as `grid(rows, cols)` (a name models guess).
     #[rhai_fn(name = "grid_from", return_raw)]
     pub fn grid_from_size(rows: INT, cols: INT) -> Res<Grid> {
-        Ok(ops::new_grid(rows, cols, 0)?)
+        grid_zeros(rows, cols)
     }
     /// Number of rows.
     #[rhai_fn(pure)]
