@@ -168,12 +168,14 @@ fn facts_say_shape_and_colours() {
         facts("25ff71a9")
     );
     assert!(!facts("25ff71a9").contains("change colour"), "{}", facts("25ff71a9"));
-    // 44f52bb0: a 1x1 answer, said as such; d631b094's row is in its input's colour.
+    // 44f52bb0: a 1x1 answer, said as such; d631b094's row is in its input's colour, as
+    // long as its count of non-0 cells: a grid made to size.
     assert!(facts("44f52bb0").starts_with("Every output is 1x1."), "{}", facts("44f52bb0"));
     // 9565186b: all but the most common colour becomes 5.
     assert!(facts("9565186b").starts_with("Each output is its input with every cell not of its most common colour turned 5: `g.replace_not(g.most_common(), 5)`."), "{}", facts("9565186b"));
     assert!(
-        facts("d631b094").ends_with("Each output is all one colour: its input's only colour other than 0."),
+        facts("d631b094")
+            .starts_with("Each output is all one colour: `grid(1, g.rows() * g.cols() - g.count(0), g.colors()[0])`."),
         "{}",
         facts("d631b094")
     );
@@ -186,7 +188,8 @@ fn facts_say_shape_and_colours() {
     // 7b7f7511: the output is one half of a doubled input, left or top.
     assert!(
         facts("7b7f7511").starts_with(
-            "Each output is a part of its input: wide inputs give `g.left_half()`, tall inputs give `g.top_half()`."
+            "Each output is a part of its input (wide inputs give their left half, tall inputs give their top half): \
+             `if g.cols() > g.rows() { g.left_half() } else { g.top_half() }`."
         ),
         "{}",
         facts("7b7f7511")
@@ -215,8 +218,8 @@ fn facts_say_shape_and_colours() {
     assert!(!facts("f9012d9b").contains("piece of its input"), "{}", facts("f9012d9b"));
 }
 
-/// Every DSL call the facts line names for the whole task (a turn, a move, a layout of
-/// copies, a colour map) is true: run as the program, it reproduces every training
+/// Every DSL call the facts line names for the whole task (a turn, a move, a half, a
+/// layout of copies, a colour map, a one-colour fill) leads the line and is true: run as the program, it reproduces every training
 /// output of the task it was stated for, over all 400 training tasks.
 #[test]
 fn dsl_calls_in_facts_hold_on_their_tasks() {
@@ -225,18 +228,23 @@ fn dsl_calls_in_facts_hold_on_their_tasks() {
     let mut checked = 0;
     for t in &set.tasks {
         let facts = prompt::facts(t);
-        // Calls stated for every pair: not the per-pair ones ("pair 1: `g.left_half()`",
-        // "wide inputs give `g.left_half()`").
-        if facts.contains("pair 1:") || facts.contains("inputs give") {
-            continue;
+        let calls = prompt::whole_task_calls(t);
+        // Such a call leads the line: the first call it names is one of them.
+        if let Some(first) = facts.split('`').nth(1) {
+            assert!(
+                calls.is_empty() || calls.iter().any(|c| c == first),
+                "{}: the line leads with `{first}`: {facts}",
+                t.id
+            );
         }
-        for call in facts.split('`').skip(1).step_by(2).filter(|c| c.starts_with("g.") || *c == "g") {
+        for call in calls {
+            assert!(facts.contains(&format!("`{call}`.")), "{}: `{call}` is not in its facts: {facts}", t.id);
             let program = format!("fn solve(g) {{ {call} }}");
             let eval = &evaluate::evaluate(&sandbox, &[program.as_str()], t)[0];
             assert!(eval.solves_train(), "{}: facts name `{call}`, which does not solve it: {facts}", t.id);
             checked += 1;
         }
     }
-    // Turns, moves, layouts and colour maps over the training set.
-    assert!(checked >= 15, "only {checked} calls checked");
+    // Turns, moves, halves, layouts, colour maps and one-colour fills over the training set.
+    assert!(checked >= 24, "only {checked} calls checked");
 }
