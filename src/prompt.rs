@@ -18,7 +18,7 @@ use crate::evaluate::Evaluation;
 use crate::grid::{fnv1a, Grid};
 use crate::llm::Message;
 use crate::sandbox::{RunResult, Sandbox};
-use crate::task::Task;
+use crate::task::{Example, Task};
 
 mod facts;
 pub use facts::{facts, whole_task_calls};
@@ -44,9 +44,10 @@ const TEMPLATES: &[(&str, &[&str], &str)] = &[
     ("hints", &[], include_str!("../prompts/hints.txt")),
     (
         "outcome_wrong",
-        &["index", "wrong_cells", "expected_shape", "expected", "actual_shape", "actual", "marks"],
+        &["index", "wrong_cells", "expected_shape", "expected", "actual_shape", "actual", "marks", "advice"],
         include_str!("../prompts/outcome_wrong.txt"),
     ),
+    ("advice_keep", &["cells"], include_str!("../prompts/advice_keep.txt")),
 ];
 
 /// A template that cannot be used.
@@ -453,11 +454,20 @@ impl Prompter {
     pub fn refine(&self, first: &[Message], task: &Task, program: &str, train: &[RunResult]) -> Vec<Message> {
         let t = &self.templates;
         let mut outcomes = String::new();
+        let mut advised = false;
         for (i, (r, e)) in train.iter().zip(&task.train).enumerate() {
             let index = (i + 1).to_string();
             outcomes.push_str(&match r {
                 Ok(g) if g == &e.output => t.fill("outcome_ok", &[("index", &index)]),
                 Ok(g) => {
+                    // Said once, under the first pair it fits.
+                    let advice = match kept_cells_lost(g, e) {
+                        n if n > 0 && !advised => {
+                            advised = true;
+                            t.fill("advice_keep", &[("cells", &n.to_string())])
+                        }
+                        _ => String::new(),
+                    };
                     let (wrong_cells, marks) = if g.shape() == e.output.shape() {
                         let wrong = g.cells().iter().zip(e.output.cells()).filter(|(a, b)| a != b).count();
                         (format!("{wrong} of {} cells wrong (marked x)", g.cells().len()), marks(g, &e.output))
@@ -474,6 +484,7 @@ impl Prompter {
                             ("actual_shape", &shape(g)),
                             ("actual", &g.to_text()),
                             ("marks", &marks),
+                            ("advice", &advice),
                         ],
                     )
                 }
@@ -497,6 +508,23 @@ impl Prompter {
 
 fn shape(g: &Grid) -> String {
     format!("{}x{}", g.rows(), g.cols())
+}
+
+/// How many of `got`'s wrong cells should have kept their input's colour, where those
+/// are most of its wrong cells (a program that started from a blank grid rather than
+/// the input); else 0.
+fn kept_cells_lost(got: &Grid, e: &Example) -> usize {
+    if got.shape() != e.output.shape() || e.input.shape() != e.output.shape() {
+        return 0;
+    }
+    let cells = got.cells().iter().zip(e.output.cells()).zip(e.input.cells());
+    let wrong: Vec<bool> = cells.filter(|((g, o), _)| g != o).map(|((_, o), i)| o == i).collect();
+    let kept = wrong.iter().filter(|&&k| k).count();
+    if 2 * kept >= wrong.len() {
+        kept
+    } else {
+        0
+    }
 }
 
 /// The wrong cells of `got` as a grid of `.` (right) and `x` (wrong).

@@ -4,7 +4,9 @@
 //! a call that leads the line and overlooks one at its end).
 
 use super::{shape, Features};
-use crate::grid::Grid;
+use std::collections::BTreeMap;
+
+use crate::grid::{Dihedral, Grid};
 use crate::task::{Example, Task};
 
 /// What the training pairs show at a glance, in words: how output shapes follow from
@@ -62,10 +64,11 @@ pub fn facts(task: &Task) -> String {
     let changes = colour_changes(task).filter(|_| !turned);
     let filled = filled(task);
     let fills = filled.is_some();
+    let picked = picked(task);
     // A DSL call that makes every output from its input comes first: the 1.5B model
     // writes it when it leads, and overlooked it at the end of a long line.
     let (lead, rest): (Vec<Fact>, Vec<Fact>) =
-        [places, changes, filled].into_iter().flatten().partition(|f| f.call.is_some());
+        [places, changes, filled, picked].into_iter().flatten().partition(|f| f.call.is_some());
     for f in &lead {
         out.push_str(&f.text);
         out.push(' ');
@@ -93,7 +96,11 @@ pub fn facts(task: &Task) -> String {
 
 /// The DSL calls the facts line names as making every training output from its input.
 pub fn whole_task_calls(task: &Task) -> Vec<String> {
-    [containment(task), colour_changes(task), filled(task)].into_iter().flatten().filter_map(|f| f.call).collect()
+    [containment(task), colour_changes(task), filled(task), picked(task)]
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.call)
+        .collect()
 }
 
 /// One sentence of the facts line.
@@ -505,6 +512,72 @@ fn filled(task: &Task) -> Option<Fact> {
     ];
     let colour = constant(colours.clone()).map(|c| c.to_string()).or_else(|| pick(&candidates, &|_, i| colours[i]))?;
     Some(Fact::makes("Each output is all one colour", format!("grid({rows}, {cols}, {colour})")))
+}
+
+/// Where outputs repeat (fewer distinct outputs than pairs) and one number read off the
+/// input picks each (its number of objects, of colours, a symmetry), with every test
+/// input's number seen in training: the call that picks, e.g. `if g.is_symmetric_h() {
+/// grid(1, 1, 1) } else { grid(1, 1, 7) }`. The reading with the fewest values wins.
+fn picked(task: &Task) -> Option<Fact> {
+    use crate::dsl::{objects, ops};
+    let n = task.train.len();
+    let mut outputs: Vec<&Grid> = task.train.iter().map(|e| &e.output).collect();
+    outputs.sort_by_key(|g| (g.shape(), g.cells().to_vec()));
+    outputs.dedup();
+    if outputs.len() < 2 || outputs.len() >= n {
+        return None;
+    }
+    type Reading = (&'static str, &'static str, fn(&Grid) -> usize);
+    let readings: [Reading; 7] = [
+        ("g.is_symmetric_h()", "whether its input is its own left-right mirror", |g| {
+            (*g == g.transform(Dihedral::FlipH)) as usize
+        }),
+        ("g.is_symmetric_v()", "whether its input is its own top-bottom mirror", |g| {
+            (*g == g.transform(Dihedral::FlipV)) as usize
+        }),
+        ("g.palette().len()", "its input's number of colours", |g| ops::palette(g).len()),
+        ("g.colors().len()", "its input's number of colours other than the background", |g| {
+            ops::palette(g).into_iter().filter(|&c| c != ops::background(g) as i64).count()
+        }),
+        ("g.objects().len()", "its input's number of objects", |g| {
+            objects::objects(g, objects::ObjectOptions::defaults(g)).len()
+        }),
+        ("g.count(0)", "its input's number of 0 cells", |g| ops::count(g, 0) as usize),
+        ("g.most_common()", "its input's most common colour", |g| ops::most_common(g) as usize),
+    ];
+    let table = |read: fn(&Grid) -> usize| -> Option<BTreeMap<usize, &Grid>> {
+        let mut table = BTreeMap::new();
+        for e in &task.train {
+            if **table.entry(read(&e.input)).or_insert(&e.output) != e.output {
+                return None;
+            }
+        }
+        let seen = task.test.iter().all(|p| table.contains_key(&read(&p.input)));
+        (seen && table.len() < n).then_some(table)
+    };
+    let (call, words, table) = readings
+        .iter()
+        .filter_map(|&(call, words, read)| Some((call, words, table(read)?)))
+        .min_by_key(|(_, _, t)| t.len())?;
+    let make = |g: &Grid| match single_colour(g) {
+        Some(c) => format!("grid({}, {}, {c})", g.rows(), g.cols()),
+        None => {
+            let rows: Vec<String> = (0..g.rows())
+                .map(|r| format!("[{}]", g.row(r).iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")))
+                .collect();
+            format!("grid_from([{}])", rows.join(", "))
+        }
+    };
+    let entries: Vec<(usize, String)> = table.iter().map(|(&k, g)| (k, make(g))).collect();
+    let (last, first) = entries.split_last()?;
+    let code = if call.starts_with("g.is_") {
+        // Two values: true (1) and false (0).
+        format!("if {call} {{ {} }} else {{ {} }}", last.1, first[0].1)
+    } else {
+        let branches: String = first.iter().map(|(k, g)| format!("if n == {k} {{ {g} }} else ")).collect();
+        format!("let n = {call}; {branches}{{ {} }}", last.1)
+    };
+    Some(Fact::makes(&format!("Each output is picked by {words}"), code))
 }
 
 /// Where every output is filled with one colour and differs in shape from its input: that
