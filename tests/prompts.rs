@@ -285,8 +285,8 @@ fn dsl_calls_in_facts_hold_on_their_tasks() {
     }
     // Turns, moves, halves, layouts, colour maps, one-colour fills and outputs picked by a
     // reading of the input, over the training set.
-    assert!(checked >= 29, "only {checked} calls checked");
+    assert!(checked >= 25, "only {checked} calls checked");
     // And they generalise: what they give for the test inputs is right.
     eprintln!("{right_on_test} of {checked} calls right on test");
-    assert!(right_on_test * 10 >= checked * 9, "{right_on_test} of {checked} calls right on test");
+    assert_eq!(right_on_test, checked, "{right_on_test} of {checked} calls right on test");
 }

@@ -96,6 +96,28 @@ fn known_compositions_are_found_and_verified() {
     }
 }
 
+/// Tasks no composition solves within a short budget, solved by the facts line's
+/// whole-task call run as a program (a part picked by the input's shape, a grid sized
+/// by a count, an output picked by the number of objects), right on test.
+#[test]
+fn the_facts_calls_solve_what_compositions_miss() {
+    let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { max_depth: 2, time: Duration::from_secs(2), ..Budget::default() };
+    for (id, call) in [
+        ("7b7f7511", "if g.cols() > g.rows()"),
+        ("d631b094", "grid(1, g.rows() * g.cols() - g.count(0)"),
+        ("27a28665", "g.objects().len()"),
+    ] {
+        let full = task::load_one(&training_dir(), id).unwrap();
+        let r = arcsynth::search::solve_with_enumerator(&sandbox, &full.without_test_outputs(), budget);
+        assert!(r.solved_train, "{id} not solved");
+        assert!(r.programs.iter().any(|p| p.program.contains(call)), "{id}: {:?}", r.programs);
+        for (a, t) in r.attempts.iter().zip(&full.test) {
+            assert_eq!(&a.attempt_1, t.output.as_ref().unwrap(), "{id}: wrong test answer");
+        }
+    }
+}
+
 #[test]
 fn unsolved_tasks_still_get_attempts_for_every_test_input() {
     let sandbox = Sandbox::new(Limits::default());

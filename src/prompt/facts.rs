@@ -352,13 +352,19 @@ fn colour_changes(task: &Task) -> Option<Fact> {
     // One colour map for the whole task: every changed colour changes on all its cells, to one colour.
     if !one_to_many && changes.iter().all(|&(a, _, n)| n == moves[a].iter().sum::<usize>()) {
         let map: Vec<String> = changes.iter().map(|&(a, b, _)| format!("{a}->{b}")).collect();
-        return Some(Fact::makes(
-            &format!(
-                "Each output is its input recoloured, every cell of a colour the same way in every pair ({})",
-                map.join(", ")
-            ),
-            colour_map_call(&changes),
-        ));
+        let words = format!(
+            "Each output is its input recoloured, every cell of a colour the same way in every pair ({})",
+            map.join(", ")
+        );
+        // A map is a call for the whole task only where it covers the test inputs: every
+        // colour of theirs was seen in a training input (else it lists each pair's colours).
+        let seen = |c: usize| moves[c].iter().sum::<usize>() > 0;
+        let covers = task.test.iter().all(|p| p.input.cells().iter().all(|&c| seen(c as usize)));
+        return Some(if covers {
+            Fact::makes(&words, colour_map_call(&changes))
+        } else {
+            Fact::says(format!("{words}."))
+        });
     }
     // Every cell but those of the input's most common colour becomes one colour.
     if let Some(to) = all_but_most_common(task) {
@@ -517,7 +523,8 @@ fn filled(task: &Task) -> Option<Fact> {
 /// Where outputs repeat (fewer distinct outputs than pairs) and one number read off the
 /// input picks each (its number of objects, of colours, a symmetry), with every test
 /// input's number seen in training: the call that picks, e.g. `if g.is_symmetric_h() {
-/// grid(1, 1, 1) } else { grid(1, 1, 7) }`. The reading with the fewest values wins.
+/// grid(1, 1, 1) } else { grid(1, 1, 7) }`. The reading with the fewest values wins. Not
+/// where the call would hold a training output the search counts as hard-coded.
 fn picked(task: &Task) -> Option<Fact> {
     use crate::dsl::{objects, ops};
     let n = task.train.len();
@@ -577,6 +584,11 @@ fn picked(task: &Task) -> Option<Fact> {
         let branches: String = first.iter().map(|(k, g)| format!("if n == {k} {{ {g} }} else ")).collect();
         format!("let n = {call}; {branches}{{ {} }}", last.1)
     };
+    // The search does not let a program that holds a training output as a literal vote
+    // (a memorised answer): such a call is not worth the model's copying.
+    if crate::search::hygiene::hard_codes_an_output(&code, task) {
+        return None;
+    }
     Some(Fact::makes(&format!("Each output is picked by {words}"), code))
 }
 

@@ -665,8 +665,7 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
     let mut candidates = Vec::new();
     // One sandbox pass over train and test inputs re-verifies a fit and predicts: its
     // program and test answers.
-    let verified = |steps: &[enumerate::Op]| {
-        let text = enumerate::program(steps);
+    let verified = |text: String| {
         let outputs =
             hygiene::outputs(sandbox, &text, task).filter(|o| o.iter().zip(&task.train).all(|(g, e)| g == &e.output));
         match outputs {
@@ -677,8 +676,23 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
             }
         }
     };
-    for steps in &found.solutions {
-        let Some((text, answers)) = verified(steps) else { continue };
+    // Where the compositions found nothing, the facts line's whole-task calls
+    // (`prompt::whole_task_calls`: a part picked by the input's shape, an output picked
+    // by a count read off the input, ...), a few readings of the pairs that no
+    // composition makes, run as programs; none holds an output as a literal.
+    let facts: Vec<(String, usize)> = if found.solutions.is_empty() {
+        crate::prompt::whole_task_calls(task)
+            .into_iter()
+            .map(|call| format!("fn solve(g) {{ {call} }}"))
+            .filter(|text| !hygiene::hard_codes_an_output(text, task))
+            .map(|text| (text, 1))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let solutions = found.solutions.iter().map(|steps| (enumerate::program(steps), steps.len()));
+    for (text, depth) in solutions.chain(facts) {
+        let Some((text, answers)) = verified(text) else { continue };
         candidates.push(Candidate {
             program: text.clone(),
             answers,
@@ -690,7 +704,7 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
             task: task.id.clone(),
             program: text,
             source: "enum".into(),
-            round: steps.len(),
+            round: depth,
             tokens: 0,
             features: features.clone(),
             run: String::new(),
@@ -714,7 +728,7 @@ pub fn enumerate_task(sandbox: &Sandbox, task: &Task, budget: Budget) -> EnumOut
     }
     // Untrusted fits answer without counting as programs that solve the task.
     for steps in &found.untrusted {
-        if let Some((text, answers)) = verified(steps) {
+        if let Some((text, answers)) = verified(enumerate::program(steps)) {
             candidates.push(Candidate {
                 program: text,
                 answers,
