@@ -208,4 +208,8 @@ fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
     assert_eq!(sandbox.run_source("fn solve(g) { grid_from(g.rows(), 1) }", &g).unwrap().to_text(), "0\n0");
     let counts = "fn solve(g) { let n = g.counts(); grid(1, 3, n[0]).set(0, 1, n[3]).set(0, 2, n.len() - 9) }";
     assert_eq!(sandbox.run_source(counts, &g).unwrap().to_text(), "311");
+    // ...and on an array of colours, as in the run at a80ba16 (4 of 360 completions):
+    // row 1 is [0, 0, 3].
+    let row = "fn solve(g) { let n = g.row(1).counts(); grid(1, 3, n[0]).set(0, 1, n[3]).set(0, 2, n.len() - 9) }";
+    assert_eq!(sandbox.run_source(row, &g).unwrap().to_text(), "211");
 }

@@ -719,6 +719,16 @@ pub mod dsl_api {
     pub fn count_in(arr: &mut Array, v: INT) -> INT {
         arr.iter().filter(|d| d.as_int() == Ok(v)).count() as INT
     }
+    /// Number of elements of each colour: an array of 10 counts indexed by colour, e.g.
+    /// `g.row(0).counts()[5]` (as `g.counts()` for a grid; other elements are not counted).
+    #[rhai_fn(name = "counts", pure)]
+    pub fn counts_in(arr: &mut Array) -> Array {
+        let mut n = [0 as INT; 10];
+        for c in arr.iter().filter_map(|d| d.as_int().ok()).filter(|c| (0..10).contains(c)) {
+            n[c as usize] += 1;
+        }
+        n.into_iter().map(Dynamic::from).collect()
+    }
     /// The most frequent element (first seen on ties), e.g. of colours or grids.
     #[rhai_fn(pure, return_raw)]
     pub fn most_frequent(ctx: NativeCallContext, arr: &mut Array) -> Res<Dynamic> {
