@@ -99,7 +99,7 @@ fn no_outside_references(html: &str) {
 fn run_report_loads_in_chromium_with_a_section_per_task() {
     let tasks = temp_dir("tasks");
     // Two the enumerator solves at depth 1, one it leaves unsolved.
-    for id in ["6150a2bd", "68b16354", "d631b094"] {
+    for id in ["6150a2bd", "68b16354", "25d8a9c8"] {
         std::fs::copy(training_dir().join(format!("{id}.json")), tasks.join(format!("{id}.json"))).unwrap();
     }
     let run = temp_dir("run");
@@ -126,12 +126,12 @@ fn run_report_loads_in_chromium_with_a_section_per_task() {
     assert!(l.console.is_empty(), "console messages: {:?}", l.console);
     assert!(l.dom.contains("data-ready=\"1\""), "the page's script did not run to its end");
     assert_eq!(l.dom.matches("<section class=\"task\"").count(), 3);
-    for id in ["6150a2bd", "68b16354", "d631b094"] {
+    for id in ["6150a2bd", "68b16354", "25d8a9c8"] {
         assert!(l.dom.contains(&format!("id=\"{id}\"")), "no section for {id}");
     }
     // Both solved tasks answer right (green frames), the unsolved one is marked.
     assert!(l.dom.contains("id=\"6150a2bd\" data-status=\"correct\""));
-    assert!(l.dom.contains("id=\"d631b094\" data-status=\"unsolved\""));
+    assert!(l.dom.contains("id=\"25d8a9c8\" data-status=\"unsolved\""));
     assert!(l.dom.contains("<figure class=\"ok\">") && l.dom.contains("<span class=\"p\">rotate</span>"));
 
     let shot = run.join("report.png");
