@@ -57,18 +57,9 @@ pub fn facts(task: &Task) -> String {
     let added = colours(&|i, o| absent(o, i));
     let removed = colours(&|i, o| absent(i, o));
     let mut out = String::new();
-    let places = containment(task);
-    // Where the output is the input turned or moved (the only calls for outputs of their
-    // inputs' shape), which colours "change" is noise.
-    let turned = places.as_ref().is_some_and(|p| p.call.is_some());
-    let changes = colour_changes(task).filter(|_| !turned);
-    let filled = filled(task);
-    let fills = filled.is_some();
-    let picked = picked(task);
     // A DSL call that makes every output from its input comes first: the 1.5B model
     // writes it when it leads, and overlooked it at the end of a long line.
-    let (lead, rest): (Vec<Fact>, Vec<Fact>) =
-        [places, changes, filled, picked].into_iter().flatten().partition(|f| f.call.is_some());
+    let (lead, rest): (Vec<Fact>, Vec<Fact>) = sentences(task).into_iter().partition(|f| f.call.is_some());
     for f in &lead {
         out.push_str(&f.text);
         out.push(' ');
@@ -83,7 +74,8 @@ pub fn facts(task: &Task) -> String {
     if added.is_empty() && removed.is_empty() {
         out.push_str(" Each output has the same colours as its input.");
     }
-    if !fills {
+    // A one-colour grid's call says its colour already.
+    if filled(task).is_none() {
         out.push_str(&one_colour(task));
     }
     out.push_str(&uniform_lines(task));
@@ -96,11 +88,18 @@ pub fn facts(task: &Task) -> String {
 
 /// The DSL calls the facts line names as making every training output from its input.
 pub fn whole_task_calls(task: &Task) -> Vec<String> {
-    [containment(task), colour_changes(task), filled(task), picked(task)]
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.call)
-        .collect()
+    sentences(task).into_iter().filter_map(|f| f.call).collect()
+}
+
+/// The facts line's sentences about what makes the outputs: where they lie in the
+/// inputs, colour changes, one-colour grids, outputs picked by a reading of the input.
+fn sentences(task: &Task) -> Vec<Fact> {
+    let places = containment(task);
+    // Where the output is the input turned or moved (the only calls for outputs of their
+    // inputs' shape), which colours "change" is noise.
+    let turned = places.as_ref().is_some_and(|p| p.call.is_some());
+    let changes = colour_changes(task).filter(|_| !turned);
+    [places, changes, filled(task), picked(task)].into_iter().flatten().collect()
 }
 
 /// One sentence of the facts line.
