@@ -91,7 +91,7 @@ fn dfs_with_kv_backtracking_matches_scoring_from_scratch() {
 #[test]
 fn ttt_writes_a_resumable_run_and_search_falls_back_to_it() {
     let tasks = temp_dir("ttt-tasks");
-    for id in ["6150a2bd", "d631b094", "794b24be"] {
+    for id in ["6150a2bd", "25d8a9c8", "794b24be"] {
         std::fs::copy(training_dir().join(format!("{id}.json")), tasks.join(format!("{id}.json"))).unwrap();
     }
     let (model, tasks_s) = (grid_tiny().to_str().unwrap(), tasks.to_str().unwrap());
@@ -127,7 +127,7 @@ fn ttt_writes_a_resumable_run_and_search_falls_back_to_it() {
     assert_eq!(sub.as_object().unwrap().len(), 3);
     let report: Value = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["answer_sources"], serde_json::json!({"ttt": 3}));
-    let r: Value = serde_json::from_slice(&std::fs::read(run.join("results/d631b094.json")).unwrap()).unwrap();
+    let r: Value = serde_json::from_slice(&std::fs::read(run.join("results/25d8a9c8.json")).unwrap()).unwrap();
     assert_eq!(r["ttt"]["views"], 3);
     // Per-task LoRA: 2 views x 1 order x 2 epochs, and the loss went down.
     let train = &r["ttt"]["train"];
