@@ -348,8 +348,7 @@ pub mod dsl_api {
     /// Colours present other than the background, ascending.
     #[rhai_fn(pure)]
     pub fn colors(g: &mut Grid) -> Array {
-        let bg = ops::background(g) as i64;
-        ints(ops::palette(g).into_iter().filter(|&c| c != bg).collect())
+        ints(ops::colors(g))
     }
     /// Number of cells of colour `c`.
     #[rhai_fn(pure)]

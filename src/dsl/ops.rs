@@ -418,6 +418,12 @@ pub fn background(g: &Grid) -> u8 {
     }
 }
 
+/// Colours present other than the background guess, ascending (the DSL's `g.colors()`).
+pub fn colors(g: &Grid) -> Vec<i64> {
+    let bg = background(g) as i64;
+    palette(g).into_iter().filter(|&c| c != bg).collect()
+}
+
 /// Colours present, ascending.
 pub fn palette(g: &Grid) -> Vec<i64> {
     let h = g.histogram();

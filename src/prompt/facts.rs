@@ -6,7 +6,7 @@
 use super::{shape, Features};
 use std::collections::BTreeMap;
 
-use crate::grid::{Dihedral, Grid};
+use crate::grid::Grid;
 use crate::task::{Example, Task};
 
 /// What the training pairs show at a glance, in words: how output shapes follow from
@@ -505,11 +505,7 @@ fn filled(task: &Task) -> Option<Fact> {
     };
     let rows = size(|g| g.rows(), &rows_of, &cols_of)?;
     let cols = size(|g| g.cols(), &cols_of, &rows_of)?;
-    let only_colour = |g: &Grid| {
-        let bg = ops::background(g) as i64;
-        let others: Vec<i64> = ops::palette(g).into_iter().filter(|&c| c != bg).collect();
-        others.first().map(|&c| c as usize)
-    };
+    let only_colour = |g: &Grid| ops::colors(g).first().map(|&c| c as usize);
     let candidates: Vec<Expr> = vec![
         ("g.most_common()".into(), &|g: &Grid| Some(ops::most_common(g) as usize)),
         ("g.colors()[0]".into(), &only_colour),
@@ -535,16 +531,10 @@ fn picked(task: &Task) -> Option<Fact> {
     }
     type Reading = (&'static str, &'static str, fn(&Grid) -> usize);
     let readings: [Reading; 7] = [
-        ("g.is_symmetric_h()", "whether its input is its own left-right mirror", |g| {
-            (*g == g.transform(Dihedral::FlipH)) as usize
-        }),
-        ("g.is_symmetric_v()", "whether its input is its own top-bottom mirror", |g| {
-            (*g == g.transform(Dihedral::FlipV)) as usize
-        }),
+        ("g.is_symmetric_h()", "whether its input is its own left-right mirror", |g| ops::is_symmetric_h(g) as usize),
+        ("g.is_symmetric_v()", "whether its input is its own top-bottom mirror", |g| ops::is_symmetric_v(g) as usize),
         ("g.palette().len()", "its input's number of colours", |g| ops::palette(g).len()),
-        ("g.colors().len()", "its input's number of colours other than the background", |g| {
-            ops::palette(g).into_iter().filter(|&c| c != ops::background(g) as i64).count()
-        }),
+        ("g.colors().len()", "its input's number of colours other than the background", |g| ops::colors(g).len()),
         ("g.objects().len()", "its input's number of objects", |g| {
             objects::objects(g, objects::ObjectOptions::defaults(g)).len()
         }),
