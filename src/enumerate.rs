@@ -169,6 +169,8 @@ pub enum Rank {
     Area,
     /// Number of colours in it.
     Colours,
+    /// Cells not of its most common colour (the marks on a multicolour object).
+    Minority,
     Top,
     Left,
     /// How many objects share its colour.
@@ -179,12 +181,13 @@ pub enum Rank {
 
 impl Rank {
     /// The (rank, highest?) pairs tried.
-    const ALL: [(Rank, bool); 12] = [
+    const ALL: [(Rank, bool); 13] = [
         (Rank::Size, true),
         (Rank::Size, false),
         (Rank::Area, true),
         (Rank::Area, false),
         (Rank::Colours, true),
+        (Rank::Minority, true),
         (Rank::Top, true),
         (Rank::Top, false),
         (Rank::Left, true),
@@ -226,6 +229,7 @@ impl Pick {
             Rank::Size => o.size(),
             Rank::Area => o.height() * o.width(),
             Rank::Colours => o.colours().len() as i64,
+            Rank::Minority => o.size() - o.count(o.colour()),
             Rank::Top => o.top(),
             Rank::Left => o.left(),
             Rank::SameColour => all.iter().filter(|p| p.colour() == o.colour()).count() as i64,
@@ -253,6 +257,7 @@ impl Pick {
             Rank::Size => "o.size()",
             Rank::Area => "o.height() * o.width()",
             Rank::Colours => "o.colors().len()",
+            Rank::Minority => "o.size() - o.count(o.color())",
             Rank::Top => "o.top()",
             Rank::Left => "o.left()",
             Rank::SameColour => "all.filter(|p| p.color() == o.color()).len()",
@@ -331,6 +336,29 @@ pub enum Op {
     Fractal(FractalBlocks),
     /// The grid and its rotations arranged clockwise in a 2x2 block.
     Pinwheel,
+    /// Nearest same-colour cells in a row ("h"), column ("v") or both joined by lines of
+    /// a colour (-1: theirs). Serves "same shape: cells added" (benchmarks/FAILURES.md).
+    Connect(&'static str, i64),
+    /// Rays from every non-background cell up to the next one. Serves "same shape: cells
+    /// added".
+    Rays(&'static str),
+    /// Each cell becomes an n x n block, n the number of colours other than the
+    /// background. Serves "larger: built from the input".
+    ScaleByColours,
+    /// The colours other than the background, most cells first (ties: ascending), as a
+    /// column (or a row), without the first when `drop_first`. Serves "smaller: a tiny
+    /// answer".
+    ColourList {
+        column: bool,
+        drop_first: bool,
+    },
+    /// Objects ranked by size, largest first (equal sizes share a rank), each painted the
+    /// colour `table[rank]` learned from the training pairs. Serves "same shape: cells
+    /// recoloured".
+    RecolorBySize {
+        diagonal: bool,
+        table: Vec<u8>,
+    },
     /// Every cell not of the most common colour becomes `t`.
     ReplaceNotMostCommon(i64),
     /// One object picked by a ranking, cropped or on its own.
@@ -475,6 +503,28 @@ impl Op {
                 ops::vcat(&top, &ops::hcat(&ops::rotate(g, 3), &ops::rotate(g, 2)).ok()?).ok()
             }
             ReplaceNotMostCommon(t) => ops::replace_not(g, ops::most_common(g), t).ok(),
+            Connect(dirs, c) => ops::connect(g, dirs, c).ok(),
+            RecolorBySize { diagonal, ref table } => {
+                let mut out = g.clone();
+                for (o, rank) in size_ranks(g, diagonal) {
+                    out = objects::paint(&out, &o, Some(*table.get(rank)?));
+                }
+                Some(out)
+            }
+            Rays(dirs) => ops::rays(g, dirs).ok(),
+            ScaleByColours => {
+                let n = ops::colors(g).len() as i64;
+                ops::scale_up(g, n, n).ok()
+            }
+            ColourList { column, drop_first } => {
+                let mut cs = ops::colors(g);
+                cs.sort_by_key(|&c| std::cmp::Reverse(ops::count(g, c)));
+                if drop_first && !cs.is_empty() {
+                    cs.remove(0);
+                }
+                let rows: Vec<Vec<i64>> = if column { cs.iter().map(|&c| vec![c]).collect() } else { vec![cs] };
+                ops::from_rows(&rows).ok()
+            }
             FullestCell | EmptiestCell => {
                 let cells = ops::split_by_lines(g);
                 let pick = if *self == FullestCell {
@@ -576,6 +626,23 @@ impl Op {
             }
             Pinwheel => "g.hcat(g.rotate(1)).vcat(g.rotate(3).hcat(g.rotate(2)))".into(),
             ReplaceNotMostCommon(t) => format!("g.replace_not(g.most_common(), {t})"),
+            Connect(dirs, c) => format!("g.connect(\"{dirs}\", {c})"),
+            RecolorBySize { diagonal, ref table } => {
+                let t: Vec<String> = table.iter().map(u8::to_string).collect();
+                format!(
+                    "{{ let objs = g.objects(#{{diagonal: {diagonal}, multicolor: false}}); let sizes = objs.map(|o| o.size()); \
+                     sizes.sort(); sizes.dedup(); sizes.reverse(); let t = [{}]; let out = g; \
+                     for o in objs {{ out = out.paint(o, t[sizes.index_of(o.size())]); }} out }}",
+                    t.join(", ")
+                )
+            }
+            Rays(dirs) => format!("g.rays(\"{dirs}\")"),
+            ScaleByColours => "g.scale_up(g.colors().len())".into(),
+            ColourList { column, drop_first } => {
+                let drop = if drop_first { " cs.remove(0);" } else { "" };
+                let rows = if column { "cs.map(|c| [c])" } else { "[cs]" };
+                format!("{{ let cs = g.colors(); cs.sort(|a, b| g.count(b) - g.count(a));{drop} grid_from({rows}) }}")
+            }
             Rewrite(ref rule) => {
                 let features = rules::Feature::list_name(&rule.features);
                 match &rule.action {
@@ -727,6 +794,33 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     if let Some(t) = learned_recolor(task) {
         ops.push(RecolorTable(t));
     }
+    let same_shape = task.train.iter().all(|e| e.input.shape() == e.output.shape());
+    for diagonal in [false, true] {
+        if let Some(table) = size_colours(task, diagonal) {
+            ops.push(RecolorBySize { diagonal, table });
+        }
+    }
+    if same_shape {
+        for dirs in ["h", "v", "hv"] {
+            ops.push(Connect(dirs, -1));
+            cout.iter().for_each(|&c| ops.push(Connect(dirs, c)));
+        }
+        for dirs in ["h", "v", "orthogonal", "diagonal", "all"] {
+            ops.push(Rays(dirs));
+        }
+    }
+    if task.train.iter().all(|e| e.output.cells().len() > e.input.cells().len()) {
+        ops.push(ScaleByColours);
+    }
+    // Lists of colours, where some output lists more than one (a 1x1 answer is a single
+    // colour, which other transforms name; as a list it starts spurious compositions).
+    let lists = task.train.iter().any(|e| e.output.cells().len() > 1);
+    for column in [true, false] {
+        if lists && task.train.iter().all(|e| if column { e.output.cols() == 1 } else { e.output.rows() == 1 }) {
+            ops.push(ColourList { column, drop_first: false });
+            ops.push(ColourList { column, drop_first: true });
+        }
+    }
     // Size ratios seen in the task, plus small defaults.
     let mut factors: Vec<(i64, i64)> = vec![(2, 2), (3, 3)];
     let mut shrink: Vec<(i64, i64)> = vec![(2, 2), (3, 3)];
@@ -758,6 +852,78 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     ops.sort_by_key(|o| format!("{o:?}"));
     ops.dedup();
     ops
+}
+
+/// The single-colour objects of `g` with their rank by size: 0 for the largest, equal
+/// sizes sharing a rank.
+fn size_ranks(g: &Grid, diagonal: bool) -> Vec<(objects::Obj, usize)> {
+    let opt = ObjectOptions { diagonal, multicolour: false, background: Some(ops::background(g)) };
+    let objs = objects::objects(g, opt);
+    let mut sizes: Vec<i64> = objs.iter().map(objects::Obj::size).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    sizes.dedup();
+    objs.into_iter()
+        .map(|o| {
+            let rank = sizes.iter().position(|&s| s == o.size()).expect("its own size");
+            (o, rank)
+        })
+        .collect()
+}
+
+/// The colour of each size rank (see [`size_ranks`]) that turns `pairs`' inputs into
+/// their outputs, every object in one colour and every other cell unchanged.
+fn size_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>, diagonal: bool) -> Option<Vec<Option<u8>>> {
+    let mut table: Vec<Option<u8>> = Vec::new();
+    for e in pairs {
+        if e.input.shape() != e.output.shape() {
+            return None;
+        }
+        let mut covered = vec![false; e.input.cells().len()];
+        for (o, rank) in size_ranks(&e.input, diagonal) {
+            let mut colour = None;
+            for &(r, c, _) in o.cells() {
+                let (r, c) = (r as usize, c as usize);
+                covered[r * e.input.cols() + c] = true;
+                let v = e.output.get(r, c);
+                if *colour.get_or_insert(v) != v {
+                    return None;
+                }
+            }
+            if table.len() <= rank {
+                table.resize(rank + 1, None);
+            }
+            match (table[rank], colour) {
+                (None, c) => table[rank] = c,
+                (Some(t), Some(c)) if t != c => return None,
+                _ => {}
+            }
+        }
+        let unchanged = e.input.cells().iter().zip(e.output.cells()).zip(&covered).all(|((a, b), &cov)| cov || a == b);
+        if !unchanged {
+            return None;
+        }
+    }
+    Some(table)
+}
+
+/// A size-rank colour table for the task, when one turns every training input into its
+/// output, changes some object's colour, and holds out: learned from every pair but one,
+/// it knows every rank of that one and turns its input into its output.
+fn size_colours(task: &Task, diagonal: bool) -> Option<Vec<u8>> {
+    let table = size_table(task.train.iter(), diagonal)?;
+    let table: Vec<u8> = table.into_iter().collect::<Option<_>>()?;
+    let changes = task.train.iter().any(|e| e.input != e.output);
+    if !changes || table.len() < 2 || task.train.len() < 2 {
+        return None;
+    }
+    let holds_out = (0..task.train.len()).all(|i| {
+        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
+        let Some(partial) = size_table(rest, diagonal) else { return false };
+        let Some(partial) = partial.into_iter().collect::<Option<Vec<u8>>>() else { return false };
+        let op = Op::RecolorBySize { diagonal, table: partial };
+        op.apply(&task.train[i].input).as_ref() == Some(&task.train[i].output)
+    });
+    holds_out.then_some(table)
 }
 
 /// The cell-wise colour map that turns every training input into its output, when the
@@ -952,7 +1118,11 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                 .collect();
             found.candidates += (chunk.len() * ops.len() * task.train.len()) as u64;
             for (steps, outs, fp) in children {
-                if !seen.insert(fp) {
+                let new = seen.insert(fp);
+                // Programs that fit alike may still differ on the test inputs (objects
+                // cut another way, a rank the training pairs never showed), so every
+                // fit is kept while there is room; other repeats are dropped.
+                if !new && outs != targets {
                     continue;
                 }
                 if outs == targets {

@@ -62,6 +62,10 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "Combine",
         "Swap",
         "ScaleDown",
+        "Connect",
+        "Rays",
+        "ScaleByColours",
+        "ColourList",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -107,6 +111,33 @@ fn the_facts_calls_solve_what_compositions_miss() {
         ("7b7f7511", "if g.cols() > g.rows()"),
         ("d631b094", "grid(1, g.rows() * g.cols() - g.count(0)"),
         ("27a28665", "g.objects().len()"),
+    ] {
+        let full = task::load_one(&training_dir(), id).unwrap();
+        let r = arcsynth::search::solve_with_enumerator(&sandbox, &full.without_test_outputs(), budget);
+        assert!(r.solved_train, "{id} not solved");
+        assert!(r.programs.iter().any(|p| p.program.contains(call)), "{id}: {:?}", r.programs);
+        for (a, t) in r.attempts.iter().zip(&full.test) {
+            assert_eq!(&a.attempt_1, t.output.as_ref().unwrap(), "{id}: wrong test answer");
+        }
+    }
+}
+
+/// The transforms added from the failure analysis (benchmarks/FAILURES.md), each on a
+/// task of the group it serves: found at depth 1, right on every test input.
+#[test]
+fn transforms_from_the_failure_analysis_solve_their_tasks() {
+    let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { max_depth: 1, time: Duration::from_secs(5), ..Budget::default() };
+    for (id, call) in [
+        ("22eb0ac0", "g.connect(\"h\", -1)"),
+        ("40853293", "g.connect(\"hv\", -1)"),
+        ("623ea044", "g.rays(\"diagonal\")"),
+        ("b91ae062", "g.scale_up(g.colors().len())"),
+        ("f8ff0b80", "cs.map(|c| [c])"),
+        ("8efcae92", "o.size() - o.count(o.color())"),
+        ("08ed6ac7", "sizes.index_of(o.size())"),
+        // Objects cut 4-connected fit its pairs too, but split a test shape in two.
+        ("b230c067", "g.objects(#{diagonal: true, multicolor: false}); let sizes"),
     ] {
         let full = task::load_one(&training_dir(), id).unwrap();
         let r = arcsynth::search::solve_with_enumerator(&sandbox, &full.without_test_outputs(), budget);

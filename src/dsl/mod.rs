@@ -96,7 +96,19 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ),
     (
         "Painting",
-        &["fill_rect", "flood_fill", "fill_enclosed", "line", "ray", "ray_until", "paste", "overlay", "gravity"],
+        &[
+            "fill_rect",
+            "flood_fill",
+            "fill_enclosed",
+            "line",
+            "ray",
+            "ray_until",
+            "rays",
+            "connect",
+            "paste",
+            "overlay",
+            "gravity",
+        ],
     ),
     ("Masks (0/1 grids)", &["mask", "and", "or", "xor", "invert", "select"]),
     (

@@ -434,6 +434,11 @@ pub mod dsl_api {
     pub fn obj_color(o: &mut Obj) -> INT {
         o.colour()
     }
+    /// Number of the object's cells of colour `c`.
+    #[rhai_fn(name = "count", pure)]
+    pub fn obj_count(o: &mut Obj, c: INT) -> INT {
+        o.count(c)
+    }
     /// Colours in the object, ascending.
     #[rhai_fn(name = "colors", pure)]
     pub fn obj_colors(o: &mut Obj) -> Array {
@@ -551,6 +556,16 @@ pub mod dsl_api {
     pub fn ray_until(g: &mut Grid, r: INT, c: INT, dr: INT, dc: INT, v: INT) -> Res<Grid> {
         let bg = ops::background(g);
         Ok(ops::ray(g, r, c, dr, dc, v, Some(bg))?)
+    }
+    /// Join each two nearest cells of one colour in a row ("h"), column ("v") or both ("hv"): the background between them becomes `v` (-1: their colour).
+    #[rhai_fn(pure, return_raw)]
+    pub fn connect(g: &mut Grid, dirs: &str, v: INT) -> Res<Grid> {
+        Ok(ops::connect(g, dirs, v)?)
+    }
+    /// Every non-background cell paints its colour over the background towards `dirs` ("h", "v", "orthogonal", "diagonal" or "all") up to the first non-background cell or the edge.
+    #[rhai_fn(pure, return_raw)]
+    pub fn rays(g: &mut Grid, dirs: &str) -> Res<Grid> {
+        Ok(ops::rays(g, dirs)?)
     }
     /// Copy `sub` onto the grid with its top-left at (r, c) (clipped).
     #[rhai_fn(pure)]

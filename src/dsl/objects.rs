@@ -144,6 +144,11 @@ impl Obj {
         (0..10).max_by_key(|&c| (h[c], std::cmp::Reverse(c))).unwrap() as i64
     }
 
+    /// Number of cells of colour `c`.
+    pub fn count(&self, c: i64) -> i64 {
+        self.cells.iter().filter(|cell| i64::from(cell.2) == c).count() as i64
+    }
+
     pub fn colours(&self) -> Vec<i64> {
         let mut h = [false; 10];
         self.cells.iter().for_each(|c| h[c.2 as usize] = true);

@@ -570,6 +570,89 @@ pub fn ray(g: &Grid, r: i64, c: i64, dr: i64, dc: i64, v: i64, stop: Option<u8>)
     Ok(out)
 }
 
+/// The steps a direction word names: "h" (left and right), "v" (up and down),
+/// "orthogonal" (both), "diagonal" or "all" (the eight neighbours).
+fn directions(dirs: &str) -> R<&'static [(i64, i64)]> {
+    Ok(match dirs {
+        "h" => &[(0, -1), (0, 1)],
+        "v" => &[(-1, 0), (1, 0)],
+        "orthogonal" => neighbours(false),
+        "diagonal" => &[(-1, -1), (-1, 1), (1, -1), (1, 1)],
+        "all" => neighbours(true),
+        _ => fail!("rays: directions must be \"h\", \"v\", \"orthogonal\", \"diagonal\" or \"all\", not {dirs:?}"),
+    })
+}
+
+/// Joins each two nearest cells of one colour in a row ("h"), a column ("v") or both
+/// ("hv"): the background cells between them become `v` (-1: their colour). Cells of
+/// other colours between them are left as they are.
+pub fn connect(g: &Grid, dirs: &str, v: i64) -> R<Grid> {
+    // Whether a scan goes along the rows (true) or down the columns (false).
+    let scans: &[bool] = match dirs {
+        "h" => &[true],
+        "v" => &[false],
+        "hv" => &[true, false],
+        _ => fail!("connect: directions must be \"h\", \"v\" or \"hv\", not {dirs:?}"),
+    };
+    let fixed = if v == -1 { None } else { Some(colour(v)?) };
+    let bg = background(g);
+    let mut out = g.clone();
+    let (rows, cols) = (g.rows(), g.cols());
+    for &along_rows in scans {
+        let (lines, len) = if along_rows { (rows, cols) } else { (cols, rows) };
+        let at = |line: usize, k: usize| if along_rows { (line, k) } else { (k, line) };
+        for line in 0..lines {
+            let mut last = [None::<usize>; COLOURS];
+            for k in 0..len {
+                let (r, c) = at(line, k);
+                let cur = g.get(r, c);
+                if cur == bg {
+                    continue;
+                }
+                if let Some(from) = last[cur as usize] {
+                    for m in from + 1..k {
+                        let (i, j) = at(line, m);
+                        if g.get(i, j) == bg {
+                            out.set(i, j, fixed.unwrap_or(cur));
+                        }
+                    }
+                }
+                last[cur as usize] = Some(k);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every non-background cell paints its colour over the background in each direction
+/// of `dirs` ("h", "v", "orthogonal", "diagonal" or "all"), up to the first cell
+/// that was not background in `g` or the edge; where rays cross, the later cell in
+/// reading order wins.
+pub fn rays(g: &Grid, dirs: &str) -> R<Grid> {
+    let steps = directions(dirs)?;
+    let bg = background(g);
+    let mut out = g.clone();
+    let (rows, cols) = (g.rows() as i64, g.cols() as i64);
+    for r in 0..rows {
+        in_time()?;
+        for c in 0..cols {
+            let v = g.get(r as usize, c as usize);
+            if v == bg {
+                continue;
+            }
+            for &(dr, dc) in steps {
+                let (mut i, mut j) = (r + dr, c + dc);
+                while i >= 0 && j >= 0 && i < rows && j < cols && g.get(i as usize, j as usize) == bg {
+                    out.set(i as usize, j as usize, v);
+                    i += dr;
+                    j += dc;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Copies `sub` onto `g` with its top-left at (r, c) (clipped); cells of colour
 /// `transparent` (if any) are skipped.
 pub fn paste(g: &Grid, sub: &Grid, r: i64, c: i64, transparent: Option<u8>) -> Grid {
