@@ -388,3 +388,113 @@ const RHAI_ALLOWED: &[&str] = &[
     "zip",
     "|",
 ];
+
+/// Rhai expressions of each parameter type the DSL's primitives take: ordinary values and
+/// the extremes (empty and 120x120 grids, the ends of i64, unknown words, odd maps).
+fn argument_pool(ty: &str) -> &'static [&'static str] {
+    match ty.trim_start_matches("&mut ") {
+        "Grid" => &[
+            "g",
+            "grid(1, 1, 0)",
+            "grid(30, 30, 5)",
+            "grid_fn(30, 30, |r, c| (r * 7 + c * 3) % 10)",
+            "grid(120, 120, 0)",
+            "grid_fn(120, 120, |r, c| (r / 3 + c / 5) % 10)",
+        ],
+        "i64" => &["0", "1", "-1", "2", "9", "10", "30", "1000", "9223372036854775807", "-9223372036854775808"],
+        "&str" => {
+            &["\"\"", "\"h\"", "\"hv\"", "\"diagonal\"", "\"all\"", "\"up\"", "\"n,ray_e,col,row_mod3\"", "\"zz,,z\""]
+        }
+        "Array" => &["[]", "[[1, 0], [0, 1]]", "[1, 2, 3]", "[\"x\"]", "[[]]", "[\"0\", \"1,2\"]"],
+        "Map" => &[
+            "#{}",
+            "#{\"1\": 5}",
+            "#{\"1\": 99}",
+            "#{diagonal: true, multicolor: true, background: -1}",
+            "#{background: 12, diagonal: 3}",
+            "#{\"x\": \"y\"}",
+        ],
+        "Obj" => &["g.as_object()", "g.color_object(7)", "grid(30, 30, 5).as_object()", "g.objects()[0]"],
+        "FnPtr" => &["|r, c| r + c", "|x| x", "|a| 99", "|a, b| -1", "|x| x.size()"],
+        other => panic!("no argument pool for parameter type {other}"),
+    }
+}
+
+/// The probe of #24 for every primitive: each signature the engine registers is called
+/// with many combinations of ordinary and extreme arguments (about 7,000 calls). Every
+/// call must end as a value or an error the sandbox names, never a panic, within the
+/// deadline plus slack, and the process stays under 1 GB.
+#[test]
+fn every_primitive_survives_extreme_arguments() {
+    let mut engine = rhai::Engine::new_raw();
+    arcsynth::dsl::register(&mut engine);
+    let meta: serde_json::Value = serde_json::from_str(&engine.gen_fn_metadata_to_json(false).unwrap()).unwrap();
+    let mut calls = Vec::new();
+    for f in meta["functions"].as_array().unwrap() {
+        if f["docComments"].as_array().is_none_or(|d| d.is_empty()) {
+            continue; // operators and conversions, not primitives
+        }
+        let name = f["name"].as_str().unwrap();
+        let types: Vec<&str> = f["params"].as_array().unwrap().iter().map(|p| p["type"].as_str().unwrap()).collect();
+        let pools: Vec<&[&str]> = types.iter().map(|t| argument_pool(t)).collect();
+        let method = types.first().is_some_and(|t| t.starts_with("&mut "));
+        // Every combination where there are few; else a spread of them (each parameter
+        // stepping through its pool at a different rate) and the all-extreme ones.
+        let all: usize = pools.iter().map(|p| p.len()).product();
+        let picks: Vec<Vec<usize>> = if all <= 120 {
+            (0..all)
+                .map(|mut k| {
+                    pools
+                        .iter()
+                        .map(|p| {
+                            let i = k % p.len();
+                            k /= p.len();
+                            i
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            (0..120)
+                .map(|k: usize| {
+                    pools.iter().enumerate().map(|(i, p)| (k * (2 * i + 1) + k / 7 * i) % p.len()).collect()
+                })
+                .chain(
+                    (0..pools.iter().map(|p| p.len()).max().unwrap())
+                        .map(|k| pools.iter().map(|p| k % p.len()).collect()),
+                )
+                .collect()
+        };
+        for pick in picks {
+            let args: Vec<&str> = pick.iter().zip(&pools).map(|(&i, p)| p[i]).collect();
+            let call = if method {
+                format!("({}).{name}({})", args[0], args[1..].join(", "))
+            } else {
+                format!("{name}({})", args.join(", "))
+            };
+            calls.push(format!("fn solve(g) {{ let r = {call}; g }}"));
+        }
+    }
+    assert!(calls.len() >= 5000, "{} calls", calls.len());
+    let sandbox = Sandbox::new(Limits { timeout: Duration::from_millis(250), ..Limits::default() });
+    // One thread: rayon's pool is shared with tests that time the evaluator.
+    let failures: Vec<String> = calls
+        .iter()
+        .filter_map(|src| {
+            let start = Instant::now();
+            let r = sandbox.run_source(src, &input());
+            let took = start.elapsed();
+            let bad = match &r {
+                Err(e) if e.message.contains("panicked") => Some(format!("panicked: {}", e.message)),
+                Err(e) if e.category == Category::ParseError => Some(format!("does not parse: {}", e.message)),
+                _ if took > Duration::from_secs(3) => Some(format!("took {took:?}")),
+                _ => None,
+            };
+            bad.map(|why| format!("{src}: {why}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{} of {} calls:\n{}", failures.len(), calls.len(), failures.join("\n"));
+    if let Some(mib) = peak_rss_mib() {
+        assert!(mib < 1024, "peak RSS {mib} MiB");
+    }
+}
