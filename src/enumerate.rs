@@ -317,8 +317,9 @@ pub enum Op {
     Trim0,
     /// Only the largest object, on the background.
     KeepLargest,
-    /// Single-cell objects (noise) erased.
-    RemoveSingles,
+    /// Single-cell objects (noise) erased; with `true`, cells touching no other
+    /// non-background cell, diagonals included (serves "same shape: cells deleted").
+    RemoveSingles(bool),
     RecolorLargest(i64),
     RecolorSmallest(i64),
     /// A colour-to-colour table learned from same-shape training pairs (`table[c]` is the
@@ -359,6 +360,12 @@ pub enum Op {
         diagonal: bool,
         table: Vec<u8>,
     },
+    /// A shape's inside (cells whose four neighbours share their colour) in a colour (-1:
+    /// the background). Serves "same shape: cells deleted" and "cells recoloured".
+    Hollow(i64),
+    /// Objects slide toward the cells of a colour until they touch them. Serves "same
+    /// shape: cells moved".
+    Attract(i64),
     /// Every cell not of the most common colour becomes `t`.
     ReplaceNotMostCommon(i64),
     /// One object picked by a ranking, cropped or on its own.
@@ -447,8 +454,12 @@ impl Op {
                 let bg = ops::background(g);
                 Some(objects::paint(&Grid::filled(g.rows(), g.cols(), bg).ok()?, &largest_object(g)?, None))
             }
-            RemoveSingles => {
-                let opt = ObjectOptions::defaults(g);
+            RemoveSingles(isolated) => {
+                let opt = if isolated {
+                    ObjectOptions { diagonal: true, multicolour: true, background: Some(ops::background(g)) }
+                } else {
+                    ObjectOptions::defaults(g)
+                };
                 let bg = ops::background(g);
                 let mut out = g.clone();
                 for o in objects::objects(g, opt).iter().filter(|o| o.size() == 1) {
@@ -504,6 +515,8 @@ impl Op {
             }
             ReplaceNotMostCommon(t) => ops::replace_not(g, ops::most_common(g), t).ok(),
             Connect(dirs, c) => ops::connect(g, dirs, c).ok(),
+            Hollow(c) => Some(ops::hollow(g, if c == -1 { None } else { Some(ops::colour(c).ok()?) })),
+            Attract(c) => objects::attract(g, c).ok(),
             RecolorBySize { diagonal, ref table } => {
                 let mut out = g.clone();
                 for (o, rank) in size_ranks(g, diagonal) {
@@ -588,8 +601,9 @@ impl Op {
             EmptiestCell => "g.split_by_lines().min_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
             Trim0 => "g.trim(0)".into(),
             KeepLargest => "grid(g.rows(), g.cols(), g.background()).paint(g.objects().largest())".into(),
-            RemoveSingles => {
-                "{ let out = g; for o in g.objects() { if o.size() == 1 { out = out.erase(o); } } out }".into()
+            RemoveSingles(isolated) => {
+                let objs = if isolated { "g.objects(#{diagonal: true, multicolor: true})" } else { "g.objects()" };
+                format!("{{ let out = g; for o in {objs} {{ if o.size() == 1 {{ out = out.erase(o); }} }} out }}")
             }
             RecolorLargest(c) => format!("g.paint(g.objects().largest(), {c})"),
             RecolorSmallest(c) => format!("g.paint(g.objects().smallest(), {c})"),
@@ -627,6 +641,8 @@ impl Op {
             Pinwheel => "g.hcat(g.rotate(1)).vcat(g.rotate(3).hcat(g.rotate(2)))".into(),
             ReplaceNotMostCommon(t) => format!("g.replace_not(g.most_common(), {t})"),
             Connect(dirs, c) => format!("g.connect(\"{dirs}\", {c})"),
+            Hollow(c) => format!("g.hollow({c})"),
+            Attract(c) => format!("g.attract({c})"),
             RecolorBySize { diagonal, ref table } => {
                 let t: Vec<String> = table.iter().map(u8::to_string).collect();
                 format!(
@@ -699,7 +715,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         EmptiestCell,
         Trim0,
         KeepLargest,
-        RemoveSingles,
+        RemoveSingles(false),
+        RemoveSingles(true),
         Shift(1, 0),
         Shift(-1, 0),
         Shift(0, 1),
@@ -807,6 +824,12 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         }
         for dirs in ["h", "v", "orthogonal", "diagonal", "all"] {
             ops.push(Rays(dirs));
+        }
+        ops.push(Hollow(-1));
+        cout.iter().for_each(|&c| ops.push(Hollow(c)));
+        // Cells only move: toward a colour that stays where it is.
+        if task.train.iter().all(|e| e.input.histogram() == e.output.histogram()) {
+            cin.iter().for_each(|&c| ops.push(Attract(c)));
         }
     }
     if task.train.iter().all(|e| e.output.cells().len() > e.input.cells().len()) {

@@ -66,6 +66,9 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "Rays",
         "ScaleByColours",
         "ColourList",
+        "Hollow",
+        "Attract",
+        "RecolorBySize",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -136,6 +139,9 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("f8ff0b80", "cs.map(|c| [c])"),
         ("8efcae92", "o.size() - o.count(o.color())"),
         ("08ed6ac7", "sizes.index_of(o.size())"),
+        ("4347f46a", "g.hollow(-1)"),
+        ("42a50994", "g.objects(#{diagonal: true, multicolor: true})"),
+        ("05f2a901", "g.attract(8)"),
         // Objects cut 4-connected fit its pairs too, but split a test shape in two.
         ("b230c067", "g.objects(#{diagonal: true, multicolor: false}); let sizes"),
     ] {

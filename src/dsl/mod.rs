@@ -105,6 +105,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "ray_until",
             "rays",
             "connect",
+            "hollow",
+            "attract",
             "paste",
             "overlay",
             "gravity",

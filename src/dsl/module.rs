@@ -567,6 +567,17 @@ pub mod dsl_api {
     pub fn rays(g: &mut Grid, dirs: &str) -> Res<Grid> {
         Ok(ops::rays(g, dirs)?)
     }
+    /// Cells whose four neighbours all have their colour (a shape's inside) become `v` (-1: the background).
+    #[rhai_fn(pure, return_raw)]
+    pub fn hollow(g: &mut Grid, v: INT) -> Res<Grid> {
+        let v = if v == -1 { None } else { Some(ops::colour(v)?) };
+        Ok(ops::hollow(g, v))
+    }
+    /// Each object (8-connected, any colours) without colour `c` slides straight toward the cells of colour `c`, the shortest way, and stops next to them.
+    #[rhai_fn(pure, return_raw)]
+    pub fn attract(g: &mut Grid, c: INT) -> Res<Grid> {
+        Ok(objects::attract(g, c)?)
+    }
     /// Copy `sub` onto the grid with its top-left at (r, c) (clipped).
     #[rhai_fn(pure)]
     pub fn paste(g: &mut Grid, sub: Grid, r: INT, c: INT) -> Grid {

@@ -215,6 +215,46 @@ pub fn paint(g: &Grid, o: &Obj, v: Option<u8>) -> Grid {
     out
 }
 
+/// Each object (8-connected, of any colours) without a cell of colour `c` slides
+/// straight toward the cells of colour `c` (the shortest of the four ways that meets
+/// them) and stops next to them; an object no way meets stays where it is.
+pub fn attract(g: &Grid, c: i64) -> R<Grid> {
+    let c = colour(c)?;
+    let bg = ops::background(g);
+    if c == bg || !g.cells().contains(&c) {
+        return Err(DslError(format!("attract: no cells of colour {c} to move toward")));
+    }
+    let mut out = Grid::from_fn(g.rows(), g.cols(), |r, col| if g.get(r, col) == c { c } else { bg });
+    let opt = ObjectOptions { diagonal: true, multicolour: true, background: Some(bg) };
+    for o in objects(g, opt) {
+        if o.count(i64::from(c)) > 0 {
+            continue;
+        }
+        // Steps the object can take each way before its next step would meet colour `c`.
+        let mut best: Option<(i64, i64, i64)> = None;
+        for (dr, dc) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+            let mut s = 0;
+            let meets = loop {
+                let next: Vec<Option<u8>> =
+                    o.cells().iter().map(|&(r, col, _)| g.at(r + dr * (s + 1), col + dc * (s + 1))).collect();
+                if next.contains(&None) {
+                    break false;
+                }
+                if next.contains(&Some(c)) {
+                    break true;
+                }
+                s += 1;
+            };
+            if meets && best.is_none_or(|b| s < b.0) {
+                best = Some((s, dr, dc));
+            }
+        }
+        let (s, dr, dc) = best.unwrap_or((0, 0, 0));
+        out = paint(&out, &o.shifted(dr * s, dc * s), None);
+    }
+    Ok(out)
+}
+
 /// The part of `g` under an object's bounding box.
 pub fn crop_to(g: &Grid, o: &Obj) -> R<Grid> {
     o.need("crop_to")?;

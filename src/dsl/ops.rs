@@ -624,6 +624,23 @@ pub fn connect(g: &Grid, dirs: &str, v: i64) -> R<Grid> {
     Ok(out)
 }
 
+/// Cells whose four neighbours all have their colour (the inside of a shape, not its
+/// edge) become `v` (`None`: the background); the background's own cells stay.
+pub fn hollow(g: &Grid, v: Option<u8>) -> Grid {
+    let bg = background(g);
+    let v = v.unwrap_or(bg);
+    Grid::from_fn(g.rows(), g.cols(), |r, c| {
+        let own = g.get(r, c);
+        let (r, c) = (r as i64, c as i64);
+        let inside = own != bg && neighbours(false).iter().all(|&(dr, dc)| g.at(r + dr, c + dc) == Some(own));
+        if inside {
+            v
+        } else {
+            own
+        }
+    })
+}
+
 /// Every non-background cell paints its colour over the background in each direction
 /// of `dirs` ("h", "v", "orthogonal", "diagonal" or "all"), up to the first cell
 /// that was not background in `g` or the edge; where rays cross, the later cell in
