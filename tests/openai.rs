@@ -18,6 +18,8 @@ enum Reply {
     Status(u16, &'static str),
     /// Wait, then reply successfully.
     Slow(Duration),
+    /// A reply as llama-server writes it (see `llama_server_body`).
+    Continue,
 }
 
 #[derive(Default)]
@@ -41,6 +43,7 @@ fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Log>>) {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut len = 0;
                 let mut auth = None;
+                let mut path = String::new();
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -49,6 +52,9 @@ fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Log>>) {
                     let l = line.trim_end().to_string();
                     if l.is_empty() {
                         break;
+                    }
+                    if path.is_empty() {
+                        path = l.split(' ').nth(1).unwrap_or_default().to_string();
                     }
                     let lower = l.to_ascii_lowercase();
                     if let Some(v) = lower.strip_prefix("content-length:") {
@@ -61,11 +67,20 @@ fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Log>>) {
                 let mut body = vec![0; len];
                 reader.read_exact(&mut body).unwrap();
                 let body: Value = serde_json::from_slice(&body).unwrap();
+                if path == "/tokenize" {
+                    // llama-server's tokenizer; here a token is a word.
+                    let words = body["content"].as_str().unwrap_or_default().split_whitespace().count();
+                    let text = json!({"tokens": vec![0; words]}).to_string();
+                    let resp =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
+                    let _ = stream.write_all(resp.as_bytes());
+                    return;
+                }
                 let n = body["n"].as_u64().unwrap_or(1) as usize;
                 let reply = script.lock().unwrap().next().unwrap_or(Reply::Ok(None));
                 {
                     let mut l = log.lock().unwrap();
-                    l.bodies.push(body);
+                    l.bodies.push(body.clone());
                     l.auth.push(auth);
                 }
                 let (status, text) = match reply {
@@ -75,6 +90,12 @@ fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Log>>) {
                         (200, ok_body(n))
                     }
                     Reply::Ok(choices) => (200, ok_body(choices.unwrap_or(n))),
+                    Reply::Continue => {
+                        let last = body["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+                        let prefill =
+                            if last["role"] == "assistant" { last["content"].as_str().unwrap_or("") } else { "" };
+                        (200, llama_server_body(n, prefill))
+                    }
                 };
                 let resp = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
                 let _ = stream.write_all(resp.as_bytes());
@@ -89,6 +110,19 @@ fn ok_body(choices: usize) -> String {
         .map(|i| json!({"index": i, "message": {"role": "assistant", "content": format!("fn solve(g) {{ g.rotate({i}) }}")}, "finish_reason": if i == 0 { "length" } else { "stop" }}))
         .collect();
     json!({"choices": cs, "usage": {"prompt_tokens": 21, "completion_tokens": 10 * choices + 1}}).to_string()
+}
+
+/// A reply as llama-server writes it: the prefill repeated, usage that counts the first
+/// choice only, the cached part of the prompt, and its own timings.
+fn llama_server_body(n: usize, prefill: &str) -> String {
+    let mut v: Value = serde_json::from_str(&ok_body(n)).unwrap();
+    for c in v["choices"].as_array_mut().unwrap() {
+        let text = format!("{prefill}{}", c["message"]["content"].as_str().unwrap());
+        c["message"]["content"] = json!(text);
+    }
+    v["usage"] = json!({"prompt_tokens": 21, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 16}});
+    v["timings"] = json!({"prompt_n": 5, "prompt_ms": 250.0, "cache_n": 16, "predicted_n": 7});
+    v.to_string()
 }
 
 fn backend(endpoint: &str, timeout_ms: u64) -> OpenAi {
@@ -128,6 +162,7 @@ fn n_choices_in_one_request_with_exact_token_accounting_and_the_right_body() {
     assert_eq!(sent(&b), 1);
     assert_eq!(g.completion_tokens(), 31);
     assert_eq!(g.prompt_tokens, 21);
+    assert_eq!((g.cached_prompt_tokens, g.prompt_time), (0, Duration::ZERO));
     assert_eq!(g.completions[0].finish, Finish::Length);
     assert_eq!(g.completions[1].text, "fn solve(g) { g.rotate(1) }");
     let log = log.lock().unwrap();
@@ -158,6 +193,47 @@ fn servers_that_ignore_n_get_concurrent_single_requests() {
     let g = b.generate(&request(2)).unwrap();
     assert_eq!(g.completions.len(), 2);
     assert_eq!(log.lock().unwrap().bodies.last().unwrap()["n"], 1);
+}
+
+#[test]
+fn a_prefill_is_in_the_answer_once_whether_the_server_repeats_it_or_not() {
+    let mut req = request(2);
+    req.prefill = "```rhai\n".into();
+    // vLLM: the reply holds only what the model wrote after the prefill.
+    let (url, log) = server(vec![Reply::Ok(None)]);
+    let g = backend(&url, 5000).generate(&req).unwrap();
+    assert_eq!(g.completions[0].text, "```rhai\nfn solve(g) { g.rotate(0) }");
+    assert_eq!(log.lock().unwrap().bodies[0]["continue_final_message"], true);
+    // llama-server (as the real one built by scripts/llama-server does): the prefill again.
+    let (url, _) = server(vec![Reply::Continue]);
+    let g = backend(&url, 5000).generate(&req).unwrap();
+    assert_eq!(g.completions[1].text, "```rhai\nfn solve(g) { g.rotate(1) }");
+}
+
+#[test]
+fn llama_server_usage_is_read_for_the_cache_and_recounted_for_every_choice() {
+    let (url, _) = server(vec![Reply::Continue]);
+    let mut req = request(3);
+    req.prefill = "```rhai\n".into();
+    let g = backend(&url, 5000).generate(&req).unwrap();
+    // The first choice has the reply's count; the others are counted by /tokenize
+    // (5 words each, without the prefill), not an even split of 7.
+    let tokens: Vec<usize> = g.completions.iter().map(|c| c.tokens).collect();
+    assert_eq!(tokens, [7, 5, 5]);
+    assert_eq!((g.prompt_tokens, g.cached_prompt_tokens, g.prompt_time), (21, 16, Duration::from_millis(250)));
+}
+
+#[test]
+fn more_choices_than_the_server_has_slots_are_asked_one_at_a_time() {
+    // llama-server with 8 slots answers n = 10 with this 400.
+    let refusal = "Field 'n': Value must be between 1 <= value <= 8, but got 3";
+    let (url, log) = server(vec![Reply::Status(400, refusal)]);
+    let mut b = backend(&url, 5000);
+    let g = b.generate(&request(3)).unwrap();
+    assert_eq!(g.completions.len(), 3);
+    assert_eq!(sent(&b), 4, "the refused request, then three single ones");
+    let ns: Vec<u64> = log.lock().unwrap().bodies.iter().map(|v| v["n"].as_u64().unwrap()).collect();
+    assert_eq!(ns, [3, 1, 1, 1]);
 }
 
 #[test]

@@ -61,6 +61,8 @@ enum Attempt {
     Done(Value),
     Retry(String),
     Fail(LlmError),
+    /// The server answered with an error status; true for a 4xx.
+    Refused(LlmError, bool),
 }
 
 impl OpenAi {
@@ -121,6 +123,17 @@ impl OpenAi {
         body: Value,
         counter: Arc<std::sync::atomic::AtomicUsize>,
     ) -> Result<Value, LlmError> {
+        Self::send_checked(client, opts, body, counter).await.map_err(|f| f.error)
+    }
+
+    /// [`Self::send`], saying whether the server refused the request as invalid (a 4xx
+    /// other than a prompt too long for the context).
+    async fn send_checked(
+        client: reqwest::Client,
+        opts: OpenAiOptions,
+        body: Value,
+        counter: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Result<Value, Failed> {
         let url = format!("{}/chat/completions", opts.endpoint.trim_end_matches('/'));
         let mut delay = opts.backoff;
         let mut last = String::new();
@@ -150,13 +163,15 @@ impl OpenAi {
                             first_line(&text)
                         )))
                     } else {
-                        Attempt::Fail(LlmError::Backend(format!("{url}: HTTP {status}: {}", first_line(&text))))
+                        let error = LlmError::Backend(format!("{url}: HTTP {status}: {}", first_line(&text)));
+                        Attempt::Refused(error, status.is_client_error())
                     }
                 }
             };
             match outcome {
                 Attempt::Done(v) => return Ok(v),
-                Attempt::Fail(e) => return Err(e),
+                Attempt::Fail(error) => return Err(Failed { error, refused: false }),
+                Attempt::Refused(error, refused) => return Err(Failed { error, refused }),
                 Attempt::Retry(why) => {
                     tracing::debug!("{url}: attempt {attempt} failed ({why}), retrying in {delay:?}");
                     last = why;
@@ -167,8 +182,16 @@ impl OpenAi {
                 }
             }
         }
-        Err(LlmError::Backend(format!("{url}: gave up after {} attempts: {last}", opts.max_attempts)))
+        let error = LlmError::Backend(format!("{url}: gave up after {} attempts: {last}", opts.max_attempts));
+        Err(Failed { error, refused: false })
     }
+}
+
+/// A request that failed for good.
+struct Failed {
+    error: LlmError,
+    /// The server refused it as invalid (HTTP 4xx, not a context overflow).
+    refused: bool,
 }
 
 fn is_context_error(body: &str) -> bool {
@@ -183,11 +206,25 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().chars().take(200).collect()
 }
 
+/// What one reply says of its prompt: tokens, how many of them the server had cached
+/// (`usage.prompt_tokens_details.cached_tokens`: vLLM with prefix caching, llama-server),
+/// and the seconds it spent on the rest (llama-server's `timings.prompt_ms`).
+#[derive(Debug, Default, Clone, Copy)]
+struct PromptUsage {
+    tokens: usize,
+    cached: usize,
+    seconds: f64,
+}
+
 /// Choices of one reply as completions, splitting the reply's completion tokens over them.
-fn completions(v: &Value) -> Result<(Vec<Completion>, usize), LlmError> {
+fn completions(v: &Value) -> Result<(Vec<Completion>, PromptUsage), LlmError> {
     let choices = v["choices"].as_array().ok_or_else(|| LlmError::Backend("the reply has no \"choices\"".into()))?;
     let total = v["usage"]["completion_tokens"].as_u64().unwrap_or(0) as usize;
-    let prompt = v["usage"]["prompt_tokens"].as_u64().unwrap_or(0) as usize;
+    let prompt = PromptUsage {
+        tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0) as usize,
+        cached: v["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap_or(0) as usize,
+        seconds: v["timings"]["prompt_ms"].as_f64().filter(|ms| ms.is_finite() && *ms >= 0.0).unwrap_or(0.0) / 1000.0,
+    };
     let k = choices.len().max(1);
     let out = choices
         .iter()
@@ -206,6 +243,37 @@ fn completions(v: &Value) -> Result<(Vec<Completion>, usize), LlmError> {
     Ok((out, prompt))
 }
 
+impl OpenAi {
+    /// llama-server (the build of `scripts/llama-server`) reports the usage of the first
+    /// of several choices only (`completion_tokens` 12 for three 12-token choices): the
+    /// first gets that count and the others are counted by its `/tokenize` endpoint,
+    /// without the prefill the replies repeat. Where that fails the even split stays.
+    fn recount(&self, choices: &mut [Completion], reply: &Value, prefill: &str) {
+        let first = reply["usage"]["completion_tokens"].as_u64().unwrap_or(0) as usize;
+        let root = self.opts.endpoint.trim_end_matches('/').trim_end_matches("/v1").to_string();
+        let futures: Vec<_> = choices[1..]
+            .iter()
+            .map(|c| {
+                let (client, url) = (self.client.clone(), format!("{root}/tokenize"));
+                let text = c.text.strip_prefix(prefill).unwrap_or(&c.text).to_string();
+                async move {
+                    let v: Value =
+                        client.post(url).json(&json!({ "content": text })).send().await.ok()?.json().await.ok()?;
+                    v["tokens"].as_array().map(Vec::len)
+                }
+            })
+            .collect();
+        let counts: Option<Vec<usize>> = self.runtime.block_on(futures_join(futures)).into_iter().collect();
+        match counts {
+            Some(counts) => {
+                choices[0].tokens = first;
+                choices[1..].iter_mut().zip(counts).for_each(|(c, k)| c.tokens = k);
+            }
+            None => tracing::debug!("{root}/tokenize did not count the choices; their tokens are an even split"),
+        }
+    }
+}
+
 impl Backend for OpenAi {
     fn name(&self) -> &str {
         &self.opts.model
@@ -215,15 +283,36 @@ impl Backend for OpenAi {
         let n = req.n.max(1);
         let start = Instant::now();
         let mut all = Vec::with_capacity(n);
-        let mut prompt_tokens = 0;
+        let mut prompt = PromptUsage::default();
         // Ask for all n in one request unless the server is known not to honour `n`.
         if self.honours_n != Some(false) {
-            let fut =
-                Self::send(self.client.clone(), self.opts.clone(), self.body(req, n, 0), self.requests_sent.clone());
-            let (c, p) = completions(&self.runtime.block_on(fut)?)?;
-            self.honours_n = Some(c.len() >= n || n == 1);
-            prompt_tokens = p;
-            all.extend(c.into_iter().take(n));
+            let fut = Self::send_checked(
+                self.client.clone(),
+                self.opts.clone(),
+                self.body(req, n, 0),
+                self.requests_sent.clone(),
+            );
+            match self.runtime.block_on(fut) {
+                Ok(v) => {
+                    let (mut c, p) = completions(&v)?;
+                    if c.len() > 1 && v.get("timings").is_some() {
+                        self.recount(&mut c, &v, &req.prefill);
+                    }
+                    self.honours_n = Some(c.len() >= n || n == 1);
+                    prompt = p;
+                    all.extend(c.into_iter().take(n));
+                }
+                // llama-server refuses an `n` above its parallel slots ("Value must be
+                // between 1 <= value <= 8"): ask one choice at a time instead.
+                Err(f) if f.refused && n > 1 => {
+                    tracing::warn!(
+                        "the server refused {n} choices in one request, sending {n} requests instead: {}",
+                        f.error
+                    );
+                    self.honours_n = Some(false);
+                }
+                Err(f) => return Err(f.error),
+            }
         }
         // The rest as concurrent single-choice requests, each with its own seed.
         if all.len() < n {
@@ -243,21 +332,31 @@ impl Backend for OpenAi {
             let replies = self.runtime.block_on(async { futures_join(futures).await });
             for r in replies {
                 let (c, p) = completions(&r?)?;
-                prompt_tokens = prompt_tokens.max(p);
+                // One prompt, sent again: the most any reply counted; what was computed
+                // anew, summed.
+                prompt.tokens = prompt.tokens.max(p.tokens);
+                prompt.cached = prompt.cached.max(p.cached);
+                prompt.seconds += p.seconds;
                 all.extend(c.into_iter().take(1));
             }
         }
         let elapsed = start.elapsed();
+        // Decoding time: the wall time less the server's prefill where one reply held
+        // them all (concurrent replies overlap, so their prefill is not subtracted).
+        let one_reply = self.honours_n == Some(true);
+        let prompt_time = Duration::from_secs_f64(prompt.seconds);
+        let generation_time = if one_reply { elapsed.saturating_sub(prompt_time) } else { elapsed };
         // Completions hold the whole answer: the prefill, then what the server wrote.
-        for c in all.iter_mut().filter(|_| !req.prefill.is_empty()) {
+        // llama-server's reply already starts with the prefill; vLLM's does not.
+        for c in all.iter_mut().filter(|c| !c.text.starts_with(&req.prefill)) {
             c.text.insert_str(0, &req.prefill);
         }
         Ok(Generation {
             completions: all,
-            prompt_tokens,
-            cached_prompt_tokens: 0,
-            prompt_time: Duration::ZERO,
-            generation_time: elapsed,
+            prompt_tokens: prompt.tokens,
+            cached_prompt_tokens: prompt.cached.min(prompt.tokens),
+            prompt_time,
+            generation_time,
         })
     }
 }
