@@ -103,6 +103,18 @@ fn known_compositions_are_found_and_verified() {
     }
 }
 
+/// The enumerator solves training task `id` with a program that contains `call`, and
+/// its first attempt is right on every test input.
+fn assert_solved_by(sandbox: &Sandbox, budget: Budget, id: &str, call: &str) {
+    let full = task::load_one(&training_dir(), id).unwrap();
+    let r = arcsynth::search::solve_with_enumerator(sandbox, &full.without_test_outputs(), budget);
+    assert!(r.solved_train, "{id} not solved");
+    assert!(r.programs.iter().any(|p| p.program.contains(call)), "{id}: {:?}", r.programs);
+    for (a, t) in r.attempts.iter().zip(&full.test) {
+        assert_eq!(&a.attempt_1, t.output.as_ref().unwrap(), "{id}: wrong test answer");
+    }
+}
+
 /// Tasks no composition solves within a short budget, solved by the facts line's
 /// whole-task call run as a program (a part picked by the input's shape, a grid sized
 /// by a count, an output picked by the number of objects), right on test.
@@ -115,13 +127,7 @@ fn the_facts_calls_solve_what_compositions_miss() {
         ("d631b094", "grid(1, g.rows() * g.cols() - g.count(0)"),
         ("27a28665", "g.objects().len()"),
     ] {
-        let full = task::load_one(&training_dir(), id).unwrap();
-        let r = arcsynth::search::solve_with_enumerator(&sandbox, &full.without_test_outputs(), budget);
-        assert!(r.solved_train, "{id} not solved");
-        assert!(r.programs.iter().any(|p| p.program.contains(call)), "{id}: {:?}", r.programs);
-        for (a, t) in r.attempts.iter().zip(&full.test) {
-            assert_eq!(&a.attempt_1, t.output.as_ref().unwrap(), "{id}: wrong test answer");
-        }
+        assert_solved_by(&sandbox, budget, id, call);
     }
 }
 
@@ -145,13 +151,7 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // Objects cut 4-connected fit its pairs too, but split a test shape in two.
         ("b230c067", "g.objects(#{diagonal: true, multicolor: false}); let sizes"),
     ] {
-        let full = task::load_one(&training_dir(), id).unwrap();
-        let r = arcsynth::search::solve_with_enumerator(&sandbox, &full.without_test_outputs(), budget);
-        assert!(r.solved_train, "{id} not solved");
-        assert!(r.programs.iter().any(|p| p.program.contains(call)), "{id}: {:?}", r.programs);
-        for (a, t) in r.attempts.iter().zip(&full.test) {
-            assert_eq!(&a.attempt_1, t.output.as_ref().unwrap(), "{id}: wrong test answer");
-        }
+        assert_solved_by(&sandbox, budget, id, call);
     }
 }
 
