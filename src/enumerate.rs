@@ -515,7 +515,7 @@ impl Op {
             }
             ReplaceNotMostCommon(t) => ops::replace_not(g, ops::most_common(g), t).ok(),
             Connect(dirs, c) => ops::connect(g, dirs, c).ok(),
-            Hollow(c) => Some(ops::hollow(g, if c == -1 { None } else { Some(ops::colour(c).ok()?) })),
+            Hollow(c) => ops::hollow(g, c).ok(),
             Attract(c) => objects::attract(g, c).ok(),
             RecolorBySize { diagonal, ref table } => {
                 let mut out = g.clone();

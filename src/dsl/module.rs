@@ -570,8 +570,7 @@ pub mod dsl_api {
     /// Cells whose four neighbours all have their colour (a shape's inside) become `v` (-1: the background).
     #[rhai_fn(pure, return_raw)]
     pub fn hollow(g: &mut Grid, v: INT) -> Res<Grid> {
-        let v = if v == -1 { None } else { Some(ops::colour(v)?) };
-        Ok(ops::hollow(g, v))
+        Ok(ops::hollow(g, v)?)
     }
     /// Each object (8-connected, any colours) without colour `c` slides straight toward the cells of colour `c`, the shortest way, and stops next to them.
     #[rhai_fn(pure, return_raw)]

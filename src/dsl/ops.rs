@@ -625,11 +625,11 @@ pub fn connect(g: &Grid, dirs: &str, v: i64) -> R<Grid> {
 }
 
 /// Cells whose four neighbours all have their colour (the inside of a shape, not its
-/// edge) become `v` (`None`: the background); the background's own cells stay.
-pub fn hollow(g: &Grid, v: Option<u8>) -> Grid {
+/// edge) become `v` (-1: the background); the background's own cells stay.
+pub fn hollow(g: &Grid, v: i64) -> R<Grid> {
     let bg = background(g);
-    let v = v.unwrap_or(bg);
-    Grid::from_fn(g.rows(), g.cols(), |r, c| {
+    let v = if v == -1 { bg } else { colour(v)? };
+    Ok(Grid::from_fn(g.rows(), g.cols(), |r, c| {
         let own = g.get(r, c);
         let (r, c) = (r as i64, c as i64);
         let inside = own != bg && neighbours(false).iter().all(|&(dr, dc)| g.at(r + dr, c + dc) == Some(own));
@@ -638,7 +638,7 @@ pub fn hollow(g: &Grid, v: Option<u8>) -> Grid {
         } else {
             own
         }
-    })
+    }))
 }
 
 /// Every non-background cell paints its colour over the background in each direction

@@ -116,19 +116,9 @@ impl OpenAi {
         body
     }
 
-    /// Sends one request, retrying transient failures.
+    /// Sends one request, retrying transient failures; a failure says whether the server
+    /// refused the request as invalid (a 4xx other than a prompt too long for the context).
     async fn send(
-        client: reqwest::Client,
-        opts: OpenAiOptions,
-        body: Value,
-        counter: Arc<std::sync::atomic::AtomicUsize>,
-    ) -> Result<Value, LlmError> {
-        Self::send_checked(client, opts, body, counter).await.map_err(|f| f.error)
-    }
-
-    /// [`Self::send`], saying whether the server refused the request as invalid (a 4xx
-    /// other than a prompt too long for the context).
-    async fn send_checked(
         client: reqwest::Client,
         opts: OpenAiOptions,
         body: Value,
@@ -286,12 +276,8 @@ impl Backend for OpenAi {
         let mut prompt = PromptUsage::default();
         // Ask for all n in one request unless the server is known not to honour `n`.
         if self.honours_n != Some(false) {
-            let fut = Self::send_checked(
-                self.client.clone(),
-                self.opts.clone(),
-                self.body(req, n, 0),
-                self.requests_sent.clone(),
-            );
+            let fut =
+                Self::send(self.client.clone(), self.opts.clone(), self.body(req, n, 0), self.requests_sent.clone());
             match self.runtime.block_on(fut) {
                 Ok(v) => {
                     let (mut c, p) = completions(&v)?;
@@ -325,7 +311,7 @@ impl Backend for OpenAi {
                     let body = self.body(req, 1, (all.len() + i) as u32);
                     async move {
                         let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
-                        Self::send(client, opts, body, counter).await
+                        Self::send(client, opts, body, counter).await.map_err(|f| f.error)
                     }
                 })
                 .collect();
