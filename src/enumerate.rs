@@ -366,6 +366,16 @@ pub enum Op {
     /// Objects slide toward the cells of a colour until they touch them. Serves "same
     /// shape: cells moved".
     Attract(i64),
+    /// Only cells in a k x k block of one colour stay (noise removed). Serves "same
+    /// shape: cells deleted".
+    KeepSolid(i64),
+    /// Each part (between separator lines, or between empty rows and columns) as one
+    /// cell of its colour. Serves "smaller: a summary or composition of parts".
+    PartColours(&'static str),
+    /// Patterns painted around the cells of each colour, learned from the training pairs
+    /// and holding out (see [`stamp_patterns`]). Serves "same shape, cells added: next to
+    /// objects".
+    Stamp(Box<ops::Stamps>),
     /// Every cell not of the most common colour becomes `t`.
     ReplaceNotMostCommon(i64),
     /// One object picked by a ranking, cropped or on its own.
@@ -524,6 +534,11 @@ impl Op {
                 }
                 Some(out)
             }
+            KeepSolid(k) => ops::keep_solid(g, k).ok(),
+            // A grid no line or gap cuts is one part: its most common colour, which
+            // fit the pairs of 445eab21 and de1cd16c in place of the colour they ask for.
+            PartColours(by) => ops::part_colours(g, by).ok().filter(|p| p.cells().len() > 1),
+            Stamp(ref stamps) => Some(ops::stamp(g, stamps)),
             Rays(dirs) => ops::rays(g, dirs).ok(),
             ScaleByColours => {
                 let n = ops::colors(g).len() as i64;
@@ -651,6 +666,22 @@ impl Op {
                      for o in objs {{ out = out.paint(o, t[sizes.index_of(o.size())]); }} out }}",
                     t.join(", ")
                 )
+            }
+            KeepSolid(k) => format!("g.keep_solid({k})"),
+            PartColours(by) => format!("g.part_colours(\"{by}\")"),
+            Stamp(ref stamps) => {
+                let patterns: Vec<String> = stamps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.iter().any(Option::is_some))
+                    .map(|(c, p)| {
+                        let v = |k: usize| p[k].map_or(-1, i64::from);
+                        let rows: Vec<String> =
+                            (0..3).map(|i| format!("[{}, {}, {}]", v(3 * i), v(3 * i + 1), v(3 * i + 2))).collect();
+                        format!("\"{c}\": [{}]", rows.join(", "))
+                    })
+                    .collect();
+                format!("g.stamp(#{{{}}})", patterns.join(", "))
             }
             Rays(dirs) => format!("g.rays(\"{dirs}\")"),
             ScaleByColours => "g.scale_up(g.colors().len())".into(),
@@ -818,12 +849,16 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         }
     }
     if same_shape {
-        for dirs in ["h", "v", "hv"] {
+        for dirs in ["h", "v", "hv", "diagonal"] {
             ops.push(Connect(dirs, -1));
             cout.iter().for_each(|&c| ops.push(Connect(dirs, c)));
         }
         for dirs in ["h", "v", "orthogonal", "diagonal", "all"] {
             ops.push(Rays(dirs));
+        }
+        ops.push(KeepSolid(2));
+        if let Some(stamps) = stamp_patterns(task) {
+            ops.push(Stamp(Box::new(stamps)));
         }
         ops.push(Hollow(-1));
         cout.iter().for_each(|&c| ops.push(Hollow(c)));
@@ -831,6 +866,10 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         if task.train.iter().all(|e| e.input.histogram() == e.output.histogram()) {
             cin.iter().for_each(|&c| ops.push(Attract(c)));
         }
+    }
+    if smaller {
+        ops.push(PartColours("lines"));
+        ops.push(PartColours("gaps"));
     }
     if task.train.iter().all(|e| e.output.cells().len() > e.input.cells().len()) {
         ops.push(ScaleByColours);
@@ -947,6 +986,75 @@ fn size_colours(task: &Task, diagonal: bool) -> Option<Vec<u8>> {
         op.apply(&task.train[i].input).as_ref() == Some(&task.train[i].output)
     });
     holds_out.then_some(table)
+}
+
+/// The patterns painted around each colour's cells (see [`ops::stamp`]) in `pairs`:
+/// for every colour and neighbour, the colour that neighbour takes in the output
+/// wherever it is background in the input (no pattern where that differs between cells
+/// or is the background). `None` when the pairs change shape or backgrounds.
+fn stamp_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<ops::Stamps> {
+    // Per colour and neighbour: unseen, one colour, or two (a conflict).
+    let mut seen: [[Option<Option<u8>>; 9]; 10] = [[None; 9]; 10];
+    let mut bg = None;
+    for e in pairs {
+        let b = ops::background(&e.input);
+        if e.input.shape() != e.output.shape() || *bg.get_or_insert(b) != b {
+            return None;
+        }
+        let (rows, cols) = (e.input.rows() as i64, e.input.cols() as i64);
+        for r in 0..rows {
+            for c in 0..cols {
+                let k = e.input.get(r as usize, c as usize);
+                if k == b {
+                    continue;
+                }
+                for n in (0..9).filter(|&n| n != 4) {
+                    let (i, j) = (r + n as i64 / 3 - 1, c + n as i64 % 3 - 1);
+                    if i < 0 || j < 0 || i >= rows || j >= cols || e.input.get(i as usize, j as usize) != b {
+                        continue;
+                    }
+                    let v = e.output.get(i as usize, j as usize);
+                    let slot = &mut seen[k as usize][n];
+                    match *slot {
+                        None => *slot = Some(Some(v)),
+                        Some(Some(w)) if w != v => *slot = Some(None),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let bg = bg?;
+    Some(std::array::from_fn(|k| std::array::from_fn(|n| seen[k][n].flatten().filter(|&v| v != bg))))
+}
+
+/// Stamp patterns for the task, when they turn every training input into its output,
+/// paint something, and hold out: learned from every pair but one, they turn that one's
+/// input into its output. Entries the pairs do not need are dropped (a cell that only
+/// ever sat next to another colour's pattern learns nothing from it).
+fn stamp_patterns(task: &Task) -> Option<ops::Stamps> {
+    let mut stamps = stamp_table(task.train.iter())?;
+    if task.train.len() < 2 || stamps.iter().flatten().all(Option::is_none) {
+        return None;
+    }
+    let fits = |stamps: &ops::Stamps, e: &crate::task::Example| ops::stamp(&e.input, stamps) == e.output;
+    let holds_out = (0..task.train.len()).all(|i| {
+        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
+        stamp_table(rest).is_some_and(|partial| fits(&partial, &task.train[i]))
+    });
+    if !holds_out || !task.train.iter().all(|e| fits(&stamps, e)) {
+        return None;
+    }
+    for k in 0..stamps.len() {
+        for n in 0..9 {
+            if let Some(v) = stamps[k][n].take() {
+                if !task.train.iter().all(|e| fits(&stamps, e)) {
+                    stamps[k][n] = Some(v);
+                }
+            }
+        }
+    }
+    Some(stamps)
 }
 
 /// The cell-wise colour map that turns every training input into its output, when the

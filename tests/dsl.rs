@@ -213,3 +213,31 @@ fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
     let row = "fn solve(g) { let n = g.row(1).counts(); grid(1, 3, n[0]).set(0, 1, n[3]).set(0, 2, n.len() - 9) }";
     assert_eq!(sandbox.run_source(row, &g).unwrap().to_text(), "211");
 }
+
+/// The primitives from the failure analysis of 2026-12-06 on small grids: what they
+/// paint, what they keep, and a named error for a malformed argument.
+#[test]
+fn stamp_keep_solid_part_colours_and_diagonal_connect() {
+    let sandbox = Sandbox::new(Limits::default());
+    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    // A red cell marks its corners yellow; the mark at the edge is clipped, and a cell
+    // that is not background keeps its colour.
+    let stamp = r#"fn solve(g) { g.stamp(#{"2": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]}) }"#;
+    assert_eq!(run(stamp, "0000\n0200\n0001").unwrap().to_text(), "4040\n0200\n4041");
+    let bad = r#"fn solve(g) { g.stamp(#{"2": [[4, 4], [4, 4]]}) }"#;
+    let e = run(bad, "020").unwrap_err();
+    assert_eq!(e.category, Category::RuntimeError);
+    assert!(e.message.contains("stamp: each pattern must be a 3x3 array"), "{}", e.message);
+    // A lone cell and a thin arm go; the 2x2 block stays.
+    assert_eq!(run("fn solve(g) { g.keep_solid(2) }", "1100\n1110\n0003").unwrap().to_text(), "1100\n1100\n0000");
+    // Four parts between grey lines, each as its colour (the empty one as background).
+    let parts = "fn solve(g) { g.part_colours(\"lines\") }";
+    assert_eq!(run(parts, "10502\n00500\n55555\n30500\n00500").unwrap().to_text(), "12\n30");
+    assert_eq!(run("fn solve(g) { g.part_colours(\"gaps\") }", "1102\n0000\n3300").unwrap().to_text(), "12\n30");
+    assert!(run("fn solve(g) { g.part_colours(\"cells\") }", "12").is_err());
+    // The nearest same-colour cells on a diagonal are joined; a different colour between
+    // them stays.
+    let diagonal = "fn solve(g) { g.connect(\"diagonal\", -1) }";
+    assert_eq!(run(diagonal, "1000\n0000\n0010\n0003").unwrap().to_text(), "1000\n0100\n0010\n0003");
+    assert_eq!(run(diagonal, "3000\n0200\n0000\n0003").unwrap().to_text(), "3000\n0200\n0030\n0003");
+}

@@ -148,11 +148,32 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("4347f46a", "g.hollow(-1)"),
         ("42a50994", "g.objects(#{diagonal: true, multicolor: true})"),
         ("05f2a901", "g.attract(8)"),
+        ("1f876c06", "g.connect(\"diagonal\", -1)"),
+        ("7f4411dc", "g.keep_solid(2)"),
+        ("1190e5a7", "g.part_colours(\"lines\")"),
+        ("780d0b14", "g.part_colours(\"gaps\")"),
+        ("0ca9ddb6", "g.stamp(#{\"1\": [[-1, 7, -1], [7, -1, 7], [-1, 7, -1]], \"2\": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]})"),
+        // Its 6s once sat next to a 2's pattern; only the 2s' pattern is needed.
+        ("dc1df850", "g.stamp(#{\"2\": [[1, 1, 1], [1, -1, 1], [1, 1, 1]]})"),
         // Objects cut 4-connected fit its pairs too, but split a test shape in two.
         ("b230c067", "g.objects(#{diagonal: true, multicolor: false}); let sizes"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }
+}
+
+/// Stamp patterns are offered only when they hold out. On d037b0a7 (colours run down
+/// to the bottom) patterns learned from all three pairs reproduce them, but learned from
+/// two they miss what the third needs: no stamp. On 0ca9ddb6 each pair's marks are
+/// predicted by the other pairs: a stamp.
+#[test]
+fn stamps_are_offered_only_when_they_hold_out() {
+    let has_stamp = |id: &str| {
+        let t = task::load_one(&training_dir(), id).unwrap().without_test_outputs();
+        enumerate::transforms(&t).iter().any(|o| matches!(o, enumerate::Op::Stamp(_)))
+    };
+    assert!(!has_stamp("d037b0a7"));
+    assert!(has_stamp("0ca9ddb6"));
 }
 
 #[test]

@@ -257,6 +257,11 @@ pub mod dsl_api {
     pub fn split_by_lines(g: &mut Grid) -> Array {
         grids(ops::split_by_lines(g))
     }
+    /// Each part as one cell of its most common non-background colour (the background if it has none), laid out as the parts are; parts lie between separator lines ("lines", as `split_by_lines`) or between full background rows and columns ("gaps").
+    #[rhai_fn(pure, return_raw)]
+    pub fn part_colours(g: &mut Grid, parts: &str) -> Res<Grid> {
+        Ok(ops::part_colours(g, parts)?)
+    }
     /// Remove full separator rows/columns of one non-background colour.
     #[rhai_fn(pure, return_raw)]
     pub fn remove_lines(g: &mut Grid) -> Res<Grid> {
@@ -557,7 +562,7 @@ pub mod dsl_api {
         let bg = ops::background(g);
         Ok(ops::ray(g, r, c, dr, dc, v, Some(bg))?)
     }
-    /// Join each two nearest cells of one colour in a row ("h"), column ("v") or both ("hv"): the background between them becomes `v` (-1: their colour).
+    /// Join each two nearest cells of one colour in a row ("h"), column ("v"), both ("hv"), a diagonal ("diagonal") or any ("all"): the background between them becomes `v` (-1: their colour).
     #[rhai_fn(pure, return_raw)]
     pub fn connect(g: &mut Grid, dirs: &str, v: INT) -> Res<Grid> {
         Ok(ops::connect(g, dirs, v)?)
@@ -571,6 +576,36 @@ pub mod dsl_api {
     #[rhai_fn(pure, return_raw)]
     pub fn hollow(g: &mut Grid, v: INT) -> Res<Grid> {
         Ok(ops::hollow(g, v)?)
+    }
+    /// Only cells in some k x k block of one non-background colour stay; the rest become the background (noise around solid shapes removed).
+    #[rhai_fn(pure, return_raw)]
+    pub fn keep_solid(g: &mut Grid, k: INT) -> Res<Grid> {
+        Ok(ops::keep_solid(g, k)?)
+    }
+    /// Around every cell of a colour in `patterns`, background cells of the 3x3 block take the pattern's colours (-1: unchanged; the centre is ignored), all at once, e.g. `g.stamp(#{"2": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]})` marks the corners around red cells yellow.
+    #[rhai_fn(pure, return_raw)]
+    pub fn stamp(g: &mut Grid, patterns: rhai::Map) -> Res<Grid> {
+        let mut stamps: ops::Stamps = [[None; 9]; crate::grid::COLOURS];
+        for (k, v) in patterns {
+            let c = k.parse::<i64>().map_err(|_| format!("stamp: keys must be colours, got {k:?}"))?;
+            let rows = v.try_cast::<Array>().ok_or("stamp: each pattern must be a 3x3 array of arrays")?;
+            if rows.len() != 3 {
+                return Err("stamp: each pattern must be a 3x3 array of arrays".into());
+            }
+            let mut pattern = [None; 9];
+            for (i, row) in rows.into_iter().enumerate() {
+                let row = row.try_cast::<Array>().ok_or("stamp: each pattern must be a 3x3 array of arrays")?;
+                if row.len() != 3 {
+                    return Err("stamp: each pattern must be a 3x3 array of arrays".into());
+                }
+                for (j, d) in row.iter().enumerate() {
+                    let v = int_of(d, "stamp: pattern")?;
+                    pattern[i * 3 + j] = if v == -1 { None } else { Some(ops::colour(v)?) };
+                }
+            }
+            stamps[ops::colour(c)? as usize] = pattern;
+        }
+        Ok(ops::stamp(g, &stamps))
     }
     /// Each object (8-connected, any colours) without colour `c` slides straight toward the cells of colour `c`, the shortest way, and stops next to them.
     #[rhai_fn(pure, return_raw)]

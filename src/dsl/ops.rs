@@ -312,6 +312,46 @@ pub fn split_by_lines(g: &Grid) -> Vec<Grid> {
     out
 }
 
+/// Each part of the grid as one cell of its most common colour other than the
+/// background (ties: the lower colour; the background where it has none), laid out as
+/// the parts are. The parts are those between separator lines (`"lines"`, as
+/// `split_by_lines` cuts) or between full rows and columns of the background (`"gaps"`).
+pub fn part_colours(g: &Grid, by: &str) -> R<Grid> {
+    let bg = background(g);
+    let (rows, cols) = match by {
+        "lines" => (separator_rows(g), separator_rows(&transpose(g))),
+        "gaps" => (gap_rows(g, bg), gap_rows(&transpose(g), bg)),
+        _ => fail!("part_colours: parts must be \"lines\" or \"gaps\", not {by:?}"),
+    };
+    let (row_runs, col_runs) = (runs(&rows), runs(&cols));
+    Ok(Grid::from_fn(row_runs.len(), col_runs.len(), |i, j| {
+        let ((r, h), (c, w)) = (row_runs[i], col_runs[j]);
+        let mut counts = [0usize; COLOURS];
+        for a in r..r + h {
+            for b in c..c + w {
+                counts[g.get(a, b) as usize] += 1;
+            }
+        }
+        counts[bg as usize] = 0;
+        let best = (0..COLOURS).max_by_key(|&k| (counts[k], std::cmp::Reverse(k))).unwrap_or(0);
+        if counts[best] == 0 {
+            bg
+        } else {
+            best as u8
+        }
+    }))
+}
+
+/// Which rows are all background; none when every row is.
+fn gap_rows(g: &Grid, bg: u8) -> Vec<bool> {
+    let gaps: Vec<bool> = (0..g.rows()).map(|i| g.row(i).iter().all(|&v| v == bg)).collect();
+    if gaps.iter().all(|&s| s) {
+        vec![false; g.rows()]
+    } else {
+        gaps
+    }
+}
+
 /// Removes separator lines (full rows/columns of one non-background colour).
 pub fn remove_lines(g: &Grid) -> R<Grid> {
     let keep_r: Vec<usize> = separator_rows(g).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
@@ -583,41 +623,50 @@ fn directions(dirs: &str) -> R<&'static [(i64, i64)]> {
     })
 }
 
-/// Joins each two nearest cells of one colour in a row ("h"), a column ("v") or both
-/// ("hv"): the background cells between them become `v` (-1: their colour). Cells of
-/// other colours between them are left as they are.
+/// Joins each two nearest cells of one colour in a row ("h"), a column ("v"), both
+/// ("hv"), a diagonal ("diagonal") or any of these ("all"): the background cells between
+/// them become `v` (-1: their colour). Cells of other colours between them are left as
+/// they are.
 pub fn connect(g: &Grid, dirs: &str, v: i64) -> R<Grid> {
-    // Whether a scan goes along the rows (true) or down the columns (false).
-    let scans: &[bool] = match dirs {
-        "h" => &[true],
-        "v" => &[false],
-        "hv" => &[true, false],
-        _ => fail!("connect: directions must be \"h\", \"v\" or \"hv\", not {dirs:?}"),
+    // The step along each kind of line.
+    let steps: &[(i64, i64)] = match dirs {
+        "h" => &[(0, 1)],
+        "v" => &[(1, 0)],
+        "hv" => &[(0, 1), (1, 0)],
+        "diagonal" => &[(1, 1), (1, -1)],
+        "all" => &[(0, 1), (1, 0), (1, 1), (1, -1)],
+        _ => fail!("connect: directions must be \"h\", \"v\", \"hv\", \"diagonal\" or \"all\", not {dirs:?}"),
     };
     let fixed = if v == -1 { None } else { Some(colour(v)?) };
     let bg = background(g);
     let mut out = g.clone();
-    let (rows, cols) = (g.rows(), g.cols());
-    for &along_rows in scans {
-        let (lines, len) = if along_rows { (rows, cols) } else { (cols, rows) };
-        let at = |line: usize, k: usize| if along_rows { (line, k) } else { (k, line) };
-        for line in 0..lines {
-            let mut last = [None::<usize>; COLOURS];
-            for k in 0..len {
-                let (r, c) = at(line, k);
-                let cur = g.get(r, c);
-                if cur == bg {
+    let (rows, cols) = (g.rows() as i64, g.cols() as i64);
+    let inside = |r: i64, c: i64| r >= 0 && c >= 0 && r < rows && c < cols;
+    for &(dr, dc) in steps {
+        // Every line starts at a cell whose predecessor along the step is off the grid.
+        for r in 0..rows {
+            for c in 0..cols {
+                if inside(r - dr, c - dc) {
                     continue;
                 }
-                if let Some(from) = last[cur as usize] {
-                    for m in from + 1..k {
-                        let (i, j) = at(line, m);
-                        if g.get(i, j) == bg {
-                            out.set(i, j, fixed.unwrap_or(cur));
+                let mut last = [None::<(i64, i64)>; COLOURS];
+                let (mut i, mut j) = (r, c);
+                while inside(i, j) {
+                    let cur = g.get(i as usize, j as usize);
+                    if cur != bg {
+                        if let Some((mut a, mut b)) = last[cur as usize] {
+                            (a, b) = (a + dr, b + dc);
+                            while (a, b) != (i, j) {
+                                if g.get(a as usize, b as usize) == bg {
+                                    out.set(a as usize, b as usize, fixed.unwrap_or(cur));
+                                }
+                                (a, b) = (a + dr, b + dc);
+                            }
                         }
+                        last[cur as usize] = Some((i, j));
                     }
+                    (i, j) = (i + dr, j + dc);
                 }
-                last[cur as usize] = Some(k);
             }
         }
     }
@@ -668,6 +717,57 @@ pub fn rays(g: &Grid, dirs: &str) -> R<Grid> {
         }
     }
     Ok(out)
+}
+
+/// Keeps the cells that lie in some k x k block of one colour other than the background;
+/// every other cell becomes the background (noise around solid shapes removed).
+pub fn keep_solid(g: &Grid, k: i64) -> R<Grid> {
+    if k < 1 {
+        fail!("keep_solid: the block side must be at least 1, not {k}")
+    }
+    let bg = background(g);
+    let (rows, cols) = (g.rows(), g.cols());
+    let mut keep = vec![false; rows * cols];
+    let k = usize::try_from(k).unwrap_or(usize::MAX);
+    if k <= rows && k <= cols {
+        for r in 0..=rows - k {
+            in_time()?;
+            for c in 0..=cols - k {
+                let v = g.get(r, c);
+                if v != bg && (r..r + k).all(|i| (c..c + k).all(|j| g.get(i, j) == v)) {
+                    (r..r + k).for_each(|i| (c..c + k).for_each(|j| keep[i * cols + j] = true));
+                }
+            }
+        }
+    }
+    Ok(Grid::from_fn(rows, cols, |r, c| if keep[r * cols + c] { g.get(r, c) } else { bg }))
+}
+
+/// What [`stamp`] paints around each cell of a colour: the colours of the 3 x 3 block
+/// centred on it in reading order (the centre unused), `None` where it paints nothing.
+pub type Stamps = [[Option<u8>; 9]; COLOURS];
+
+/// Around every cell of a colour with a pattern in `stamps`, the background cells of the
+/// 3 x 3 block take the pattern's colours, all cells at once (where patterns overlap, the
+/// later source cell in reading order wins).
+pub fn stamp(g: &Grid, stamps: &Stamps) -> Grid {
+    let bg = background(g);
+    let mut out = g.clone();
+    let (rows, cols) = (g.rows() as i64, g.cols() as i64);
+    for r in 0..rows {
+        for c in 0..cols {
+            let pattern = &stamps[g.get(r as usize, c as usize) as usize];
+            for (k, v) in pattern.iter().enumerate() {
+                let (i, j) = (r + k as i64 / 3 - 1, c + k as i64 % 3 - 1);
+                if let Some(v) = *v {
+                    if k != 4 && i >= 0 && j >= 0 && i < rows && j < cols && g.get(i as usize, j as usize) == bg {
+                        out.set(i as usize, j as usize, v);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Copies `sub` onto `g` with its top-left at (r, c) (clipped); cells of colour
