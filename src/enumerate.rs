@@ -535,9 +535,7 @@ impl Op {
                 Some(out)
             }
             KeepSolid(k) => ops::keep_solid(g, k).ok(),
-            // A grid no line or gap cuts is one part: its most common colour, which
-            // fit the pairs of 445eab21 and de1cd16c in place of the colour they ask for.
-            PartColours(by) => ops::part_colours(g, by).ok().filter(|p| p.cells().len() > 1),
+            PartColours(by) => ops::part_colours(g, by).ok(),
             Stamp(ref stamps) => Some(ops::stamp(g, stamps)),
             Rays(dirs) => ops::rays(g, dirs).ok(),
             ScaleByColours => {

@@ -235,6 +235,9 @@ fn stamp_keep_solid_part_colours_and_diagonal_connect() {
     assert_eq!(run(parts, "10502\n00500\n55555\n30500\n00500").unwrap().to_text(), "12\n30");
     assert_eq!(run("fn solve(g) { g.part_colours(\"gaps\") }", "1102\n0000\n3300").unwrap().to_text(), "12\n30");
     assert!(run("fn solve(g) { g.part_colours(\"cells\") }", "12").is_err());
+    // A grid no gap cuts is one part, an error rather than its most common colour.
+    let e = run("fn solve(g) { g.part_colours(\"gaps\") }", "0120\n3004").unwrap_err();
+    assert!(e.message.contains("part_colours: no gaps cut the grid"), "{}", e.message);
     // The nearest same-colour cells on a diagonal are joined; a different colour between
     // them stays.
     let diagonal = "fn solve(g) { g.connect(\"diagonal\", -1) }";

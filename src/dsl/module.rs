@@ -257,7 +257,7 @@ pub mod dsl_api {
     pub fn split_by_lines(g: &mut Grid) -> Array {
         grids(ops::split_by_lines(g))
     }
-    /// Each part as one cell of its most common non-background colour (the background if it has none), laid out as the parts are; parts lie between separator lines ("lines", as `split_by_lines`) or between full background rows and columns ("gaps").
+    /// Each part as one cell of its most common non-background colour (the background if it has none), laid out as the parts are; parts lie between separator lines ("lines", as `split_by_lines`) or between full background rows and columns ("gaps"); an error if they do not cut the grid.
     #[rhai_fn(pure, return_raw)]
     pub fn part_colours(g: &mut Grid, parts: &str) -> Res<Grid> {
         Ok(ops::part_colours(g, parts)?)

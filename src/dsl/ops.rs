@@ -315,7 +315,8 @@ pub fn split_by_lines(g: &Grid) -> Vec<Grid> {
 /// Each part of the grid as one cell of its most common colour other than the
 /// background (ties: the lower colour; the background where it has none), laid out as
 /// the parts are. The parts are those between separator lines (`"lines"`, as
-/// `split_by_lines` cuts) or between full rows and columns of the background (`"gaps"`).
+/// `split_by_lines` cuts) or between full rows and columns of the background (`"gaps"`);
+/// a grid they do not cut is an error.
 pub fn part_colours(g: &Grid, by: &str) -> R<Grid> {
     let bg = background(g);
     let (rows, cols) = match by {
@@ -324,6 +325,10 @@ pub fn part_colours(g: &Grid, by: &str) -> R<Grid> {
         _ => fail!("part_colours: parts must be \"lines\" or \"gaps\", not {by:?}"),
     };
     let (row_runs, col_runs) = (runs(&rows), runs(&cols));
+    // One part would be the grid's most common colour, which other primitives name.
+    if row_runs.len() * col_runs.len() < 2 {
+        fail!("part_colours: no {by} cut the grid into parts")
+    }
     Ok(Grid::from_fn(row_runs.len(), col_runs.len(), |i, j| {
         let ((r, h), (c, w)) = (row_runs[i], col_runs[j]);
         let mut counts = [0usize; COLOURS];
