@@ -205,8 +205,9 @@ struct BackendArgs {
     /// Context size (default: the model's, at most 32768).
     #[arg(long)]
     ctx: Option<u32>,
-    /// CPU threads for llama.cpp (default: all cores; more than the cores are clamped
-    /// to them with a warning).
+    /// CPU threads for llama.cpp (default: the cores other work leaves free at start,
+    /// all of them on an idle machine; more than the cores are clamped to them with a
+    /// warning).
     #[arg(long)]
     threads: Option<i32>,
 }
@@ -568,8 +569,9 @@ struct TttArgs {
     /// Layers to offload to the GPU (CUDA/Metal/Vulkan builds).
     #[arg(long, default_value_t = 0)]
     gpu_layers: u32,
-    /// CPU threads for llama.cpp (default: all cores; more than the cores are clamped
-    /// to them with a warning).
+    /// CPU threads for llama.cpp (default: the cores other work leaves free at start,
+    /// all of them on an idle machine; more than the cores are clamped to them with a
+    /// warning).
     #[arg(long)]
     threads: Option<i32>,
     #[arg(long, default_value_t = 0)]
@@ -1395,9 +1397,12 @@ fn llama_backend(a: &BackendArgs) -> Result<Box<dyn crate::llm::Backend>> {
     Ok(Box::new(llama::LlamaCpp::load(Path::new(model), opts)?))
 }
 
-/// The `--threads` for llama.cpp: all cores by default; more than the cores is clamped
-/// to them with a warning, since llama.cpp's spinning threads then wait on each other
-/// (8 threads on 2 cores decoded 190x slower than 2).
+/// The `--threads` for llama.cpp: by default the cores that other work leaves free at
+/// start (all of them on an idle machine), since llama.cpp's threads spin and wait on
+/// each other: with the real model on 2 cores, 2 threads decode 2x faster than 1 on an
+/// idle machine but 1.3x slower while another thread spins (benchmarks/RESULTS.md).
+/// More than the cores is clamped to them with a warning (8 threads on 2 cores decoded
+/// 190x slower than 2).
 #[cfg(feature = "llama")]
 fn llama_threads(asked: Option<i32>) -> Result<i32> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as i32);
@@ -1408,7 +1413,16 @@ fn llama_threads(asked: Option<i32>) -> Result<i32> {
             cores
         }
         Some(t) => t,
-        None => cores,
+        None => {
+            let busy = crate::llm::busy_cores(std::time::Duration::from_millis(250), cores as usize).unwrap_or(0);
+            let free = (cores - busy as i32).max(1);
+            if free < cores {
+                tracing::info!(
+                    "{busy} of {cores} cores busy with other work; llama.cpp uses {free} threads (--threads to choose)"
+                );
+            }
+            free
+        }
     })
 }
 

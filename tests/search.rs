@@ -152,7 +152,10 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("7f4411dc", "g.keep_solid(2)"),
         ("1190e5a7", "g.part_colours(\"lines\")"),
         ("780d0b14", "g.part_colours(\"gaps\")"),
-        ("0ca9ddb6", "g.stamp(#{\"1\": [[-1, 7, -1], [7, -1, 7], [-1, 7, -1]], \"2\": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]})"),
+        (
+            "0ca9ddb6",
+            "g.stamp(#{\"1\": [[-1, 7, -1], [7, -1, 7], [-1, 7, -1]], \"2\": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]})",
+        ),
         // Its 6s once sat next to a 2's pattern; only the 2s' pattern is needed.
         ("dc1df850", "g.stamp(#{\"2\": [[1, 1, 1], [1, -1, 1], [1, 1, 1]]})"),
         // Objects cut 4-connected fit its pairs too, but split a test shape in two.

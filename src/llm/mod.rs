@@ -180,9 +180,44 @@ pub fn cut_at_stop(text: &str, stop: &[String]) -> Option<usize> {
     stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()
 }
 
+/// Cores other work keeps busy now: the machine's busy share over `sample` (Linux's
+/// /proc/stat) times its cores, rounded. `None` where /proc/stat cannot be read.
+pub fn busy_cores(sample: std::time::Duration, cores: usize) -> Option<usize> {
+    let before = std::fs::read_to_string("/proc/stat").ok()?;
+    std::thread::sleep(sample);
+    let after = std::fs::read_to_string("/proc/stat").ok()?;
+    let share = busy_share(&before, &after)?;
+    Some((share * cores as f64).round() as usize)
+}
+
+/// The share of CPU time spent busy between two readings of /proc/stat (its first,
+/// all-CPU line: user nice system idle iowait irq softirq steal ...).
+pub fn busy_share(before: &str, after: &str) -> Option<f64> {
+    let totals = |s: &str| -> Option<(u64, u64)> {
+        let line = s.lines().find(|l| l.starts_with("cpu "))?;
+        let v: Vec<u64> = line.split_whitespace().skip(1).take(8).map(|x| x.parse().ok()).collect::<Option<_>>()?;
+        let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+        Some((v.iter().sum(), idle))
+    };
+    let ((t0, i0), (t1, i1)) = (totals(before)?, totals(after)?);
+    let total = t1.checked_sub(t0).filter(|&t| t > 0)?;
+    let idle = i1.saturating_sub(i0).min(total);
+    Some((total - idle) as f64 / total as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_share_reads_the_all_cpu_line() {
+        let before = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n";
+        // 100 more ticks: 50 user, 50 idle.
+        let after = "cpu  150 0 50 850 50 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n";
+        assert_eq!(busy_share(before, after), Some(0.5));
+        assert_eq!(busy_share(before, before), None);
+        assert_eq!(busy_share("cpu0 1 2 3", after), None);
+    }
 
     #[test]
     fn thinking_blocks_are_removed() {
