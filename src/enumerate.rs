@@ -8,7 +8,7 @@
 //!
 //! **Invariant:** only training pairs guide the search; test outputs are never read.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -244,7 +244,22 @@ impl Pick {
             background: Some(ops::background(g)),
         };
         let objs = objects::objects(g, opt);
-        let o = &objs[first_best(&objs, self.most, |o| self.key(o, &objs))?];
+        let keys: Vec<i64> = match self.rank {
+            // How many objects share each one's shape, counted once per shape rather
+            // than by comparing every pair (noisy grids have hundreds of objects).
+            Rank::SameShape => {
+                let shape = |o: &objects::Obj| -> Vec<(i64, i64)> {
+                    let (t, l) = (o.top(), o.left());
+                    o.cells().iter().map(|&(r, c, _)| (r - t, c - l)).collect()
+                };
+                let shapes: Vec<Vec<(i64, i64)>> = objs.iter().map(shape).collect();
+                let mut counts: HashMap<&[(i64, i64)], i64> = HashMap::new();
+                shapes.iter().for_each(|s| *counts.entry(s).or_default() += 1);
+                shapes.iter().map(|s| counts[s.as_slice()]).collect()
+            }
+            _ => objs.iter().map(|o| self.key(o, &objs)).collect(),
+        };
+        let o = &objs[first_best(&keys, self.most, |&k| k)?];
         if self.crop {
             objects::crop_to(g, o).ok()
         } else {
@@ -806,8 +821,11 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     let cout: Vec<i64> = (0..10).filter(|&c| cout[c]).map(|c| c as i64).collect();
     for &a in &cin {
         ops.push(Keep(a));
-        ops.push(CompleteSymmetry(a));
-        ops.push(CompletePattern(a));
+        // A colour that marks cells to fill in is gone from the outputs.
+        if !cout.contains(&a) {
+            ops.push(CompleteSymmetry(a));
+            ops.push(CompletePattern(a));
+        }
         for &b in &cout {
             if a != b {
                 ops.push(Replace(a, b));

@@ -171,9 +171,13 @@ impl Obj {
 
     /// Same cells up to translation, colours ignored.
     pub fn same_shape(&self, other: &Obj) -> bool {
-        let a = self.normalized();
-        let b = other.normalized();
-        a.cells.len() == b.cells.len() && a.cells.iter().zip(&b.cells).all(|(x, y)| (x.0, x.1) == (y.0, y.1))
+        // Cells are sorted by position, and a translation keeps that order: compare them
+        // in place, each relative to its object's corner.
+        let (at, al, bt, bl) = (self.top(), self.left(), other.top(), other.left());
+        self.cells.len() == other.cells.len()
+            && self.cells.iter().zip(&other.cells).all(|(x, y)| {
+                (x.0.wrapping_sub(at), x.1.wrapping_sub(al)) == (y.0.wrapping_sub(bt), y.1.wrapping_sub(bl))
+            })
     }
 
     /// Whether the object fills its bounding box.

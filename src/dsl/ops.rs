@@ -908,6 +908,10 @@ pub fn period_cols(g: &Grid, unknown: i64) -> i64 {
 /// known cells agree with.
 pub fn complete_pattern(g: &Grid, unknown: i64) -> R<Grid> {
     let u = colour(unknown)?;
+    if !g.cells().contains(&u) {
+        // Nothing to fill: the grid's own smallest period gives the grid back.
+        return Ok(g.clone());
+    }
     let (h, w) = g.shape();
     // Candidate periods in order of tile area; the first consistent one with every
     // residue class known wins.
