@@ -224,27 +224,19 @@ pub struct Pick {
 }
 
 impl Pick {
-    fn key(&self, o: &objects::Obj, all: &[objects::Obj]) -> i64 {
+    /// Each object's rank key, in the order of `objs`.
+    fn keys(&self, objs: &[objects::Obj]) -> Vec<i64> {
+        let each = |key: fn(&objects::Obj) -> i64| objs.iter().map(key).collect();
         match self.rank {
-            Rank::Size => o.size(),
-            Rank::Area => o.height() * o.width(),
-            Rank::Colours => o.colours().len() as i64,
-            Rank::Minority => o.size() - o.count(o.colour()),
-            Rank::Top => o.top(),
-            Rank::Left => o.left(),
-            Rank::SameColour => all.iter().filter(|p| p.colour() == o.colour()).count() as i64,
-            Rank::SameShape => all.iter().filter(|p| p.same_shape(o)).count() as i64,
-        }
-    }
-
-    fn apply(&self, g: &Grid) -> Option<Grid> {
-        let opt = ObjectOptions {
-            diagonal: self.diagonal,
-            multicolour: self.multicolour,
-            background: Some(ops::background(g)),
-        };
-        let objs = objects::objects(g, opt);
-        let keys: Vec<i64> = match self.rank {
+            Rank::Size => each(|o| o.size()),
+            Rank::Area => each(|o| o.height() * o.width()),
+            Rank::Colours => each(|o| o.colours().len() as i64),
+            Rank::Minority => each(|o| o.size() - o.count(o.colour())),
+            Rank::Top => each(|o| o.top()),
+            Rank::Left => each(|o| o.left()),
+            Rank::SameColour => {
+                objs.iter().map(|o| objs.iter().filter(|p| p.colour() == o.colour()).count() as i64).collect()
+            }
             // How many objects share each one's shape, counted once per shape rather
             // than by comparing every pair (noisy grids have hundreds of objects).
             Rank::SameShape => {
@@ -257,8 +249,17 @@ impl Pick {
                 shapes.iter().for_each(|s| *counts.entry(s).or_default() += 1);
                 shapes.iter().map(|s| counts[s.as_slice()]).collect()
             }
-            _ => objs.iter().map(|o| self.key(o, &objs)).collect(),
+        }
+    }
+
+    fn apply(&self, g: &Grid) -> Option<Grid> {
+        let opt = ObjectOptions {
+            diagonal: self.diagonal,
+            multicolour: self.multicolour,
+            background: Some(ops::background(g)),
         };
+        let objs = objects::objects(g, opt);
+        let keys = self.keys(&objs);
         let o = &objs[first_best(&keys, self.most, |&k| k)?];
         if self.crop {
             objects::crop_to(g, o).ok()
@@ -1017,19 +1018,17 @@ fn stamp_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Opt
         if e.input.shape() != e.output.shape() || *bg.get_or_insert(b) != b {
             return None;
         }
-        let (rows, cols) = (e.input.rows() as i64, e.input.cols() as i64);
-        for r in 0..rows {
-            for c in 0..cols {
-                let k = e.input.get(r as usize, c as usize);
+        for r in 0..e.input.rows() {
+            for c in 0..e.input.cols() {
+                let k = e.input.get(r, c);
                 if k == b {
                     continue;
                 }
-                for n in (0..9).filter(|&n| n != 4) {
-                    let (i, j) = (r + n as i64 / 3 - 1, c + n as i64 % 3 - 1);
-                    if i < 0 || j < 0 || i >= rows || j >= cols || e.input.get(i as usize, j as usize) != b {
+                for (n, i, j) in ops::around(&e.input, r, c) {
+                    if e.input.get(i, j) != b {
                         continue;
                     }
-                    let v = e.output.get(i as usize, j as usize);
+                    let v = e.output.get(i, j);
                     let slot = &mut seen[k as usize][n];
                     match *slot {
                         None => *slot = Some(Some(v)),

@@ -585,20 +585,14 @@ pub mod dsl_api {
     /// Around every cell of a colour in `patterns`, background cells of the 3x3 block take the pattern's colours (-1: unchanged; the centre is ignored), all at once, e.g. `g.stamp(#{"2": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]})` marks the corners around red cells yellow.
     #[rhai_fn(pure, return_raw)]
     pub fn stamp(g: &mut Grid, patterns: rhai::Map) -> Res<Grid> {
+        const SHAPE: &str = "stamp: each pattern must be a 3x3 array of arrays";
+        let three = |d: Dynamic| d.try_cast::<Array>().filter(|a| a.len() == 3).ok_or(SHAPE);
         let mut stamps: ops::Stamps = [[None; 9]; crate::grid::COLOURS];
         for (k, v) in patterns {
             let c = k.parse::<i64>().map_err(|_| format!("stamp: keys must be colours, got {k:?}"))?;
-            let rows = v.try_cast::<Array>().ok_or("stamp: each pattern must be a 3x3 array of arrays")?;
-            if rows.len() != 3 {
-                return Err("stamp: each pattern must be a 3x3 array of arrays".into());
-            }
             let mut pattern = [None; 9];
-            for (i, row) in rows.into_iter().enumerate() {
-                let row = row.try_cast::<Array>().ok_or("stamp: each pattern must be a 3x3 array of arrays")?;
-                if row.len() != 3 {
-                    return Err("stamp: each pattern must be a 3x3 array of arrays".into());
-                }
-                for (j, d) in row.iter().enumerate() {
+            for (i, row) in three(v)?.into_iter().enumerate() {
+                for (j, d) in three(row)?.iter().enumerate() {
                     let v = int_of(d, "stamp: pattern")?;
                     pattern[i * 3 + j] = if v == -1 { None } else { Some(ops::colour(v)?) };
                 }

@@ -758,21 +758,28 @@ pub type Stamps = [[Option<u8>; 9]; COLOURS];
 pub fn stamp(g: &Grid, stamps: &Stamps) -> Grid {
     let bg = background(g);
     let mut out = g.clone();
-    let (rows, cols) = (g.rows() as i64, g.cols() as i64);
-    for r in 0..rows {
-        for c in 0..cols {
-            let pattern = &stamps[g.get(r as usize, c as usize) as usize];
-            for (k, v) in pattern.iter().enumerate() {
-                let (i, j) = (r + k as i64 / 3 - 1, c + k as i64 % 3 - 1);
-                if let Some(v) = *v {
-                    if k != 4 && i >= 0 && j >= 0 && i < rows && j < cols && g.get(i as usize, j as usize) == bg {
-                        out.set(i as usize, j as usize, v);
-                    }
+    for r in 0..g.rows() {
+        for c in 0..g.cols() {
+            let pattern = &stamps[g.get(r, c) as usize];
+            for (k, i, j) in around(g, r, c) {
+                if let (Some(v), true) = (pattern[k], g.get(i, j) == bg) {
+                    out.set(i, j, v);
                 }
             }
         }
     }
     out
+}
+
+/// The cells of the 3 x 3 block centred on (r, c) that lie in the grid, the centre left
+/// out: (index in the block in reading order, row, column). What [`stamp`] paints and
+/// what its patterns are learned from.
+pub fn around(g: &Grid, r: usize, c: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let (rows, cols) = (g.rows(), g.cols());
+    (0..9).filter(|&k| k != 4).filter_map(move |k| {
+        let (i, j) = ((r + k / 3).checked_sub(1)?, (c + k % 3).checked_sub(1)?);
+        (i < rows && j < cols).then_some((k, i, j))
+    })
 }
 
 /// Copies `sub` onto `g` with its top-left at (r, c) (clipped); cells of colour
