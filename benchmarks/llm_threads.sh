@@ -5,6 +5,8 @@
 #
 #   benchmarks/llm_threads.sh MODEL.gguf [TASK_ID...]
 #
+# ARCSYNTH_BENCH_THREADS="2" runs only the thread counts given (default: "1 $(nproc)").
+#
 # Prints each run's tokens/s, prefill and generation seconds and seconds per task, and
 # keeps each run's report.json as benchmarks/results/llm_threads_t{1,N}_report.json.
 # Add the row to RESULTS.md by hand.
@@ -24,7 +26,7 @@ mkdir -p "$work/tasks"
 for id in "${ids[@]}"; do cp "$root/data/arc-agi-1/training/$id.json" "$work/tasks/"; done
 (cd "$root" && cargo build --release --quiet)
 
-for t in 1 "$cores"; do
+for t in ${ARCSYNTH_BENCH_THREADS:-1 $cores}; do
     "$bin" -q search --proposer llm --tasks "$work/tasks" --samples 8 --batch 8 --refine-rounds 1 \
         --max-tokens 384 --model "$model" --threads "$t" --out "$work/t$t"
     cp "$work/t$t/report.json" "$root/benchmarks/results/llm_threads_t${t}_report.json"

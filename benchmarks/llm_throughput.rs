@@ -9,7 +9,8 @@
 //! it, about 4k tokens, so decoding reads as long a context as inside the search),
 //! ARCSYNTH_BENCH_SIZES (e.g. "1,8"), ARCSYNTH_BENCH_REPS (best of; default 3),
 //! ARCSYNTH_BENCH_BUSY=1 (one more thread spins all along, as the sandbox thread does
-//! while it evaluates programs during generation).
+//! while it evaluates programs during generation), ARCSYNTH_BENCH_FLASH=0|1 (llama.cpp's
+//! flash attention off or on; default: llama.cpp's choice, on).
 
 #[path = "common.rs"]
 mod common;
@@ -29,6 +30,7 @@ fn main() {
     let max_tokens: usize = env_or("ARCSYNTH_BENCH_TOKENS", 64);
     let reps: u32 = env_or("ARCSYNTH_BENCH_REPS", 3);
     let busy = std::env::var("ARCSYNTH_BENCH_BUSY").is_ok_and(|v| v == "1");
+    let flash: Option<bool> = std::env::var("ARCSYNTH_BENCH_FLASH").ok().map(|v| v == "1");
     let sizes: Vec<usize> = env_or("ARCSYNTH_BENCH_SIZES", "1,4,8,16,32".to_string())
         .split(',')
         .map(|n| n.trim().parse().expect("ARCSYNTH_BENCH_SIZES: numbers separated by commas"))
@@ -63,7 +65,14 @@ fn main() {
     let ctx = prompt_room + (largest * max_tokens) as u32 + 64;
     let mut backend = LlamaCpp::load(
         &model,
-        LoadOptions { gpu_layers, ctx: Some(ctx), threads, batch: 512, ..LoadOptions::default() },
+        LoadOptions {
+            gpu_layers,
+            ctx: Some(ctx),
+            threads,
+            batch: 512,
+            flash_attention: flash,
+            ..LoadOptions::default()
+        },
     )
     .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -162,6 +171,10 @@ fn main() {
     if busy {
         name.push_str("_busy");
         command.push_str(" ARCSYNTH_BENCH_BUSY=1");
+    }
+    if let Some(f) = flash {
+        name.push_str(if f { "_flash" } else { "_noflash" });
+        command.push_str(&format!(" ARCSYNTH_BENCH_FLASH={}", f as u8));
     }
     if sizes != [1, 4, 8, 16, 32] {
         name.push_str(&format!("_n{}", sizes_text.join("-")));

@@ -48,11 +48,26 @@ pub struct LoadOptions {
     /// Qwen3-style thinking; when off, the assistant turn starts with an empty
     /// `<think></think>` block. `<think>` blocks are always removed from completions.
     pub thinking: bool,
+    /// llama.cpp's flash attention on or off; `None`: llama.cpp's choice (on where the
+    /// backend supports it, the CPU included). Off on 2 CPU cores, 8 sequences over
+    /// search's 4.3k-token prompt decode at 21.7 tokens/s against 18.7, but prompts are
+    /// decoded slower, and inside `search` prefill outweighs decoding (benchmarks/RESULTS.md).
+    pub flash_attention: Option<bool>,
 }
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
-        LoadOptions { gpu_layers: 0, ctx: None, threads: 1, batch: 512, thinking: false }
+        LoadOptions { gpu_layers: 0, ctx: None, threads: 1, batch: 512, thinking: false, flash_attention: None }
+    }
+}
+
+impl LoadOptions {
+    fn flash_attention_policy(&self) -> llama_cpp_sys_2::llama_flash_attn_type {
+        match self.flash_attention {
+            Some(true) => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            Some(false) => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+            None => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
+        }
     }
 }
 
@@ -209,6 +224,7 @@ impl LlamaCpp {
                 .with_n_ubatch(self.opts.batch)
                 .with_n_seq_max(seqs.max(1))
                 .with_kv_unified(true)
+                .with_flash_attention_policy(self.opts.flash_attention_policy())
                 .with_n_threads(self.opts.threads)
                 .with_n_threads_batch(self.opts.threads);
             let ctx = new_context(self.model, params)?;
@@ -453,6 +469,7 @@ impl TokenModel {
             .with_n_batch(self.opts.batch)
             .with_n_ubatch(self.opts.batch)
             .with_n_seq_max(1)
+            .with_flash_attention_policy(self.opts.flash_attention_policy())
             .with_n_threads(self.opts.threads)
             .with_n_threads_batch(self.opts.threads);
         let mut ctx = new_context(self.model(), params)?;
