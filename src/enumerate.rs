@@ -101,6 +101,31 @@ pub enum Parts {
     Split(Split, i64),
 }
 
+/// Which same-shape parts of the grid [`Op::OverlayParts`] lays on one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layers {
+    /// `split_by_lines`.
+    Lines,
+    /// `corners(h, w)`: the four h x w corner windows.
+    Corners(i64, i64),
+}
+
+impl Layers {
+    fn cut(self, g: &Grid) -> Option<Vec<Grid>> {
+        match self {
+            Layers::Lines => Some(ops::split_by_lines(g)),
+            Layers::Corners(h, w) => ops::corners(g, h, w).ok(),
+        }
+    }
+
+    fn rhai(self) -> String {
+        match self {
+            Layers::Lines => "g.split_by_lines()".into(),
+            Layers::Corners(h, w) => format!("g.corners({h}, {w})"),
+        }
+    }
+}
+
 /// What a part is ranked by when one is picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PartRank {
@@ -388,6 +413,10 @@ pub enum Op {
     /// Each part (between separator lines, or between empty rows and columns) as one
     /// cell of its colour. Serves "smaller: a summary or composition of parts".
     PartColours(&'static str),
+    /// Same-shape parts laid on one another, where colours meet the one first in a
+    /// priority order learned from the training pairs (see [`overlay_order`]). Serves
+    /// "smaller: a summary or composition of parts".
+    OverlayParts(Layers, Vec<u8>),
     /// Patterns painted around the cells of each colour, learned from the training pairs
     /// and holding out (see [`stamp_patterns`]). Serves "same shape, cells added: next to
     /// objects".
@@ -553,6 +582,7 @@ impl Op {
             KeepSolid(k) => ops::keep_solid(g, k).ok(),
             PartColours(by) => ops::part_colours(g, by).ok(),
             Stamp(ref stamps) => Some(ops::stamp(g, stamps)),
+            OverlayParts(layers, ref order) => ops::overlay_all(&layers.cut(g)?, order, ops::background(g)).ok(),
             Rays(dirs) => ops::rays(g, dirs).ok(),
             ScaleByColours => {
                 let n = ops::colors(g).len() as i64;
@@ -697,6 +727,10 @@ impl Op {
                     .collect();
                 format!("g.stamp(#{{{}}})", patterns.join(", "))
             }
+            OverlayParts(layers, ref order) => {
+                let order: Vec<String> = order.iter().map(u8::to_string).collect();
+                format!("{}.overlay_all([{}], g.background())", layers.rhai(), order.join(", "))
+            }
             Rays(dirs) => format!("g.rays(\"{dirs}\")"),
             ScaleByColours => "g.scale_up(g.colors().len())".into(),
             ColourList { column, drop_first } => {
@@ -805,6 +839,18 @@ pub fn transforms(task: &Task) -> Vec<Op> {
                 for crop in [true, false] {
                     ops.push(Pick(self::Pick { diagonal, multicolour, rank, most, crop }));
                 }
+            }
+        }
+    }
+    if smaller {
+        let mut layers = vec![Layers::Lines];
+        let (h, w) = task.train[0].output.shape();
+        if task.train.iter().all(|e| e.output.shape() == (h, w)) {
+            layers.push(Layers::Corners(h as i64, w as i64));
+        }
+        for l in layers {
+            if let Some(order) = overlay_order(task, l) {
+                ops.push(OverlayParts(l, order));
             }
         }
     }
@@ -1047,6 +1093,56 @@ fn stamp_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Opt
 /// paint something, and hold out: learned from every pair but one, they turn that one's
 /// input into its output. Entries the pairs do not need are dropped (a cell that only
 /// ever sat next to another colour's pattern learns nothing from it).
+/// The colour order under which each training input's `layers`, laid on one another,
+/// give its output: where colours meet, the output's colour beats the others there.
+/// Every pair must cut into two or more parts of the output's shape, every cell must be
+/// explained, and the order must be the only one the pairs allow: each colour that meets
+/// another is ranked, and no two of them are left unordered (a guessed order would decide
+/// the test where the pairs did not).
+fn overlay_order(task: &Task, layers: Layers) -> Option<Vec<u8>> {
+    const N: usize = crate::grid::COLOURS;
+    let mut beats = [[false; N]; N];
+    let mut ranked = [false; N];
+    for e in &task.train {
+        let parts = layers.cut(&e.input)?;
+        if parts.len() < 2 || parts.iter().any(|p| p.shape() != e.output.shape()) {
+            return None;
+        }
+        let transparent = ops::background(&e.input);
+        let (rows, cols) = e.output.shape();
+        for i in 0..rows {
+            for j in 0..cols {
+                let mut here = [false; N];
+                parts.iter().for_each(|p| here[p.get(i, j) as usize] = true);
+                here[transparent as usize] = false;
+                let out = e.output.get(i, j) as usize;
+                let present: Vec<usize> = (0..N).filter(|&c| here[c]).collect();
+                match present[..] {
+                    [] if out == transparent as usize => {}
+                    [one] if out == one => {}
+                    [_, _, ..] if here[out] => {
+                        for &c in &present {
+                            ranked[c] = true;
+                            beats[out][c] |= c != out;
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+    // Highest first: each step, exactly one ranked colour that nothing left beats.
+    let mut left: Vec<usize> = (0..N).filter(|&c| ranked[c]).collect();
+    let mut order = Vec::new();
+    while !left.is_empty() {
+        let top: Vec<usize> = left.iter().copied().filter(|&c| !left.iter().any(|&d| beats[d][c])).collect();
+        let [c] = top[..] else { return None };
+        order.push(c as u8);
+        left.retain(|&d| d != c);
+    }
+    Some(order)
+}
+
 fn stamp_patterns(task: &Task) -> Option<ops::Stamps> {
     let mut stamps = stamp_table(task.train.iter())?;
     if task.train.len() < 2 || stamps.iter().flatten().all(Option::is_none) {

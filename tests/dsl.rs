@@ -217,7 +217,7 @@ fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
 /// The primitives from the failure analysis of 2026-12-06 on small grids: what they
 /// paint, what they keep, and a named error for a malformed argument.
 #[test]
-fn stamp_keep_solid_part_colours_and_diagonal_connect() {
+fn primitives_from_the_failure_analysis() {
     let sandbox = Sandbox::new(Limits::default());
     let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
     // A red cell marks its corners yellow; the mark at the edge is clipped, and a cell
@@ -238,6 +238,22 @@ fn stamp_keep_solid_part_colours_and_diagonal_connect() {
     // A grid no gap cuts is one part, an error rather than its most common colour.
     let e = run("fn solve(g) { g.part_colours(\"gaps\") }", "0120\n3004").unwrap_err();
     assert!(e.message.contains("part_colours: no gaps cut the grid"), "{}", e.message);
+    // Separator lines are of one colour, the one with the most lines: the full column of
+    // 3s at the first part's edge does not cut.
+    let first = "fn solve(g) { g.split_by_lines()[0] }";
+    assert_eq!(run(first, "3050500\n3050510\n3050500").unwrap().to_text(), "30\n30\n30");
+    // Parts laid on one another: where colours meet, the first in the order wins; colours
+    // the order does not rank may not meet.
+    let over = |order: &str| format!("fn solve(g) {{ g.split_cols(2).overlay_all({order}, 0) }}");
+    assert_eq!(run(&over("[2, 1]"), "1220").unwrap().to_text(), "22");
+    assert_eq!(run(&over("[1, 2]"), "1220").unwrap().to_text(), "12");
+    let e = run(&over("[2]"), "1220").unwrap_err();
+    assert!(e.message.contains("overlay_all: colours [1, 2] meet at (0, 0)"), "{}", e.message);
+    // Corner windows may overlap and leave one middle row or column out, no more.
+    let corners = "fn solve(g) { g.corners(2, 2).overlay_all([], 0) }";
+    assert_eq!(run(corners, "10000\n00000\n00002").unwrap().to_text(), "10\n02");
+    let e = run("fn solve(g) { g.corners(1, 1)[0] }", "10000\n00000\n00002").unwrap_err();
+    assert!(e.message.contains("corners: four 1x1 windows do not cover a 3x5 grid"), "{}", e.message);
     // The nearest same-colour cells on a diagonal are joined; a different colour between
     // them stays.
     let diagonal = "fn solve(g) { g.connect(\"diagonal\", -1) }";

@@ -332,8 +332,11 @@ fn search_with_the_tiny_model_survives_a_kill_and_resumes() {
         "4",
         "--max-tokens",
         "32",
+        // The tiny model's tokenizer spends about 15.6k tokens on each of these prompts
+        // (the DSL reference and the grids): room to spare, so that a longer reference
+        // does not make a task's prompt miss the context and lose its completions.
         "--ctx",
-        "16384",
+        "24576",
         "--threads",
         "1",
     ];

@@ -158,11 +158,36 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ),
         // Its 6s once sat next to a 2's pattern; only the 2s' pattern is needed.
         ("dc1df850", "g.stamp(#{\"2\": [[1, 1, 1], [1, -1, 1], [1, 1, 1]]})"),
+        // Three parts between red lines laid on one another: yellow over maroon over blue.
+        ("cf98881b", "g.split_by_lines().overlay_all([4, 9, 1], g.background())"),
+        ("75b8110e", "g.corners(4, 4).overlay_all([5, 6, 9, 4], g.background())"),
+        // Overlapping 3x3 corners of a 5x7 grid; one colour, so no order is needed.
+        ("bc1d5164", "g.corners(3, 3).overlay_all([], g.background())"),
         // Objects cut 4-connected fit its pairs too, but split a test shape in two.
         ("b230c067", "g.objects(#{diagonal: true, multicolor: false}); let sizes"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }
+}
+
+/// An overlay order is offered only when the training pairs decide it. On 75b8110e the
+/// four quadrants' colours meet in every pair and fix 5 > 6 > 9 > 4; without its last
+/// pair, 9 and 4 never meet and nothing says which wins, so no order is guessed.
+#[test]
+fn overlay_orders_are_offered_only_when_the_pairs_decide_them() {
+    let orders = |t: &task::Task| -> Vec<Vec<u8>> {
+        enumerate::transforms(t)
+            .into_iter()
+            .filter_map(|o| match o {
+                enumerate::Op::OverlayParts(_, order) => Some(order),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut t = task::load_one(&training_dir(), "75b8110e").unwrap().without_test_outputs();
+    assert_eq!(orders(&t), vec![vec![5, 6, 9, 4]]);
+    t.train.pop();
+    assert!(orders(&t).is_empty(), "{:?}", orders(&t));
 }
 
 /// Stamp patterns are offered only when they hold out. On d037b0a7 (colours run down

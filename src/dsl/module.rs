@@ -252,10 +252,32 @@ pub mod dsl_api {
     pub fn split_rows(g: &mut Grid, n: INT) -> Res<Array> {
         Ok(grids(ops::split_rows(g, n)?))
     }
-    /// The cells between full separator lines of one non-background colour, in reading order.
+    /// The cells between full separator lines of one non-background colour (the colour with the most such lines), in reading order.
     #[rhai_fn(pure)]
     pub fn split_by_lines(g: &mut Grid) -> Array {
         grids(ops::split_by_lines(g))
+    }
+    /// The four h x w windows at the corners (top left, top right, bottom left, bottom right); an error unless they cover the grid between them, but for at most one middle row and column (they may overlap).
+    #[rhai_fn(pure, return_raw)]
+    pub fn corners(g: &mut Grid, h: INT, w: INT) -> Res<Array> {
+        Ok(grids(ops::corners(g, h, w)?))
+    }
+    /// Same-shape grids laid on one another: each cell takes the colour listed first in `order` among those the parts have there, or the one colour there that is not `transparent`; an error where colours meet that `order` does not rank, e.g. `g.split_by_lines().overlay_all([4, 9, 1], 0)`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn overlay_all(parts: &mut Array, order: Array, transparent: INT) -> Res<Grid> {
+        let grids: Vec<Grid> = parts
+            .iter()
+            .map(|d| {
+                d.clone()
+                    .try_cast::<Grid>()
+                    .ok_or_else(|| format!("overlay_all: parts must be grids, got {}", d.type_name()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut colours = Vec::with_capacity(order.len());
+        for d in &order {
+            colours.push(ops::colour(int_of(d, "overlay_all: order")?)?);
+        }
+        Ok(ops::overlay_all(&grids, &colours, ops::colour(transparent)?)?)
     }
     /// Each part as one cell of its most common non-background colour (the background if it has none), laid out as the parts are; parts lie between separator lines ("lines", as `split_by_lines`) or between full background rows and columns ("gaps"); an error if they do not cut the grid.
     #[rhai_fn(pure, return_raw)]

@@ -264,22 +264,33 @@ fn split(g: &Grid, n: i64) -> R<Vec<Grid>> {
     (0..n).map(|i| crop(g, i * (k + gap), 0, k, g.cols() as i64)).collect()
 }
 
-/// Rows (or, transposed, columns) that are one colour across the whole grid, and that
-/// colour is not the background: separator lines.
-fn separator_rows(g: &Grid) -> Vec<bool> {
+/// Each row's colour where the row (or, transposed, column) is one colour across the
+/// whole grid and that colour is not the background; no row at all when every row is.
+fn full_rows(g: &Grid) -> Vec<Option<u8>> {
     let bg = background(g);
-    let sep: Vec<bool> = (0..g.rows())
+    let full: Vec<Option<u8>> = (0..g.rows())
         .map(|i| {
             let row = g.row(i);
-            row.iter().all(|&v| v == row[0]) && (row[0] != bg || g.rows() == 1)
+            (row.iter().all(|&v| v == row[0]) && (row[0] != bg || g.rows() == 1)).then_some(row[0])
         })
         .collect();
     // Every row the same colour means no structure, not all separators.
-    if sep.iter().all(|&s| s) {
-        vec![false; g.rows()]
+    if full.iter().all(Option::is_some) {
+        vec![None; g.rows()]
     } else {
-        sep
+        full
     }
+}
+
+/// Separator rows and columns: full lines of one colour, the colour with the most of
+/// them (ties: the lower), so that a shape's full edge in another colour does not cut.
+fn separators(g: &Grid) -> (Vec<bool>, Vec<bool>) {
+    let (rows, cols) = (full_rows(g), full_rows(&transpose(g)));
+    let mut lines = [0usize; crate::grid::COLOURS];
+    rows.iter().chain(&cols).flatten().for_each(|&c| lines[c as usize] += 1);
+    let best = (0..crate::grid::COLOURS).max_by_key(|&c| (lines[c], std::cmp::Reverse(c))).unwrap_or(0) as u8;
+    let keep = |v: Vec<Option<u8>>| v.into_iter().map(|c| c == Some(best)).collect();
+    (keep(rows), keep(cols))
 }
 
 fn runs(sep: &[bool]) -> Vec<(usize, usize)> {
@@ -301,8 +312,8 @@ fn runs(sep: &[bool]) -> Vec<(usize, usize)> {
 /// The cells between separator lines (full rows/columns of one non-background colour),
 /// in reading order. A grid without separators is one cell.
 pub fn split_by_lines(g: &Grid) -> Vec<Grid> {
-    let row_runs = runs(&separator_rows(g));
-    let col_runs = runs(&separator_rows(&transpose(g)));
+    let (rows, cols) = separators(g);
+    let (row_runs, col_runs) = (runs(&rows), runs(&cols));
     let mut out = Vec::new();
     for &(r, h) in &row_runs {
         for &(c, w) in &col_runs {
@@ -320,7 +331,7 @@ pub fn split_by_lines(g: &Grid) -> Vec<Grid> {
 pub fn part_colours(g: &Grid, by: &str) -> R<Grid> {
     let bg = background(g);
     let (rows, cols) = match by {
-        "lines" => (separator_rows(g), separator_rows(&transpose(g))),
+        "lines" => separators(g),
         "gaps" => (gap_rows(g, bg), gap_rows(&transpose(g), bg)),
         _ => fail!("part_colours: parts must be \"lines\" or \"gaps\", not {by:?}"),
     };
@@ -359,9 +370,9 @@ fn gap_rows(g: &Grid, bg: u8) -> Vec<bool> {
 
 /// Removes separator lines (full rows/columns of one non-background colour).
 pub fn remove_lines(g: &Grid) -> R<Grid> {
-    let keep_r: Vec<usize> = separator_rows(g).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
-    let keep_c: Vec<usize> =
-        separator_rows(&transpose(g)).iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
+    let (rows, cols) = separators(g);
+    let keep_r: Vec<usize> = rows.iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
+    let keep_c: Vec<usize> = cols.iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i).collect();
     if keep_r.is_empty() || keep_c.is_empty() {
         fail!("remove_lines: nothing left")
     }
@@ -802,6 +813,55 @@ pub fn paste(g: &Grid, sub: &Grid, r: i64, c: i64, transparent: Option<u8>) -> G
 pub fn overlay(g: &Grid, top: &Grid, transparent: i64) -> R<Grid> {
     same_shape(g, top, "overlay")?;
     Ok(paste(g, top, 0, 0, Some(colour(transparent)?)))
+}
+
+/// Same-shape `parts` laid on one another: each cell takes the colour of `order`
+/// (highest first) that any part has there, the one colour there if only one is not
+/// `transparent`, else `transparent`. Two or more colours meeting at a cell with one of
+/// them not in `order` is an error: the order does not say which wins.
+pub fn overlay_all(parts: &[Grid], order: &[u8], transparent: u8) -> R<Grid> {
+    let Some(first) = parts.first() else { fail!("overlay_all: no parts") };
+    for p in parts {
+        same_shape(first, p, "overlay_all")?;
+    }
+    let mut out = Grid::from_fn(first.rows(), first.cols(), |_, _| transparent);
+    for i in 0..first.rows() {
+        for j in 0..first.cols() {
+            let mut here = [false; crate::grid::COLOURS];
+            parts.iter().for_each(|p| here[p.get(i, j) as usize] = true);
+            here[transparent as usize] = false;
+            let present: Vec<u8> = (0..crate::grid::COLOURS as u8).filter(|&c| here[c as usize]).collect();
+            let winner = match present[..] {
+                [] => continue,
+                [one] => one,
+                _ => match order.iter().find(|c| here[**c as usize]) {
+                    Some(&c) if present.iter().all(|p| order.contains(p)) => c,
+                    _ => fail!(
+                        "overlay_all: colours {present:?} meet at ({i}, {j}) and the order does not rank them all"
+                    ),
+                },
+            };
+            out.set(i, j, winner);
+        }
+    }
+    Ok(out)
+}
+
+/// The four h x w windows at the grid's corners (top left, top right, bottom left, bottom
+/// right), which must cover the grid between them but for at most one middle row and
+/// one middle column (as `split_rows` drops a one-row separator); they may overlap.
+pub fn corners(g: &Grid, h: i64, w: i64) -> R<Vec<Grid>> {
+    let (rows, cols) = (g.rows() as i64, g.cols() as i64);
+    if h < 1 || w < 1 || h > rows || w > cols || 2 * h + 1 < rows || 2 * w + 1 < cols {
+        fail!("corners: four {h}x{w} windows do not cover a {rows}x{cols} grid")
+    }
+    let mut out = Vec::with_capacity(4);
+    for r in [0, rows - h] {
+        for c in [0, cols - w] {
+            out.push(crop(g, r, c, h, w)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Moves every cell that is not `bg` as far as it goes in a direction ("up", "down",
