@@ -97,6 +97,8 @@ pub enum FractalBlocks {
 pub enum Parts {
     /// `split_by_lines`: the cells between separator lines.
     Lines,
+    /// `split_by_gaps`: the cells between empty rows and columns.
+    Gaps,
     /// `split_cols(n)` / `split_rows(n)`.
     Split(Split, i64),
 }
@@ -137,23 +139,32 @@ pub enum PartRank {
     Same,
     /// How many parts have its shape (non-background cells, colours ignored).
     SameShape,
+    /// How many parts have its colours (the odd one out by colour). Serves "smaller: a
+    /// part of the input".
+    SameColours,
+    /// 1 when it is its own mirror image (left-right, top-bottom or across the main
+    /// diagonal), else 0 (the one that is not). Serves "smaller: a part of the input".
+    Symmetric,
 }
 
 impl PartRank {
     /// The (rank, highest?) pairs tried.
-    const ALL: [(PartRank, bool); 6] = [
+    const ALL: [(PartRank, bool); 8] = [
         (PartRank::Filled, true),
         (PartRank::Filled, false),
         (PartRank::Colours, true),
         (PartRank::Same, false),
         (PartRank::Same, true),
         (PartRank::SameShape, false),
+        (PartRank::SameColours, false),
+        (PartRank::Symmetric, false),
     ];
 }
 
 fn pick_part(g: &Grid, parts: Parts, rank: PartRank, most: bool) -> Option<Grid> {
     let all = match parts {
         Parts::Lines => ops::split_by_lines(g),
+        Parts::Gaps => ops::split_by_gaps(g),
         Parts::Split(s, n) => s.cut(g, n)?,
     };
     let shape = |p: &Grid| objects::Obj::from_grid(p, Some(ops::background(p)));
@@ -166,6 +177,11 @@ fn pick_part(g: &Grid, parts: Parts, rank: PartRank, most: bool) -> Option<Grid>
                 let s = shape(p);
                 all.iter().filter(|q| shape(q).same_shape(&s)).count() as i64
             }
+            PartRank::SameColours => {
+                let colours = ops::palette(p);
+                all.iter().filter(|q| ops::palette(q) == colours).count() as i64
+            }
+            PartRank::Symmetric => (*p == ops::flip_h(p) || *p == ops::flip_v(p) || *p == ops::transpose(p)) as i64,
         }
     };
     Some(all[first_best(&all, most, key)?].clone())
@@ -174,6 +190,7 @@ fn pick_part(g: &Grid, parts: Parts, rank: PartRank, most: bool) -> Option<Grid>
 fn pick_part_rhai(parts: Parts, rank: PartRank, most: bool) -> String {
     let cut = match parts {
         Parts::Lines => "g.split_by_lines()".to_string(),
+        Parts::Gaps => "g.split_by_gaps()".to_string(),
         Parts::Split(s, n) => format!("g.{}({n})", s.method()),
     };
     let key = match rank {
@@ -181,6 +198,8 @@ fn pick_part_rhai(parts: Parts, rank: PartRank, most: bool) -> String {
         PartRank::Colours => "p.palette().len()",
         PartRank::Same => "all.filter(|q| q == p).len()",
         PartRank::SameShape => "all.filter(|q| q.as_object().same_shape(p.as_object())).len()",
+        PartRank::SameColours => "all.filter(|q| q.palette() == p.palette()).len()",
+        PartRank::Symmetric => "if p == p.flip_h() || p == p.flip_v() || p == p.transpose() { 1 } else { 0 }",
     };
     let best = if most { "max_by" } else { "min_by" };
     format!("{{ let parts = {cut}; let all = parts; parts.{best}(|p| {key}) }}")
@@ -833,6 +852,7 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     if smaller {
         for (rank, most) in PartRank::ALL {
             ops.push(PickPart(Parts::Lines, rank, most));
+            ops.push(PickPart(Parts::Gaps, rank, most));
         }
         for (diagonal, multicolour) in [(false, false), (true, false), (true, true)] {
             for (rank, most) in Rank::ALL {

@@ -242,6 +242,9 @@ fn primitives_from_the_failure_analysis() {
     // 3s at the first part's edge does not cut.
     let first = "fn solve(g) { g.split_by_lines()[0] }";
     assert_eq!(run(first, "3050500\n3050510\n3050500").unwrap().to_text(), "30\n30\n30");
+    // Parts between empty rows and columns, the margins dropped.
+    let gaps = "fn solve(g) { g.split_by_gaps()[2] }";
+    assert_eq!(run(gaps, "00000\n01101\n00000\n02202").unwrap().to_text(), "22");
     // Parts laid on one another: where colours meet, the first in the order wins; colours
     // the order does not rank may not meet.
     let over = |order: &str| format!("fn solve(g) {{ g.split_cols(2).overlay_all({order}, 0) }}");

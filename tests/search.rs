@@ -163,6 +163,13 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("75b8110e", "g.corners(4, 4).overlay_all([5, 6, 9, 4], g.background())"),
         // Overlapping 3x3 corners of a 5x7 grid; one colour, so no order is needed.
         ("bc1d5164", "g.corners(3, 3).overlay_all([], g.background())"),
+        // The part (between empty bands) whose colour no other part has.
+        (
+            "0b148d64",
+            "g.split_by_gaps(); let all = parts; parts.min_by(|p| all.filter(|q| q.palette() == p.palette()).len())",
+        ),
+        // The third that is not its own mirror image.
+        ("662c240a", "parts.min_by(|p| if p == p.flip_h() || p == p.flip_v() || p == p.transpose() { 1 } else { 0 })"),
         // Objects cut 4-connected fit its pairs too, but split a test shape in two.
         ("b230c067", "g.objects(#{diagonal: true, multicolor: false}); let sizes"),
     ] {

@@ -41,6 +41,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "split_cols",
             "split_rows",
             "split_by_lines",
+            "split_by_gaps",
             "corners",
             "part_colours",
             "remove_lines",

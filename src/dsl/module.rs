@@ -257,6 +257,11 @@ pub mod dsl_api {
     pub fn split_by_lines(g: &mut Grid) -> Array {
         grids(ops::split_by_lines(g))
     }
+    /// The cells between full rows and columns of the background, in reading order (empty margins dropped); a grid without such gaps is one part.
+    #[rhai_fn(pure)]
+    pub fn split_by_gaps(g: &mut Grid) -> Array {
+        grids(ops::split_by_gaps(g))
+    }
     /// The four h x w windows at the corners (top left, top right, bottom left, bottom right); an error unless they cover the grid between them, but for at most one middle row and column (they may overlap).
     #[rhai_fn(pure, return_raw)]
     pub fn corners(g: &mut Grid, h: INT, w: INT) -> Res<Array> {

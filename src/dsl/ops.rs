@@ -313,8 +313,20 @@ fn runs(sep: &[bool]) -> Vec<(usize, usize)> {
 /// in reading order. A grid without separators is one cell.
 pub fn split_by_lines(g: &Grid) -> Vec<Grid> {
     let (rows, cols) = separators(g);
-    let (row_runs, col_runs) = (runs(&rows), runs(&cols));
-    let mut out = Vec::new();
+    parts_between(g, &rows, &cols)
+}
+
+/// The cells between full rows and columns of the background, in reading order (the
+/// empty margins dropped). A grid without such gaps is one part.
+pub fn split_by_gaps(g: &Grid) -> Vec<Grid> {
+    let bg = background(g);
+    parts_between(g, &gap_rows(g, bg), &gap_rows(&transpose(g), bg))
+}
+
+/// The blocks between the rows and the columns marked as cuts, in reading order.
+fn parts_between(g: &Grid, row_cuts: &[bool], col_cuts: &[bool]) -> Vec<Grid> {
+    let (row_runs, col_runs) = (runs(row_cuts), runs(col_cuts));
+    let mut out = Vec::with_capacity(row_runs.len() * col_runs.len());
     for &(r, h) in &row_runs {
         for &(c, w) in &col_runs {
             out.push(Grid::from_fn(h, w, |i, j| g.get(r + i, c + j)));
