@@ -847,7 +847,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             }
         }
     }
-    // Picking one object or part out only makes sense when every output is smaller.
+    // Picking one object or part out, or laying parts on one another, only makes sense
+    // when every output is smaller.
     let smaller = task.train.iter().all(|e| e.output.cells().len() < e.input.cells().len());
     if smaller {
         for (rank, most) in PartRank::ALL {
@@ -861,8 +862,6 @@ pub fn transforms(task: &Task) -> Vec<Op> {
                 }
             }
         }
-    }
-    if smaller {
         let mut layers = vec![Layers::Lines];
         let (h, w) = task.train[0].output.shape();
         if task.train.iter().all(|e| e.output.shape() == (h, w)) {
@@ -1109,10 +1108,6 @@ fn stamp_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Opt
     Some(std::array::from_fn(|k| std::array::from_fn(|n| seen[k][n].flatten().filter(|&v| v != bg))))
 }
 
-/// Stamp patterns for the task, when they turn every training input into its output,
-/// paint something, and hold out: learned from every pair but one, they turn that one's
-/// input into its output. Entries the pairs do not need are dropped (a cell that only
-/// ever sat next to another colour's pattern learns nothing from it).
 /// The colour order under which each training input's `layers`, laid on one another,
 /// give its output: where colours meet, the output's colour beats the others there.
 /// Every pair must cut into two or more parts of the output's shape, every cell must be
@@ -1163,6 +1158,10 @@ fn overlay_order(task: &Task, layers: Layers) -> Option<Vec<u8>> {
     Some(order)
 }
 
+/// Stamp patterns for the task, when they turn every training input into its output,
+/// paint something, and hold out: learned from every pair but one, they turn that one's
+/// input into its output. Entries the pairs do not need are dropped (a cell that only
+/// ever sat next to another colour's pattern learns nothing from it).
 fn stamp_patterns(task: &Task) -> Option<ops::Stamps> {
     let mut stamps = stamp_table(task.train.iter())?;
     if task.train.len() < 2 || stamps.iter().flatten().all(Option::is_none) {
