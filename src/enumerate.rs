@@ -1114,6 +1114,7 @@ fn stamp_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Opt
 /// explained, and the order must be the only one the pairs allow: each colour that meets
 /// another is ranked, and no two of them are left unordered (a guessed order would decide
 /// the test where the pairs did not).
+/// Cells are read through [`ops::colours_at`], as `overlay_all` paints them.
 fn overlay_order(task: &Task, layers: Layers) -> Option<Vec<u8>> {
     const N: usize = crate::grid::COLOURS;
     let mut beats = [[false; N]; N];
@@ -1127,9 +1128,7 @@ fn overlay_order(task: &Task, layers: Layers) -> Option<Vec<u8>> {
         let (rows, cols) = e.output.shape();
         for i in 0..rows {
             for j in 0..cols {
-                let mut here = [false; N];
-                parts.iter().for_each(|p| here[p.get(i, j) as usize] = true);
-                here[transparent as usize] = false;
+                let here = ops::colours_at(&parts, i, j, transparent);
                 let out = e.output.get(i, j) as usize;
                 let present: Vec<usize> = (0..N).filter(|&c| here[c]).collect();
                 match present[..] {

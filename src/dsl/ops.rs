@@ -286,9 +286,9 @@ fn full_rows(g: &Grid) -> Vec<Option<u8>> {
 /// them (ties: the lower), so that a shape's full edge in another colour does not cut.
 fn separators(g: &Grid) -> (Vec<bool>, Vec<bool>) {
     let (rows, cols) = (full_rows(g), full_rows(&transpose(g)));
-    let mut lines = [0usize; crate::grid::COLOURS];
+    let mut lines = [0usize; COLOURS];
     rows.iter().chain(&cols).flatten().for_each(|&c| lines[c as usize] += 1);
-    let best = (0..crate::grid::COLOURS).max_by_key(|&c| (lines[c], std::cmp::Reverse(c))).unwrap_or(0) as u8;
+    let best = (0..COLOURS).max_by_key(|&c| (lines[c], std::cmp::Reverse(c))).unwrap_or(0) as u8;
     let keep = |v: Vec<Option<u8>>| v.into_iter().map(|c| c == Some(best)).collect();
     (keep(rows), keep(cols))
 }
@@ -831,6 +831,14 @@ pub fn overlay(g: &Grid, top: &Grid, transparent: i64) -> R<Grid> {
 /// (highest first) that any part has there, the one colour there if only one is not
 /// `transparent`, else `transparent`. Two or more colours meeting at a cell with one of
 /// them not in `order` is an error: the order does not say which wins.
+/// Which colours other than `transparent` the same-shape `parts` have at (i, j).
+pub fn colours_at(parts: &[Grid], i: usize, j: usize, transparent: u8) -> [bool; COLOURS] {
+    let mut here = [false; COLOURS];
+    parts.iter().for_each(|p| here[p.get(i, j) as usize] = true);
+    here[transparent as usize] = false;
+    here
+}
+
 pub fn overlay_all(parts: &[Grid], order: &[u8], transparent: u8) -> R<Grid> {
     let Some(first) = parts.first() else { fail!("overlay_all: no parts") };
     for p in parts {
@@ -839,10 +847,8 @@ pub fn overlay_all(parts: &[Grid], order: &[u8], transparent: u8) -> R<Grid> {
     let mut out = Grid::from_fn(first.rows(), first.cols(), |_, _| transparent);
     for i in 0..first.rows() {
         for j in 0..first.cols() {
-            let mut here = [false; crate::grid::COLOURS];
-            parts.iter().for_each(|p| here[p.get(i, j) as usize] = true);
-            here[transparent as usize] = false;
-            let present: Vec<u8> = (0..crate::grid::COLOURS as u8).filter(|&c| here[c as usize]).collect();
+            let here = colours_at(parts, i, j, transparent);
+            let present: Vec<u8> = (0..COLOURS as u8).filter(|&c| here[c as usize]).collect();
             let winner = match present[..] {
                 [] => continue,
                 [one] => one,
