@@ -440,6 +440,17 @@ pub enum Op {
     /// and holding out (see [`stamp_patterns`]). Serves "same shape, cells added: next to
     /// objects".
     Stamp(Box<ops::Stamps>),
+    /// Each cell ("cells") or 4-connected area ("objects") of a colour takes the colour of
+    /// the nearest other non-background cell; offered for the one colour the pairs change.
+    /// Serves "same shape: cells recoloured".
+    RecolorNearest(i64, &'static str),
+    /// Lines drawn from every loose cell to the largest object's colour where the two
+    /// line up (see [`ops::rays_to`]). Serves "same shape, cells added: lines and rays".
+    RaysToLargest,
+    /// Background areas painted by size: the largest, the smallest, the rest (-1:
+    /// unchanged), learned from the pairs and holding out (see [`region_colours`]).
+    /// Serves "same shape, cells added: in a colour the input lacks".
+    FillRegions([i64; 3]),
     /// Every cell not of the most common colour becomes `t`.
     ReplaceNotMostCommon(i64),
     /// One object picked by a ranking, cropped or on its own.
@@ -599,6 +610,9 @@ impl Op {
                 Some(out)
             }
             KeepSolid(k) => ops::keep_solid(g, k).ok(),
+            RecolorNearest(c, by) => ops::recolor_nearest(g, c, by).ok(),
+            FillRegions([l, s, o]) => ops::fill_regions(g, l, s, o).ok(),
+            RaysToLargest => ops::rays_to(g, largest_object(g)?.colour()).ok(),
             PartColours(by) => ops::part_colours(g, by).ok(),
             Stamp(ref stamps) => Some(ops::stamp(g, stamps)),
             OverlayParts(layers, ref order) => ops::overlay_all(&layers.cut(g)?, order, ops::background(g)).ok(),
@@ -731,6 +745,9 @@ impl Op {
                 )
             }
             KeepSolid(k) => format!("g.keep_solid({k})"),
+            RecolorNearest(c, by) => format!("g.recolor_nearest({c}, \"{by}\")"),
+            FillRegions([l, s, o]) => format!("g.fill_regions({l}, {s}, {o})"),
+            RaysToLargest => "g.rays_to(g.objects().largest().color())".into(),
             PartColours(by) => format!("g.part_colours(\"{by}\")"),
             Stamp(ref stamps) => {
                 let patterns: Vec<String> = stamps
@@ -938,7 +955,15 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         for dirs in ["h", "v", "orthogonal", "diagonal", "all"] {
             ops.push(Rays(dirs));
         }
+        ops.push(RaysToLargest);
         ops.push(KeepSolid(2));
+        if let Some(c) = changed_colour(task) {
+            ops.push(RecolorNearest(c, "cells"));
+            ops.push(RecolorNearest(c, "objects"));
+        }
+        if let Some(table) = region_colours(task) {
+            ops.push(FillRegions(table));
+        }
         if let Some(stamps) = stamp_patterns(task) {
             ops.push(Stamp(Box::new(stamps)));
         }
@@ -1068,6 +1093,102 @@ fn size_colours(task: &Task, diagonal: bool) -> Option<Vec<u8>> {
         op.apply(&task.train[i].input).as_ref() == Some(&task.train[i].output)
     });
     holds_out.then_some(table)
+}
+
+/// The one input colour whose cells change in the pairs (all of the same shape), if one.
+fn changed_colour(task: &Task) -> Option<i64> {
+    let mut changed = [false; crate::grid::COLOURS];
+    for e in &task.train {
+        if e.input.shape() != e.output.shape() {
+            return None;
+        }
+        e.input
+            .cells()
+            .iter()
+            .zip(e.output.cells())
+            .filter(|(a, b)| a != b)
+            .for_each(|(&a, _)| changed[a as usize] = true);
+    }
+    let mut colours = (0..changed.len()).filter(|&c| changed[c]);
+    match (colours.next(), colours.next()) {
+        (Some(c), None) => Some(c as i64),
+        _ => None,
+    }
+}
+
+/// The size class of each background area of `g` (see [`ops::fill_regions`]): 0 the
+/// largest, 1 the smallest, 2 the rest; an area that is both is in both (as cells).
+fn region_classes(g: &Grid) -> Vec<(&'static [usize], ops::Area)> {
+    let bg = ops::background(g);
+    let regions = ops::areas(g, |v| v == bg);
+    let most = regions.iter().map(Vec::len).max().unwrap_or(0);
+    let least = regions.iter().map(Vec::len).min().unwrap_or(0);
+    regions
+        .into_iter()
+        .map(|cells| {
+            let n = cells.len();
+            let classes: &'static [usize] = match (n == most, n == least) {
+                (true, true) => &[0, 1],
+                (true, false) => &[0],
+                (false, true) => &[1],
+                (false, false) => &[2],
+            };
+            (classes, cells)
+        })
+        .collect()
+}
+
+/// The colour each size class of background area takes in `pairs` (-1: it stays the
+/// background), every area in one colour and every other cell unchanged; `None` for a
+/// class no pair shows. `None` overall where the pairs disagree.
+fn region_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<[Option<i64>; 3]> {
+    let mut table = [None; 3];
+    for e in pairs {
+        if e.input.shape() != e.output.shape() {
+            return None;
+        }
+        let bg = ops::background(&e.input);
+        let kept = e.input.cells().iter().zip(e.output.cells()).all(|(&a, &b)| a == bg || a == b);
+        if !kept {
+            return None;
+        }
+        for (classes, cells) in region_classes(&e.input) {
+            let (r, c) = cells[0];
+            let v = e.output.get(r, c);
+            if cells.iter().any(|&(i, j)| e.output.get(i, j) != v) {
+                return None;
+            }
+            let v = if v == bg { -1 } else { i64::from(v) };
+            for &k in classes {
+                if *table[k].get_or_insert(v) != v {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(table)
+}
+
+/// Colours for the background areas by size class, when they turn every training input
+/// into its output, paint something, hold out (learned from every pair but one, they
+/// turn that one's input into its output) and know every class the test inputs have.
+fn region_colours(task: &Task) -> Option<[i64; 3]> {
+    let table = region_table(task.train.iter())?;
+    if task.train.len() < 2 || table.iter().all(|v| v.is_none_or(|v| v == -1)) {
+        return None;
+    }
+    let known = |table: &[Option<i64>; 3], g: &Grid| {
+        region_classes(g).iter().all(|(classes, _)| classes.iter().all(|&k| table[k].is_some()))
+    };
+    let holds_out = (0..task.train.len()).all(|i| {
+        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
+        let e = &task.train[i];
+        region_table(rest).is_some_and(|partial| {
+            known(&partial, &e.input)
+                && Op::FillRegions(partial.map(|v| v.unwrap_or(-1))).apply(&e.input).as_ref() == Some(&e.output)
+        })
+    });
+    (holds_out && task.test.iter().all(|t| known(&table, &t.input))).then(|| table.map(|v| v.unwrap_or(-1)))
 }
 
 /// The patterns painted around each colour's cells (see [`ops::stamp`]) in `pairs`:

@@ -262,4 +262,20 @@ fn primitives_from_the_failure_analysis() {
     let diagonal = "fn solve(g) { g.connect(\"diagonal\", -1) }";
     assert_eq!(run(diagonal, "1000\n0000\n0010\n0003").unwrap().to_text(), "1000\n0100\n0010\n0003");
     assert_eq!(run(diagonal, "3000\n0200\n0000\n0003").unwrap().to_text(), "3000\n0200\n0030\n0003");
+    // Grey cells take the colour of the nearest marker: cell by cell, or shape by shape
+    // (the shape's nearest cell decides), and a tie is an error.
+    let cells = "fn solve(g) { g.recolor_nearest(5, \"cells\") }";
+    assert_eq!(run(cells, "1055\n0000\n2055").unwrap().to_text(), "1011\n0000\n2022");
+    let shapes = "fn solve(g) { g.recolor_nearest(5, \"objects\") }";
+    assert_eq!(
+        run(shapes, "1000\n0055\n0055\n0000\n0000\n2000").unwrap().to_text(),
+        "1000\n0011\n0011\n0000\n0000\n2000"
+    );
+    let e = run(cells, "105\n000\n002").unwrap_err();
+    assert!(e.message.contains("recolor_nearest: the cell at (0,2) is equally near two colours"), "{}", e.message);
+    // Background areas by size: the largest, the smallest, the rest (-1: unchanged).
+    let regions = "fn solve(g) { g.fill_regions(1, 8, -1) }";
+    assert_eq!(run(regions, "0020000\n2222222\n0200200").unwrap().to_text(), "0021111\n2222222\n8200200");
+    let e = run(regions, "020").unwrap_err();
+    assert!(e.message.contains("fill_regions: every background area has"), "{}", e.message);
 }

@@ -172,6 +172,14 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("662c240a", "parts.min_by(|p| if p == p.flip_h() || p == p.flip_v() || p == p.transpose() { 1 } else { 0 })"),
         // Objects cut 4-connected fit its pairs too, but split a test shape in two.
         ("b230c067", "g.objects(#{diagonal: true, multicolor: false}); let sizes"),
+        // Grey cells take the colour of the marker in their row; grey shapes that of the
+        // marker above them.
+        ("c9f8e694", "g.recolor_nearest(5, \"cells\")"),
+        ("ddf7fa4f", "g.recolor_nearest(5, \"objects\")"),
+        // The largest background areas blue, the smallest cyan.
+        ("6455b5f5", "g.fill_regions(1, 8, -1)"),
+        // Loose cells drawn to the big shape they line up with.
+        ("2c608aff", "g.rays_to(g.objects().largest().color())"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }

@@ -609,6 +609,21 @@ pub mod dsl_api {
     pub fn keep_solid(g: &mut Grid, k: INT) -> Res<Grid> {
         Ok(ops::keep_solid(g, k)?)
     }
+    /// Each cell of colour `c` (`by` "cells"), or each 4-connected area of it ("objects"), takes the colour of the nearest cell that is neither `c` nor the background, counted in steps along rows and columns; an error where two colours are equally near, e.g. `g.recolor_nearest(5, "objects")` paints each grey shape like the marker closest to it.
+    #[rhai_fn(pure, return_raw)]
+    pub fn recolor_nearest(g: &mut Grid, c: INT, by: &str) -> Res<Grid> {
+        Ok(ops::recolor_nearest(g, c, by)?)
+    }
+    /// Every cell that is neither the background nor colour `c` draws a line of its colour over the background to the first cell along its row or column, in each direction where that cell has colour `c`, e.g. `g.rays_to(g.objects().largest().color())` joins loose cells to the big shape they line up with.
+    #[rhai_fn(pure, return_raw)]
+    pub fn rays_to(g: &mut Grid, c: INT) -> Res<Grid> {
+        Ok(ops::rays_to(g, c)?)
+    }
+    /// Background areas (4-connected) by size: the largest become `largest`, the smallest `smallest`, the rest `other` (-1: unchanged); an error where all are the same size and the two colours differ.
+    #[rhai_fn(pure, return_raw)]
+    pub fn fill_regions(g: &mut Grid, largest: INT, smallest: INT, other: INT) -> Res<Grid> {
+        Ok(ops::fill_regions(g, largest, smallest, other)?)
+    }
     /// Around every cell of a colour in `patterns`, background cells of the 3x3 block take the pattern's colours (-1: unchanged; the centre is ignored), all at once, e.g. `g.stamp(#{"2": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]})` marks the corners around red cells yellow.
     #[rhai_fn(pure, return_raw)]
     pub fn stamp(g: &mut Grid, patterns: rhai::Map) -> Res<Grid> {

@@ -747,6 +747,35 @@ pub fn rays(g: &Grid, dirs: &str) -> R<Grid> {
     Ok(out)
 }
 
+/// Every cell that is neither the background nor colour `c` paints its colour over the
+/// background along each row or column direction whose first other cell has colour `c`
+/// (a line drawn to it); where lines cross, the later cell in reading order wins.
+pub fn rays_to(g: &Grid, c: i64) -> R<Grid> {
+    let target = colour(c)?;
+    let bg = background(g);
+    let mut out = g.clone();
+    for r in 0..g.rows() as i64 {
+        in_time()?;
+        for col in 0..g.cols() as i64 {
+            let v = g.get(r as usize, col as usize);
+            if v == bg || v == target {
+                continue;
+            }
+            for &(dr, dc) in neighbours(false) {
+                let mut k = 1;
+                while g.at(r + k * dr, col + k * dc) == Some(bg) {
+                    k += 1;
+                }
+                if g.at(r + k * dr, col + k * dc) == Some(target) {
+                    let mut edit = out.edit();
+                    (1..k).for_each(|i| edit.set((r + i * dr) as usize, (col + i * dc) as usize, v));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Keeps the cells that lie in some k x k block of one colour other than the background;
 /// every other cell becomes the background (noise around solid shapes removed).
 pub fn keep_solid(g: &Grid, k: i64) -> R<Grid> {
@@ -769,6 +798,145 @@ pub fn keep_solid(g: &Grid, k: i64) -> R<Grid> {
         }
     }
     Ok(Grid::from_fn(rows, cols, |r, c| if keep[r * cols + c] { g.get(r, c) } else { bg }))
+}
+
+/// The cells (row, column) of one area of a grid.
+pub type Area = Vec<(usize, usize)>;
+
+/// The 4-connected areas of one colour whose colour `take` accepts, each as its cells in
+/// the order found (every cell is labelled once, so a grid costs one pass).
+pub fn areas(g: &Grid, take: impl Fn(u8) -> bool) -> Vec<Area> {
+    let (rows, cols) = g.shape();
+    let mut seen = vec![false; rows * cols];
+    let mut out = Vec::new();
+    for r in 0..rows {
+        for c in 0..cols {
+            let v = g.get(r, c);
+            if seen[r * cols + c] || !take(v) {
+                continue;
+            }
+            seen[r * cols + c] = true;
+            let mut stack = vec![(r, c)];
+            let mut cells = Vec::new();
+            while let Some((i, j)) = stack.pop() {
+                cells.push((i, j));
+                for &(di, dj) in neighbours(false) {
+                    let (ni, nj) = (i as i64 + di, j as i64 + dj);
+                    if g.at(ni, nj) == Some(v) && !std::mem::replace(&mut seen[ni as usize * cols + nj as usize], true)
+                    {
+                        stack.push((ni as usize, nj as usize));
+                    }
+                }
+            }
+            out.push(cells);
+        }
+    }
+    out
+}
+
+/// Each cell of colour `c` ("cells"), or each 4-connected area of it ("objects"), takes
+/// the colour of the nearest cell, counted in steps along rows and columns, that is
+/// neither `c` nor the background (for an area: nearest to any of its cells). An error
+/// where two colours are equally near or no such cell exists: the rule does not decide.
+pub fn recolor_nearest(g: &Grid, c: i64, by: &str) -> R<Grid> {
+    let target = colour(c)?;
+    let objects = match by {
+        "cells" => false,
+        "objects" => true,
+        _ => fail!("recolor_nearest: by must be \"cells\" or \"objects\", not {by:?}"),
+    };
+    let bg = background(g);
+    let (rows, cols) = g.shape();
+    // Breadth-first from every source cell at once: each cell's distance to its nearest
+    // sources and the set of their colours (a bit per colour). On an open grid the
+    // nearest sources of a cell are those of its neighbours one step nearer.
+    let mut dist = vec![u32::MAX; rows * cols];
+    let mut near = vec![0u16; rows * cols];
+    let mut frontier = Vec::new();
+    for r in 0..rows {
+        for col in 0..cols {
+            let v = g.get(r, col);
+            if v != bg && v != target {
+                dist[r * cols + col] = 0;
+                near[r * cols + col] = 1 << v;
+                frontier.push((r, col));
+            }
+        }
+    }
+    if frontier.is_empty() {
+        fail!("recolor_nearest: no cell other than colour {c} and the background to take a colour from")
+    }
+    let mut d = 0;
+    while !frontier.is_empty() {
+        in_time()?;
+        d += 1;
+        let mut next = Vec::new();
+        for &(i, j) in &frontier {
+            let from = near[i * cols + j];
+            for &(di, dj) in neighbours(false) {
+                let (ni, nj) = (i as i64 + di, j as i64 + dj);
+                if g.at(ni, nj).is_none() {
+                    continue;
+                }
+                let k = ni as usize * cols + nj as usize;
+                if dist[k] == u32::MAX {
+                    dist[k] = d;
+                    next.push((ni as usize, nj as usize));
+                }
+                if dist[k] == d {
+                    near[k] |= from;
+                }
+            }
+        }
+        frontier = next;
+    }
+    let groups = if objects {
+        areas(g, |v| v == target)
+    } else {
+        (0..rows * cols).filter(|&k| g.cells()[k] == target).map(|k| vec![(k / cols, k % cols)]).collect()
+    };
+    let mut out = g.clone();
+    for cells in groups {
+        let best = cells.iter().map(|&(i, j)| dist[i * cols + j]).min().unwrap_or(u32::MAX);
+        let colours =
+            cells.iter().filter(|&&(i, j)| dist[i * cols + j] == best).fold(0u16, |m, &(i, j)| m | near[i * cols + j]);
+        if colours.count_ones() != 1 {
+            let (i, j) = cells[0];
+            fail!("recolor_nearest: the cell at ({i},{j}) is equally near two colours")
+        }
+        let v = colours.trailing_zeros() as u8;
+        let mut edit = out.edit();
+        cells.iter().for_each(|&(i, j)| edit.set(i, j, v));
+    }
+    Ok(out)
+}
+
+/// Background areas (4-connected) by size: the largest take `largest`, the smallest
+/// `smallest`, the others `other`; -1 leaves them as they are. An error where an area
+/// is both (all the same size) and the two colours differ.
+pub fn fill_regions(g: &Grid, largest: i64, smallest: i64, other: i64) -> R<Grid> {
+    let pick = |v: i64| if v == -1 { Ok(None) } else { colour(v).map(Some) };
+    let (largest, smallest, other) = (pick(largest)?, pick(smallest)?, pick(other)?);
+    let bg = background(g);
+    let regions = areas(g, |v| v == bg);
+    let most = regions.iter().map(Vec::len).max().unwrap_or(0);
+    let least = regions.iter().map(Vec::len).min().unwrap_or(0);
+    if most == least && largest != smallest && !regions.is_empty() {
+        fail!("fill_regions: every background area has {most} cells, so the largest are also the smallest")
+    }
+    let mut out = g.clone();
+    for cells in &regions {
+        let v = match cells.len() {
+            n if n == most => largest,
+            n if n == least => smallest,
+            _ => other,
+        };
+        if let Some(v) = v {
+            let mut edit = out.edit();
+            cells.iter().for_each(|&(i, j)| edit.set(i, j, v));
+        }
+    }
+    Ok(out)
 }
 
 /// What [`stamp`] paints around each cell of a colour: the colours of the 3 x 3 block
