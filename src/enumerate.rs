@@ -451,6 +451,10 @@ pub enum Op {
     /// unchanged), learned from the pairs and holding out (see [`region_colours`]).
     /// Serves "same shape, cells added: in a colour the input lacks".
     FillRegions([i64; 3]),
+    /// The background of the parts between separator lines painted by their place (first,
+    /// middle, last, other row and column of parts), learned and holding out (see
+    /// [`part_fills`]). Serves "same shape, cells added: in a colour the input lacks".
+    FillParts(Box<ops::PartFills>),
     /// Every cell not of the most common colour becomes `t`.
     ReplaceNotMostCommon(i64),
     /// One object picked by a ranking, cropped or on its own.
@@ -613,6 +617,7 @@ impl Op {
             RecolorNearest(c, by) => ops::recolor_nearest(g, c, by).ok(),
             FillRegions([l, s, o]) => ops::fill_regions(g, l, s, o).ok(),
             RaysToLargest => ops::rays_to(g, largest_object(g)?.colour()).ok(),
+            FillParts(ref fills) => ops::fill_parts(g, fills).ok(),
             PartColours(by) => ops::part_colours(g, by).ok(),
             Stamp(ref stamps) => Some(ops::stamp(g, stamps)),
             OverlayParts(layers, ref order) => ops::overlay_all(&layers.cut(g)?, order, ops::background(g)).ok(),
@@ -748,6 +753,17 @@ impl Op {
             RecolorNearest(c, by) => format!("g.recolor_nearest({c}, \"{by}\")"),
             FillRegions([l, s, o]) => format!("g.fill_regions({l}, {s}, {o})"),
             RaysToLargest => "g.rays_to(g.objects().largest().color())".into(),
+            FillParts(ref fills) => {
+                let mut entries = Vec::new();
+                for (r, row) in fills.iter().enumerate() {
+                    for (c, v) in row.iter().enumerate() {
+                        if let Some(v) = v {
+                            entries.push(format!("\"{},{}\": {v}", ops::PLACES[r], ops::PLACES[c]));
+                        }
+                    }
+                }
+                format!("g.fill_parts(#{{{}}})", entries.join(", "))
+            }
             PartColours(by) => format!("g.part_colours(\"{by}\")"),
             Stamp(ref stamps) => {
                 let patterns: Vec<String> = stamps
@@ -963,6 +979,9 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         }
         if let Some(table) = region_colours(task) {
             ops.push(FillRegions(table));
+        }
+        if let Some(fills) = part_fills(task) {
+            ops.push(FillParts(Box::new(fills)));
         }
         if let Some(stamps) = stamp_patterns(task) {
             ops.push(Stamp(Box::new(stamps)));
@@ -1189,6 +1208,61 @@ fn region_colours(task: &Task) -> Option<[i64; 3]> {
         })
     });
     (holds_out && task.test.iter().all(|t| known(&table, &t.input))).then(|| table.map(|v| v.unwrap_or(-1)))
+}
+
+/// The colour the background of the parts at each place takes in `pairs` (see
+/// [`ops::fill_parts`]): per place unseen, left as it is (`Some(None)`), or painted; line
+/// cells and the parts' other cells unchanged. `None` where the pairs disagree.
+fn part_fill_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<[[Option<Option<u8>>; 4]; 4]> {
+    let mut table = [[None; 4]; 4];
+    for e in pairs {
+        if e.input.shape() != e.output.shape() {
+            return None;
+        }
+        let bg = ops::background(&e.input);
+        let mut inside = vec![false; e.input.cells().len()];
+        for (pr, pc, [r, c, h, w]) in ops::part_places(&e.input)? {
+            let mut fill: Option<u8> = None;
+            for i in r..r + h {
+                for j in c..c + w {
+                    inside[i * e.input.cols() + j] = true;
+                    let (a, b) = (e.input.get(i, j), e.output.get(i, j));
+                    if a != bg && a != b || a == bg && *fill.get_or_insert(b) != b {
+                        return None;
+                    }
+                }
+            }
+            if let Some(v) = fill {
+                let v = (v != bg).then_some(v);
+                if *table[pr][pc].get_or_insert(v) != v {
+                    return None;
+                }
+            }
+        }
+        let lines_kept = e.input.cells().iter().zip(e.output.cells()).zip(&inside).all(|((a, b), &i)| i || a == b);
+        if !lines_kept {
+            return None;
+        }
+    }
+    Some(table)
+}
+
+/// Part fills for the task (see [`ops::fill_parts`]), when they turn every training
+/// input into its output, paint something, and hold out: learned from every pair but one
+/// (places it never saw painted left as they are), they turn that one's input into its
+/// output.
+fn part_fills(task: &Task) -> Option<ops::PartFills> {
+    let painted = |t: [[Option<Option<u8>>; 4]; 4]| t.map(|row| row.map(Option::flatten));
+    let fills = painted(part_fill_table(task.train.iter())?);
+    if task.train.len() < 2 || fills.iter().flatten().all(Option::is_none) {
+        return None;
+    }
+    let holds_out = (0..task.train.len()).all(|i| {
+        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
+        let e = &task.train[i];
+        part_fill_table(rest).is_some_and(|t| ops::fill_parts(&e.input, &painted(t)).ok().as_ref() == Some(&e.output))
+    });
+    holds_out.then_some(fills)
 }
 
 /// The patterns painted around each colour's cells (see [`ops::stamp`]) in `pairs`:

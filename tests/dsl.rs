@@ -278,4 +278,15 @@ fn primitives_from_the_failure_analysis() {
     assert_eq!(run(regions, "0020000\n2222222\n0200200").unwrap().to_text(), "0021111\n2222222\n8200200");
     let e = run(regions, "020").unwrap_err();
     assert!(e.message.contains("fill_regions: every background area has"), "{}", e.message);
+    // The background of parts between lines painted by place: the first row's middle
+    // part and the middle row's first; a part that is not background keeps its cells.
+    let fills = r#"fn solve(g) { g.fill_parts(#{"first,middle": 2, "middle,first": 4}) }"#;
+    assert_eq!(
+        run(fills, "00530500\n55555555\n00500500\n55555555\n00500500").unwrap().to_text(),
+        "00532500\n55555555\n44500500\n55555555\n00500500"
+    );
+    let e = run(r#"fn solve(g) { g.fill_parts(#{"top,left": 2}) }"#, "050\n555\n050").unwrap_err();
+    assert!(e.message.contains("fill_parts: keys must be"), "{}", e.message);
+    let e = run(fills, "000\n010").unwrap_err();
+    assert!(e.message.contains("fill_parts: no separator lines"), "{}", e.message);
 }

@@ -178,6 +178,8 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("ddf7fa4f", "g.recolor_nearest(5, \"objects\")"),
         // The largest background areas blue, the smallest cyan.
         ("6455b5f5", "g.fill_regions(1, 8, -1)"),
+        // The background of the parts at the corners and the centre, by place.
+        ("941d9a10", "g.fill_parts(#{\"first,first\": 1, \"middle,middle\": 2, \"last,last\": 3})"),
         // Loose cells drawn to the big shape they line up with.
         ("2c608aff", "g.rays_to(g.objects().largest().color())"),
     ] {

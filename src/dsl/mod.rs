@@ -104,6 +104,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "flood_fill",
             "fill_enclosed",
             "fill_regions",
+            "fill_parts",
             "recolor_nearest",
             "line",
             "ray",

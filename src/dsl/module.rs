@@ -619,6 +619,20 @@ pub mod dsl_api {
     pub fn rays_to(g: &mut Grid, c: INT) -> Res<Grid> {
         Ok(ops::rays_to(g, c)?)
     }
+    /// The background cells of each part between separator lines (as `split_by_lines` cuts) take the colour `fills` gives its place, keyed "row,column" with places "first", "middle" (of an odd number), "last" or "other"; parts not named stay, e.g. `g.fill_parts(#{"first,first": 1, "middle,middle": 2, "last,last": 3})`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn fill_parts(g: &mut Grid, fills: rhai::Map) -> Res<Grid> {
+        let mut table: ops::PartFills = [[None; 4]; 4];
+        let place = |name: &str| ops::PLACES.iter().position(|&p| p == name);
+        for (k, v) in fills {
+            let (r, c) =
+                k.split_once(',').and_then(|(r, c)| Some((place(r.trim())?, place(c.trim())?))).ok_or_else(|| {
+                    format!("fill_parts: keys must be \"row,column\" of first, middle, last or other, not {k:?}")
+                })?;
+            table[r][c] = Some(ops::colour(int_of(&v, "fill_parts: a colour")?)?);
+        }
+        Ok(ops::fill_parts(g, &table)?)
+    }
     /// Background areas (4-connected) by size: the largest become `largest`, the smallest `smallest`, the rest `other` (-1: unchanged); an error where all are the same size and the two colours differ.
     #[rhai_fn(pure, return_raw)]
     pub fn fill_regions(g: &mut Grid, largest: INT, smallest: INT, other: INT) -> Res<Grid> {

@@ -370,6 +370,63 @@ pub fn part_colours(g: &Grid, by: &str) -> R<Grid> {
     }))
 }
 
+/// Where a part lies among the parts along one axis, as `fill_parts` names it.
+pub const PLACES: [&str; 4] = ["first", "middle", "last", "other"];
+
+/// The index in [`PLACES`] of part `i` of `n`: the first, the last, the middle one of an
+/// odd number, or another.
+fn place(i: usize, n: usize) -> usize {
+    if i == 0 {
+        0
+    } else if i + 1 == n {
+        2
+    } else if n % 2 == 1 && i == n / 2 {
+        1
+    } else {
+        3
+    }
+}
+
+/// The colour painted over the background of the parts at each (row place, column
+/// place) of [`PLACES`]; `None` leaves those parts as they are.
+pub type PartFills = [[Option<u8>; 4]; 4];
+
+/// The parts between separator lines (as `split_by_lines` cuts) with their places:
+/// (row place, column place, top, left, height, width); `None` where the lines cut the
+/// grid into fewer than two parts.
+pub fn part_places(g: &Grid) -> Option<Vec<(usize, usize, [usize; 4])>> {
+    let (rows, cols) = separators(g);
+    let (row_runs, col_runs) = (runs(&rows), runs(&cols));
+    if row_runs.len() * col_runs.len() < 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(row_runs.len() * col_runs.len());
+    for (i, &(r, h)) in row_runs.iter().enumerate() {
+        for (j, &(c, w)) in col_runs.iter().enumerate() {
+            out.push((place(i, row_runs.len()), place(j, col_runs.len()), [r, c, h, w]));
+        }
+    }
+    Some(out)
+}
+
+/// The background cells of each part between separator lines take the colour `fills`
+/// gives the part's place (first, middle, last or other row of parts, and column); an
+/// error where the lines cut the grid into fewer than two parts.
+pub fn fill_parts(g: &Grid, fills: &PartFills) -> R<Grid> {
+    let Some(parts) = part_places(g) else { fail!("fill_parts: no separator lines cut the grid into parts") };
+    let bg = background(g);
+    let mut out = g.clone();
+    let mut edit = out.edit();
+    for (pr, pc, [r, c, h, w]) in parts {
+        if let Some(v) = fills[pr][pc] {
+            for i in r..r + h {
+                (c..c + w).filter(|&j| g.get(i, j) == bg).for_each(|j| edit.set(i, j, v));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Which rows are all background; none when every row is.
 fn gap_rows(g: &Grid, bg: u8) -> Vec<bool> {
     let gaps: Vec<bool> = (0..g.rows()).map(|i| g.row(i).iter().all(|&v| v == bg)).collect();
