@@ -1558,22 +1558,41 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                 found.timed_out = true;
                 break;
             }
+            // On the last level a candidate only matters as a fit or as a better near miss
+            // (every output of its target's shape), so the others stop at the first output
+            // of the wrong shape, or once even right later outputs could not beat the best
+            // near miss, and are neither hashed nor kept.
+            let floor = best.as_ref().map_or(f64::NEG_INFINITY, |(_, b)| *b);
+            let pairs = targets.len() as f64;
             let children: Vec<(Vec<Op>, Vec<Grid>, u64)> = chunk
                 .par_iter()
                 .flat_map_iter(|s| ops.iter().map(move |op| (s, op)))
                 .filter_map(|(s, op)| {
-                    let outs: Option<Vec<Grid>> =
-                        s.outputs.iter().map(|g| op.apply(g).filter(|o| o.rows() <= 30 && o.cols() <= 30)).collect();
-                    let outs = outs?;
+                    let mut outs = Vec::with_capacity(targets.len());
+                    let (mut exact, mut acc) = (true, 0.0);
+                    for (i, (g, t)) in s.outputs.iter().zip(&targets).enumerate() {
+                        let o = op.apply(g).filter(|o| o.rows() <= 30 && o.cols() <= 30)?;
+                        if last {
+                            if o.shape() != t.shape() {
+                                return None;
+                            }
+                            exact &= o == *t;
+                            acc += crate::evaluate::cell_accuracy(&o, t);
+                            if !exact && (acc + pairs - 1.0 - i as f64) / pairs <= floor {
+                                return None;
+                            }
+                        }
+                        outs.push(o);
+                    }
                     let mut steps = s.steps.clone();
                     steps.push(op.clone());
-                    let fp = fingerprint(&outs);
+                    let fp = if last { 0 } else { fingerprint(&outs) };
                     Some((steps, outs, fp))
                 })
                 .collect();
             found.candidates += (chunk.len() * ops.len() * task.train.len()) as u64;
             for (steps, outs, fp) in children {
-                let new = seen.insert(fp);
+                let new = last || seen.insert(fp);
                 // Programs that fit alike may still differ on the test inputs (objects
                 // cut another way, a rank the training pairs never showed), so every
                 // fit is kept while there is room; other repeats are dropped.
