@@ -77,6 +77,12 @@ fn main() {
         "candidates": report.candidates,
         "candidates_per_second": report.candidates_per_second,
         "solved": report.per_task.iter().filter(|l| l.correct == Some(1.0)).map(|l| l.task.clone()).collect::<Vec<_>>(),
+        "wrong_on_test": report
+            .per_task
+            .iter()
+            .filter(|l| l.solved_train && l.correct.is_some_and(|c| c < 1.0))
+            .map(|l| l.task.clone())
+            .collect::<Vec<_>>(),
     });
     let pass = report.pass_at_2.unwrap_or(0.0);
     let summary = format!(
