@@ -102,7 +102,13 @@ fn main() {
     );
     common::record(
         "enumerate_training",
-        &format!("ARCSYNTH_BENCH_SECONDS={seconds} cargo bench --bench enumerate_training"),
+        &if depth == 3 {
+            format!("ARCSYNTH_BENCH_SECONDS={seconds} cargo bench --bench enumerate_training")
+        } else {
+            format!(
+                "ARCSYNTH_BENCH_SECONDS={seconds} ARCSYNTH_BENCH_DEPTH={depth} cargo bench --bench enumerate_training"
+            )
+        },
         &json,
         &summary,
     );
