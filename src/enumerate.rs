@@ -1561,7 +1561,7 @@ pub fn find(task: &Task, budget: Budget) -> Found {
             // On the last level a candidate only matters as a fit or as a better near miss
             // (every output of its target's shape), so the others stop at the first output
             // of the wrong shape, or once even right later outputs could not beat the best
-            // near miss, and are neither hashed nor kept.
+            // near miss, and are neither hashed nor collected.
             let floor = best.as_ref().map_or(f64::NEG_INFINITY, |(_, b)| *b);
             let pairs = targets.len() as f64;
             let children: Vec<(Vec<Op>, Vec<Grid>, u64)> = chunk
@@ -1578,7 +1578,9 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                             }
                             exact &= o == *t;
                             acc += crate::evaluate::cell_accuracy(&o, t);
-                            if !exact && (acc + pairs - 1.0 - i as f64) / pairs <= floor {
+                            // The margin keeps candidates whose accuracy ties the best
+                            // but for rounding, which the full sum may still rank above.
+                            if !exact && (acc + pairs - 1.0 - i as f64) / pairs + 1e-9 <= floor {
                                 return None;
                             }
                         }
@@ -1586,13 +1588,15 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                     }
                     let mut steps = s.steps.clone();
                     steps.push(op.clone());
-                    let fp = if last { 0 } else { fingerprint(&outs) };
+                    let fp = fingerprint(&outs);
                     Some((steps, outs, fp))
                 })
                 .collect();
             found.candidates += (chunk.len() * ops.len() * task.train.len()) as u64;
             for (steps, outs, fp) in children {
-                let new = last || seen.insert(fp);
+                // A repeat on the last level is dropped as before, but not remembered:
+                // nothing is built on it.
+                let new = if last { !seen.contains(&fp) } else { seen.insert(fp) };
                 // Programs that fit alike may still differ on the test inputs (objects
                 // cut another way, a rank the training pairs never showed), so every
                 // fit is kept while there is room; other repeats are dropped.
