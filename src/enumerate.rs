@@ -19,7 +19,7 @@ use crate::dsl::objects::{self, ObjectOptions};
 use crate::dsl::ops;
 use crate::dsl::rules::{self, Rule};
 use crate::grid::Grid;
-use crate::task::Task;
+use crate::task::{Example, Task};
 
 /// Which way a grid is cut into equal parts (`split_cols` or `split_rows`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1060,7 +1060,7 @@ fn size_ranks(g: &Grid, diagonal: bool) -> Vec<(objects::Obj, usize)> {
 
 /// The colour of each size rank (see [`size_ranks`]) that turns `pairs`' inputs into
 /// their outputs, every object in one colour and every other cell unchanged.
-fn size_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>, diagonal: bool) -> Option<Vec<Option<u8>>> {
+fn size_table<'a>(pairs: impl Iterator<Item = &'a Example>, diagonal: bool) -> Option<Vec<Option<u8>>> {
     let mut table: Vec<Option<u8>> = Vec::new();
     for e in pairs {
         if e.input.shape() != e.output.shape() {
@@ -1104,14 +1104,24 @@ fn size_colours(task: &Task, diagonal: bool) -> Option<Vec<u8>> {
     if !changes || table.len() < 2 || task.train.len() < 2 {
         return None;
     }
-    let holds_out = (0..task.train.len()).all(|i| {
-        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
-        let Some(partial) = size_table(rest, diagonal) else { return false };
+    let holds_out = holds_out(task, |rest, e| {
+        let Some(partial) = size_table(rest.iter().copied(), diagonal) else { return false };
         let Some(partial) = partial.into_iter().collect::<Option<Vec<u8>>>() else { return false };
         let op = Op::RecolorBySize { diagonal, table: partial };
-        op.apply(&task.train[i].input).as_ref() == Some(&task.train[i].output)
+        op.apply(&e.input).as_ref() == Some(&e.output)
     });
     holds_out.then_some(table)
+}
+
+/// Whether what is learned from every training pair but one explains the one left out
+/// (`explains(rest, left_out)`), for each pair in turn: how a table learned from the
+/// pairs shows it does more than memorise them. A task with one pair never holds out.
+fn holds_out(task: &Task, explains: impl Fn(&[&Example], &Example) -> bool) -> bool {
+    task.train.len() >= 2
+        && (0..task.train.len()).all(|i| {
+            let rest: Vec<&Example> = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e).collect();
+            explains(&rest, &task.train[i])
+        })
 }
 
 /// The one input colour whose cells change in the pairs (all of the same shape), if one.
@@ -1135,32 +1145,10 @@ fn changed_colour(task: &Task) -> Option<i64> {
     }
 }
 
-/// The size class of each background area of `g` (see [`ops::fill_regions`]): 0 the
-/// largest, 1 the smallest, 2 the rest; an area that is both is in both (as cells).
-fn region_classes(g: &Grid) -> Vec<(&'static [usize], ops::Area)> {
-    let bg = ops::background(g);
-    let regions = ops::areas(g, |v| v == bg);
-    let most = regions.iter().map(Vec::len).max().unwrap_or(0);
-    let least = regions.iter().map(Vec::len).min().unwrap_or(0);
-    regions
-        .into_iter()
-        .map(|cells| {
-            let n = cells.len();
-            let classes: &'static [usize] = match (n == most, n == least) {
-                (true, true) => &[0, 1],
-                (true, false) => &[0],
-                (false, true) => &[1],
-                (false, false) => &[2],
-            };
-            (classes, cells)
-        })
-        .collect()
-}
-
 /// The colour each size class of background area takes in `pairs` (-1: it stays the
 /// background), every area in one colour and every other cell unchanged; `None` for a
 /// class no pair shows. `None` overall where the pairs disagree.
-fn region_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<[Option<i64>; 3]> {
+fn region_table<'a>(pairs: impl Iterator<Item = &'a Example>) -> Option<[Option<i64>; 3]> {
     let mut table = [None; 3];
     for e in pairs {
         if e.input.shape() != e.output.shape() {
@@ -1171,7 +1159,7 @@ fn region_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Op
         if !kept {
             return None;
         }
-        for (classes, cells) in region_classes(&e.input) {
+        for (classes, cells) in ops::region_classes(&e.input) {
             let (r, c) = cells[0];
             let v = e.output.get(r, c);
             if cells.iter().any(|&(i, j)| e.output.get(i, j) != v) {
@@ -1197,12 +1185,10 @@ fn region_colours(task: &Task) -> Option<[i64; 3]> {
         return None;
     }
     let known = |table: &[Option<i64>; 3], g: &Grid| {
-        region_classes(g).iter().all(|(classes, _)| classes.iter().all(|&k| table[k].is_some()))
+        ops::region_classes(g).iter().all(|(classes, _)| classes.iter().all(|&k| table[k].is_some()))
     };
-    let holds_out = (0..task.train.len()).all(|i| {
-        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
-        let e = &task.train[i];
-        region_table(rest).is_some_and(|partial| {
+    let holds_out = holds_out(task, |rest, e| {
+        region_table(rest.iter().copied()).is_some_and(|partial| {
             known(&partial, &e.input)
                 && Op::FillRegions(partial.map(|v| v.unwrap_or(-1))).apply(&e.input).as_ref() == Some(&e.output)
         })
@@ -1213,7 +1199,7 @@ fn region_colours(task: &Task) -> Option<[i64; 3]> {
 /// The colour the background of the parts at each place takes in `pairs` (see
 /// [`ops::fill_parts`]): per place unseen, left as it is (`Some(None)`), or painted; line
 /// cells and the parts' other cells unchanged. `None` where the pairs disagree.
-fn part_fill_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<[[Option<Option<u8>>; 4]; 4]> {
+fn part_fill_table<'a>(pairs: impl Iterator<Item = &'a Example>) -> Option<[[Option<Option<u8>>; 4]; 4]> {
     let mut table = [[None; 4]; 4];
     for e in pairs {
         if e.input.shape() != e.output.shape() {
@@ -1257,10 +1243,9 @@ fn part_fills(task: &Task) -> Option<ops::PartFills> {
     if task.train.len() < 2 || fills.iter().flatten().all(Option::is_none) {
         return None;
     }
-    let holds_out = (0..task.train.len()).all(|i| {
-        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
-        let e = &task.train[i];
-        part_fill_table(rest).is_some_and(|t| ops::fill_parts(&e.input, &painted(t)).ok().as_ref() == Some(&e.output))
+    let holds_out = holds_out(task, |rest, e| {
+        part_fill_table(rest.iter().copied())
+            .is_some_and(|t| ops::fill_parts(&e.input, &painted(t)).ok().as_ref() == Some(&e.output))
     });
     holds_out.then_some(fills)
 }
@@ -1269,7 +1254,7 @@ fn part_fills(task: &Task) -> Option<ops::PartFills> {
 /// for every colour and neighbour, the colour that neighbour takes in the output
 /// wherever it is background in the input (no pattern where that differs between cells
 /// or is the background). `None` when the pairs change shape or backgrounds.
-fn stamp_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<ops::Stamps> {
+fn stamp_table<'a>(pairs: impl Iterator<Item = &'a Example>) -> Option<ops::Stamps> {
     // Per colour and neighbour: unseen, one colour, or two (a conflict).
     let mut seen: [[Option<Option<u8>>; 9]; 10] = [[None; 9]; 10];
     let mut bg = None;
@@ -1361,11 +1346,9 @@ fn stamp_patterns(task: &Task) -> Option<ops::Stamps> {
     if task.train.len() < 2 || stamps.iter().flatten().all(Option::is_none) {
         return None;
     }
-    let fits = |stamps: &ops::Stamps, e: &crate::task::Example| ops::stamp(&e.input, stamps) == e.output;
-    let holds_out = (0..task.train.len()).all(|i| {
-        let rest = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
-        stamp_table(rest).is_some_and(|partial| fits(&partial, &task.train[i]))
-    });
+    let fits = |stamps: &ops::Stamps, e: &Example| ops::stamp(&e.input, stamps) == e.output;
+    let holds_out =
+        holds_out(task, |rest, e| stamp_table(rest.iter().copied()).is_some_and(|partial| fits(&partial, e)));
     if !holds_out || !task.train.iter().all(|e| fits(&stamps, e)) {
         return None;
     }
@@ -1391,7 +1374,7 @@ fn learned_recolor(task: &Task) -> Option<[u8; 10]> {
 
 /// The colour each input colour becomes in `pairs`, if every pair keeps its shape and
 /// no colour needs two.
-fn colour_table<'a>(pairs: impl Iterator<Item = &'a crate::task::Example>) -> Option<[Option<u8>; 10]> {
+fn colour_table<'a>(pairs: impl Iterator<Item = &'a Example>) -> Option<[Option<u8>; 10]> {
     let mut table: [Option<u8>; 10] = [None; 10];
     for e in pairs {
         if e.input.shape() != e.output.shape() {
@@ -1418,14 +1401,11 @@ fn recolor_trusted(task: &Task) -> bool {
     let Some(table) = colour_table(task.train.iter()) else { return false };
     let known = task.test.iter().all(|t| t.input.cells().iter().all(|&c| table[c as usize].is_some()));
     known
-        || task.train.len() >= 2
-            && (0..task.train.len()).all(|i| {
-                let others = task.train.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, e)| e);
-                let e = &task.train[i];
-                colour_table(others).is_some_and(|t| {
-                    e.input.cells().iter().zip(e.output.cells()).all(|(&a, &b)| t[a as usize].unwrap_or(a) == b)
-                })
+        || holds_out(task, |rest, e| {
+            colour_table(rest.iter().copied()).is_some_and(|t| {
+                e.input.cells().iter().zip(e.output.cells()).all(|(&a, &b)| t[a as usize].unwrap_or(a) == b)
             })
+        })
 }
 
 /// Search settings.

@@ -968,27 +968,41 @@ pub fn recolor_nearest(g: &Grid, c: i64, by: &str) -> R<Grid> {
     Ok(out)
 }
 
+/// Each background area (4-connected) of `g` with its size classes: 0 the largest, 1 the
+/// smallest, 2 the rest; an area that is both (all the same size) is in both. What
+/// [`fill_regions`] paints by, and what the enumerator learns its colours from.
+pub fn region_classes(g: &Grid) -> Vec<(&'static [usize], Area)> {
+    let bg = background(g);
+    let regions = areas(g, |v| v == bg);
+    let most = regions.iter().map(Vec::len).max().unwrap_or(0);
+    let least = regions.iter().map(Vec::len).min().unwrap_or(0);
+    regions
+        .into_iter()
+        .map(|cells| {
+            let n = cells.len();
+            let classes: &'static [usize] = match (n == most, n == least) {
+                (true, true) => &[0, 1],
+                (true, false) => &[0],
+                (false, true) => &[1],
+                (false, false) => &[2],
+            };
+            (classes, cells)
+        })
+        .collect()
+}
+
 /// Background areas (4-connected) by size: the largest take `largest`, the smallest
 /// `smallest`, the others `other`; -1 leaves them as they are. An error where an area
 /// is both (all the same size) and the two colours differ.
 pub fn fill_regions(g: &Grid, largest: i64, smallest: i64, other: i64) -> R<Grid> {
     let pick = |v: i64| if v == -1 { Ok(None) } else { colour(v).map(Some) };
-    let (largest, smallest, other) = (pick(largest)?, pick(smallest)?, pick(other)?);
-    let bg = background(g);
-    let regions = areas(g, |v| v == bg);
-    let most = regions.iter().map(Vec::len).max().unwrap_or(0);
-    let least = regions.iter().map(Vec::len).min().unwrap_or(0);
-    if most == least && largest != smallest && !regions.is_empty() {
-        fail!("fill_regions: every background area has {most} cells, so the largest are also the smallest")
-    }
+    let fills = [pick(largest)?, pick(smallest)?, pick(other)?];
     let mut out = g.clone();
-    for cells in &regions {
-        let v = match cells.len() {
-            n if n == most => largest,
-            n if n == least => smallest,
-            _ => other,
-        };
-        if let Some(v) = v {
+    for (classes, cells) in region_classes(g) {
+        if classes.len() > 1 && fills[0] != fills[1] {
+            fail!("fill_regions: every background area has {} cells, so the largest are also the smallest", cells.len())
+        }
+        if let Some(v) = fills[classes[0]] {
             let mut edit = out.edit();
             cells.iter().for_each(|&(i, j)| edit.set(i, j, v));
         }
