@@ -359,6 +359,9 @@ pub enum Op {
     OverlayHalves(Split, bool),
     Replace(i64, i64),
     Swap(i64, i64),
+    /// The two lowest colours other than the background swapped, whichever they are: a
+    /// swap that does not name the pairs' colours.
+    SwapColours,
     Keep(i64),
     ReplaceNot(i64, i64),
     Gravity(&'static str),
@@ -528,6 +531,10 @@ impl Op {
             }
             Replace(a, b) => ops::replace(g, a, b).ok(),
             Swap(a, b) => ops::swap(g, a, b).ok(),
+            SwapColours => match ops::colors(g)[..] {
+                [a, b, ..] => ops::swap(g, a, b).ok(),
+                _ => None,
+            },
             Keep(c) => ops::keep(g, c, 0).ok(),
             ReplaceNot(k, t) => ops::replace_not(g, k, t).ok(),
             Gravity(d) => ops::gravity(g, d, ops::background(g)).ok(),
@@ -684,6 +691,7 @@ impl Op {
             }
             Replace(a, b) => format!("g.replace({a}, {b})"),
             Swap(a, b) => format!("g.swap({a}, {b})"),
+            SwapColours => "{ let cs = g.colors(); g.swap(cs[0], cs[1]) }".into(),
             Keep(c) => format!("g.keep({c})"),
             ReplaceNot(k, t) => format!("g.replace_not({k}, {t})"),
             Gravity(d) => format!("g.gravity(\"{d}\")"),
@@ -848,6 +856,7 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         KeepLargest,
         RemoveSingles(false),
         RemoveSingles(true),
+        SwapColours,
         Shift(1, 0),
         Shift(-1, 0),
         Shift(0, 1),
@@ -1408,6 +1417,33 @@ fn recolor_trusted(task: &Task) -> bool {
         })
 }
 
+/// Whether `steps` explain the training pairs by something that is not the task's: a
+/// colour swap or replacement that does nothing on some training pair (its colours are
+/// one pair's, as in a swap of 1 and 3 beside a swap of 2 and 4), or a step that
+/// changes every training input's grid and leaves a test input's as it is (a colour, an
+/// object the test input lacks). Such a composition only fits.
+pub fn fits_by_pair_colours(steps: &[Op], task: &Task) -> bool {
+    let trace = |g: &Grid| -> Option<Vec<bool>> {
+        let mut g = g.clone();
+        steps
+            .iter()
+            .map(|op| {
+                let out = op.apply(&g)?;
+                let changed = out != g;
+                g = out;
+                Some(changed)
+            })
+            .collect()
+    };
+    let Some(train) = task.train.iter().map(|e| trace(&e.input)).collect::<Option<Vec<_>>>() else { return false };
+    let names_colours = |op: &Op| matches!(op, Op::Replace(..) | Op::Swap(..));
+    if steps.iter().enumerate().any(|(i, op)| names_colours(op) && train.iter().any(|t| !t[i])) {
+        return true;
+    }
+    let active: Vec<bool> = (0..steps.len()).map(|i| train.iter().all(|t| t[i])).collect();
+    task.test.iter().filter_map(|t| trace(&t.input)).any(|t| t.iter().zip(&active).any(|(&changed, &a)| a && !changed))
+}
+
 /// Search settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -1441,7 +1477,7 @@ pub struct Found {
     pub solutions: Vec<Vec<Op>>,
     /// Compositions that reproduce every training output only through a learned table
     /// that does not hold out across the pairs (a local rule, [`rules::Learned::holds_out`], or
-    /// the colour table); used when there are no solutions. They answer, but do not
+    /// the colour table), or through one pair's colours ([`fits_by_pair_colours`]); used when there are no solutions. They answer, but do not
     /// count as solving the task.
     pub untrusted: Vec<Vec<Op>>,
     /// The composition with the best mean cell accuracy when none solves the task.
@@ -1530,6 +1566,7 @@ pub fn find(task: &Task, budget: Budget) -> Found {
         ));
     }
     let mut best: Option<(Vec<Op>, f64)> = None;
+    let mut stop_here = false;
     for depth in 1..=budget.max_depth {
         let last = depth == budget.max_depth;
         let mut next: Vec<State> = Vec::new();
@@ -1584,7 +1621,13 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                     continue;
                 }
                 if outs == targets {
-                    let fitted_only = !table_trusted && steps.iter().any(|o| matches!(o, Op::RecolorTable(_)));
+                    // A fit through pair colours is the simplest explanation found: it
+                    // ends the search at its depth as a solution would (deeper levels
+                    // mostly add coincidences), but only answers.
+                    let by_pair_colours = fits_by_pair_colours(&steps, task);
+                    stop_here |= by_pair_colours;
+                    let fitted_only =
+                        by_pair_colours || (!table_trusted && steps.iter().any(|o| matches!(o, Op::RecolorTable(_))));
                     let list = if fitted_only { &mut found.untrusted } else { &mut found.solutions };
                     if list.len() < budget.max_solutions {
                         list.push(steps);
@@ -1624,7 +1667,7 @@ pub fn find(task: &Task, budget: Budget) -> Found {
             ruled.extend(more);
         }
         found.depth_done = depth;
-        if !found.solutions.is_empty() {
+        if !found.solutions.is_empty() || stop_here {
             break;
         }
         frontier = next;

@@ -64,6 +64,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "RecolorTable",
         "Combine",
         "Swap",
+        "SwapColours",
         "ScaleDown",
         "Connect",
         "Rays",
@@ -188,6 +189,26 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }
+}
+
+/// A composition that explains the pairs by colours of one pair only fits: it answers,
+/// but the task does not count as solved and no deeper level is searched for it.
+#[test]
+fn fits_through_one_pairs_colours_are_not_trusted() {
+    use enumerate::Op;
+    let load = |id| task::load_one(&training_dir(), id).unwrap();
+    // b94a9452: each pair's square in two colours of its own (2 and 4, 1 and 3, 4 and 6);
+    // swapping 2 and 4 does nothing on the second pair, swapping its two colours does.
+    let t = load("b94a9452");
+    assert!(enumerate::fits_by_pair_colours(&[Op::CropLargest, Op::Swap(2, 4)], &t));
+    assert!(!enumerate::fits_by_pair_colours(&[Op::CropLargest, Op::SwapColours], &t));
+    // 496994bd: red is in every training input and not in the test input.
+    let t = load("496994bd");
+    assert!(enumerate::fits_by_pair_colours(&[Op::Replace(2, 5)], &t));
+    assert!(!enumerate::fits_by_pair_colours(&[Op::Replace(0, 5)], &t));
+    let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { max_depth: 2, time: Duration::from_secs(5), ..Budget::default() };
+    assert_solved_by(&sandbox, budget, "b94a9452", "let cs = g.colors(); g.swap(cs[0], cs[1])");
 }
 
 /// On the last level a candidate stops early (at an output of the wrong shape, or once it
