@@ -1477,7 +1477,9 @@ pub struct Found {
     pub solutions: Vec<Vec<Op>>,
     /// Compositions that reproduce every training output only through a learned table
     /// that does not hold out across the pairs (a local rule, [`rules::Learned::holds_out`], or
-    /// the colour table), or through one pair's colours ([`fits_by_pair_colours`]); used when there are no solutions. They answer, but do not
+    /// the colour table), through one pair's colours ([`fits_by_pair_colours`]), or with
+    /// more steps than the training outputs can tell from a coincidence (log2 of the
+    /// transforms per step against log2(10) per output cell); used when there are no solutions. They answer, but do not
     /// count as solving the task.
     pub untrusted: Vec<Vec<Op>>,
     /// The composition with the best mean cell accuracy when none solves the task.
@@ -1543,6 +1545,11 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
 pub fn find(task: &Task, budget: Budget) -> Found {
     let start = Instant::now();
     let ops = transforms(task);
+    // What the training outputs tell (any of 10 colours per cell) against what choosing
+    // a composition takes (one of the transforms per step): where the outputs hold no
+    // more, as a few 1x1 answers do, some composition of that depth fits by chance.
+    let evidence_bits = task.train.iter().map(|e| e.output.cells().len() as f64).sum::<f64>() * 10f64.log2();
+    let step_bits = (ops.len() as f64).log2();
     let targets: Vec<Grid> = task.train.iter().map(|e| e.output.clone()).collect();
     let mut found = Found::default();
     let mut seen: HashSet<u64> = HashSet::new();
@@ -1621,13 +1628,15 @@ pub fn find(task: &Task, budget: Budget) -> Found {
                     continue;
                 }
                 if outs == targets {
-                    // A fit through pair colours is the simplest explanation found: it
-                    // ends the search at its depth as a solution would (deeper levels
-                    // mostly add coincidences), but only answers.
-                    let by_pair_colours = fits_by_pair_colours(&steps, task);
-                    stop_here |= by_pair_colours;
+                    // A fit through pair colours, or one the outputs cannot tell from a
+                    // coincidence, is the simplest explanation found: it ends the search
+                    // at its depth as a solution would (deeper levels only add
+                    // coincidences), but only answers.
+                    let by_chance =
+                        steps.len() as f64 * step_bits >= evidence_bits || fits_by_pair_colours(&steps, task);
+                    stop_here |= by_chance;
                     let fitted_only =
-                        by_pair_colours || (!table_trusted && steps.iter().any(|o| matches!(o, Op::RecolorTable(_))));
+                        by_chance || (!table_trusted && steps.iter().any(|o| matches!(o, Op::RecolorTable(_))));
                     let list = if fitted_only { &mut found.untrusted } else { &mut found.solutions };
                     if list.len() < budget.max_solutions {
                         list.push(steps);

@@ -211,6 +211,23 @@ fn fits_through_one_pairs_colours_are_not_trusted() {
     assert_solved_by(&sandbox, budget, "b94a9452", "let cs = g.colors(); g.swap(cs[0], cs[1])");
 }
 
+/// Where the training outputs hold too little to tell a fit from a coincidence (a few
+/// 1x1 answers against two steps chosen from hundreds of transforms), the fits only
+/// answer: the task is not claimed as solved, and no deeper level is searched.
+#[test]
+fn fits_the_outputs_cannot_tell_from_chance_are_not_trusted() {
+    let full = task::load_one(&training_dir(), "de1cd16c").unwrap();
+    let t = full.without_test_outputs();
+    let found = enumerate::find(&t, Budget { max_depth: 3, time: Duration::from_secs(20), ..Budget::default() });
+    assert!(found.solutions.is_empty(), "{:?}", found.solutions);
+    assert!(!found.untrusted.is_empty());
+    assert_eq!(found.depth_done, found.untrusted[0].len(), "the search went on past its first fits");
+    // Larger outputs tell: b94a9452's fits at depth 2 are solutions.
+    let t = task::load_one(&training_dir(), "b94a9452").unwrap().without_test_outputs();
+    let found = enumerate::find(&t, Budget { max_depth: 2, time: Duration::from_secs(20), ..Budget::default() });
+    assert!(!found.solutions.is_empty());
+}
+
 /// On the last level a candidate stops early (at an output of the wrong shape, or once it
 /// can no longer beat the near miss found so far), which must not change what is found.
 /// At depth 2 the near miss `find` reports is the first composition of the best mean
