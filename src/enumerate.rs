@@ -1479,8 +1479,8 @@ pub struct Found {
     /// that does not hold out across the pairs (a local rule, [`rules::Learned::holds_out`], or
     /// the colour table), through one pair's colours ([`fits_by_pair_colours`]), or with
     /// more steps than the training outputs can tell from a coincidence (log2 of the
-    /// transforms per step against log2(10) per output cell); used when there are no solutions. They answer, but do not
-    /// count as solving the task.
+    /// transforms per step against log2(10) per output cell); used when there are no
+    /// solutions. They answer, but do not count as solving the task.
     pub untrusted: Vec<Vec<Op>>,
     /// The composition with the best mean cell accuracy when none solves the task.
     pub best_near_miss: Option<(Vec<Op>, f64)>,
