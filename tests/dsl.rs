@@ -290,3 +290,23 @@ fn primitives_from_the_failure_analysis() {
     let e = run(fills, "000\n010").unwrap_err();
     assert!(e.message.contains("fill_parts: no separator lines"), "{}", e.message);
 }
+
+/// Colours ranked (background 0, then by cell count, ties to the colour met first) and
+/// mapped back through the grid they came from; kept colours stand for themselves.
+#[test]
+fn colours_ranked_and_mapped_back() {
+    let sandbox = Sandbox::new(Limits::default());
+    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    // 1 and 3 have two cells each; 1 comes first.
+    assert_eq!(run("fn solve(g) { g.rank_colours() }", "0112\n0330").unwrap().to_text(), "0113\n0220");
+    assert_eq!(run("fn solve(g) { g.rank_colours() }", "0332\n0110").unwrap().to_text(), "0113\n0220");
+    let back = "fn solve(g) { g.rank_colours().flip_h().unrank_colours(g) }";
+    assert_eq!(run(back, "0112\n0330").unwrap().to_text(), "2110\n0330");
+    // With 2 kept, ranks skip it: 9 (the second colour) becomes 3, and a 2 maps back to 2.
+    assert_eq!(run("fn solve(g) { g.rank_colours([2]) }", "0778\n0990").unwrap().to_text(), "0114\n0330");
+    let keep = "fn solve(g) { g.rank_colours([2]).replace(4, 2).unrank_colours(g, [2]) }";
+    assert_eq!(run(keep, "0778\n0990").unwrap().to_text(), "0772\n0990");
+    assert_eq!(run("fn solve(g) { g.rank_colours([3]) }", "0778\n0990").unwrap().to_text(), "0114\n0220");
+    let e = run("fn solve(g) { g.rank_colours().replace(1, 7).unrank_colours(g) }", "0110").unwrap_err();
+    assert!(e.message.contains("unrank_colours: no colour of rank 7 in the grid (2 colours)"), "{}", e.message);
+}

@@ -60,6 +60,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "replace_not",
             "swap",
             "recolor",
+            "rank_colours",
+            "unrank_colours",
             "keep",
             "most_common",
             "least_common",

@@ -39,6 +39,10 @@ fn int_of(d: &Dynamic, what: &str) -> Res<i64> {
     d.as_int().map_err(|t| format!("{what}: expected an integer, got {t}").into())
 }
 
+fn int_list(a: &Array, what: &str) -> Res<Vec<i64>> {
+    a.iter().map(|d| int_of(d, what)).collect()
+}
+
 fn parse_options(g: &Grid, opts: &rhai::Map) -> Res<ObjectOptions> {
     let mut o = ObjectOptions::defaults(g);
     for (k, v) in opts {
@@ -351,6 +355,26 @@ pub mod dsl_api {
             table[ops::colour(from)? as usize] = ops::colour(int_of(&v, "recolor")?)?;
         }
         Ok(ops::map_colours(g, &table))
+    }
+    /// Each colour replaced by its rank: 0 the background, 1 the most common other colour, 2 the next, ... (ties: the colour met first, row by row).
+    #[rhai_fn(name = "rank_colours", pure, return_raw)]
+    pub fn rank_colours(g: &mut Grid) -> Res<Grid> {
+        Ok(ops::rank_colours(g, &[])?)
+    }
+    /// Colours ranked as `g.rank_colours()`, but the colours `keep` stay and ranks skip them: `g.rank_colours([4])`.
+    #[rhai_fn(name = "rank_colours", pure, return_raw)]
+    pub fn rank_colours_keeping(g: &mut Grid, keep: Array) -> Res<Grid> {
+        Ok(ops::rank_colours(g, &int_list(&keep, "rank_colours")?)?)
+    }
+    /// Undoes `of.rank_colours()`: rank k becomes the k-th colour of `of`, e.g. `g.rank_colours().flip_h().unrank_colours(g)`.
+    #[rhai_fn(name = "unrank_colours", pure, return_raw)]
+    pub fn unrank_colours(g: &mut Grid, of: Grid) -> Res<Grid> {
+        Ok(ops::unrank_colours(g, &of, &[])?)
+    }
+    /// Undoes `of.rank_colours(keep)`.
+    #[rhai_fn(name = "unrank_colours", pure, return_raw)]
+    pub fn unrank_colours_keeping(g: &mut Grid, of: Grid, keep: Array) -> Res<Grid> {
+        Ok(ops::unrank_colours(g, &of, &int_list(&keep, "unrank_colours")?)?)
     }
     /// Keep only colour `c`; every other cell becomes 0.
     #[rhai_fn(pure, return_raw)]

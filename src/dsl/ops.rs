@@ -514,6 +514,72 @@ pub fn map_colours(g: &Grid, table: &[u8; COLOURS]) -> Grid {
     out
 }
 
+/// The colours present, ranked: the background guess first, then the others by cell
+/// count (most first; ties: the one met first in reading order, a place where a colour's
+/// number would be arbitrary).
+pub fn colour_ranks(g: &Grid) -> Vec<u8> {
+    let h = g.histogram();
+    let bg = background(g);
+    let first = |c: u8| g.cells().iter().position(|&v| v == c);
+    let mut others: Vec<u8> = (0..COLOURS as u8).filter(|&c| c != bg && h[c as usize] > 0).collect();
+    others.sort_by_key(|&c| (std::cmp::Reverse(h[c as usize]), first(c)));
+    std::iter::once(bg).chain(others).collect()
+}
+
+/// The values ranks take where the colours `keep` stand for themselves: rank k is the
+/// k-th colour not in `keep`, and [`colour_ranks`] without `keep`.
+fn rank_slots(g: &Grid, keep: &[i64]) -> R<(Vec<u8>, Vec<u8>)> {
+    for &c in keep {
+        colour(c)?;
+    }
+    let kept = |c: u8| keep.contains(&(c as i64));
+    let slots: Vec<u8> = (0..COLOURS as u8).filter(|&c| !kept(c)).collect();
+    let ranks: Vec<u8> = colour_ranks(g).into_iter().filter(|&c| !kept(c)).collect();
+    if ranks.len() > slots.len() {
+        fail!("rank_colours: {} colours to rank in {} values", ranks.len(), slots.len())
+    }
+    Ok((ranks, slots))
+}
+
+/// Each colour replaced by its rank ([`colour_ranks`]): 0 the background, 1 the most
+/// common other colour, and so on, skipping the colours `keep`, which stay. Pairs that
+/// differ only in their colours look alike this way.
+pub fn rank_colours(g: &Grid, keep: &[i64]) -> R<Grid> {
+    let table = rank_table(g, keep)?;
+    Ok(map_colours(g, &table.map(|v| v.unwrap_or(0))))
+}
+
+/// What [`rank_colours`] makes of each colour: its rank, itself for the colours `keep`,
+/// `None` for the other colours `g` lacks.
+pub fn rank_table(g: &Grid, keep: &[i64]) -> R<[Option<u8>; COLOURS]> {
+    let (ranks, slots) = rank_slots(g, keep)?;
+    let mut table = [None; COLOURS];
+    for &c in keep {
+        table[c as usize] = Some(c as u8);
+    }
+    for (&c, &v) in ranks.iter().zip(&slots) {
+        table[c as usize] = Some(v);
+    }
+    Ok(table)
+}
+
+/// The inverse of [`rank_colours`] for the grid `of`: rank k becomes `of`'s k-th colour,
+/// the colours `keep` stay.
+pub fn unrank_colours(g: &Grid, of: &Grid, keep: &[i64]) -> R<Grid> {
+    let (ranks, slots) = rank_slots(of, keep)?;
+    let mut table = [u8::MAX; COLOURS];
+    for &c in keep {
+        table[c as usize] = c as u8;
+    }
+    for (&c, &v) in ranks.iter().zip(&slots) {
+        table[v as usize] = c;
+    }
+    if let Some(v) = g.cells().iter().find(|&&v| table[v as usize] == u8::MAX) {
+        fail!("unrank_colours: no colour of rank {v} in the grid ({} colours)", ranks.len())
+    }
+    Ok(map_colours(g, &table))
+}
+
 /// Cells not of colour `c` become `bg`.
 pub fn keep(g: &Grid, c: i64, bg: i64) -> R<Grid> {
     let (c, bg) = (colour(c)?, colour(bg)?);
