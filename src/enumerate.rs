@@ -19,7 +19,7 @@ use crate::dsl::objects::{self, ObjectOptions};
 use crate::dsl::ops;
 use crate::dsl::rules::{self, Rule};
 use crate::grid::Grid;
-use crate::task::{Example, Task};
+use crate::task::{Example, Task, TestPair};
 
 /// Which way a grid is cut into equal parts (`split_cols` or `split_rows`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -362,6 +362,11 @@ pub enum Op {
     /// The two lowest colours other than the background swapped, whichever they are: a
     /// swap that does not name the pairs' colours.
     SwapColours,
+    /// Each colour replaced by its rank (background 0, then by cell count), but for the
+    /// colours listed, which stay. Only ever the first step of a composition found on the
+    /// task with its colours ranked ([`ranked_task`]); [`program`] maps the result back
+    /// to the input's colours.
+    RankColours(Vec<i64>),
     Keep(i64),
     ReplaceNot(i64, i64),
     Gravity(&'static str),
@@ -484,6 +489,22 @@ fn non_background(g: &Grid) -> usize {
 }
 
 impl Op {
+    /// Whether the transform carries a table learned from the training pairs (a local
+    /// rule, a colour table, stamps, fills, a priority order).
+    pub fn is_learned(&self) -> bool {
+        use Op::*;
+        matches!(
+            self,
+            Rewrite(_)
+                | RecolorTable(_)
+                | RecolorBySize { .. }
+                | Stamp(_)
+                | FillRegions(_)
+                | FillParts(_)
+                | OverlayParts(..)
+        )
+    }
+
     /// Applies the transform; `None` when the primitive refuses its input.
     pub fn apply(&self, g: &Grid) -> Option<Grid> {
         use Op::*;
@@ -531,6 +552,7 @@ impl Op {
             }
             Replace(a, b) => ops::replace(g, a, b).ok(),
             Swap(a, b) => ops::swap(g, a, b).ok(),
+            RankColours(ref keep) => ops::rank_colours(g, keep).ok(),
             SwapColours => match ops::colors(g)[..] {
                 [a, b, ..] => ops::swap(g, a, b).ok(),
                 _ => None,
@@ -692,6 +714,8 @@ impl Op {
             Replace(a, b) => format!("g.replace({a}, {b})"),
             Swap(a, b) => format!("g.swap({a}, {b})"),
             SwapColours => "{ let cs = g.colors(); g.swap(cs[0], cs[1]) }".into(),
+            RankColours(ref keep) if keep.is_empty() => "g.rank_colours()".into(),
+            RankColours(ref keep) => format!("g.rank_colours({keep:?})"),
             Keep(c) => format!("g.keep({c})"),
             ReplaceNot(k, t) => format!("g.replace_not({k}, {t})"),
             Gravity(d) => format!("g.gravity(\"{d}\")"),
@@ -818,10 +842,23 @@ impl Op {
 /// Renders a composition as a Rhai program.
 pub fn program(steps: &[Op]) -> String {
     let mut s = String::from("fn solve(g) {\n");
+    let ranked = match steps.first() {
+        Some(Op::RankColours(keep)) => Some(keep),
+        _ => None,
+    };
+    if ranked.is_some() {
+        s.push_str("    let input = g;\n");
+    }
     for op in steps {
         let _ = writeln!(s, "    let g = {};", op.rhai());
     }
-    s.push_str("    g\n}\n");
+    match ranked {
+        Some(keep) if keep.is_empty() => s.push_str("    g.unrank_colours(input)\n}\n"),
+        Some(keep) => {
+            let _ = writeln!(s, "    g.unrank_colours(input, {keep:?})\n}}");
+        }
+        None => s.push_str("    g\n}\n"),
+    }
     s
 }
 
@@ -1542,7 +1579,78 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
 /// no plain composition solves the task: a rule table can fit the training pairs by
 /// memorising them, so it is the weaker evidence; a rule that does not hold out across
 /// the pairs is only an untrusted fit.
+///
+/// Where nothing solves the task, the search runs again on the task with every grid's
+/// colours ranked ([`ranked_task`]), for pairs that differ only in their colours; what it
+/// finds starts with [`Op::RankColours`].
 pub fn find(task: &Task, budget: Budget) -> Found {
+    let start = Instant::now();
+    let mut found = find_compositions(task, budget);
+    if !found.solutions.is_empty() || found.timed_out {
+        return found;
+    }
+    let Some((ranked, keep)) = ranked_task(task) else { return found };
+    let more = find_compositions(&ranked, Budget { time: budget.time.saturating_sub(start.elapsed()), ..budget });
+    found.candidates += more.candidates;
+    found.timed_out = more.timed_out;
+    let unranked = |steps: Vec<Op>| std::iter::once(Op::RankColours(keep.clone())).chain(steps).collect::<Vec<Op>>();
+    // Ranks by cell count are one reading of each grid's colours; a table learned on top
+    // of them fits too easily (on held-out training pairs, three of four such fits were
+    // wrong), so it only answers.
+    let (learned, plain): (Vec<Vec<Op>>, Vec<Vec<Op>>) =
+        more.solutions.into_iter().partition(|steps| steps.iter().any(Op::is_learned));
+    found.solutions = plain.into_iter().map(unranked).collect();
+    found.untrusted.extend(learned.into_iter().chain(more.untrusted).map(unranked));
+    found
+}
+
+/// The task with each grid's colours replaced by their ranks in its input
+/// ([`ops::rank_colours`]), the outputs taking their input's ranks, and the colours kept
+/// as they are: those the training outputs add, which no input holds. `None` where that
+/// tells nothing new (every input ranks its colours alike) or where an output adds a
+/// colour some input holds.
+pub fn ranked_task(task: &Task) -> Option<(Task, Vec<i64>)> {
+    let first = ops::colour_ranks(&task.train.first()?.input);
+    let inputs = || task.train.iter().map(|e| &e.input).chain(task.test.iter().map(|t| &t.input));
+    if inputs().all(|g| ops::colour_ranks(g) == first) {
+        return None;
+    }
+    let present = |g: &Grid| -> u16 { ops::palette(g).iter().fold(0, |m, &c| m | 1 << c) };
+    let added = task.train.iter().fold(0u16, |m, e| m | (present(&e.output) & !present(&e.input)));
+    if inputs().any(|g| present(g) & added != 0) {
+        return None;
+    }
+    let keep: Vec<i64> = (0..crate::grid::COLOURS as i64).filter(|&c| added & 1 << c != 0).collect();
+    // An output in its input's ranks; `None` for a colour it adds that is not kept.
+    let rank_by = |g: &Grid, of: &Grid| -> Option<Grid> {
+        let table = ops::rank_table(of, &keep).ok()?;
+        let mut out = g.clone();
+        for v in out.cells_mut() {
+            *v = table[*v as usize]?;
+        }
+        Some(out)
+    };
+    let train = task
+        .train
+        .iter()
+        .map(|e| {
+            Some(Example { input: ops::rank_colours(&e.input, &keep).ok()?, output: rank_by(&e.output, &e.input)? })
+        })
+        .collect::<Option<Vec<Example>>>()?;
+    let test = task
+        .test
+        .iter()
+        .map(|t| {
+            Some(TestPair {
+                input: ops::rank_colours(&t.input, &keep).ok()?,
+                output: t.output.as_ref().and_then(|o| rank_by(o, &t.input)),
+            })
+        })
+        .collect::<Option<Vec<TestPair>>>()?;
+    Some((Task { id: task.id.clone(), train, test }, keep))
+}
+
+fn find_compositions(task: &Task, budget: Budget) -> Found {
     let start = Instant::now();
     let ops = transforms(task);
     // What the training outputs tell (any of 10 colours per cell) against what choosing

@@ -211,6 +211,36 @@ fn fits_through_one_pairs_colours_are_not_trusted() {
     assert_solved_by(&sandbox, budget, "b94a9452", "let cs = g.colors(); g.swap(cs[0], cs[1])");
 }
 
+/// Pairs alike but for their colours: nothing solves them as they are, and the search
+/// on the task with every grid's colours ranked (background 0, then by cell count) does;
+/// the program maps its result back to the input's colours, right on test.
+#[test]
+fn pairs_that_differ_only_in_colours_are_solved_on_ranked_colours() {
+    let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { max_depth: 2, time: Duration::from_secs(10), ..Budget::default() };
+    // 7e0986d6: noise of a second colour over rectangles of a first, colours per pair.
+    // fcb5c309: the largest frame cropped, in the colour of the loose cells.
+    for (id, call) in
+        [("7e0986d6", "g.recolor_nearest(2, \"cells\")"), ("fcb5c309", "g.paint(g.objects().largest(), 2)")]
+    {
+        let t = task::load_one(&training_dir(), id).unwrap().without_test_outputs();
+        let found = enumerate::find(&t, budget);
+        assert!(!found.solutions.is_empty(), "{id} not solved");
+        assert!(
+            found.solutions.iter().all(|s| matches!(s[0], enumerate::Op::RankColours(_))),
+            "{id}: {:?}",
+            found.solutions
+        );
+        assert_solved_by(&sandbox, budget, id, "g.unrank_colours(input)");
+        assert_solved_by(&sandbox, budget, id, call);
+    }
+    // No ranked task where an output has a colour its input lacks (0d3d703e's colour
+    // map), or where every grid ranks its colours alike (00d62c1b: green shapes on black in every grid).
+    for id in ["0d3d703e", "00d62c1b"] {
+        assert!(enumerate::ranked_task(&task::load_one(&training_dir(), id).unwrap()).is_none(), "{id}");
+    }
+}
+
 /// Where the training outputs hold too little to tell a fit from a coincidence (a few
 /// 1x1 answers against two steps chosen from hundreds of transforms), the fits only
 /// answer: the task is not claimed as solved, and no deeper level is searched.
