@@ -375,6 +375,10 @@ pub enum Op {
     RemoveLines,
     FillEnclosed(i64),
     CompleteSymmetry(i64),
+    /// What the cells of a colour hide, recovered from the grid's symmetries (or, with
+    /// `true`, from the pattern it repeats) and cropped to where that colour was. Serves
+    /// "smaller: a summary or composition of parts".
+    Unmask(i64, bool),
     CompletePattern(i64),
     Shift(i64, i64),
     /// The cell between separator lines with the most non-background cells.
@@ -565,6 +569,11 @@ impl Op {
             RemoveLines => ops::remove_lines(g).ok(),
             FillEnclosed(c) => ops::fill_enclosed(g, ops::background(g), c).ok(),
             CompleteSymmetry(u) => ops::complete_symmetry(g, u).ok(),
+            Unmask(u, pattern) => {
+                let mask = objects::Obj::of_colour(g, ops::colour(u).ok()?);
+                let full = if pattern { ops::complete_pattern(g, u) } else { ops::complete_symmetry(g, u) };
+                objects::crop_to(&full.ok()?, &mask).ok()
+            }
             CompletePattern(u) => ops::complete_pattern(g, u).ok(),
             Shift(dr, dc) => ops::shift(g, dr, dc, 0).ok(),
             Trim0 => ops::trim(g, 0).ok(),
@@ -724,6 +733,8 @@ impl Op {
             RemoveLines => "g.remove_lines()".into(),
             FillEnclosed(c) => format!("g.fill_enclosed({c})"),
             CompleteSymmetry(u) => format!("g.complete_symmetry({u})"),
+            Unmask(u, false) => format!("g.complete_symmetry({u}).crop_to(g.color_object({u}))"),
+            Unmask(u, true) => format!("g.complete_pattern({u}).crop_to(g.color_object({u}))"),
             CompletePattern(u) => format!("g.complete_pattern({u})"),
             Shift(dr, dc) => format!("g.shift({dr}, {dc}, 0)"),
             FullestCell => "g.split_by_lines().max_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
@@ -970,6 +981,10 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         if !cout.contains(&a) {
             ops.push(CompleteSymmetry(a));
             ops.push(CompletePattern(a));
+            if smaller {
+                ops.push(Unmask(a, false));
+                ops.push(Unmask(a, true));
+            }
         }
         for &b in &cout {
             if a != b {

@@ -73,6 +73,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "Hollow",
         "Attract",
         "RecolorBySize",
+        "Unmask",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -186,6 +187,10 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("941d9a10", "g.fill_parts(#{\"first,first\": 1, \"middle,middle\": 2, \"last,last\": 3})"),
         // Loose cells drawn to the big shape they line up with.
         ("2c608aff", "g.rays_to(g.objects().largest().color())"),
+        // What the green square hides in a symmetric pattern.
+        ("dc0a314f", "g.complete_symmetry(3).crop_to(g.color_object(3))"),
+        // What the black square hides in a repeating pattern.
+        ("f9012d9b", "g.complete_pattern(0).crop_to(g.color_object(0))"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }
