@@ -379,6 +379,9 @@ pub enum Op {
     /// `true`, from the pattern it repeats) and cropped to where that colour was. Serves
     /// "smaller: a summary or composition of parts".
     Unmask(i64, bool),
+    /// The largest object copied onto each object of a colour, centred on it (see
+    /// [`objects::copy_to`]). Serves "same shape: cells added and recoloured".
+    CopyTo(i64),
     CompletePattern(i64),
     Shift(i64, i64),
     /// The cell between separator lines with the most non-background cells.
@@ -575,6 +578,7 @@ impl Op {
                 objects::crop_to(&full.ok()?, &mask).ok()
             }
             CompletePattern(u) => ops::complete_pattern(g, u).ok(),
+            CopyTo(m) => objects::copy_to(g, m).ok(),
             Shift(dr, dc) => ops::shift(g, dr, dc, 0).ok(),
             Trim0 => ops::trim(g, 0).ok(),
             KeepLargest => {
@@ -736,6 +740,7 @@ impl Op {
             Unmask(u, false) => format!("g.complete_symmetry({u}).crop_to(g.color_object({u}))"),
             Unmask(u, true) => format!("g.complete_pattern({u}).crop_to(g.color_object({u}))"),
             CompletePattern(u) => format!("g.complete_pattern({u})"),
+            CopyTo(m) => format!("g.copy_to({m})"),
             Shift(dr, dc) => format!("g.shift({dr}, {dc}, 0)"),
             FullestCell => "g.split_by_lines().max_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
             EmptiestCell => "g.split_by_lines().min_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
@@ -1034,6 +1039,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         }
         ops.push(RaysToLargest);
         ops.push(KeepSolid(2));
+        // Markers are covered by the copies: a colour gone from the outputs.
+        cin.iter().filter(|c| !cout.contains(c)).for_each(|&c| ops.push(CopyTo(c)));
         if let Some(c) = changed_colour(task) {
             ops.push(RecolorNearest(c, "cells"));
             ops.push(RecolorNearest(c, "objects"));

@@ -310,3 +310,18 @@ fn colours_ranked_and_mapped_back() {
     let e = run("fn solve(g) { g.rank_colours().replace(1, 7).unrank_colours(g) }", "0110").unwrap_err();
     assert!(e.message.contains("unrank_colours: no colour of rank 7 in the grid (2 colours)"), "{}", e.message);
 }
+
+/// The largest shape copied onto markers of a colour: centred on a marker cell, laid on
+/// a placeholder of its size; a copy that cannot be centred is a named error.
+#[test]
+fn shapes_copied_onto_markers() {
+    let sandbox = Sandbox::new(Limits::default());
+    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let copy = "fn solve(g) { g.copy_to(5) }";
+    assert_eq!(run(copy, "120000\n340000\n000055\n000055").unwrap().to_text(), "120000\n340000\n000012\n000034");
+    assert_eq!(run(copy, "12100\n00000\n00000\n00050\n00000").unwrap().to_text(), "12100\n00000\n00000\n00121\n00000");
+    let e = run(copy, "1200\n0000\n0050").unwrap_err();
+    assert!(e.message.contains("copy_to: a 1x2 copy cannot be centred on a 1x1 marker"), "{}", e.message);
+    let e = run(copy, "1200\n0000").unwrap_err();
+    assert!(e.message.contains("copy_to: no object of colour 5"), "{}", e.message);
+}

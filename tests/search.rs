@@ -74,6 +74,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "Attract",
         "RecolorBySize",
         "Unmask",
+        "CopyTo",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -191,6 +192,10 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("dc0a314f", "g.complete_symmetry(3).crop_to(g.color_object(3))"),
         // What the black square hides in a repeating pattern.
         ("f9012d9b", "g.complete_pattern(0).crop_to(g.color_object(0))"),
+        // The coloured shape copied onto the grey placeholders of its size, and centred
+        // on a grey marker cell.
+        ("e76a88a6", "g.copy_to(5)"),
+        ("88a10436", "g.copy_to(5)"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }

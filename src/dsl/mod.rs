@@ -116,6 +116,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "connect",
             "hollow",
             "attract",
+            "copy_to",
             "keep_solid",
             "stamp",
             "paste",

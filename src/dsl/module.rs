@@ -686,6 +686,11 @@ pub mod dsl_api {
     pub fn attract(g: &mut Grid, c: INT) -> Res<Grid> {
         Ok(objects::attract(g, c)?)
     }
+    /// The largest object (8-connected, any colours) not all of colour `m` copied, centred, onto each object of colour `m` (marker cells, or placeholders of its size), the markers cleared first.
+    #[rhai_fn(pure, return_raw)]
+    pub fn copy_to(g: &mut Grid, m: INT) -> Res<Grid> {
+        Ok(objects::copy_to(g, m)?)
+    }
     /// Copy `sub` onto the grid with its top-left at (r, c) (clipped).
     #[rhai_fn(pure)]
     pub fn paste(g: &mut Grid, sub: Grid, r: INT, c: INT) -> Grid {

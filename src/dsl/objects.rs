@@ -259,6 +259,42 @@ pub fn attract(g: &Grid, c: i64) -> R<Grid> {
     Ok(out)
 }
 
+/// The largest object (8-connected, of any colours) that is not all of colour `m`,
+/// copied onto each object that is: centred on it (a marker cell, or a placeholder of the
+/// template's size), the marker's own cells cleared first; clipped at the edges. An error
+/// where there is no marker or no template, or where a copy cannot be centred (a marker
+/// and a template whose sides differ by an odd number).
+pub fn copy_to(g: &Grid, m: i64) -> R<Grid> {
+    let m = colour(m)?;
+    let bg = ops::background(g);
+    let opt = ObjectOptions { diagonal: true, multicolour: true, background: Some(bg) };
+    let (markers, others): (Vec<Obj>, Vec<Obj>) =
+        objects(g, opt).into_iter().partition(|o| o.cells().iter().all(|&(_, _, v)| v == m));
+    let Some(template) = others.iter().rev().max_by_key(|o| o.size()) else {
+        return Err(DslError(format!("copy_to: no object other than colour {m} to copy")));
+    };
+    if markers.is_empty() {
+        return Err(DslError(format!("copy_to: no object of colour {m} to copy onto")));
+    }
+    let mut out = g.clone();
+    for marker in &markers {
+        let (dh, dw) = (marker.height() - template.height(), marker.width() - template.width());
+        if dh % 2 != 0 || dw % 2 != 0 {
+            return Err(DslError(format!(
+                "copy_to: a {}x{} copy cannot be centred on a {}x{} marker",
+                template.height(),
+                template.width(),
+                marker.height(),
+                marker.width()
+            )));
+        }
+        out = paint(&out, marker, Some(bg));
+        let at = template.shifted(marker.top() + dh / 2 - template.top(), marker.left() + dw / 2 - template.left());
+        out = paint(&out, &at, None);
+    }
+    Ok(out)
+}
+
 /// The part of `g` under an object's bounding box.
 pub fn crop_to(g: &Grid, o: &Obj) -> R<Grid> {
     o.need("crop_to")?;
