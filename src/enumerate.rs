@@ -382,6 +382,9 @@ pub enum Op {
     /// The largest object copied onto each object of a colour, centred on it (see
     /// [`objects::copy_to`]). Serves "same shape: cells added and recoloured".
     CopyTo(i64),
+    /// Objects of a colour mirrored across the nearest bar of a frame (see
+    /// [`objects::mirror_across`]). Serves "same shape: cells moved".
+    MirrorAcross(i64),
     CompletePattern(i64),
     Shift(i64, i64),
     /// The cell between separator lines with the most non-background cells.
@@ -470,6 +473,11 @@ pub enum Op {
     /// middle, last, other row and column of parts), learned and holding out (see
     /// [`part_fills`]). Serves "same shape, cells added: in a colour the input lacks".
     FillParts(Box<ops::PartFills>),
+    /// The fullest part between separator lines repeated into the background of the
+    /// others, in its own colours (`"own"`) or the lines' (`"lines"`; see
+    /// [`ops::repeat_part`]). Serves "same shape, cells added: a pattern continued" and
+    /// "lines and rays from cells" (a layout's template drawn into every cell).
+    RepeatPart(&'static str),
     /// Every cell not of the most common colour becomes `t`.
     ReplaceNotMostCommon(i64),
     /// One object picked by a ranking, cropped or on its own.
@@ -579,6 +587,7 @@ impl Op {
             }
             CompletePattern(u) => ops::complete_pattern(g, u).ok(),
             CopyTo(m) => objects::copy_to(g, m).ok(),
+            MirrorAcross(m) => objects::mirror_across(g, m).ok(),
             Shift(dr, dc) => ops::shift(g, dr, dc, 0).ok(),
             Trim0 => ops::trim(g, 0).ok(),
             KeepLargest => {
@@ -660,6 +669,7 @@ impl Op {
             FillRegions([l, s, o]) => ops::fill_regions(g, l, s, o).ok(),
             RaysToLargest => ops::rays_to(g, largest_object(g)?.colour()).ok(),
             FillParts(ref fills) => ops::fill_parts(g, fills).ok(),
+            RepeatPart(paint) => ops::repeat_part(g, paint).ok(),
             PartColours(by) => ops::part_colours(g, by).ok(),
             Stamp(ref stamps) => Some(ops::stamp(g, stamps)),
             OverlayParts(layers, ref order) => ops::overlay_all(&layers.cut(g)?, order, ops::background(g)).ok(),
@@ -741,6 +751,7 @@ impl Op {
             Unmask(u, true) => format!("g.complete_pattern({u}).crop_to(g.color_object({u}))"),
             CompletePattern(u) => format!("g.complete_pattern({u})"),
             CopyTo(m) => format!("g.copy_to({m})"),
+            MirrorAcross(m) => format!("g.mirror_across({m})"),
             Shift(dr, dc) => format!("g.shift({dr}, {dc}, 0)"),
             FullestCell => "g.split_by_lines().max_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
             EmptiestCell => "g.split_by_lines().min_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
@@ -801,6 +812,7 @@ impl Op {
             RecolorNearest(c, by) => format!("g.recolor_nearest({c}, \"{by}\")"),
             FillRegions([l, s, o]) => format!("g.fill_regions({l}, {s}, {o})"),
             RaysToLargest => "g.rays_to(g.objects().largest().color())".into(),
+            RepeatPart(paint) => format!("g.repeat_part(\"{paint}\")"),
             FillParts(ref fills) => {
                 let mut entries = Vec::new();
                 for (r, row) in fills.iter().enumerate() {
@@ -1051,14 +1063,19 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         if let Some(fills) = part_fills(task) {
             ops.push(FillParts(Box::new(fills)));
         }
+        if task.train.iter().all(|e| ops::part_places(&e.input).is_some()) {
+            ops.push(RepeatPart("own"));
+            ops.push(RepeatPart("lines"));
+        }
         if let Some(stamps) = stamp_patterns(task) {
             ops.push(Stamp(Box::new(stamps)));
         }
         ops.push(Hollow(-1));
         cout.iter().for_each(|&c| ops.push(Hollow(c)));
-        // Cells only move: toward a colour that stays where it is.
+        // Cells only move: toward a colour that stays where it is, or over a frame's bars.
         if task.train.iter().all(|e| e.input.histogram() == e.output.histogram()) {
             cin.iter().for_each(|&c| ops.push(Attract(c)));
+            cin.iter().for_each(|&c| ops.push(MirrorAcross(c)));
         }
     }
     if smaller {

@@ -325,3 +325,50 @@ fn shapes_copied_onto_markers() {
     let e = run(copy, "1200\n0000").unwrap_err();
     assert!(e.message.contains("copy_to: no object of colour 5"), "{}", e.message);
 }
+
+/// The fullest part of a layout repeated into the others: in its own colours, or in the
+/// lines' colour; parts of different sizes are a named error.
+#[test]
+fn parts_between_lines_repeat_the_fullest() {
+    let sandbox = Sandbox::new(Limits::default());
+    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let own = "fn solve(g) { g.repeat_part(\"own\") }";
+    let lines = "fn solve(g) { g.repeat_part(\"lines\") }";
+    // The right part has two cells, the left one: the right part is repeated.
+    assert_eq!(run(own, "10500\n00512").unwrap().to_text(), "10500\n12512");
+    assert_eq!(run(lines, "10500\n00512").unwrap().to_text(), "10500\n55512");
+    // A tie goes to the first part; a part's own cells stay.
+    assert_eq!(run(own, "30503\n00500").unwrap().to_text(), "30533\n00500");
+    assert_eq!(run(lines, "30503\n00500").unwrap().to_text(), "30553\n00500");
+    let e = run(own, "105000\n005120").unwrap_err();
+    assert!(e.message.contains("repeat_part: the parts differ in size"), "{}", e.message);
+    let e = run(own, "000\n000").unwrap_err();
+    assert!(e.message.contains("repeat_part: no separator lines"), "{}", e.message);
+    let e = run("fn solve(g) { g.repeat_part(\"all\") }", "10500").unwrap_err();
+    assert!(e.message.contains("paint must be \"own\" or \"lines\""), "{}", e.message);
+}
+
+/// Objects of a colour mirrored over the nearest of a frame's bars, the densest rows or
+/// columns; a frame as dense across as down is a named error.
+#[test]
+fn objects_mirrored_across_bars() {
+    let sandbox = Sandbox::new(Limits::default());
+    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let mirror = "fn solve(g) { g.mirror_across(5) }";
+    // Row 2 is the bar: the 5 two rows above it lands two rows below.
+    assert_eq!(
+        run(mirror, "05000\n00000\n22222\n00000\n00000").unwrap().to_text(),
+        "00000\n00000\n22222\n00000\n05000"
+    );
+    // Two bars (columns 1 and 5): each object turns over the nearer one.
+    assert_eq!(
+        run(mirror, "0200020\n0200025\n0250020\n0200020").unwrap().to_text(),
+        "0200020\n0200520\n5200020\n0200020"
+    );
+    // A copy past the edge is clipped.
+    assert_eq!(run(mirror, "05000\n00000\n22222").unwrap().to_text(), "00000\n00000\n22222");
+    let e = run(mirror, "2220\n2020\n2225").unwrap_err();
+    assert!(e.message.contains("mirror_across: the densest rows and columns tie"), "{}", e.message);
+    let e = run(mirror, "22222\n00000").unwrap_err();
+    assert!(e.message.contains("mirror_across: no object of colour 5"), "{}", e.message);
+}

@@ -75,6 +75,8 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "RecolorBySize",
         "Unmask",
         "CopyTo",
+        "RepeatPart",
+        "MirrorAcross",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -196,6 +198,13 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // on a grey marker cell.
         ("e76a88a6", "g.copy_to(5)"),
         ("88a10436", "g.copy_to(5)"),
+        // The one drawn cell of a layout copied into the empty ones; the top-left cell's
+        // shape drawn into the others in the lines' colour.
+        ("c444b776", "g.repeat_part(\"own\")"),
+        ("1e32b0e9", "g.repeat_part(\"lines\")"),
+        // Grey marks turned over the bars of red brackets: outside in, and inside out.
+        ("6855a6e4", "g.mirror_across(5)"),
+        ("f8a8fe49", "g.mirror_across(5)"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }

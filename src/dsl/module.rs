@@ -657,6 +657,11 @@ pub mod dsl_api {
         }
         Ok(ops::fill_parts(g, &table)?)
     }
+    /// The part between separator lines (as `split_by_lines` cuts, all of one size) with the most non-background cells (ties: the first) repeated into the background of every other part, in its own colours (`"own"`) or the lines' colour (`"lines"`), e.g. `g.repeat_part("own")` copies the one drawn cell of a layout into the empty ones.
+    #[rhai_fn(pure, return_raw)]
+    pub fn repeat_part(g: &mut Grid, paint: &str) -> Res<Grid> {
+        Ok(ops::repeat_part(g, paint)?)
+    }
     /// Background areas (4-connected) by size: the largest become `largest`, the smallest `smallest`, the rest `other` (-1: unchanged); an error where all are the same size and the two colours differ.
     #[rhai_fn(pure, return_raw)]
     pub fn fill_regions(g: &mut Grid, largest: INT, smallest: INT, other: INT) -> Res<Grid> {
@@ -690,6 +695,11 @@ pub mod dsl_api {
     #[rhai_fn(pure, return_raw)]
     pub fn copy_to(g: &mut Grid, m: INT) -> Res<Grid> {
         Ok(objects::copy_to(g, m)?)
+    }
+    /// Each object (8-connected) of colour `m` mirrored across the nearest of the rows, or columns, where the other colours have the most cells (a frame's bars), e.g. `g.mirror_across(5)` turns grey marks outside a bracket to the inside.
+    #[rhai_fn(pure, return_raw)]
+    pub fn mirror_across(g: &mut Grid, m: INT) -> Res<Grid> {
+        Ok(objects::mirror_across(g, m)?)
     }
     /// Copy `sub` onto the grid with its top-left at (r, c) (clipped).
     #[rhai_fn(pure)]

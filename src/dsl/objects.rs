@@ -295,6 +295,54 @@ pub fn copy_to(g: &Grid, m: i64) -> R<Grid> {
     Ok(out)
 }
 
+/// Each object (8-connected) of colour `m` mirrored across the nearest of the lines
+/// where the other colours are densest: the rows, or the columns, holding the most cells
+/// of colours other than `m` and the background (a frame's bars); the originals are
+/// cleared first, and copies are clipped at the edges. An error where there is no
+/// object of colour `m` or nothing else, where the densest row and column hold as many
+/// cells, or where an object lies as near to two of those lines.
+pub fn mirror_across(g: &Grid, m: i64) -> R<Grid> {
+    let m = colour(m)?;
+    let bg = ops::background(g);
+    let other = |v: u8| v != bg && v != m;
+    let in_rows: Vec<usize> = (0..g.rows()).map(|r| g.row(r).iter().filter(|&&v| other(v)).count()).collect();
+    let in_cols: Vec<usize> = (0..g.cols()).map(|c| (0..g.rows()).filter(|&r| other(g.get(r, c))).count()).collect();
+    let (most_r, most_c) = (in_rows.iter().max().copied().unwrap_or(0), in_cols.iter().max().copied().unwrap_or(0));
+    if most_r == most_c {
+        return Err(DslError("mirror_across: the densest rows and columns tie (or there is no frame)".into()));
+    }
+    // Each line as (is a row, index).
+    let lines: Vec<(bool, i64)> = if most_r > most_c {
+        (0..in_rows.len()).filter(|&r| in_rows[r] == most_r).map(|r| (true, r as i64)).collect()
+    } else {
+        (0..in_cols.len()).filter(|&c| in_cols[c] == most_c).map(|c| (false, c as i64)).collect()
+    };
+    let opt = ObjectOptions { diagonal: true, multicolour: false, background: Some(bg) };
+    let movers: Vec<Obj> = objects(g, opt).into_iter().filter(|o| o.colour() == i64::from(m)).collect();
+    if movers.is_empty() {
+        return Err(DslError(format!("mirror_across: no object of colour {m}")));
+    }
+    let mut out = g.clone();
+    movers.iter().for_each(|o| out = paint(&out, o, Some(bg)));
+    for o in &movers {
+        let distance = |&(row, at): &(bool, i64)| {
+            let (lo, hi) = if row { (o.top(), o.bottom()) } else { (o.left(), o.right()) };
+            (lo - at).max(at - hi).max(0)
+        };
+        let mut by_distance: Vec<i64> = lines.iter().map(distance).collect();
+        by_distance.sort_unstable();
+        if by_distance.len() > 1 && by_distance[0] == by_distance[1] {
+            return Err(DslError(format!("mirror_across: an object of colour {m} lies as near to two lines")));
+        }
+        let Some(&(row, at)) = lines.iter().min_by_key(|l| distance(l)) else { continue };
+        let mirrored = Obj::new(
+            o.cells().iter().map(|&(r, c, v)| if row { (2 * at - r, c, v) } else { (r, 2 * at - c, v) }).collect(),
+        );
+        out = paint(&out, &mirrored, None);
+    }
+    Ok(out)
+}
+
 /// The part of `g` under an object's bounding box.
 pub fn crop_to(g: &Grid, o: &Obj) -> R<Grid> {
     o.need("crop_to")?;

@@ -427,6 +427,52 @@ pub fn fill_parts(g: &Grid, fills: &PartFills) -> R<Grid> {
     Ok(out)
 }
 
+/// The part between separator lines (as `split_by_lines` cuts, all of one size) with the
+/// most non-background cells (ties: the first in reading order) repeated into every
+/// other part, on its background cells only: in the part's own colours (`"own"`) or in
+/// the lines' colour (`"lines"`). An error where the lines cut fewer than two parts,
+/// the parts differ in size, or every part is empty.
+pub fn repeat_part(g: &Grid, paint: &str) -> R<Grid> {
+    if paint != "own" && paint != "lines" {
+        fail!("repeat_part: paint must be \"own\" or \"lines\", not {paint:?}")
+    }
+    let Some(parts) = part_places(g) else { fail!("repeat_part: no separator lines cut the grid into parts") };
+    let [_, _, h, w] = parts[0].2;
+    if parts.iter().any(|&(_, _, [_, _, ph, pw])| (ph, pw) != (h, w)) {
+        fail!("repeat_part: the parts differ in size")
+    }
+    let bg = background(g);
+    let filled = |&[r, c, _, _]: &[usize; 4]| {
+        (r..r + h).flat_map(|i| (c..c + w).map(move |j| (i, j))).filter(|&(i, j)| g.get(i, j) != bg).count()
+    };
+    let best = (0..parts.len()).max_by_key(|&k| (filled(&parts[k].2), std::cmp::Reverse(k))).unwrap_or(0);
+    if filled(&parts[best].2) == 0 {
+        fail!("repeat_part: every part is empty")
+    }
+    let [tr, tc, _, _] = parts[best].2;
+    // The lines' colour: the first cell outside every part.
+    let inside = |i: usize, j: usize| {
+        parts.iter().any(|&(_, _, [r, c, _, _])| (r..r + h).contains(&i) && (c..c + w).contains(&j))
+    };
+    let line = (0..g.rows())
+        .flat_map(|i| (0..g.cols()).map(move |j| (i, j)))
+        .find(|&(i, j)| !inside(i, j))
+        .map(|(i, j)| g.get(i, j));
+    let mut out = g.clone();
+    let mut edit = out.edit();
+    for &(_, _, [r, c, _, _]) in &parts {
+        for i in 0..h {
+            for j in 0..w {
+                let t = g.get(tr + i, tc + j);
+                if t != bg && g.get(r + i, c + j) == bg {
+                    edit.set(r + i, c + j, if paint == "own" { t } else { line.unwrap_or(t) });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Which rows are all background; none when every row is.
 fn gap_rows(g: &Grid, bg: u8) -> Vec<bool> {
     let gaps: Vec<bool> = (0..g.rows()).map(|i| g.row(i).iter().all(|&v| v == bg)).collect();
