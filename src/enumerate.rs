@@ -441,9 +441,9 @@ pub enum Op {
     /// A shape's inside (cells whose four neighbours share their colour) in a colour (-1:
     /// the background). Serves "same shape: cells deleted" and "cells recoloured".
     Hollow(i64),
-    /// Objects slide toward the cells of a colour until they touch them. Serves "same
-    /// shape: cells moved".
-    Attract(i64),
+    /// Objects slide toward the cells of a colour until they touch them, straight or (with
+    /// `true`) diagonally too. Serves "same shape: cells moved".
+    Attract(i64, bool),
     /// Only cells in a k x k block of one colour stay (noise removed). Serves "same
     /// shape: cells deleted".
     KeepSolid(i64),
@@ -656,7 +656,7 @@ impl Op {
             ReplaceNotMostCommon(t) => ops::replace_not(g, ops::most_common(g), t).ok(),
             Connect(dirs, c) => ops::connect(g, dirs, c).ok(),
             Hollow(c) => ops::hollow(g, c).ok(),
-            Attract(c) => objects::attract(g, c).ok(),
+            Attract(c, diagonal) => objects::attract(g, c, diagonal).ok(),
             RecolorBySize { diagonal, ref table } => {
                 let mut out = g.clone();
                 for (o, rank) in size_ranks(g, diagonal) {
@@ -798,7 +798,8 @@ impl Op {
             ReplaceNotMostCommon(t) => format!("g.replace_not(g.most_common(), {t})"),
             Connect(dirs, c) => format!("g.connect(\"{dirs}\", {c})"),
             Hollow(c) => format!("g.hollow({c})"),
-            Attract(c) => format!("g.attract({c})"),
+            Attract(c, false) => format!("g.attract({c})"),
+            Attract(c, true) => format!("g.attract({c}, \"all\")"),
             RecolorBySize { diagonal, ref table } => {
                 let t: Vec<String> = table.iter().map(u8::to_string).collect();
                 format!(
@@ -1074,7 +1075,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         cout.iter().for_each(|&c| ops.push(Hollow(c)));
         // Cells only move: toward a colour that stays where it is, or over a frame's bars.
         if task.train.iter().all(|e| e.input.histogram() == e.output.histogram()) {
-            cin.iter().for_each(|&c| ops.push(Attract(c)));
+            cin.iter().for_each(|&c| ops.push(Attract(c, false)));
+            cin.iter().for_each(|&c| ops.push(Attract(c, true)));
             cin.iter().for_each(|&c| ops.push(MirrorAcross(c)));
         }
     }

@@ -372,3 +372,18 @@ fn objects_mirrored_across_bars() {
     let e = run(mirror, "22222\n00000").unwrap_err();
     assert!(e.message.contains("mirror_across: no object of colour 5"), "{}", e.message);
 }
+
+/// Cells pulled to a block: straight only, or corner to corner too ("all"); other ways
+/// are a named error.
+#[test]
+fn cells_attracted_straight_or_diagonally() {
+    let sandbox = Sandbox::new(Limits::default());
+    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let grid = "5000\n0000\n0022\n0022";
+    // No straight way meets the block: the 5 stays, or slides diagonally to its corner.
+    assert_eq!(run("fn solve(g) { g.attract(2) }", grid).unwrap().to_text(), grid);
+    assert_eq!(run("fn solve(g) { g.attract(2, \"all\") }", grid).unwrap().to_text(), "0000\n0500\n0022\n0022");
+    assert_eq!(run("fn solve(g) { g.attract(2, \"orthogonal\") }", grid).unwrap().to_text(), grid);
+    let e = run("fn solve(g) { g.attract(2, \"diagonal\") }", grid).unwrap_err();
+    assert!(e.message.contains("attract: ways must be \"orthogonal\" or \"all\""), "{}", e.message);
+}

@@ -156,6 +156,9 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("4347f46a", "g.hollow(-1)"),
         ("42a50994", "g.objects(#{diagonal: true, multicolor: true})"),
         ("05f2a901", "g.attract(8)"),
+        // Grey cells pulled to the red block, corner to corner where the diagonal is
+        // the shortest way.
+        ("a48eeaf7", "g.attract(2, \"all\")"),
         ("1f876c06", "g.connect(\"diagonal\", -1)"),
         ("7f4411dc", "g.keep_solid(2)"),
         ("1190e5a7", "g.part_colours(\"lines\")"),

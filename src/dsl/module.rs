@@ -689,7 +689,17 @@ pub mod dsl_api {
     /// Each object (8-connected, any colours) without colour `c` slides straight toward the cells of colour `c`, the shortest way, and stops next to them.
     #[rhai_fn(pure, return_raw)]
     pub fn attract(g: &mut Grid, c: INT) -> Res<Grid> {
-        Ok(objects::attract(g, c)?)
+        Ok(objects::attract(g, c, false)?)
+    }
+    /// As `attract(c)`, along the ways `ways` names: "orthogonal" (the four) or "all" (the eight, diagonals too), e.g. `g.attract(2, "all")` pulls loose cells to a block, corner to corner where the diagonal is shorter.
+    #[rhai_fn(name = "attract", pure, return_raw)]
+    pub fn attract_along(g: &mut Grid, c: INT, ways: &str) -> Res<Grid> {
+        let diagonal = match ways {
+            "orthogonal" => false,
+            "all" => true,
+            _ => return Err(format!("attract: ways must be \"orthogonal\" or \"all\", not {ways:?}").into()),
+        };
+        Ok(objects::attract(g, c, diagonal)?)
     }
     /// The largest object (8-connected, any colours) not all of colour `m` copied, centred, onto each object of colour `m` (marker cells, or placeholders of its size), the markers cleared first.
     #[rhai_fn(pure, return_raw)]

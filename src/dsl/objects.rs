@@ -221,8 +221,9 @@ pub fn paint(g: &Grid, o: &Obj, v: Option<u8>) -> Grid {
 
 /// Each object (8-connected, of any colours) without a cell of colour `c` slides
 /// straight toward the cells of colour `c` (the shortest of the four ways that meets
-/// them) and stops next to them; an object no way meets stays where it is.
-pub fn attract(g: &Grid, c: i64) -> R<Grid> {
+/// them, or of the eight with `diagonal`; ties to the first of down, up, right, left,
+/// then the diagonals) and stops next to them; an object no way meets stays where it is.
+pub fn attract(g: &Grid, c: i64, diagonal: bool) -> R<Grid> {
     let c = colour(c)?;
     let bg = ops::background(g);
     if c == bg || !g.cells().contains(&c) {
@@ -236,7 +237,8 @@ pub fn attract(g: &Grid, c: i64) -> R<Grid> {
         }
         // Steps the object can take each way before its next step would meet colour `c`.
         let mut best: Option<(i64, i64, i64)> = None;
-        for (dr, dc) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+        let ways: &[(i64, i64)] = &[(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)];
+        for &(dr, dc) in &ways[..if diagonal { 8 } else { 4 }] {
             let mut s = 0;
             let meets = loop {
                 let next: Vec<Option<u8>> =
