@@ -1497,29 +1497,45 @@ fn recolor_trusted(task: &Task) -> bool {
 
 /// Whether `steps` explain the training pairs by something that is not the task's: a
 /// colour swap or replacement that does nothing on some training pair (its colours are
-/// one pair's, as in a swap of 1 and 3 beside a swap of 2 and 4), or a step that
-/// changes every training input's grid and leaves a test input's as it is (a colour, an
-/// object the test input lacks). Such a composition only fits.
+/// one pair's, as in a swap of 1 and 3 beside a swap of 2 and 4), a colour table of two
+/// or more changes each of which only one pair shows (a colour of its own per pair, as
+/// 6 -> 5 in one pair and 9 -> 5 in the other, where the pairs pick the colour by
+/// something else), or a step that changes every training input's grid and leaves a
+/// test input's as it is (a colour, an object the test input lacks). Such a composition
+/// only fits.
 pub fn fits_by_pair_colours(steps: &[Op], task: &Task) -> bool {
-    let trace = |g: &Grid| -> Option<Vec<bool>> {
+    // Per step: whether it changed the grid, and the colours the grid held before it.
+    let trace = |g: &Grid| -> Option<Vec<(bool, [bool; 10])>> {
         let mut g = g.clone();
         steps
             .iter()
             .map(|op| {
+                let mut held = [false; 10];
+                g.cells().iter().for_each(|&c| held[c as usize] = true);
                 let out = op.apply(&g)?;
                 let changed = out != g;
                 g = out;
-                Some(changed)
+                Some((changed, held))
             })
             .collect()
     };
     let Some(train) = task.train.iter().map(|e| trace(&e.input)).collect::<Option<Vec<_>>>() else { return false };
     let names_colours = |op: &Op| matches!(op, Op::Replace(..) | Op::Swap(..));
-    if steps.iter().enumerate().any(|(i, op)| names_colours(op) && train.iter().any(|t| !t[i])) {
+    if steps.iter().enumerate().any(|(i, op)| names_colours(op) && train.iter().any(|t| !t[i].0)) {
         return true;
     }
-    let active: Vec<bool> = (0..steps.len()).map(|i| train.iter().all(|t| t[i])).collect();
-    task.test.iter().filter_map(|t| trace(&t.input)).any(|t| t.iter().zip(&active).any(|(&changed, &a)| a && !changed))
+    let one_pair_each = |i: usize, table: &[u8; 10]| {
+        let changes: Vec<usize> = (0..10).filter(|&c| table[c] as usize != c).collect();
+        changes.len() >= 2 && changes.iter().all(|&c| train.iter().filter(|t| t[i].1[c]).count() <= 1)
+    };
+    if steps.iter().enumerate().any(|(i, op)| matches!(op, Op::RecolorTable(t) if one_pair_each(i, t))) {
+        return true;
+    }
+    let active: Vec<bool> = (0..steps.len()).map(|i| train.iter().all(|t| t[i].0)).collect();
+    task.test
+        .iter()
+        .filter_map(|t| trace(&t.input))
+        .any(|t| t.iter().zip(&active).any(|(&(changed, _), &a)| a && !changed))
 }
 
 /// Search settings.

@@ -228,7 +228,22 @@ fn fits_through_one_pairs_colours_are_not_trusted() {
     let t = load("496994bd");
     assert!(enumerate::fits_by_pair_colours(&[Op::Replace(2, 5)], &t));
     assert!(!enumerate::fits_by_pair_colours(&[Op::Replace(0, 5)], &t));
+    // 63613498 without its last pair: the shape like the corner's turns grey, 6 in one
+    // pair and 9 in the other; a table of 6 -> 5 and 9 -> 5 has no change two pairs
+    // show. 0d3d703e's table has (2 -> 6 in three pairs).
+    let mut t = load("63613498");
+    let last = t.train.pop().unwrap();
+    t.test = vec![task::TestPair { input: last.input, output: None }];
+    assert!(enumerate::fits_by_pair_colours(&[Op::RecolorTable([0, 1, 2, 3, 4, 5, 5, 7, 8, 5])], &t));
+    let d = load("0d3d703e");
+    assert!(!enumerate::fits_by_pair_colours(&[Op::RecolorTable([0, 5, 6, 4, 3, 1, 2, 7, 9, 8])], &d));
+    // Nor does the facts line's colour map, the same table, make it a program that solves
+    // the task: the facts line names no call for it.
     let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { max_depth: 2, time: Duration::from_secs(5), ..Budget::default() };
+    let found = arcsynth::search::enumerate_task(&sandbox, &t, budget);
+    assert!(found.programs.is_empty(), "{:?}", found.programs.iter().map(|p| &p.program).collect::<Vec<_>>());
+    assert!(found.candidates.iter().any(|c| c.untrusted && c.program.contains("g.recolor(#{\"6\": 5, \"9\": 5})")));
     let budget = Budget { max_depth: 2, time: Duration::from_secs(5), ..Budget::default() };
     assert_solved_by(&sandbox, budget, "b94a9452", "let cs = g.colors(); g.swap(cs[0], cs[1])");
 }

@@ -356,10 +356,14 @@ fn colour_changes(task: &Task) -> Option<Fact> {
             map.join(", ")
         );
         // A map is a call for the whole task only where it covers the test inputs: every
-        // colour of theirs was seen in a training input (else it lists each pair's colours).
+        // colour of theirs was seen in a training input (else it lists each pair's colours),
+        // and where two or more colours change, some change shows in two pairs (6 -> 5 in
+        // one pair and 9 -> 5 in the other is a colour each pair picks by something else).
         let seen = |c: usize| moves[c].iter().sum::<usize>() > 0;
         let covers = task.test.iter().all(|p| p.input.cells().iter().all(|&c| seen(c as usize)));
-        return Some(if covers {
+        let pairs_with = |c: usize| task.train.iter().filter(|e| e.input.cells().contains(&(c as u8))).count();
+        let confirmed = changes.len() < 2 || changes.iter().any(|&(a, _, _)| pairs_with(a) >= 2);
+        return Some(if covers && confirmed {
             Fact::makes(&words, colour_map_call(&changes))
         } else {
             Fact::says(format!("{words}."))
