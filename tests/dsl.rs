@@ -218,8 +218,7 @@ fn a_colour_answer_a_set_chain_and_a_blank_grid_mean_grids() {
 /// paint, what they keep, and a named error for a malformed argument.
 #[test]
 fn primitives_from_the_failure_analysis() {
-    let sandbox = Sandbox::new(Limits::default());
-    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let run = run_on_text;
     // A red cell marks its corners yellow; the mark at the edge is clipped, and a cell
     // that is not background keeps its colour.
     let stamp = r#"fn solve(g) { g.stamp(#{"2": [[4, -1, 4], [-1, -1, -1], [4, -1, 4]]}) }"#;
@@ -295,8 +294,7 @@ fn primitives_from_the_failure_analysis() {
 /// mapped back through the grid they came from; kept colours stand for themselves.
 #[test]
 fn colours_ranked_and_mapped_back() {
-    let sandbox = Sandbox::new(Limits::default());
-    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let run = run_on_text;
     // 1 and 3 have two cells each; 1 comes first.
     assert_eq!(run("fn solve(g) { g.rank_colours() }", "0112\n0330").unwrap().to_text(), "0113\n0220");
     assert_eq!(run("fn solve(g) { g.rank_colours() }", "0332\n0110").unwrap().to_text(), "0113\n0220");
@@ -315,8 +313,7 @@ fn colours_ranked_and_mapped_back() {
 /// a placeholder of its size; a copy that cannot be centred is a named error.
 #[test]
 fn shapes_copied_onto_markers() {
-    let sandbox = Sandbox::new(Limits::default());
-    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let run = run_on_text;
     let copy = "fn solve(g) { g.copy_to(5) }";
     assert_eq!(run(copy, "120000\n340000\n000055\n000055").unwrap().to_text(), "120000\n340000\n000012\n000034");
     assert_eq!(run(copy, "12100\n00000\n00000\n00050\n00000").unwrap().to_text(), "12100\n00000\n00000\n00121\n00000");
@@ -330,8 +327,7 @@ fn shapes_copied_onto_markers() {
 /// lines' colour; parts of different sizes are a named error.
 #[test]
 fn parts_between_lines_repeat_the_fullest() {
-    let sandbox = Sandbox::new(Limits::default());
-    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let run = run_on_text;
     let own = "fn solve(g) { g.repeat_part(\"own\") }";
     let lines = "fn solve(g) { g.repeat_part(\"lines\") }";
     // The right part has two cells, the left one: the right part is repeated.
@@ -352,8 +348,7 @@ fn parts_between_lines_repeat_the_fullest() {
 /// columns; a frame as dense across as down is a named error.
 #[test]
 fn objects_mirrored_across_bars() {
-    let sandbox = Sandbox::new(Limits::default());
-    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let run = run_on_text;
     let mirror = "fn solve(g) { g.mirror_across(5) }";
     // Row 2 is the bar: the 5 two rows above it lands two rows below.
     assert_eq!(
@@ -377,8 +372,7 @@ fn objects_mirrored_across_bars() {
 /// are a named error.
 #[test]
 fn cells_attracted_straight_or_diagonally() {
-    let sandbox = Sandbox::new(Limits::default());
-    let run = |src: &str, g: &str| sandbox.run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap());
+    let run = run_on_text;
     let grid = "5000\n0000\n0022\n0022";
     // No straight way meets the block: the 5 stays, or slides diagonally to its corner.
     assert_eq!(run("fn solve(g) { g.attract(2) }", grid).unwrap().to_text(), grid);
@@ -386,4 +380,9 @@ fn cells_attracted_straight_or_diagonally() {
     assert_eq!(run("fn solve(g) { g.attract(2, \"orthogonal\") }", grid).unwrap().to_text(), grid);
     let e = run("fn solve(g) { g.attract(2, \"diagonal\") }", grid).unwrap_err();
     assert!(e.message.contains("attract: ways must be \"orthogonal\" or \"all\""), "{}", e.message);
+}
+
+/// Runs `src` in a default sandbox on the grid written as `g` (rows of digits).
+fn run_on_text(src: &str, g: &str) -> arcsynth::sandbox::RunResult {
+    Sandbox::new(Limits::default()).run_source(src, &arcsynth::grid::Grid::from_text(g).unwrap())
 }
