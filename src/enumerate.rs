@@ -385,7 +385,18 @@ pub enum Op {
     /// Objects of a colour mirrored across the nearest bar of a frame (see
     /// [`objects::mirror_across`]). Serves "same shape: cells moved".
     MirrorAcross(i64),
+    /// A figure mirrored both ways around the centre of the colour whose own cells are
+    /// symmetric (see [`objects::mirror_around`]). Serves "same shape, cells added: lines
+    /// and rays; other".
+    MirrorAround,
+    /// Objects moved to line up with a colour's centre (see [`objects::align_to`]), on
+    /// both axes or along one. Serves "same shape: cells moved".
+    AlignTo(i64, &'static str),
     CompletePattern(i64),
+    /// The band of rows or columns holding the drawing repeated over the grid, as a whole
+    /// (`true`) or by its smallest period (see [`ops::repeat_band`]). Serves "same shape,
+    /// cells added: a pattern continued".
+    RepeatBand(&'static str, bool),
     Shift(i64, i64),
     /// The cell between separator lines with the most non-background cells.
     FullestCell,
@@ -588,6 +599,9 @@ impl Op {
             CompletePattern(u) => ops::complete_pattern(g, u).ok(),
             CopyTo(m) => objects::copy_to(g, m).ok(),
             MirrorAcross(m) => objects::mirror_across(g, m).ok(),
+            MirrorAround => objects::mirror_around(g, objects::symmetric_colour(g)).ok(),
+            AlignTo(c, along) => objects::align_to(g, c, along).ok(),
+            RepeatBand(axis, whole) => ops::repeat_band(g, axis, if whole { "band" } else { "period" }).ok(),
             Shift(dr, dc) => ops::shift(g, dr, dc, 0).ok(),
             Trim0 => ops::trim(g, 0).ok(),
             KeepLargest => {
@@ -752,6 +766,9 @@ impl Op {
             CompletePattern(u) => format!("g.complete_pattern({u})"),
             CopyTo(m) => format!("g.copy_to({m})"),
             MirrorAcross(m) => format!("g.mirror_across({m})"),
+            MirrorAround => "g.mirror_around(g.symmetric_colour())".into(),
+            AlignTo(c, along) => format!("g.align_to({c}, {along:?})"),
+            RepeatBand(axis, whole) => format!("g.repeat_band({axis:?}, {:?})", if whole { "band" } else { "period" }),
             Shift(dr, dc) => format!("g.shift({dr}, {dc}, 0)"),
             FullestCell => "g.split_by_lines().max_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
             EmptiestCell => "g.split_by_lines().min_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
@@ -1064,6 +1081,11 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         if let Some(fills) = part_fills(task) {
             ops.push(FillParts(Box::new(fills)));
         }
+        ops.push(MirrorAround);
+        for axis in ["rows", "cols"] {
+            ops.push(RepeatBand(axis, true));
+            ops.push(RepeatBand(axis, false));
+        }
         if task.train.iter().all(|e| ops::part_places(&e.input).is_some()) {
             ops.push(RepeatPart("own"));
             ops.push(RepeatPart("lines"));
@@ -1073,11 +1095,15 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         }
         ops.push(Hollow(-1));
         cout.iter().for_each(|&c| ops.push(Hollow(c)));
-        // Cells only move: toward a colour that stays where it is, or over a frame's bars.
+        // Cells only move: toward a colour that stays where it is, level with it, or over
+        // a frame's bars.
         if task.train.iter().all(|e| e.input.histogram() == e.output.histogram()) {
             cin.iter().for_each(|&c| ops.push(Attract(c, false)));
             cin.iter().for_each(|&c| ops.push(Attract(c, true)));
             cin.iter().for_each(|&c| ops.push(MirrorAcross(c)));
+            for along in ["centre", "rows", "cols"] {
+                cin.iter().for_each(|&c| ops.push(AlignTo(c, along)));
+            }
         }
     }
     if smaller {

@@ -368,6 +368,89 @@ fn objects_mirrored_across_bars() {
     assert!(e.message.contains("mirror_across: no object of colour 5"), "{}", e.message);
 }
 
+/// A figure mirrored both ways around the centre of a marker, the colour whose own cells
+/// are symmetric; a marker missing is a named error.
+#[test]
+fn figures_mirrored_around_a_symmetric_marker() {
+    let run = run_on_text;
+    let around = "fn solve(g) { g.mirror_around(g.symmetric_colour()) }";
+    // The 3s (a plus) are the marker, the 2s (a diagonal) are not symmetric: they turn
+    // around the plus's centre (2, 2) into the other three corners.
+    assert_eq!(
+        run(around, "20000\n02300\n03330\n00300\n00000").unwrap().to_text(),
+        "20002\n02320\n03330\n02320\n20002"
+    );
+    // A centre between two cells: the 2x2 block of 4s; the L of 1s lands in every corner.
+    assert_eq!(
+        run(around, "110000\n100000\n004400\n004400\n000000\n000000").unwrap().to_text(),
+        "110011\n100001\n004400\n004400\n100001\n110011"
+    );
+    // Only the background is painted over; copies past the edge are clipped.
+    let around_3 = "fn solve(g) { g.mirror_around(3) }";
+    assert_eq!(run(around_3, "20300\n00000").unwrap().to_text(), "20302\n00000");
+    assert_eq!(run(around_3, "20301\n00000").unwrap().to_text(), "20301\n00000");
+    assert_eq!(run(around_3, "2030\n0000").unwrap().to_text(), "2030\n0000");
+    // The marker is the symmetric colour with the fewest cells (ties: the lower colour).
+    let keep = "fn solve(g) { g.keep(g.symmetric_colour()) }";
+    assert_eq!(run(keep, "2200\n0030").unwrap().to_text(), "0000\n0030");
+    assert_eq!(run(keep, "2100\n0000\n0000").unwrap().to_text(), "0100\n0000\n0000");
+    assert_eq!(run(keep, "2100\n0011\n0000").unwrap().to_text(), "2000\n0000\n0000");
+    // No colour is symmetric: -1, which no colour argument takes.
+    let e = run(around, "0000\n0000").unwrap_err();
+    assert!(e.message.contains("colour -1 is not in 0..=9"), "{}", e.message);
+    let e = run("fn solve(g) { g.mirror_around(7) }", "2000\n0000").unwrap_err();
+    assert!(e.message.contains("mirror_around: no cell of colour 7"), "{}", e.message);
+}
+
+/// Objects moved level with a colour's centre, both ways or along one axis; a centre
+/// between two cells, a colour missing and an unknown axis are named errors.
+#[test]
+fn objects_aligned_to_a_colours_centre() {
+    let run = run_on_text;
+    // The 2s come level with the 1s (rows 2-3); the 1s stay.
+    assert_eq!(
+        run("fn solve(g) { g.align_to(1, \"rows\") }", "2200\n2000\n0011\n0011\n0000").unwrap().to_text(),
+        "0000\n0000\n2211\n2011\n0000"
+    );
+    // Into the middle of four corner marks, the mark touching it left out of the object.
+    assert_eq!(
+        run("fn solve(g) { g.align_to(3, \"centre\") }", "30003\n02000\n00000\n00000\n30003").unwrap().to_text(),
+        "30003\n00000\n00200\n00000\n30003"
+    );
+    let e = run("fn solve(g) { g.align_to(3, \"cols\") }", "3003\n0000\n2000").unwrap_err();
+    assert!(e.message.contains("align_to: an object's centre falls between two cells"), "{}", e.message);
+    let e = run("fn solve(g) { g.align_to(4, \"rows\") }", "2200\n0011").unwrap_err();
+    assert!(e.message.contains("align_to: no cells of colour 4"), "{}", e.message);
+    let e = run("fn solve(g) { g.align_to(1, \"up\") }", "2200\n0011").unwrap_err();
+    assert!(e.message.contains("align_to: along must be"), "{}", e.message);
+}
+
+/// A band of rows (or columns) holding the drawing repeated over the grid, whole or by
+/// its smallest period; other axes and units are named errors.
+#[test]
+fn bands_repeated_whole_or_by_period() {
+    let run = run_on_text;
+    // Columns 0-4 hold the drawing, period 2 ("12"): continued to the right edge.
+    let g = "1212100\n0000000";
+    assert_eq!(run("fn solve(g) { g.repeat_band(\"cols\", \"period\") }", g).unwrap().to_text(), "1212121\n0000000");
+    // The whole band of five columns repeated instead.
+    assert_eq!(run("fn solve(g) { g.repeat_band(\"cols\", \"band\") }", g).unwrap().to_text(), "1212112\n0000000");
+    // Rows 2-3 repeated up and down, whole.
+    assert_eq!(
+        run("fn solve(g) { g.repeat_band(\"rows\", \"band\") }", "000\n000\n101\n020\n000").unwrap().to_text(),
+        "101\n020\n101\n020\n101"
+    );
+    // A band of one row is its own period.
+    assert_eq!(
+        run("fn solve(g) { g.repeat_band(\"rows\", \"period\") }", "000\n121\n000").unwrap().to_text(),
+        "121\n121\n121"
+    );
+    let e = run("fn solve(g) { g.repeat_band(\"down\", \"band\") }", "10").unwrap_err();
+    assert!(e.message.contains("repeat_band: axis must be \"rows\" or \"cols\""), "{}", e.message);
+    let e = run("fn solve(g) { g.repeat_band(\"rows\", \"tile\") }", "10").unwrap_err();
+    assert!(e.message.contains("repeat_band: unit must be \"band\" or \"period\""), "{}", e.message);
+}
+
 /// Cells pulled to a block: straight only, or corner to corner too ("all"); other ways
 /// are a named error.
 #[test]

@@ -77,6 +77,9 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "CopyTo",
         "RepeatPart",
         "MirrorAcross",
+        "MirrorAround",
+        "RepeatBand",
+        "AlignTo",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -208,6 +211,18 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // Grey marks turned over the bars of red brackets: outside in, and inside out.
         ("6855a6e4", "g.mirror_across(5)"),
         ("f8a8fe49", "g.mirror_across(5)"),
+        // A figure turned both ways around a symmetric marker (an X, a square).
+        ("4c5c2cf0", "g.mirror_around(g.symmetric_colour())"),
+        ("4938f0c2", "g.mirror_around(g.symmetric_colour())"),
+        // A border pattern drawn part of the way continued by its period; a band of rows
+        // repeated whole over the grid.
+        ("d8c310e9", "g.repeat_band(\"cols\", \"period\")"),
+        ("8eb1be9a", "g.repeat_band(\"rows\", \"band\")"),
+        // Shapes brought level with the blue one; a shape into the middle of corner marks.
+        ("1caeab9d", "g.align_to(1, \"rows\")"),
+        ("a1570a43", "g.align_to(3, \"centre\")"),
+        // Colours repeating along diagonals: a tiling with a shift from row to row.
+        ("05269061", "g.complete_pattern(0)"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }

@@ -701,6 +701,11 @@ pub mod dsl_api {
         };
         Ok(objects::attract(g, c, diagonal)?)
     }
+    /// Each object of the other colours (8-connected, any colours) moved so that its bounding box's centre lines up with colour `c`'s: `along` "centre" (both ways), "rows" (up or down only) or "cols" (sideways only), e.g. `g.align_to(1, "rows")` brings every shape level with the blue one.
+    #[rhai_fn(pure, return_raw)]
+    pub fn align_to(g: &mut Grid, c: INT, along: &str) -> Res<Grid> {
+        Ok(objects::align_to(g, c, along)?)
+    }
     /// The largest object (8-connected, any colours) not all of colour `m` copied, centred, onto each object of colour `m` (marker cells, or placeholders of its size), the markers cleared first.
     #[rhai_fn(pure, return_raw)]
     pub fn copy_to(g: &mut Grid, m: INT) -> Res<Grid> {
@@ -710,6 +715,16 @@ pub mod dsl_api {
     #[rhai_fn(pure, return_raw)]
     pub fn mirror_across(g: &mut Grid, m: INT) -> Res<Grid> {
         Ok(objects::mirror_across(g, m)?)
+    }
+    /// Every cell not of the background mirrored left-right, top-bottom and both ways across the lines through the centre of colour `c`'s bounding box, painting background only, e.g. `g.mirror_around(g.symmetric_colour())` turns a figure around a marker.
+    #[rhai_fn(pure, return_raw)]
+    pub fn mirror_around(g: &mut Grid, c: INT) -> Res<Grid> {
+        Ok(objects::mirror_around(g, c)?)
+    }
+    /// The colour (not the background) whose cells look the same mirrored left-right and top-bottom, the one with the fewest cells where several do; -1 where none does.
+    #[rhai_fn(pure)]
+    pub fn symmetric_colour(g: &mut Grid) -> INT {
+        objects::symmetric_colour(g)
     }
     /// Copy `sub` onto the grid with its top-left at (r, c) (clipped).
     #[rhai_fn(pure)]
@@ -788,10 +803,15 @@ pub mod dsl_api {
     pub fn complete_symmetry(g: &mut Grid, unknown: INT) -> Res<Grid> {
         Ok(ops::complete_symmetry(g, unknown)?)
     }
-    /// Fill cells of colour `unknown` by the smallest 2-D repeating tile the rest agrees with.
+    /// Fill cells of colour `unknown` by the smallest 2-D repeating tile the rest agrees with (repeating along rows and columns, or along diagonals).
     #[rhai_fn(pure, return_raw)]
     pub fn complete_pattern(g: &mut Grid, unknown: INT) -> Res<Grid> {
         Ok(ops::complete_pattern(g, unknown)?)
+    }
+    /// The band of rows holding every non-background cell repeated up and down over the grid (`axis` "rows"), or the band of columns left and right ("cols"); the unit repeated is the whole band ("band") or its smallest period ("period"), e.g. `g.repeat_band("cols", "period")` continues a border pattern drawn part of the way.
+    #[rhai_fn(pure, return_raw)]
+    pub fn repeat_band(g: &mut Grid, axis: &str, unit: &str) -> Res<Grid> {
+        Ok(ops::repeat_band(g, axis, unit)?)
     }
     /// Smallest vertical repeat period of the rows.
     #[rhai_fn(pure)]

@@ -1,7 +1,7 @@
 //! Objects: sets of coloured cells found as connected components of a grid.
 
 use super::ops::{self, colour, DslError, R};
-use crate::grid::Grid;
+use crate::grid::{Grid, COLOURS};
 
 /// A set of cells with colours, at absolute grid positions (may lie partly outside a
 /// grid after a shift). Cells are kept sorted in reading order.
@@ -261,6 +261,37 @@ pub fn attract(g: &Grid, c: i64, diagonal: bool) -> R<Grid> {
     Ok(out)
 }
 
+/// Each object of the other colours (8-connected, of any colours, colour `c`'s cells
+/// left out) moved so that the centre of its bounding box lines up with the centre of
+/// colour `c`'s cells: on
+/// both axes (`along` "centre"), or only up or down ("rows") or only sideways ("cols").
+/// An error where `c` is absent or a centre would fall between two cells.
+pub fn align_to(g: &Grid, c: i64, along: &str) -> R<Grid> {
+    let (rows, cols) = match along {
+        "centre" => (true, true),
+        "rows" => (true, false),
+        "cols" => (false, true),
+        _ => return Err(DslError(format!("align_to: along must be \"centre\", \"rows\" or \"cols\", not {along:?}"))),
+    };
+    let c = colour(c)?;
+    let bg = ops::background(g);
+    let Some((r2, c2)) = doubled_centres(g)[c as usize].filter(|_| c != bg) else {
+        return Err(DslError(format!("align_to: no cells of colour {c} to line up with")));
+    };
+    let mut out = Grid::from_fn(g.rows(), g.cols(), |r, col| if g.get(r, col) == c { c } else { bg });
+    let others = Grid::from_fn(g.rows(), g.cols(), |r, col| if g.get(r, col) == c { bg } else { g.get(r, col) });
+    let opt = ObjectOptions { diagonal: true, multicolour: true, background: Some(bg) };
+    for o in objects(&others, opt) {
+        let dr = if rows { r2 - o.top() - o.bottom() } else { 0 };
+        let dc = if cols { c2 - o.left() - o.right() } else { 0 };
+        if dr % 2 != 0 || dc % 2 != 0 {
+            return Err(DslError(format!("align_to: an object's centre falls between two cells of colour {c}'s")));
+        }
+        out = paint(&out, &o.shifted(dr / 2, dc / 2), None);
+    }
+    Ok(out)
+}
+
 /// The largest object (8-connected, of any colours) that is not all of colour `m`,
 /// copied onto each object that is: centred on it (a marker cell, or a placeholder of the
 /// template's size), the marker's own cells cleared first; clipped at the edges. An error
@@ -343,6 +374,67 @@ pub fn mirror_across(g: &Grid, m: i64) -> R<Grid> {
         out = paint(&out, &mirrored, None);
     }
     Ok(out)
+}
+
+/// Every cell not of the background mirrored left-right, top-bottom and both ways
+/// across the two lines through the centre of colour `c`'s bounding box (a marker the
+/// figure turns around), painting only background cells; copies are clipped at the
+/// edges. An error where `c` is absent.
+pub fn mirror_around(g: &Grid, c: i64) -> R<Grid> {
+    let c = colour(c)?;
+    let bg = ops::background(g);
+    let Some((r2, c2)) = doubled_centres(g)[c as usize] else {
+        return Err(DslError(format!("mirror_around: no cell of colour {c}")));
+    };
+    let mut out = g.clone();
+    let mut e = out.edit();
+    for (r, col) in places(g) {
+        let v = g.get(r as usize, col as usize);
+        if v == bg {
+            continue;
+        }
+        for (rr, cc) in [(r, c2 - col), (r2 - r, col), (r2 - r, c2 - col)] {
+            if e.at(rr, cc) == Some(bg) {
+                e.set_at(rr, cc, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The colour, other than the background, whose cells look the same mirrored left-right
+/// and top-bottom within their bounding box (a marker); the one with the fewest cells
+/// where several do, ties to the lower colour; -1 where none does.
+pub fn symmetric_colour(g: &Grid) -> i64 {
+    let bg = ops::background(g);
+    let centres = doubled_centres(g);
+    let mut symmetric = centres.map(|c| c.is_some());
+    for (r, c) in places(g) {
+        let v = g.get(r as usize, c as usize);
+        if let Some((r2, c2)) = centres[v as usize] {
+            symmetric[v as usize] &= g.at(r2 - r, c) == Some(v) && g.at(r, c2 - c) == Some(v);
+        }
+    }
+    let h = g.histogram();
+    (0..COLOURS).filter(|&c| c != bg as usize && symmetric[c]).min_by_key(|&c| (h[c], c)).map_or(-1, |c| c as i64)
+}
+
+/// For each colour present, twice the centre of its cells' bounding box (so that a
+/// centre between two cells stays whole): (r, c) mirrors to (r2 - r, c2 - c).
+fn doubled_centres(g: &Grid) -> [Option<(i64, i64)>; COLOURS] {
+    let mut boxes: [Option<(i64, i64, i64, i64)>; COLOURS] = [None; COLOURS];
+    for (r, c) in places(g) {
+        let b = &mut boxes[g.get(r as usize, c as usize) as usize];
+        let (t, bo, l, ri) = b.unwrap_or((r, r, c, c));
+        *b = Some((t.min(r), bo.max(r), l.min(c), ri.max(c)));
+    }
+    boxes.map(|b| b.map(|(t, bo, l, ri)| (t + bo, l + ri)))
+}
+
+/// Every place of the grid, row by row.
+fn places(g: &Grid) -> impl Iterator<Item = (i64, i64)> {
+    let cols = g.cols() as i64;
+    (0..g.rows() as i64).flat_map(move |r| (0..cols).map(move |c| (r, c)))
 }
 
 /// The part of `g` under an object's bounding box.

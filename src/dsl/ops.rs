@@ -1340,8 +1340,39 @@ pub fn period_cols(g: &Grid, unknown: i64) -> i64 {
     period_rows(&transpose(g), unknown)
 }
 
-/// Fills cells of colour `unknown` by repeating the smallest 2-D tiling period that the
-/// known cells agree with.
+/// The band of rows holding every cell not of the background repeated up and down over
+/// the whole grid (`axis` "rows"), or the band of columns left and right ("cols"). The
+/// unit repeated is the whole band (`unit` "band") or its smallest period ("period": a
+/// pattern drawn part of the way continued). A grid of background only is given back.
+pub fn repeat_band(g: &Grid, axis: &str, unit: &str) -> R<Grid> {
+    let whole = match unit {
+        "band" => true,
+        "period" => false,
+        _ => return Err(DslError(format!("repeat_band: unit must be \"band\" or \"period\", not {unit:?}"))),
+    };
+    match axis {
+        "rows" => Ok(repeat_rows(g, whole)),
+        "cols" => Ok(transpose(&repeat_rows(&transpose(g), whole))),
+        _ => Err(DslError(format!("repeat_band: axis must be \"rows\" or \"cols\", not {axis:?}"))),
+    }
+}
+
+fn repeat_rows(g: &Grid, whole: bool) -> Grid {
+    let bg = background(g);
+    let drawn: Vec<usize> = (0..g.rows()).filter(|&r| g.row(r).iter().any(|&v| v != bg)).collect();
+    let (Some(&top), Some(&bottom)) = (drawn.first(), drawn.last()) else { return g.clone() };
+    let n = bottom + 1 - top;
+    let period =
+        if whole { n } else { (1..=n).find(|&p| (top..top + n - p).all(|r| g.row(r) == g.row(r + p))).unwrap_or(n) };
+    // Row r shows the band's row at (r - top) mod period.
+    Grid::from_fn(g.rows(), g.cols(), |r, c| g.get(top + (r + n * period - top) % period, c))
+}
+
+/// Fills cells of colour `unknown` by repeating the smallest 2-D tiling that the known
+/// cells agree with: a tile of `pr` rows and `pc` columns repeated along rows and
+/// columns, or else (where none fits) a row of `pc` cells repeated down with a shift of
+/// `s` columns from row to row, so that colours repeating along diagonals (colour by
+/// `(row + column) % 3`) are completed too.
 pub fn complete_pattern(g: &Grid, unknown: i64) -> R<Grid> {
     let u = colour(unknown)?;
     if !g.cells().contains(&u) {
@@ -1349,17 +1380,25 @@ pub fn complete_pattern(g: &Grid, unknown: i64) -> R<Grid> {
         return Ok(g.clone());
     }
     let (h, w) = g.shape();
-    // Candidate periods in order of tile area; the first consistent one with every
-    // residue class known wins.
-    let mut periods: Vec<(usize, usize)> = (1..=h).flat_map(|pr| (1..=w).map(move |pc| (pr, pc))).collect();
-    periods.sort_by_key(|&(pr, pc)| (pr * pc, pr, pc));
-    for (pr, pc) in periods {
+    // Candidate lattices (pr, pc, s) in order of tile area, then the shifted rows; the
+    // first consistent one with every class known wins, so none has more classes than
+    // there are known cells.
+    let known = g.cells().iter().filter(|&&v| v != u).count();
+    let mut tiles: Vec<(usize, usize, usize)> = (1..=h).flat_map(|pr| (1..=w).map(move |pc| (pr, pc, 0))).collect();
+    tiles.sort_by_key(|&(pr, pc, _)| (pr * pc, pr, pc));
+    let shifted = (2..=w).flat_map(|pc| (1..pc).map(move |s| (1, pc, s)));
+    let lattices = tiles.into_iter().chain(shifted).filter(|&(pr, pc, _)| pr * pc <= known);
+    // Cell (i, j) lies in the class of (i % pr, (j - (i / pr) * s) % pc), with s < pc.
+    let class = |i: usize, j: usize, (pr, pc, s): (usize, usize, usize)| (i % pr) * pc + (j + (pc - s) * (i / pr)) % pc;
+    let mut tile = vec![u; h * w];
+    for l in lattices {
         in_time()?;
-        let mut tile = vec![u; pr * pc];
+        let tile = &mut tile[..l.0 * l.1];
+        tile.fill(u);
         let ok = (0..h).all(|i| {
             (0..w).all(|j| {
                 let v = g.get(i, j);
-                let t = &mut tile[(i % pr) * pc + j % pc];
+                let t = &mut tile[class(i, j, l)];
                 if v == u {
                     true
                 } else if *t == u {
@@ -1371,7 +1410,7 @@ pub fn complete_pattern(g: &Grid, unknown: i64) -> R<Grid> {
             })
         });
         if ok && !tile.contains(&u) {
-            return Ok(Grid::from_fn(h, w, |i, j| tile[(i % pr) * pc + j % pc]));
+            return Ok(Grid::from_fn(h, w, |i, j| tile[class(i, j, l)]));
         }
     }
     Ok(g.clone())
