@@ -8,8 +8,10 @@
 //!
 //! **Invariant:** only training pairs guide the search; test outputs are never read.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -267,6 +269,31 @@ pub struct Pick {
     pub crop: bool,
 }
 
+/// The objects of `g` (the background its guess), remembered for the last grids each
+/// thread cut: the pick transforms run one after another on the same grids (each
+/// candidate's output for every pair), and cutting a grid into objects is most of what
+/// a pick costs.
+fn recent_objects(g: &Grid, diagonal: bool, multicolour: bool) -> Rc<Vec<objects::Obj>> {
+    type Cut = (Grid, bool, bool, Rc<Vec<objects::Obj>>);
+    thread_local! {
+        static RECENT: RefCell<VecDeque<Cut>> = const { RefCell::new(VecDeque::new()) };
+    }
+    RECENT.with_borrow_mut(|recent| {
+        if let Some((.., objs)) = recent.iter().find(|(h, d, m, _)| (*d, *m) == (diagonal, multicolour) && h == g) {
+            return objs.clone();
+        }
+        let opt = ObjectOptions { diagonal, multicolour, background: Some(ops::background(g)) };
+        let objs = Rc::new(objects::objects(g, opt));
+        // More than the training pairs of a task, so that a run of picks over every
+        // pair's grid finds each one.
+        if recent.len() == 16 {
+            recent.pop_back();
+        }
+        recent.push_front((g.clone(), diagonal, multicolour, objs.clone()));
+        objs
+    })
+}
+
 impl Pick {
     /// Each object's rank key, in the order of `objs`.
     fn keys(&self, objs: &[objects::Obj]) -> Vec<i64> {
@@ -297,12 +324,7 @@ impl Pick {
     }
 
     fn apply(&self, g: &Grid) -> Option<Grid> {
-        let opt = ObjectOptions {
-            diagonal: self.diagonal,
-            multicolour: self.multicolour,
-            background: Some(ops::background(g)),
-        };
-        let objs = objects::objects(g, opt);
+        let objs = recent_objects(g, self.diagonal, self.multicolour);
         let keys = self.keys(&objs);
         let o = &objs[first_best(&keys, self.most, |&k| k)?];
         if self.crop {
@@ -389,6 +411,10 @@ pub enum Op {
     /// symmetric (see [`objects::mirror_around`]). Serves "same shape, cells added: lines
     /// and rays; other".
     MirrorAround,
+    /// A path in a new colour from a cell of one colour along its row, then along the
+    /// column of a cell of another (see [`ops::elbow`]). Serves "same shape, cells added:
+    /// in a colour the input lacks".
+    Elbow(i64, i64, i64),
     /// Objects moved to line up with a colour's centre (see [`objects::align_to`]), on
     /// both axes or along one. Serves "same shape: cells moved".
     AlignTo(i64, &'static str),
@@ -498,15 +524,13 @@ pub enum Op {
 }
 
 fn largest_object(g: &Grid) -> Option<objects::Obj> {
-    let opt = ObjectOptions::defaults(g);
     // Reversed so ties keep the first object, as the DSL's max_by does.
-    objects::objects(g, opt).into_iter().rev().max_by_key(|o| o.size())
+    recent_objects(g, false, false).iter().rev().max_by_key(|o| o.size()).cloned()
 }
 
 fn smallest_object(g: &Grid) -> Option<objects::Obj> {
-    let opt = ObjectOptions::defaults(g);
     // min_by_key keeps the first on ties, like the DSL's min_by.
-    objects::objects(g, opt).into_iter().min_by_key(|o| o.size())
+    recent_objects(g, false, false).iter().min_by_key(|o| o.size()).cloned()
 }
 
 fn non_background(g: &Grid) -> usize {
@@ -601,6 +625,7 @@ impl Op {
             MirrorAcross(m) => objects::mirror_across(g, m).ok(),
             MirrorAround => objects::mirror_around(g, objects::symmetric_colour(g)).ok(),
             AlignTo(c, along) => objects::align_to(g, c, along).ok(),
+            Elbow(a, b, v) => ops::elbow(g, a, b, v).ok(),
             RepeatBand(axis, whole) => ops::repeat_band(g, axis, if whole { "band" } else { "period" }).ok(),
             Shift(dr, dc) => ops::shift(g, dr, dc, 0).ok(),
             Trim0 => ops::trim(g, 0).ok(),
@@ -609,14 +634,9 @@ impl Op {
                 Some(objects::paint(&Grid::filled(g.rows(), g.cols(), bg).ok()?, &largest_object(g)?, None))
             }
             RemoveSingles(isolated) => {
-                let opt = if isolated {
-                    ObjectOptions { diagonal: true, multicolour: true, background: Some(ops::background(g)) }
-                } else {
-                    ObjectOptions::defaults(g)
-                };
                 let bg = ops::background(g);
                 let mut out = g.clone();
-                for o in objects::objects(g, opt).iter().filter(|o| o.size() == 1) {
+                for o in recent_objects(g, isolated, isolated).iter().filter(|o| o.size() == 1) {
                     out = objects::paint(&out, o, Some(bg));
                 }
                 Some(out)
@@ -768,6 +788,7 @@ impl Op {
             MirrorAcross(m) => format!("g.mirror_across({m})"),
             MirrorAround => "g.mirror_around(g.symmetric_colour())".into(),
             AlignTo(c, along) => format!("g.align_to({c}, {along:?})"),
+            Elbow(a, b, v) => format!("g.elbow({a}, {b}, {v})"),
             RepeatBand(axis, whole) => format!("g.repeat_band({axis:?}, {:?})", if whole { "band" } else { "period" }),
             Shift(dr, dc) => format!("g.shift({dr}, {dc}, 0)"),
             FullestCell => "g.split_by_lines().max_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
@@ -1082,6 +1103,14 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             ops.push(FillParts(Box::new(fills)));
         }
         ops.push(MirrorAround);
+        // Paths between two lone cells, in a colour no input has.
+        let lone: Vec<i64> =
+            cin.iter().copied().filter(|&c| task.train.iter().all(|e| e.input.histogram()[c as usize] == 1)).collect();
+        for &a in &lone {
+            for &b in lone.iter().filter(|&&b| b != a) {
+                cout.iter().filter(|c| !cin.contains(c)).for_each(|&v| ops.push(Elbow(a, b, v)));
+            }
+        }
         for axis in ["rows", "cols"] {
             ops.push(RepeatBand(axis, true));
             ops.push(RepeatBand(axis, false));

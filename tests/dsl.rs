@@ -425,6 +425,21 @@ fn objects_aligned_to_a_colours_centre() {
     assert!(e.message.contains("align_to: along must be"), "{}", e.message);
 }
 
+/// A path between two lone cells, along the first one's row, then the second one's
+/// column, over the background only; colours with other than one cell are an error.
+#[test]
+fn elbow_paths_between_lone_cells() {
+    let run = run_on_text;
+    let elbow = "fn solve(g) { g.elbow(2, 3, 8) }";
+    assert_eq!(run(elbow, "2000\n0000\n0003").unwrap().to_text(), "2888\n0008\n0003");
+    // Leftward and upward; the 1 on the way stays.
+    assert_eq!(run(elbow, "3000\n0010\n0002").unwrap().to_text(), "3000\n8010\n8882");
+    let e = run(elbow, "2020\n0003").unwrap_err();
+    assert!(e.message.contains("elbow: colour 2 must have exactly one cell"), "{}", e.message);
+    let e = run(elbow, "2000\n0000").unwrap_err();
+    assert!(e.message.contains("elbow: colour 3 must have exactly one cell"), "{}", e.message);
+}
+
 /// A band of rows (or columns) holding the drawing repeated over the grid, whole or by
 /// its smallest period; other axes and units are named errors.
 #[test]

@@ -80,6 +80,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "MirrorAround",
         "RepeatBand",
         "AlignTo",
+        "Elbow",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -221,6 +222,9 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // Shapes brought level with the blue one; a shape into the middle of corner marks.
         ("1caeab9d", "g.align_to(1, \"rows\")"),
         ("a1570a43", "g.align_to(3, \"centre\")"),
+        // A path from the red cell along its row, then down or up to the green one.
+        ("a2fd1cf0", "g.elbow(2, 3, 8)"),
+        ("d4a91cb9", "g.elbow(2, 8, 4)"),
         // Colours repeating along diagonals: a tiling with a shift from row to row.
         ("05269061", "g.complete_pattern(0)"),
     ] {

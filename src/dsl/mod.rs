@@ -115,6 +115,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "rays",
             "rays_to",
             "connect",
+            "elbow",
             "hollow",
             "attract",
             "align_to",

@@ -613,6 +613,11 @@ pub mod dsl_api {
         let bg = ops::background(g);
         Ok(ops::ray(g, r, c, dr, dc, v, Some(bg))?)
     }
+    /// A path of colour `v` from the one cell of colour `a` along its row to the column of the one cell of colour `b`, then along that column to it, painting the background only, e.g. `g.elbow(2, 3, 8)`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn elbow(g: &mut Grid, a: INT, b: INT, v: INT) -> Res<Grid> {
+        Ok(ops::elbow(g, a, b, v)?)
+    }
     /// Join each two nearest cells of one colour in a row ("h"), column ("v"), both ("hv"), a diagonal ("diagonal") or any ("all"): the background between them becomes `v` (-1: their colour).
     #[rhai_fn(pure, return_raw)]
     pub fn connect(g: &mut Grid, dirs: &str, v: INT) -> Res<Grid> {

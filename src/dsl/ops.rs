@@ -807,6 +807,33 @@ pub fn ray(g: &Grid, r: i64, c: i64, dr: i64, dc: i64, v: i64, stop: Option<u8>)
     Ok(out)
 }
 
+/// A path of colour `v` from the one cell of colour `a` along its row to the column of
+/// the one cell of colour `b`, then along that column to it (an elbow), painting only
+/// the background. An error unless `a` and `b` each have exactly one cell.
+pub fn elbow(g: &Grid, a: i64, b: i64, v: i64) -> R<Grid> {
+    let v = colour(v)?;
+    let only_cell = |c: i64| -> R<(usize, usize)> {
+        let c = colour(c)?;
+        let mut at =
+            (0..g.rows()).flat_map(|r| (0..g.cols()).map(move |col| (r, col))).filter(|&(r, col)| g.get(r, col) == c);
+        match (at.next(), at.next()) {
+            (Some(p), None) => Ok(p),
+            _ => fail!("elbow: colour {c} must have exactly one cell"),
+        }
+    };
+    let ((ra, ca), (rb, cb)) = (only_cell(a)?, only_cell(b)?);
+    let bg = background(g);
+    let mut out = g.clone();
+    let mut cells = out.edit();
+    let path = (ca.min(cb)..=ca.max(cb)).map(|col| (ra, col)).chain((ra.min(rb)..=ra.max(rb)).map(|r| (r, cb)));
+    for (r, col) in path {
+        if g.get(r, col) == bg {
+            cells.set(r, col, v);
+        }
+    }
+    Ok(out)
+}
+
 /// The steps a direction word names: "h" (left and right), "v" (up and down),
 /// "orthogonal" (both), "diagonal" or "all" (the eight neighbours).
 fn directions(dirs: &str) -> R<&'static [(i64, i64)]> {
