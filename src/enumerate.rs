@@ -415,6 +415,12 @@ pub enum Op {
     /// column of a cell of another (see [`ops::elbow`]). Serves "same shape, cells added:
     /// in a colour the input lacks".
     Elbow(i64, i64, i64),
+    /// Each colour's bounding box filled (see [`ops::hull`]). Serves "same shape, cells
+    /// added: other".
+    Hull,
+    /// Background areas touching a colour painted with it (see [`ops::flood_from`]).
+    /// Serves "same shape, cells added: other".
+    FloodFrom(i64),
     /// Objects moved to line up with a colour's centre (see [`objects::align_to`]), on
     /// both axes or along one. Serves "same shape: cells moved".
     AlignTo(i64, &'static str),
@@ -626,6 +632,8 @@ impl Op {
             MirrorAround => objects::mirror_around(g, objects::symmetric_colour(g)).ok(),
             AlignTo(c, along) => objects::align_to(g, c, along).ok(),
             Elbow(a, b, v) => ops::elbow(g, a, b, v).ok(),
+            Hull => Some(ops::hull(g)),
+            FloodFrom(c) => ops::flood_from(g, c).ok(),
             RepeatBand(axis, whole) => ops::repeat_band(g, axis, if whole { "band" } else { "period" }).ok(),
             Shift(dr, dc) => ops::shift(g, dr, dc, 0).ok(),
             Trim0 => ops::trim(g, 0).ok(),
@@ -665,6 +673,10 @@ impl Op {
             Part(s, n, i) => s.cut(g, n)?.into_iter().nth(i as usize),
             Fractal(mode) => {
                 let (h, w) = (g.rows() as i64, g.cols() as i64);
+                // Past a task's largest side the search drops the output anyway.
+                if h * h > 30 || w * w > 30 {
+                    return None;
+                }
                 let mut out = ops::new_grid(h * h, w * w, 0).ok()?;
                 let most = ops::most_common(g) as u8;
                 for r in 0..g.rows() {
@@ -789,6 +801,8 @@ impl Op {
             MirrorAround => "g.mirror_around(g.symmetric_colour())".into(),
             AlignTo(c, along) => format!("g.align_to({c}, {along:?})"),
             Elbow(a, b, v) => format!("g.elbow({a}, {b}, {v})"),
+            Hull => "g.hull()".into(),
+            FloodFrom(c) => format!("g.flood_from({c})"),
             RepeatBand(axis, whole) => format!("g.repeat_band({axis:?}, {:?})", if whole { "band" } else { "period" }),
             Shift(dr, dc) => format!("g.shift({dr}, {dc}, 0)"),
             FullestCell => "g.split_by_lines().max_by(|c| c.rows() * c.cols() - c.count(c.background()))".into(),
@@ -1103,6 +1117,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             ops.push(FillParts(Box::new(fills)));
         }
         ops.push(MirrorAround);
+        ops.push(Hull);
+        cin.iter().for_each(|&c| ops.push(FloodFrom(c)));
         // Paths between two lone cells, in a colour no input has.
         let lone: Vec<i64> =
             cin.iter().copied().filter(|&c| task.train.iter().all(|e| e.input.histogram()[c as usize] == 1)).collect();

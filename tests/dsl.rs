@@ -440,6 +440,23 @@ fn elbow_paths_between_lone_cells() {
     assert!(e.message.contains("elbow: colour 3 must have exactly one cell"), "{}", e.message);
 }
 
+/// Each colour's box filled over the background; background areas touching a colour
+/// poured full of it, walls of other colours holding.
+#[test]
+fn hulls_and_paint_poured_from_a_colour() {
+    let run = run_on_text;
+    assert_eq!(
+        run("fn solve(g) { g.hull() }", "20000\n00030\n02003\n00000").unwrap().to_text(),
+        "22000\n22033\n22033\n00000"
+    );
+    let pour = "fn solve(g) { g.flood_from(1) }";
+    assert_eq!(run(pour, "0050\n1050\n0055\n5500").unwrap().to_text(), "1150\n1150\n1155\n5500");
+    // Only 4-connected areas: the corner past the diagonal wall stays.
+    assert_eq!(run(pour, "1050\n0500\n5000").unwrap().to_text(), "1150\n1500\n5000");
+    let e = run(pour, "1111\n1110").unwrap_err();
+    assert!(e.message.contains("flood_from: colour 1 is the background"), "{}", e.message);
+}
+
 /// A band of rows (or columns) holding the drawing repeated over the grid, whole or by
 /// its smallest period; other axes and units are named errors.
 #[test]

@@ -81,6 +81,8 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "RepeatBand",
         "AlignTo",
         "Elbow",
+        "Hull",
+        "FloodFrom",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -225,6 +227,10 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // A path from the red cell along its row, then down or up to the green one.
         ("a2fd1cf0", "g.elbow(2, 3, 8)"),
         ("d4a91cb9", "g.elbow(2, 8, 4)"),
+        // Each colour's box filled between its two corner cells; the empty areas around
+        // a blue cell turned blue.
+        ("56ff96f3", "g.hull()"),
+        ("9edfc990", "g.flood_from(1)"),
         // Colours repeating along diagonals: a tiling with a shift from row to row.
         ("05269061", "g.complete_pattern(0)"),
     ] {

@@ -104,6 +104,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
         &[
             "fill_rect",
             "flood_fill",
+            "flood_from",
+            "hull",
             "fill_enclosed",
             "fill_regions",
             "fill_parts",

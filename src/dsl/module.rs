@@ -587,6 +587,16 @@ pub mod dsl_api {
     pub fn fill_rect(g: &mut Grid, r: INT, c: INT, h: INT, w: INT, v: INT) -> Res<Grid> {
         Ok(ops::fill_rect(g, r, c, h, w, v)?)
     }
+    /// The background areas (4-connected) that touch colour `c` painted `c`, e.g. `g.flood_from(1)`.
+    #[rhai_fn(pure, return_raw)]
+    pub fn flood_from(g: &mut Grid, c: INT) -> Res<Grid> {
+        Ok(ops::flood_from(g, c)?)
+    }
+    /// Each colour's bounding box filled with that colour, over the background only.
+    #[rhai_fn(pure)]
+    pub fn hull(g: &mut Grid) -> Grid {
+        ops::hull(g)
+    }
     /// Recolour the same-colour 4-connected region containing (r, c).
     #[rhai_fn(pure, return_raw)]
     pub fn flood_fill(g: &mut Grid, r: INT, c: INT, v: INT) -> Res<Grid> {

@@ -731,6 +731,57 @@ pub fn flood_fill(g: &Grid, r: i64, c: i64, v: i64) -> R<Grid> {
     Ok(out)
 }
 
+/// The background areas (4-connected) that touch a cell of colour `c` painted `c`: paint
+/// poured from every cell of that colour.
+pub fn flood_from(g: &Grid, c: i64) -> R<Grid> {
+    let c = colour(c)?;
+    let bg = background(g);
+    if c == bg {
+        fail!("flood_from: colour {c} is the background")
+    }
+    let (h, w) = g.shape();
+    let mut out = g.clone();
+    let mut cells = out.edit();
+    let mut stack: Vec<(usize, usize)> =
+        (0..h).flat_map(|i| (0..w).map(move |j| (i, j))).filter(|&(i, j)| g.get(i, j) == c).collect();
+    while let Some((i, j)) = stack.pop() {
+        for &(di, dj) in neighbours(false) {
+            let (ni, nj) = (i as i64 + di, j as i64 + dj);
+            if cells.at(ni, nj) == Some(bg) {
+                cells.set(ni as usize, nj as usize, c);
+                stack.push((ni as usize, nj as usize));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Each colour's bounding box filled with it, over the background only (a hull).
+pub fn hull(g: &Grid) -> Grid {
+    let bg = background(g);
+    let mut boxes = [None::<(usize, usize, usize, usize)>; COLOURS];
+    for i in 0..g.rows() {
+        for j in 0..g.cols() {
+            let b = &mut boxes[g.get(i, j) as usize];
+            let (t, bo, l, r) = b.unwrap_or((i, i, j, j));
+            *b = Some((t.min(i), bo.max(i), l.min(j), r.max(j)));
+        }
+    }
+    let mut out = g.clone();
+    let mut cells = out.edit();
+    for (c, b) in boxes.iter().enumerate().filter(|&(c, _)| c != bg as usize) {
+        let Some((t, bo, l, r)) = *b else { continue };
+        for i in t..=bo {
+            for j in l..=r {
+                if g.get(i, j) == bg {
+                    cells.set(i, j, c as u8);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Per cell (reading order): a `bg` cell that cannot reach the border through `bg` cells
 /// (4-connected).
 pub fn enclosed(g: &Grid, bg: u8) -> Vec<bool> {
