@@ -587,12 +587,12 @@ pub mod dsl_api {
     pub fn fill_rect(g: &mut Grid, r: INT, c: INT, h: INT, w: INT, v: INT) -> Res<Grid> {
         Ok(ops::fill_rect(g, r, c, h, w, v)?)
     }
-    /// The background areas (4-connected) that touch colour `c` painted `c`, e.g. `g.flood_from(1)`.
+    /// Background areas (4-connected) touching colour `c` painted `c`.
     #[rhai_fn(pure, return_raw)]
     pub fn flood_from(g: &mut Grid, c: INT) -> Res<Grid> {
         Ok(ops::flood_from(g, c)?)
     }
-    /// Each colour's bounding box filled with that colour, over the background only.
+    /// Each colour's bounding box filled with it, over the background.
     #[rhai_fn(pure)]
     pub fn hull(g: &mut Grid) -> Grid {
         ops::hull(g)
@@ -623,7 +623,7 @@ pub mod dsl_api {
         let bg = ops::background(g);
         Ok(ops::ray(g, r, c, dr, dc, v, Some(bg))?)
     }
-    /// A path of colour `v` from the one cell of colour `a` along its row to the column of the one cell of colour `b`, then along that column to it, painting the background only, e.g. `g.elbow(2, 3, 8)`.
+    /// Path of colour `v` from the lone cell of colour `a` along its row, then along the column of the lone cell of `b` to it (background only).
     #[rhai_fn(pure, return_raw)]
     pub fn elbow(g: &mut Grid, a: INT, b: INT, v: INT) -> Res<Grid> {
         Ok(ops::elbow(g, a, b, v)?)
@@ -716,7 +716,7 @@ pub mod dsl_api {
         };
         Ok(objects::attract(g, c, diagonal)?)
     }
-    /// Each object of the other colours (8-connected, any colours) moved so that its bounding box's centre lines up with colour `c`'s: `along` "centre" (both ways), "rows" (up or down only) or "cols" (sideways only), e.g. `g.align_to(1, "rows")` brings every shape level with the blue one.
+    /// Objects of the other colours moved so their centre lines up with colour `c`'s: `along` "centre", "rows" (up/down only) or "cols" (sideways only).
     #[rhai_fn(pure, return_raw)]
     pub fn align_to(g: &mut Grid, c: INT, along: &str) -> Res<Grid> {
         Ok(objects::align_to(g, c, along)?)
@@ -731,12 +731,12 @@ pub mod dsl_api {
     pub fn mirror_across(g: &mut Grid, m: INT) -> Res<Grid> {
         Ok(objects::mirror_across(g, m)?)
     }
-    /// Every cell not of the background mirrored left-right, top-bottom and both ways across the lines through the centre of colour `c`'s bounding box, painting background only, e.g. `g.mirror_around(g.symmetric_colour())` turns a figure around a marker.
+    /// Non-background cells mirrored left-right, top-bottom and both ways around the centre of colour `c`'s cells (background only), e.g. `g.mirror_around(g.symmetric_colour())`.
     #[rhai_fn(pure, return_raw)]
     pub fn mirror_around(g: &mut Grid, c: INT) -> Res<Grid> {
         Ok(objects::mirror_around(g, c)?)
     }
-    /// The colour (not the background) whose cells look the same mirrored left-right and top-bottom, the one with the fewest cells where several do; -1 where none does.
+    /// The colour (not the background) whose cells are symmetric both ways; the fewest cells wins; -1 if none.
     #[rhai_fn(pure)]
     pub fn symmetric_colour(g: &mut Grid) -> INT {
         objects::symmetric_colour(g)
@@ -818,12 +818,12 @@ pub mod dsl_api {
     pub fn complete_symmetry(g: &mut Grid, unknown: INT) -> Res<Grid> {
         Ok(ops::complete_symmetry(g, unknown)?)
     }
-    /// Fill cells of colour `unknown` by the smallest 2-D repeating tile the rest agrees with (repeating along rows and columns, or along diagonals).
+    /// Fill cells of colour `unknown` by the smallest 2-D repeating tile (or diagonal repeat) the rest agrees with.
     #[rhai_fn(pure, return_raw)]
     pub fn complete_pattern(g: &mut Grid, unknown: INT) -> Res<Grid> {
         Ok(ops::complete_pattern(g, unknown)?)
     }
-    /// The band of rows holding every non-background cell repeated up and down over the grid (`axis` "rows"), or the band of columns left and right ("cols"); the unit repeated is the whole band ("band") or its smallest period ("period"), e.g. `g.repeat_band("cols", "period")` continues a border pattern drawn part of the way.
+    /// The rows (`axis` "rows") or columns ("cols") holding the drawing repeated over the grid, as a whole (`unit` "band") or by their smallest period ("period").
     #[rhai_fn(pure, return_raw)]
     pub fn repeat_band(g: &mut Grid, axis: &str, unit: &str) -> Res<Grid> {
         Ok(ops::repeat_band(g, axis, unit)?)
