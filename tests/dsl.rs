@@ -472,6 +472,14 @@ fn bands_repeated_whole_or_by_period() {
         run("fn solve(g) { g.repeat_band(\"rows\", \"band\") }", "000\n000\n101\n020\n000").unwrap().to_text(),
         "101\n020\n101\n020\n101"
     );
+    // A band far down: the rows above it take its rows in turn, counting up from it.
+    let band = ["100", "020", "003"];
+    let input = format!("{}\n{}", ["000"; 10].join("\n"), band.join("\n"));
+    let expected: Vec<&str> = (0..13).map(|r| band[(r + 2) % 3]).collect();
+    assert_eq!(
+        run("fn solve(g) { g.repeat_band(\"rows\", \"band\") }", &input).unwrap().to_text(),
+        expected.join("\n")
+    );
     // A band of one row is its own period.
     assert_eq!(
         run("fn solve(g) { g.repeat_band(\"rows\", \"period\") }", "000\n121\n000").unwrap().to_text(),

@@ -1442,8 +1442,9 @@ fn repeat_rows(g: &Grid, whole: bool) -> Grid {
     let n = bottom + 1 - top;
     let period =
         if whole { n } else { (1..=n).find(|&p| (top..top + n - p).all(|r| g.row(r) == g.row(r + p))).unwrap_or(n) };
-    // Row r shows the band's row at (r - top) mod period.
-    Grid::from_fn(g.rows(), g.cols(), |r, c| g.get(top + (r + n * period - top) % period, c))
+    // Row r shows the band's row at (r - top) mod period, rows above the band too.
+    let phase = |r: usize| (r as i64 - top as i64).rem_euclid(period as i64) as usize;
+    Grid::from_fn(g.rows(), g.cols(), |r, c| g.get(top + phase(r), c))
 }
 
 /// Fills cells of colour `unknown` by repeating the smallest 2-D tiling that the known
