@@ -402,8 +402,8 @@ fn figures_mirrored_around_a_symmetric_marker() {
     assert!(e.message.contains("mirror_around: no cell of colour 7"), "{}", e.message);
 }
 
-/// Objects moved level with a colour's centre, both ways or along one axis; a centre
-/// between two cells, a colour missing and an unknown axis are named errors.
+/// Objects moved level with a colour's centre, both ways or along one axis; a move of
+/// half a cell, a colour missing and an unknown axis are named errors.
 #[test]
 fn objects_aligned_to_a_colours_centre() {
     let run = run_on_text;
@@ -418,7 +418,7 @@ fn objects_aligned_to_a_colours_centre() {
         "30003\n00000\n00200\n00000\n30003"
     );
     let e = run("fn solve(g) { g.align_to(3, \"cols\") }", "3003\n0000\n2000").unwrap_err();
-    assert!(e.message.contains("align_to: an object's centre falls between two cells"), "{}", e.message);
+    assert!(e.message.contains("align_to: an object would move half a cell"), "{}", e.message);
     let e = run("fn solve(g) { g.align_to(4, \"rows\") }", "2200\n0011").unwrap_err();
     assert!(e.message.contains("align_to: no cells of colour 4"), "{}", e.message);
     let e = run("fn solve(g) { g.align_to(1, \"up\") }", "2200\n0011").unwrap_err();

@@ -263,9 +263,9 @@ pub fn attract(g: &Grid, c: i64, diagonal: bool) -> R<Grid> {
 
 /// Each object of the other colours (8-connected, of any colours, colour `c`'s cells
 /// left out) moved so that the centre of its bounding box lines up with the centre of
-/// colour `c`'s cells: on
-/// both axes (`along` "centre"), or only up or down ("rows") or only sideways ("cols").
-/// An error where `c` is absent or a centre would fall between two cells.
+/// colour `c`'s cells: on both axes (`along` "centre"), or only up or down ("rows") or
+/// only sideways ("cols"). An error where `c` is absent or where an object would have
+/// to move by half a cell.
 pub fn align_to(g: &Grid, c: i64, along: &str) -> R<Grid> {
     let (rows, cols) = match along {
         "centre" => (true, true),
@@ -285,7 +285,7 @@ pub fn align_to(g: &Grid, c: i64, along: &str) -> R<Grid> {
         let dr = if rows { r2 - o.top() - o.bottom() } else { 0 };
         let dc = if cols { c2 - o.left() - o.right() } else { 0 };
         if dr % 2 != 0 || dc % 2 != 0 {
-            return Err(DslError(format!("align_to: an object's centre falls between two cells of colour {c}'s")));
+            return Err(DslError(format!("align_to: an object would move half a cell to line up with colour {c}")));
         }
         out = paint(&out, &o.shifted(dr / 2, dc / 2), None);
     }
