@@ -422,13 +422,7 @@ pub fn symmetric_colour(g: &Grid) -> i64 {
 /// For each colour present, twice the centre of its cells' bounding box (so that a
 /// centre between two cells stays whole): (r, c) mirrors to (r2 - r, c2 - c).
 fn doubled_centres(g: &Grid) -> [Option<(i64, i64)>; COLOURS] {
-    let mut boxes: [Option<(i64, i64, i64, i64)>; COLOURS] = [None; COLOURS];
-    for (r, c) in places(g) {
-        let b = &mut boxes[g.get(r as usize, c as usize) as usize];
-        let (t, bo, l, ri) = b.unwrap_or((r, r, c, c));
-        *b = Some((t.min(r), bo.max(r), l.min(c), ri.max(c)));
-    }
-    boxes.map(|b| b.map(|(t, bo, l, ri)| (t + bo, l + ri)))
+    ops::colour_boxes(g).map(|b| b.map(|(t, bo, l, r)| ((t + bo) as i64, (l + r) as i64)))
 }
 
 /// Every place of the grid, row by row.

@@ -756,10 +756,9 @@ pub fn flood_from(g: &Grid, c: i64) -> R<Grid> {
     Ok(out)
 }
 
-/// Each colour's bounding box filled with it, over the background only (a hull).
-pub fn hull(g: &Grid) -> Grid {
-    let bg = background(g);
-    let mut boxes = [None::<(usize, usize, usize, usize)>; COLOURS];
+/// For each colour present, the bounding box of its cells: (top, bottom, left, right).
+pub fn colour_boxes(g: &Grid) -> [Option<(usize, usize, usize, usize)>; COLOURS] {
+    let mut boxes = [None; COLOURS];
     for i in 0..g.rows() {
         for j in 0..g.cols() {
             let b = &mut boxes[g.get(i, j) as usize];
@@ -767,6 +766,13 @@ pub fn hull(g: &Grid) -> Grid {
             *b = Some((t.min(i), bo.max(i), l.min(j), r.max(j)));
         }
     }
+    boxes
+}
+
+/// Each colour's bounding box filled with it, over the background only (a hull).
+pub fn hull(g: &Grid) -> Grid {
+    let bg = background(g);
+    let boxes = colour_boxes(g);
     let mut out = g.clone();
     let mut cells = out.edit();
     for (c, b) in boxes.iter().enumerate().filter(|&(c, _)| c != bg as usize) {
