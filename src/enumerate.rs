@@ -527,6 +527,27 @@ pub enum Op {
     Pick(Pick),
     /// A local rewrite rule learned from the training pairs (see [`rules`]).
     Rewrite(Arc<Rule>),
+    /// Two compositions of the same grid, the second laid over the first: its cells of
+    /// its own background colour are skipped. Found after the search
+    /// ([`find_layered`]), never offered as a step.
+    Layered(Arc<BaseAndTop>),
+}
+
+/// A composition and the one laid over it ([`Op::Layered`]).
+pub type BaseAndTop = (Vec<Op>, Vec<Op>);
+
+/// A composition applied to `g`.
+fn run_steps(steps: &[Op], g: &Grid) -> Option<Grid> {
+    steps.iter().try_fold(g.clone(), |g, op| op.apply(&g))
+}
+
+/// A composition as one Rhai expression of `g`.
+fn steps_rhai(steps: &[Op]) -> String {
+    if steps.is_empty() {
+        return "g".into();
+    }
+    let lets: String = steps.iter().map(|op| format!("let g = {}; ", op.rhai())).collect();
+    format!("{{ {lets}g }}")
 }
 
 fn largest_object(g: &Grid) -> Option<objects::Obj> {
@@ -653,6 +674,10 @@ impl Op {
             RecolorSmallest(c) => Some(objects::paint(g, &smallest_object(g)?, Some(ops::colour(c).ok()?))),
             RecolorTable(t) => Some(ops::map_colours(g, &t)),
             Rewrite(ref rule) => Some(rule.apply(g)),
+            Layered(ref ab) => {
+                let (base, top) = (run_steps(&ab.0, g)?, run_steps(&ab.1, g)?);
+                ops::overlay(&base, &top, ops::background(&top) as i64).ok()
+            }
             Pick(p) => p.apply(g),
             PickPart(parts, rank, most) => pick_part(g, parts, rank, most),
             CropColour(c) => objects::crop_to(g, &objects::Obj::of_colour(g, ops::colour(c).ok()?)).ok(),
@@ -916,6 +941,11 @@ impl Op {
                     }
                 }
             }
+            Layered(ref ab) => format!(
+                "{{ let base = {}; let top = {}; base.overlay(top, top.background()) }}",
+                steps_rhai(&ab.0),
+                steps_rhai(&ab.1)
+            ),
         }
     }
 }
@@ -1810,6 +1840,8 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
     }
     let mut best: Option<(Vec<Op>, f64)> = None;
     let mut stop_here = false;
+    // Every state built on, for the layered compositions tried when nothing fits.
+    let mut past: Vec<State> = Vec::new();
     for depth in 1..=budget.max_depth {
         let last = depth == budget.max_depth;
         let mut next: Vec<State> = Vec::new();
@@ -1915,8 +1947,10 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
         if !found.solutions.is_empty() || stop_here {
             break;
         }
+        past.append(&mut frontier);
         frontier = next;
     }
+    past.append(&mut frontier);
     if found.solutions.is_empty() {
         // Rules that hold out are solutions; the others only fit (a table that memorises
         // the training pairs fits them too). Of either, only the rules that know most
@@ -1932,6 +1966,111 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
             found.untrusted.extend(best(untrusted));
         }
     }
+    if found.solutions.is_empty() && !stop_here {
+        // Where nothing fits, two compositions laid one over the other. Those that do not
+        // hold out only answer, and only where no simpler fit does.
+        let (layered, holds_out) = find_layered(&past, &targets, budget.max_solutions);
+        let nothing_else = found.untrusted.is_empty();
+        for (a, b) in layered {
+            let steps = a.len() + b.len();
+            let trusted = holds_out && (steps as f64) * step_bits < evidence_bits;
+            if !trusted && !nothing_else {
+                continue;
+            }
+            let list = if trusted { &mut found.solutions } else { &mut found.untrusted };
+            list.push(vec![Op::Layered(Arc::new((a, b)))]);
+        }
+    }
     found.best_near_miss = best;
     found
+}
+
+/// Pairs of compositions `(base, top)` whose overlay ([`Op::Layered`]) reproduces every
+/// training output: `top` paints only cells the outputs hold (where its output is not its
+/// own background) and covers every cell `base` gets wrong. Fewest steps first, with
+/// whether they hold out: for every training pair, the first pair of compositions that
+/// fits the others fits it too (none do where there is one training pair).
+fn find_layered(pool: &[State], targets: &[Grid], most: usize) -> (Vec<BaseAndTop>, bool) {
+    let n = targets.len();
+    // Each training pair's cells start a word of their own.
+    let starts: Vec<usize> = targets
+        .iter()
+        .scan(0, |at, t| {
+            let s = *at;
+            *at += t.cells().len().div_ceil(64);
+            Some(s)
+        })
+        .collect();
+    let words = starts.last().map_or(0, |s| s + targets[n - 1].cells().len().div_ceil(64));
+    let span = |p: usize| starts[p]..starts.get(p + 1).copied().unwrap_or(words);
+    // Per state: the cells it gets wrong and the cells it paints.
+    let masks = |s: &State| -> Option<(Vec<u64>, Vec<u64>)> {
+        if s.steps.iter().any(Op::is_learned) || s.outputs.iter().zip(targets).any(|(o, t)| o.shape() != t.shape()) {
+            return None;
+        }
+        let (mut wrong, mut painted) = (vec![0u64; words], vec![0u64; words]);
+        for ((o, t), &start) in s.outputs.iter().zip(targets).zip(&starts) {
+            let bg = ops::background(o);
+            for (i, (&v, &w)) in o.cells().iter().zip(t.cells()).enumerate() {
+                let (word, bit) = (start + i / 64, 1u64 << (i % 64));
+                if v != w {
+                    wrong[word] |= bit;
+                }
+                if v != bg {
+                    painted[word] |= bit;
+                }
+            }
+        }
+        Some((wrong, painted))
+    };
+    let all = (1u32 << n) - 1;
+    let mut bases: Vec<(usize, Vec<u64>)> = Vec::new();
+    // Tops with the pairs on which they paint only right cells: all, or all but one.
+    let mut tops: Vec<(usize, Vec<u64>, u32)> = Vec::new();
+    let (mut seen_wrong, mut seen_painted) = (HashSet::new(), HashSet::new());
+    for (i, s) in pool.iter().enumerate() {
+        let Some((wrong, painted)) = masks(s) else { continue };
+        let consistent = (0..n).filter(|&p| span(p).all(|k| wrong[k] & painted[k] == 0)).fold(0u32, |m, p| m | 1 << p);
+        if consistent.count_ones() + 1 >= n as u32
+            && painted.iter().any(|&p| p != 0)
+            && seen_painted.insert((painted.clone(), consistent))
+        {
+            tops.push((i, painted, consistent));
+        }
+        if seen_wrong.insert(wrong.clone()) {
+            bases.push((i, wrong));
+        }
+    }
+    // Every pair of compositions exact on all training pairs but at most one, with the
+    // pairs it is exact on.
+    let mut fits: Vec<(usize, usize, u32)> = Vec::new();
+    for (a, wrong) in &bases {
+        for (b, painted, consistent) in &tops {
+            let mut exact = *consistent;
+            for p in 0..n {
+                if exact & 1 << p != 0 && span(p).any(|k| wrong[k] & !painted[k] != 0) {
+                    exact &= !(1 << p);
+                    if exact.count_ones() + 1 < n as u32 {
+                        break;
+                    }
+                }
+            }
+            if exact.count_ones() + 1 >= n as u32 {
+                fits.push((*a, *b, exact));
+            }
+        }
+    }
+    fits.sort_by_key(|&(a, b, _)| (pool[a].steps.len() + pool[b].steps.len(), a, b));
+    let holds_out = n >= 2
+        && (0..n).all(|p| {
+            let others = all & !(1 << p);
+            fits.iter().find(|f| f.2 & others == others).is_some_and(|f| f.2 == all)
+        });
+    let found = fits
+        .into_iter()
+        .filter(|f| f.2 == all)
+        .take(most)
+        .map(|(a, b, _)| (pool[a].steps.clone(), pool[b].steps.clone()))
+        .collect();
+    (found, holds_out)
 }

@@ -238,6 +238,27 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
     }
 }
 
+/// Where no one composition fits, two compositions of the input laid one over the other:
+/// found, verified as Rhai, right on test. With one training pair nothing can tell
+/// whether such a pair holds out, so it only answers.
+#[test]
+fn layered_compositions_solve_what_one_composition_misses() {
+    let sandbox = Sandbox::new(Limits::default());
+    let budget = Budget { time: Duration::from_secs(20), ..Budget::default() };
+    // The input under the grey shape's copies at the blue marks; vertical red rays
+    // under horizontal rays of the other colours.
+    for id in ["363442ee", "178fcbfb"] {
+        assert_solved_by(&sandbox, budget, id, "base.overlay(top, top.background())");
+    }
+    let layered = |steps: &Vec<enumerate::Op>| steps.iter().any(|op| matches!(op, enumerate::Op::Layered(_)));
+    let mut one_pair = task::load_one(&training_dir(), "178fcbfb").unwrap().without_test_outputs();
+    one_pair.train.truncate(1);
+    // Without local rules, whose tables would fit one pair too and answer instead.
+    let found = enumerate::find(&one_pair, Budget { rule_depth: None, ..budget });
+    assert!(!found.solutions.iter().any(layered), "{:?}", found.solutions);
+    assert!(found.untrusted.iter().any(layered), "{:?}", found.untrusted);
+}
+
 /// A composition that explains the pairs by colours of one pair only fits: it answers,
 /// but the task does not count as solved and no deeper level is searched for it.
 #[test]
