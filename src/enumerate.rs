@@ -1969,7 +1969,9 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
     if found.solutions.is_empty() && !stop_here {
         // Where nothing fits, two compositions laid one over the other. Those that do not
         // hold out only answer, and only where no simpler fit does.
-        let (layered, holds_out) = find_layered(&past, &targets, budget.max_solutions);
+        // It runs after a search that may have used the whole budget: a tenth more.
+        let deadline = start + budget.time + budget.time / 10;
+        let (layered, holds_out) = find_layered(&past, &targets, budget.max_solutions, deadline);
         let nothing_else = found.untrusted.is_empty();
         for (a, b) in layered {
             let steps = a.len() + b.len();
@@ -1989,8 +1991,9 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
 /// training output: `top` paints only cells the outputs hold (where its output is not its
 /// own background) and covers every cell `base` gets wrong. Fewest steps first, with
 /// whether they hold out: for every training pair, the first pair of compositions that
-/// fits the others fits it too (none do where there is one training pair).
-fn find_layered(pool: &[State], targets: &[Grid], most: usize) -> (Vec<BaseAndTop>, bool) {
+/// fits the others fits it too (none do where there is one training pair, nor where the
+/// `deadline` cut the search short).
+fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant) -> (Vec<BaseAndTop>, bool) {
     let n = targets.len();
     // Each training pair's cells start a word of their own.
     let starts: Vec<usize> = targets
@@ -2041,10 +2044,23 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize) -> (Vec<BaseAndTo
             bases.push((i, wrong));
         }
     }
-    // Every pair of compositions exact on all training pairs but at most one, with the
-    // pairs it is exact on.
-    let mut fits: Vec<(usize, usize, u32)> = Vec::new();
-    for (a, wrong) in &bases {
+    // Pairs of compositions are ranked by their steps, then by the order the search built
+    // them in. Kept: those exact on every training pair, and for each pair, the first
+    // exact on the others, with whether it is exact on that one too.
+    // (Indices below 2^24: the pool holds `max_states` per level.)
+    if pool.len() >= 1 << 24 {
+        return (Vec::new(), false);
+    }
+    let rank =
+        |a: usize, b: usize| ((pool[a].steps.len() + pool[b].steps.len()) as u64) << 48 | (a as u64) << 24 | b as u64;
+    let mut fits: Vec<(usize, usize)> = Vec::new();
+    let mut first_without: Vec<Option<(u64, bool)>> = vec![None; n];
+    let mut finished = true;
+    for (i, (a, wrong)) in bases.iter().enumerate() {
+        if i % 64 == 0 && Instant::now() >= deadline {
+            finished = false;
+            break;
+        }
         for (b, painted, consistent) in &tops {
             let mut exact = *consistent;
             for p in 0..n {
@@ -2055,22 +2071,27 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize) -> (Vec<BaseAndTo
                     }
                 }
             }
-            if exact.count_ones() + 1 >= n as u32 {
-                fits.push((*a, *b, exact));
+            if exact.count_ones() + 1 < n as u32 {
+                continue;
+            }
+            let key = rank(*a, *b);
+            for (p, first) in first_without.iter_mut().enumerate() {
+                let others = all & !(1 << p);
+                if exact & others == others && first.is_none_or(|(k, _)| key < k) {
+                    *first = Some((key, exact == all));
+                }
+            }
+            if exact == all {
+                fits.push((*a, *b));
+                if fits.len() >= 4096 {
+                    fits.sort_by_key(|&(a, b)| rank(a, b));
+                    fits.truncate(most);
+                }
             }
         }
     }
-    fits.sort_by_key(|&(a, b, _)| (pool[a].steps.len() + pool[b].steps.len(), a, b));
-    let holds_out = n >= 2
-        && (0..n).all(|p| {
-            let others = all & !(1 << p);
-            fits.iter().find(|f| f.2 & others == others).is_some_and(|f| f.2 == all)
-        });
-    let found = fits
-        .into_iter()
-        .filter(|f| f.2 == all)
-        .take(most)
-        .map(|(a, b, _)| (pool[a].steps.clone(), pool[b].steps.clone()))
-        .collect();
+    fits.sort_by_key(|&(a, b)| rank(a, b));
+    let holds_out = finished && n >= 2 && first_without.iter().all(|f| f.is_some_and(|(_, exact)| exact));
+    let found = fits.into_iter().take(most).map(|(a, b)| (pool[a].steps.clone(), pool[b].steps.clone())).collect();
     (found, holds_out)
 }
