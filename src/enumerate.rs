@@ -370,6 +370,12 @@ pub enum Op {
     ScaleUp(i64, i64),
     ScaleDown(i64, i64),
     Tile(i64, i64),
+    /// Copies with every other row of copies, and every other column, flipped
+    /// (`ops::mirror_tile`). Serves "larger: the input kept inside (extended, tiled)".
+    MirrorTile(i64, i64, &'static str, &'static str),
+    /// Copies each mirroring the one before, sharing their edge rows and columns
+    /// (`ops::reflect_tile`). Serves "larger: the input kept inside (extended, tiled)".
+    ReflectTile(i64, i64),
     MirrorH,
     MirrorV,
     Kaleidoscope,
@@ -598,6 +604,8 @@ impl Op {
             ScaleUp(a, b) => ops::scale_up(g, a, b).ok(),
             ScaleDown(a, b) => ops::scale_down(g, a, b).ok(),
             Tile(a, b) => ops::tile(g, a, b).ok(),
+            MirrorTile(a, b, rows, cols) => ops::mirror_tile(g, a, b, rows, cols).ok(),
+            ReflectTile(a, b) => ops::reflect_tile(g, a, b).ok(),
             MirrorH => ops::hcat(g, &ops::flip_h(g)).ok(),
             MirrorV => ops::vcat(g, &ops::flip_v(g)).ok(),
             Kaleidoscope => {
@@ -785,6 +793,8 @@ impl Op {
             ScaleUp(a, b) => format!("g.scale_up({a}, {b})"),
             ScaleDown(a, b) => format!("g.scale_down({a}, {b})"),
             Tile(a, b) => format!("g.tile({a}, {b})"),
+            MirrorTile(a, b, rows, cols) => format!("g.mirror_tile({a}, {b}, \"{rows}\", \"{cols}\")"),
+            ReflectTile(a, b) => format!("g.reflect_tile({a}, {b})"),
             MirrorH => "g.hcat(g.flip_h())".into(),
             MirrorV => "g.vcat(g.flip_v())".into(),
             Kaleidoscope => "{ let top = g.hcat(g.flip_h()); top.vcat(top.flip_v()) }".into(),
@@ -1200,11 +1210,25 @@ pub fn transforms(task: &Task) -> Vec<Op> {
     // Size ratios seen in the task, plus small defaults.
     let mut factors: Vec<(i64, i64)> = vec![(2, 2), (3, 3)];
     let mut shrink: Vec<(i64, i64)> = vec![(2, 2), (3, 3)];
+    // Mirrored copies only for ratios the pairs show.
+    let mut mirrored: Vec<Op> = Vec::new();
     for e in &task.train {
         let (ir, ic) = (e.input.rows() as i64, e.input.cols() as i64);
         let (or, oc) = (e.output.rows() as i64, e.output.cols() as i64);
         if or % ir == 0 && oc % ic == 0 {
             factors.push((or / ir, oc / ic));
+            let (a, b) = (or / ir, oc / ic);
+            let flips = |n: i64| if n > 1 { &["", "h", "v"][..] } else { &[""][..] };
+            for &rows in flips(a) {
+                for &cols in flips(b) {
+                    if (rows, cols) != ("", "") && a <= 10 && b <= 10 {
+                        mirrored.push(MirrorTile(a, b, rows, cols));
+                    }
+                }
+            }
+        }
+        if ir > 1 && ic > 1 && (or - 1) % (ir - 1) == 0 && (oc - 1) % (ic - 1) == 0 && (or, oc) != (ir, ic) {
+            mirrored.push(ReflectTile((or - 1) / (ir - 1), (oc - 1) / (ic - 1)));
         }
         if ir % or == 0 && ic % oc == 0 {
             shrink.push((ir / or, ic / oc));
@@ -1225,6 +1249,7 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             ops.push(ScaleDown(a, b));
         }
     }
+    ops.extend(mirrored);
     ops.sort_by_key(|o| format!("{o:?}"));
     ops.dedup();
     ops

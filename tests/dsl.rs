@@ -457,6 +457,29 @@ fn hulls_and_paint_poured_from_a_colour() {
     assert!(e.message.contains("flood_from: colour 1 is the background"), "{}", e.message);
 }
 
+/// Copies laid out with every other row or column of copies flipped, and copies that
+/// mirror one another across a shared edge; bad flips and one-cell sides are named errors.
+#[test]
+fn mirrored_and_reflected_copies() {
+    let run = run_on_text;
+    // Two rows of two copies: the second column flipped across, the second row upside down.
+    assert_eq!(
+        run("fn solve(g) { g.mirror_tile(2, 2, \"v\", \"h\") }", "12\n30").unwrap().to_text(),
+        "1221\n3003\n3003\n1221"
+    );
+    // Three copies down, every other one flipped across.
+    assert_eq!(run("fn solve(g) { g.mirror_tile(3, 1, \"h\", \"\") }", "12").unwrap().to_text(), "12\n21\n12");
+    // Four copies down sharing their edge rows: 3 rows become 4 * 2 + 1.
+    assert_eq!(
+        run("fn solve(g) { g.reflect_tile(4, 1) }", "10\n02\n30").unwrap().to_text(),
+        "10\n02\n30\n02\n10\n02\n30\n02\n10"
+    );
+    let e = run("fn solve(g) { g.mirror_tile(2, 2, \"x\", \"h\") }", "12").unwrap_err();
+    assert!(e.message.contains("a flip is \"h\", \"v\" or \"\""), "{}", e.message);
+    let e = run("fn solve(g) { g.reflect_tile(2, 1) }", "12").unwrap_err();
+    assert!(e.message.contains("a side of one cannot share its edge"), "{}", e.message);
+}
+
 /// A band of rows (or columns) holding the drawing repeated over the grid, whole or by
 /// its smallest period; other axes and units are named errors.
 #[test]

@@ -83,6 +83,8 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "Elbow",
         "Hull",
         "FloodFrom",
+        "MirrorTile",
+        "ReflectTile",
     ] {
         assert!(variants.contains(v), "{v} never checked: {variants:?}");
     }
@@ -233,6 +235,8 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("9edfc990", "g.flood_from(1)"),
         // Colours repeating along diagonals: a tiling with a shift from row to row.
         ("05269061", "g.complete_pattern(0)"),
+        // Copies down, each mirroring the one before and sharing its edge row.
+        ("eb281b96", "g.reflect_tile(4, 1)"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }

@@ -36,6 +36,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "scale_down",
             "tile",
             "tile_to",
+            "mirror_tile",
+            "reflect_tile",
             "hcat",
             "vcat",
             "split_cols",

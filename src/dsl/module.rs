@@ -231,6 +231,17 @@ pub mod dsl_api {
     pub fn tile(g: &mut Grid, nr: INT, nc: INT) -> Res<Grid> {
         Ok(ops::tile(g, nr, nc)?)
     }
+    /// nr x nc copies, each row of copies flipped by `rows` ("h", "v" or "") from the one
+    /// above, each column by `cols` from the one on its left.
+    #[rhai_fn(pure, return_raw)]
+    pub fn mirror_tile(g: &mut Grid, nr: INT, nc: INT, rows: &str, cols: &str) -> Res<Grid> {
+        Ok(ops::mirror_tile(g, nr, nc, rows, cols)?)
+    }
+    /// nr copies down, nc across, each mirroring the one before and sharing its edge.
+    #[rhai_fn(pure, return_raw)]
+    pub fn reflect_tile(g: &mut Grid, nr: INT, nc: INT) -> Res<Grid> {
+        Ok(ops::reflect_tile(g, nr, nc)?)
+    }
     /// Repeat the grid's pattern to fill rows x cols.
     #[rhai_fn(pure, return_raw)]
     pub fn tile_to(g: &mut Grid, rows: INT, cols: INT) -> Res<Grid> {

@@ -211,6 +211,59 @@ pub fn tile(g: &Grid, nr: i64, nc: i64) -> R<Grid> {
     Ok(Grid::from_fn(h, w, |i, j| g.get(i % g.rows(), j % g.cols())))
 }
 
+/// `nr` x `nc` copies of the grid, each row of copies flipped by `rows` ("h", "v" or ""
+/// for none) from the row above it, each column by `cols` from the column on its left.
+pub fn mirror_tile(g: &Grid, nr: i64, nc: i64, rows: &str, cols: &str) -> R<Grid> {
+    let flip = |f: &str| -> R<(bool, bool)> {
+        Ok(match f {
+            "" => (false, false),
+            "h" => (true, false),
+            "v" => (false, true),
+            _ => fail!("mirror_tile: a flip is \"h\", \"v\" or \"\", not {f:?}"),
+        })
+    };
+    let ((rh, rv), (ch, cv)) = (flip(rows)?, flip(cols)?);
+    let (h, w) = (g.rows(), g.cols());
+    let (oh, ow) = (scaled(h, nr, "mirror_tile")?, scaled(w, nc, "mirror_tile")?);
+    Ok(Grid::from_fn(oh, ow, |i, j| {
+        let (ti, tj) = (i / h, j / w);
+        // How often the copy at (ti, tj) is flipped each way.
+        let across = (rh as usize * ti + ch as usize * tj) % 2 == 1;
+        let down = (rv as usize * ti + cv as usize * tj) % 2 == 1;
+        let (r, c) = (i % h, j % w);
+        g.get(if down { h - 1 - r } else { r }, if across { w - 1 - c } else { c })
+    }))
+}
+
+/// `nr` copies down and `nc` across, each the mirror image of the one before it and
+/// sharing its edge row or column with it: `nr * (rows - 1) + 1` rows.
+pub fn reflect_tile(g: &Grid, nr: i64, nc: i64) -> R<Grid> {
+    // Position `i` of a side `n` long reflected `k` times, the edges shared.
+    let side = |n: usize, k: i64| -> R<usize> {
+        if k < 1 || (n < 2 && k > 1) {
+            fail!("reflect_tile: {k} copies of a side {n} long (a side of one cannot share its edge)")
+        }
+        let len = (n - 1) * k as usize + 1;
+        if len > MAX_WORK_SIDE {
+            fail!("reflect_tile by {k} gives a side over {MAX_WORK_SIDE}")
+        }
+        Ok(len)
+    };
+    let at = |i: usize, n: usize| -> usize {
+        if n < 2 {
+            return 0;
+        }
+        let k = i % (2 * n - 2);
+        if k < n {
+            k
+        } else {
+            2 * n - 2 - k
+        }
+    };
+    let (oh, ow) = (side(g.rows(), nr)?, side(g.cols(), nc)?);
+    Ok(Grid::from_fn(oh, ow, |i, j| g.get(at(i, g.rows()), at(j, g.cols()))))
+}
+
 /// Repeats the grid's pattern to fill rows x cols (cropping the last repeat).
 pub fn tile_to(g: &Grid, rows: i64, cols: i64) -> R<Grid> {
     let (h, w) = shape(rows, cols)?;
