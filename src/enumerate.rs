@@ -1993,8 +1993,8 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
     }
     if found.solutions.is_empty() && !stop_here {
         // Where nothing fits, two compositions laid one over the other. Those that do not
-        // hold out only answer, and only where no simpler fit does.
-        // It runs after a search that may have used the whole budget: a tenth more.
+        // hold out only answer, and only where no simpler fit does. This runs after a
+        // search that may have used the whole budget, so it gets a tenth more.
         let deadline = start + budget.time + budget.time / 10;
         let (layered, holds_out) = find_layered(&past, &targets, budget.max_solutions, deadline);
         let nothing_else = found.untrusted.is_empty();
@@ -2020,6 +2020,10 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
 /// `deadline` cut the search short).
 fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant) -> (Vec<BaseAndTop>, bool) {
     let n = targets.len();
+    // Pairs are bits of a u32; indices into the pool are packed in 24 bits below.
+    if n == 0 || n >= 32 || pool.len() >= 1 << 24 {
+        return (Vec::new(), false);
+    }
     // Each training pair's cells start a word of their own.
     let starts: Vec<usize> = targets
         .iter()
@@ -2072,10 +2076,6 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant
     // Pairs of compositions are ranked by their steps, then by the order the search built
     // them in. Kept: those exact on every training pair, and for each pair, the first
     // exact on the others, with whether it is exact on that one too.
-    // (Indices below 2^24: the pool holds `max_states` per level.)
-    if pool.len() >= 1 << 24 {
-        return (Vec::new(), false);
-    }
     let rank =
         |a: usize, b: usize| ((pool[a].steps.len() + pool[b].steps.len()) as u64) << 48 | (a as u64) << 24 | b as u64;
     let mut fits: Vec<(usize, usize)> = Vec::new();
