@@ -137,6 +137,13 @@ fn dsl_docs_lists_every_registered_primitive_with_a_doc() {
     assert!(prims.len() >= 90, "{} documented signatures", prims.len());
     for p in &prims {
         assert!(!p.doc.is_empty(), "{} has no doc", p.signature);
+        // The reference shows a doc's first line only: it must be a whole sentence.
+        assert!(
+            [".", ")", "`"].iter().any(|end| p.doc.ends_with(end)) && !p.doc.ends_with("e.g."),
+            "{}: the doc's first line is cut mid-sentence: {:?}",
+            p.signature,
+            p.doc
+        );
         assert!(
             arcsynth::dsl::SECTIONS.iter().any(|(_, names)| names.contains(&p.name.as_str())),
             "{} is in no section of dsl::SECTIONS",

@@ -231,8 +231,7 @@ pub mod dsl_api {
     pub fn tile(g: &mut Grid, nr: INT, nc: INT) -> Res<Grid> {
         Ok(ops::tile(g, nr, nc)?)
     }
-    /// nr x nc copies, each row of copies flipped by `rows` ("h", "v" or "") from the one
-    /// above, each column by `cols` from the one on its left.
+    /// nr x nc copies, every other row of them flipped by `rows`, column by `cols` ("h"/"v"/"").
     #[rhai_fn(pure, return_raw)]
     pub fn mirror_tile(g: &mut Grid, nr: INT, nc: INT, rows: &str, cols: &str) -> Res<Grid> {
         Ok(ops::mirror_tile(g, nr, nc, rows, cols)?)
@@ -923,8 +922,8 @@ pub mod dsl_api {
     pub fn count_in(arr: &mut Array, v: INT) -> INT {
         arr.iter().filter(|d| d.as_int() == Ok(v)).count() as INT
     }
-    /// Number of elements of each colour: an array of 10 counts indexed by colour, e.g.
-    /// `g.row(0).counts()[5]` (as `g.counts()` for a grid; other elements are not counted).
+    /// Number of elements of each colour: 10 counts indexed by colour, e.g. `g.row(0).counts()[5]`.
+    /// (As `g.counts()` for a grid; other elements are not counted.)
     #[rhai_fn(name = "counts", pure)]
     pub fn counts_in(arr: &mut Array) -> Array {
         let mut n = [0 as INT; 10];
