@@ -1227,7 +1227,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
                 }
             }
         }
-        if ir > 1 && ic > 1 && (or - 1) % (ir - 1) == 0 && (oc - 1) % (ic - 1) == 0 && (or, oc) != (ir, ic) {
+        let grown = or >= ir && oc >= ic && (or, oc) != (ir, ic);
+        if grown && ir > 1 && ic > 1 && (or - 1) % (ir - 1) == 0 && (oc - 1) % (ic - 1) == 0 {
             mirrored.push(ReflectTile((or - 1) / (ir - 1), (oc - 1) / (ic - 1)));
         }
         if ir % or == 0 && ic % oc == 0 {
