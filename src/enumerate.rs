@@ -1739,11 +1739,7 @@ fn learn_rules(state: &State, targets: &[Grid], tests: &[Grid], limits: rules::L
     if state.outputs.iter().zip(targets).any(|(o, t)| o.shape() != t.shape()) {
         return Vec::new();
     }
-    let Some(tests) = tests
-        .iter()
-        .map(|g| state.steps.iter().try_fold(g.clone(), |g, op| op.apply(&g)))
-        .collect::<Option<Vec<Grid>>>()
-    else {
+    let Some(tests) = tests.iter().map(|g| run_steps(&state.steps, g)).collect::<Option<Vec<Grid>>>() else {
         return Vec::new();
     };
     rules::learn(&state.outputs, targets, &tests, limits)
