@@ -533,14 +533,28 @@ pub enum Op {
     Pick(Pick),
     /// A local rewrite rule learned from the training pairs (see [`rules`]).
     Rewrite(Arc<Rule>),
-    /// Two compositions of the same grid, the second laid over the first: its cells of
-    /// its own background colour are skipped. Found after the search
-    /// ([`find_layered`]), never offered as a step.
-    Layered(Arc<BaseAndTop>),
+    /// Two compositions of the same grid, one laid on the other (see [`Layered`]). Found
+    /// after the search ([`find_layered`]), never offered as a step.
+    Layered(Arc<Layered>),
 }
 
-/// A composition and the one laid over it ([`Op::Layered`]).
-pub type BaseAndTop = (Vec<Op>, Vec<Op>);
+/// Two compositions of the same grid put together ([`Op::Layered`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Layered {
+    pub base: Vec<Op>,
+    pub top: Vec<Op>,
+    pub how: Laying,
+}
+
+/// How [`Layered`] puts its two compositions together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Laying {
+    /// The top laid over the base; the top's cells of its own background are skipped.
+    Over,
+    /// The top's shape in the base's colours: the top's cells other than its background
+    /// take the base's colours there (`top.recolor_from(base)`).
+    Inside,
+}
 
 /// A composition applied to `g`.
 fn run_steps(steps: &[Op], g: &Grid) -> Option<Grid> {
@@ -682,9 +696,12 @@ impl Op {
             RecolorSmallest(c) => Some(objects::paint(g, &smallest_object(g)?, Some(ops::colour(c).ok()?))),
             RecolorTable(t) => Some(ops::map_colours(g, &t)),
             Rewrite(ref rule) => Some(rule.apply(g)),
-            Layered(ref ab) => {
-                let (base, top) = (run_steps(&ab.0, g)?, run_steps(&ab.1, g)?);
-                ops::overlay(&base, &top, ops::background(&top) as i64).ok()
+            Layered(ref l) => {
+                let (base, top) = (run_steps(&l.base, g)?, run_steps(&l.top, g)?);
+                match l.how {
+                    Laying::Over => ops::overlay(&base, &top, ops::background(&top) as i64).ok(),
+                    Laying::Inside => ops::recolor_from(&top, &base).ok(),
+                }
             }
             Pick(p) => p.apply(g),
             PickPart(parts, rank, most) => pick_part(g, parts, rank, most),
@@ -951,11 +968,13 @@ impl Op {
                     }
                 }
             }
-            Layered(ref ab) => format!(
-                "{{ let base = {}; let top = {}; base.overlay(top, top.background()) }}",
-                steps_rhai(&ab.0),
-                steps_rhai(&ab.1)
-            ),
+            Layered(ref l) => {
+                let put = match l.how {
+                    Laying::Over => "base.overlay(top, top.background())",
+                    Laying::Inside => "top.recolor_from(base)",
+                };
+                format!("{{ let base = {}; let top = {}; {put} }}", steps_rhai(&l.base), steps_rhai(&l.top))
+            }
         }
     }
 }
@@ -1995,30 +2014,32 @@ fn find_compositions(task: &Task, budget: Budget) -> Found {
         let deadline = start + budget.time + budget.time / 10;
         let (layered, holds_out) = find_layered(&past, &targets, budget.max_solutions, deadline);
         let nothing_else = found.untrusted.is_empty();
-        for (a, b) in layered {
-            let steps = a.len() + b.len();
+        for l in layered {
+            let steps = l.base.len() + l.top.len();
             let trusted = holds_out && (steps as f64) * step_bits < evidence_bits;
             if !trusted && !nothing_else {
                 continue;
             }
             let list = if trusted { &mut found.solutions } else { &mut found.untrusted };
-            list.push(vec![Op::Layered(Arc::new((a, b)))]);
+            list.push(vec![Op::Layered(Arc::new(l))]);
         }
     }
     found.best_near_miss = best;
     found
 }
 
-/// Pairs of compositions `(base, top)` whose overlay ([`Op::Layered`]) reproduces every
-/// training output: `top` paints only cells the outputs hold (where its output is not its
-/// own background) and covers every cell `base` gets wrong. Fewest steps first, with
-/// whether they hold out: for every training pair, the first pair of compositions that
-/// fits the others fits it too (none do where there is one training pair, nor where the
-/// `deadline` cut the search short).
-fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant) -> (Vec<BaseAndTop>, bool) {
+/// Pairs of compositions put together ([`Layered`]) that reproduce every training
+/// output. A top decides some cells and is right on all of them: laid over the base, the
+/// cells it paints (off its own background); with the base inside it, the cells it leaves
+/// to its background. The base must be right on every other cell. Fewest steps first,
+/// with whether they hold out: for every training pair, the first pair of compositions
+/// that fits the others fits it too (none do where there is one training pair, nor where
+/// the `deadline` cut the search short).
+fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant) -> (Vec<Layered>, bool) {
     let n = targets.len();
-    // Pairs are bits of a u32; indices into the pool are packed in 24 bits below.
-    if n == 0 || n >= 32 || pool.len() >= 1 << 24 {
+    // Pairs are bits of a u32; base indices into the pool and top indices (two per
+    // state) are packed in 23 and 24 bits below.
+    if n == 0 || n >= 32 || pool.len() >= 1 << 23 {
         return (Vec::new(), false);
     }
     // Each training pair's cells start a word of their own.
@@ -2054,17 +2075,21 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant
     };
     let all = (1u32 << n) - 1;
     let mut bases: Vec<(usize, Vec<u64>)> = Vec::new();
-    // Tops with the pairs on which they paint only right cells: all, or all but one.
-    let mut tops: Vec<(usize, Vec<u64>, u32)> = Vec::new();
-    let (mut seen_wrong, mut seen_painted) = (HashSet::new(), HashSet::new());
+    // Tops: the state, how it is laid, the cells it decides, and the pairs on which it
+    // is right on all of them (all, or all but one).
+    let mut tops: Vec<(usize, Laying, Vec<u64>, u32)> = Vec::new();
+    let (mut seen_wrong, mut seen_decided) = (HashSet::new(), HashSet::new());
     for (i, s) in pool.iter().enumerate() {
         let Some((wrong, painted)) = masks(s) else { continue };
-        let consistent = (0..n).filter(|&p| span(p).all(|k| wrong[k] & painted[k] == 0)).fold(0u32, |m, p| m | 1 << p);
-        if consistent.count_ones() + 1 >= n as u32
-            && painted.iter().any(|&p| p != 0)
-            && seen_painted.insert((painted.clone(), consistent))
-        {
-            tops.push((i, painted, consistent));
+        if painted.iter().any(|&p| p != 0) {
+            let unpainted: Vec<u64> = painted.iter().map(|p| !p).collect();
+            for (how, decided) in [(Laying::Over, painted), (Laying::Inside, unpainted)] {
+                let consistent =
+                    (0..n).filter(|&p| span(p).all(|k| wrong[k] & decided[k] == 0)).fold(0u32, |m, p| m | 1 << p);
+                if consistent.count_ones() + 1 >= n as u32 && seen_decided.insert((how, decided.clone(), consistent)) {
+                    tops.push((i, how, decided, consistent));
+                }
+            }
         }
         if seen_wrong.insert(wrong.clone()) {
             bases.push((i, wrong));
@@ -2073,8 +2098,9 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant
     // Pairs of compositions are ranked by their steps, then by the order the search built
     // them in. Kept: those exact on every training pair, and for each pair, the first
     // exact on the others, with whether it is exact on that one too.
-    let rank =
-        |a: usize, b: usize| ((pool[a].steps.len() + pool[b].steps.len()) as u64) << 48 | (a as u64) << 24 | b as u64;
+    let rank = |a: usize, t: usize| {
+        ((pool[a].steps.len() + pool[tops[t].0].steps.len()) as u64) << 48 | (a as u64) << 24 | t as u64
+    };
     let mut fits: Vec<(usize, usize)> = Vec::new();
     let mut first_without: Vec<Option<(u64, bool)>> = vec![None; n];
     let mut finished = true;
@@ -2083,10 +2109,10 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant
             finished = false;
             break;
         }
-        for (b, painted, consistent) in &tops {
+        for (t, (_, _, decided, consistent)) in tops.iter().enumerate() {
             let mut exact = *consistent;
             for p in 0..n {
-                if exact & 1 << p != 0 && span(p).any(|k| wrong[k] & !painted[k] != 0) {
+                if exact & 1 << p != 0 && span(p).any(|k| wrong[k] & !decided[k] != 0) {
                     exact &= !(1 << p);
                     if exact.count_ones() + 1 < n as u32 {
                         break;
@@ -2096,7 +2122,7 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant
             if exact.count_ones() + 1 < n as u32 {
                 continue;
             }
-            let key = rank(*a, *b);
+            let key = rank(*a, t);
             for (p, first) in first_without.iter_mut().enumerate() {
                 let others = all & !(1 << p);
                 if exact & others == others && first.is_none_or(|(k, _)| key < k) {
@@ -2104,16 +2130,20 @@ fn find_layered(pool: &[State], targets: &[Grid], most: usize, deadline: Instant
                 }
             }
             if exact == all {
-                fits.push((*a, *b));
+                fits.push((*a, t));
                 if fits.len() >= 4096 {
-                    fits.sort_by_key(|&(a, b)| rank(a, b));
+                    fits.sort_by_key(|&(a, t)| rank(a, t));
                     fits.truncate(most);
                 }
             }
         }
     }
-    fits.sort_by_key(|&(a, b)| rank(a, b));
+    fits.sort_by_key(|&(a, t)| rank(a, t));
     let holds_out = finished && n >= 2 && first_without.iter().all(|f| f.is_some_and(|(_, exact)| exact));
-    let found = fits.into_iter().take(most).map(|(a, b)| (pool[a].steps.clone(), pool[b].steps.clone())).collect();
+    let found = fits
+        .into_iter()
+        .take(most)
+        .map(|(a, t)| Layered { base: pool[a].steps.clone(), top: pool[tops[t].0].steps.clone(), how: tops[t].1 })
+        .collect();
     (found, holds_out)
 }

@@ -487,6 +487,20 @@ fn mirrored_and_reflected_copies() {
     assert!(e.message.contains("a side of one cannot share its edge"), "{}", e.message);
 }
 
+/// One grid's shape in another's colours: its background stays, every other cell takes
+/// the other grid's colour there; grids of different shapes are a named error.
+#[test]
+fn shape_in_another_grids_colours() {
+    let run = run_on_text;
+    let prog =
+        "fn solve(g) { let colours = g.crop(0, 0, 2, 2).scale_up(2, 2); g.crop(2, 0, 4, 4).recolor_from(colours) }";
+    // Rows 0-1 hold a 2x2 palette, rows 2-5 a one-colour shape of the palette's size
+    // scaled twice.
+    assert_eq!(run(prog, "1200\n3400\n5000\n5500\n0050\n5005").unwrap().to_text(), "1000\n1100\n0040\n3004");
+    let e = run("fn solve(g) { g.recolor_from(g.crop(0, 0, 1, 1)) }", "12\n34").unwrap_err();
+    assert!(e.message.contains("recolor_from: shapes differ"), "{}", e.message);
+}
+
 /// A band of rows (or columns) holding the drawing repeated over the grid, whole or by
 /// its smallest period; other axes and units are named errors.
 #[test]

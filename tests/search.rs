@@ -242,8 +242,8 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
     }
 }
 
-/// Where no one composition fits, two compositions of the input laid one over the other:
-/// found, verified as Rhai, right on test. With one training pair nothing can tell
+/// Where no one composition fits, two compositions of the input laid one over the other,
+/// or one's shape in the other's colours: found, verified as Rhai, right on test. With one training pair nothing can tell
 /// whether such a pair holds out, so it only answers.
 #[test]
 fn layered_compositions_solve_what_one_composition_misses() {
@@ -254,6 +254,8 @@ fn layered_compositions_solve_what_one_composition_misses() {
     for id in ["363442ee", "178fcbfb"] {
         assert_solved_by(&sandbox, budget, id, "base.overlay(top, top.background())");
     }
+    // The part with one colour in the colours of the part with the most, scaled to it.
+    assert_solved_by(&sandbox, budget, "7c008303", "top.recolor_from(base)");
     let layered = |steps: &Vec<enumerate::Op>| steps.iter().any(|op| matches!(op, enumerate::Op::Layered(_)));
     let mut one_pair = task::load_one(&training_dir(), "178fcbfb").unwrap().without_test_outputs();
     one_pair.train.truncate(1);

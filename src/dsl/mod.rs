@@ -131,6 +131,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "paste",
             "overlay",
             "overlay_all",
+            "recolor_from",
             "gravity",
         ],
     ),

@@ -771,6 +771,11 @@ pub mod dsl_api {
     pub fn overlay_transparent(g: &mut Grid, top: Grid, transparent: INT) -> Res<Grid> {
         Ok(ops::overlay(g, &top, transparent)?)
     }
+    /// The grid's shape in the colours of same-shape `src`: cells other than the background take `src`'s colours.
+    #[rhai_fn(pure, return_raw)]
+    pub fn recolor_from(g: &mut Grid, src: Grid) -> Res<Grid> {
+        Ok(ops::recolor_from(g, &src)?)
+    }
     /// Non-background cells fall towards "up", "down", "left" or "right".
     #[rhai_fn(pure, return_raw)]
     pub fn gravity(g: &mut Grid, dir: &str) -> Res<Grid> {

@@ -1315,6 +1315,20 @@ pub fn overlay(g: &Grid, top: &Grid, transparent: i64) -> R<Grid> {
     Ok(paste(g, top, 0, 0, Some(colour(transparent)?)))
 }
 
+/// The grid's shape in the colours of same-shape `src`: its cells other than its
+/// background take `src`'s colours there.
+pub fn recolor_from(g: &Grid, src: &Grid) -> R<Grid> {
+    same_shape(g, src, "recolor_from")?;
+    let bg = background(g);
+    let mut out = g.clone();
+    for (v, &s) in out.cells_mut().iter_mut().zip(src.cells()) {
+        if *v != bg {
+            *v = s;
+        }
+    }
+    Ok(out)
+}
+
 /// Same-shape `parts` laid on one another: each cell takes the colour of `order`
 /// (highest first) that any part has there, the one colour there if only one is not
 /// `transparent`, else `transparent`. Two or more colours meeting at a cell with one of
