@@ -410,6 +410,13 @@ pub enum Op {
     /// The largest object copied onto each object of a colour, centred on it (see
     /// [`objects::copy_to`]). Serves "same shape: cells added and recoloured".
     CopyTo(i64),
+    /// Objects slid to the largest object of their own colour, the others erased (see
+    /// [`objects::attract_own`]). Serves "same shape: cells added, deleted and recoloured".
+    AttractOwn,
+    /// Partial copies of the template (the object with the most colours) completed,
+    /// turned, flipped or scaled as they lie (see [`objects::complete_copies`]). Serves
+    /// "same shape, cells added: other (copies of shapes, paths)".
+    CompleteCopies,
     /// Objects of a colour mirrored across the nearest bar of a frame (see
     /// [`objects::mirror_across`]). Serves "same shape: cells moved".
     MirrorAcross(i64),
@@ -671,6 +678,8 @@ impl Op {
             }
             CompletePattern(u) => ops::complete_pattern(g, u).ok(),
             CopyTo(m) => objects::copy_to(g, m).ok(),
+            CompleteCopies => objects::complete_copies(g).ok(),
+            AttractOwn => objects::attract_own(g).ok(),
             MirrorAcross(m) => objects::mirror_across(g, m).ok(),
             MirrorAround => objects::mirror_around(g, objects::symmetric_colour(g)).ok(),
             AlignTo(c, along) => objects::align_to(g, c, along).ok(),
@@ -849,6 +858,8 @@ impl Op {
             Unmask(u, true) => format!("g.complete_pattern({u}).crop_to(g.color_object({u}))"),
             CompletePattern(u) => format!("g.complete_pattern({u})"),
             CopyTo(m) => format!("g.copy_to({m})"),
+            CompleteCopies => "g.complete_copies()".into(),
+            AttractOwn => "g.attract_own()".into(),
             MirrorAcross(m) => format!("g.mirror_across({m})"),
             MirrorAround => "g.mirror_around(g.symmetric_colour())".into(),
             AlignTo(c, along) => format!("g.align_to({c}, {along:?})"),
@@ -1165,6 +1176,14 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         ops.push(KeepSolid(2));
         // Markers are covered by the copies: a colour gone from the outputs.
         cin.iter().filter(|c| !cout.contains(c)).for_each(|&c| ops.push(CopyTo(c)));
+        // Copies completed: every input cell stays, cells are only added.
+        let kept = |e: &Example| {
+            let bg = ops::background(&e.input);
+            e.input.cells().iter().zip(e.output.cells()).all(|(&a, &b)| a == b || a == bg)
+        };
+        if task.train.iter().all(kept) {
+            ops.push(CompleteCopies);
+        }
         if let Some(c) = changed_colour(task) {
             ops.push(RecolorNearest(c, "cells"));
             ops.push(RecolorNearest(c, "objects"));
@@ -1176,6 +1195,7 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             ops.push(FillParts(Box::new(fills)));
         }
         ops.push(MirrorAround);
+        ops.push(AttractOwn);
         ops.push(Hull);
         cin.iter().for_each(|&c| ops.push(FloodFrom(c)));
         // Paths between two lone cells, in a colour no input has.

@@ -487,6 +487,48 @@ fn mirrored_and_reflected_copies() {
     assert!(e.message.contains("a side of one cannot share its edge"), "{}", e.message);
 }
 
+/// Partial copies of the template (the object with the most colours) completed as they
+/// lie: turned, or scaled with whole blocks; a template that two objects could be, or
+/// copies that disagree, are named errors.
+#[test]
+fn partial_copies_completed() {
+    let run = |g: &str| run_on_text("fn solve(g) { g.complete_copies() }", g);
+    // The template 12/33 top left; below it the 1 and 2 of a copy turned upside down.
+    assert_eq!(
+        run("1200000\n3300000\n0000000\n0000000\n0002100").unwrap().to_text(),
+        "1200000\n3300000\n0000000\n0003300\n0002100"
+    );
+    // The same marks as 2x2 blocks on the bottom rows: a copy scaled twice and turned.
+    let g = "12000000\n33000000\n00000000\n00000000\n00000000\n00002211\n00002211";
+    assert_eq!(run(g).unwrap().to_text(), "12000000\n33000000\n00000000\n00003333\n00003333\n00002211\n00002211");
+    // Room above and below: the copy could be upright or upside down.
+    let g = "12000000\n33000000\n00000000\n00001122\n00001122\n00000000\n00000000";
+    let e = run(g).unwrap_err();
+    assert!(e.message.contains("fits the template two ways"), "{}", e.message);
+    // Half a block is no copy: nothing completed.
+    assert_eq!(
+        run("1200000\n3300000\n0000000\n0000120\n0000020").unwrap().to_text(),
+        "1200000\n3300000\n0000000\n0000120\n0000020"
+    );
+    let e = run("1200\n0000\n0012").unwrap_err();
+    assert!(e.message.contains("two objects have the most colours and cells"), "{}", e.message);
+    let e = run("1100\n0000\n0010").unwrap_err();
+    assert!(e.message.contains("the template has one colour"), "{}", e.message);
+}
+
+/// Objects slide to the largest object of their own colour; the others are erased, and
+/// a grid where no colour has one largest object is a named error.
+#[test]
+fn objects_slide_to_their_own_colour() {
+    let run = |g: &str| run_on_text("fn solve(g) { g.attract_own() }", g);
+    // A 1-line at the left and a 2-line at the right: the 2 slides right, the 1 left;
+    // the lone 3 has no line and goes.
+    let g = "1000002\n1020002\n1000102\n1030002";
+    assert_eq!(run(g).unwrap().to_text(), "1000002\n1000022\n1100002\n1000002");
+    let e = run("1000\n0020\n0000").unwrap_err();
+    assert!(e.message.contains("no colour has one largest object"), "{}", e.message);
+}
+
 /// One grid's shape in another's colours: its background stays, every other cell takes
 /// the other grid's colour there; grids of different shapes are a named error.
 #[test]

@@ -75,6 +75,8 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "RecolorBySize",
         "Unmask",
         "CopyTo",
+        "CompleteCopies",
+        "AttractOwn",
         "RepeatPart",
         "MirrorAcross",
         "MirrorAround",
@@ -237,6 +239,13 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("05269061", "g.complete_pattern(0)"),
         // Copies down, each mirroring the one before and sharing its edge row.
         ("eb281b96", "g.reflect_tile(4, 1)"),
+        // Partial copies of the four-colour shape completed, turned as they lie; and
+        // copies scaled twice and three times from their marks.
+        ("36d67576", "g.complete_copies()"),
+        ("6aa20dc0", "g.complete_copies()"),
+        // Loose cells slide to the line of their colour, through other lines; those of a
+        // colour with no line go.
+        ("1a07d186", "g.attract_own()"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }

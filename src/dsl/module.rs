@@ -731,10 +731,20 @@ pub mod dsl_api {
     pub fn align_to(g: &mut Grid, c: INT, along: &str) -> Res<Grid> {
         Ok(objects::align_to(g, c, along)?)
     }
+    /// Every object (one colour) slid straight to the largest object of its own colour until it touches; objects that cannot, or whose colour has no largest object, are erased.
+    #[rhai_fn(pure, return_raw)]
+    pub fn attract_own(g: &mut Grid) -> Res<Grid> {
+        Ok(objects::attract_own(g)?)
+    }
     /// The largest object (8-connected, any colours) not all of colour `m` copied, centred, onto each object of colour `m` (marker cells, or placeholders of its size), the markers cleared first.
     #[rhai_fn(pure, return_raw)]
     pub fn copy_to(g: &mut Grid, m: INT) -> Res<Grid> {
         Ok(objects::copy_to(g, m)?)
+    }
+    /// Partial copies of the template (the object with the most colours, then cells) completed, turned, flipped or scaled as they lie.
+    #[rhai_fn(pure, return_raw)]
+    pub fn complete_copies(g: &mut Grid) -> Res<Grid> {
+        Ok(objects::complete_copies(g)?)
     }
     /// Each object (8-connected) of colour `m` mirrored across the nearest of the rows, or columns, where the other colours have the most cells (a frame's bars), e.g. `g.mirror_across(5)` turns grey marks outside a bracket to the inside.
     #[rhai_fn(pure, return_raw)]

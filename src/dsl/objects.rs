@@ -2,6 +2,7 @@
 
 use super::ops::{self, colour, DslError, R};
 use crate::grid::{Grid, COLOURS};
+use std::collections::HashSet;
 
 /// A set of cells with colours, at absolute grid positions (may lie partly outside a
 /// grid after a shift). Cells are kept sorted in reading order.
@@ -261,6 +262,59 @@ pub fn attract(g: &Grid, c: i64, diagonal: bool) -> R<Grid> {
     Ok(out)
 }
 
+/// Every object (8-connected, one colour) slid straight up, down or sideways to the
+/// largest object of its own colour, stopping next to it (the shortest way; through
+/// other colours); objects that cannot reach it, or whose colour has no largest object of
+/// two or more cells, are erased. An error where no colour has one.
+pub fn attract_own(g: &Grid) -> R<Grid> {
+    let bg = ops::background(g);
+    let opt = ObjectOptions { diagonal: true, multicolour: false, background: Some(bg) };
+    let objs = objects(g, opt);
+    // Per colour, the index of its one largest object.
+    let mut anchors: [Option<usize>; COLOURS] = [None; COLOURS];
+    for (v, anchor) in anchors.iter_mut().enumerate() {
+        let mut sizes: Vec<(i64, usize)> =
+            objs.iter().enumerate().filter(|(_, o)| o.colour() == v as i64).map(|(i, o)| (o.size(), i)).collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        if sizes.first().is_some_and(|&(n, _)| n >= 2 && sizes.get(1).is_none_or(|&(m, _)| m < n)) {
+            *anchor = Some(sizes[0].1);
+        }
+    }
+    if anchors.iter().all(Option::is_none) {
+        return Err(DslError("attract_own: no colour has one largest object".into()));
+    }
+    let mut out = Grid::from_fn(g.rows(), g.cols(), |_, _| bg);
+    for (i, o) in objs.iter().enumerate() {
+        let Some(a) = anchors[o.colour() as usize] else { continue };
+        if a == i {
+            out = paint(&out, o, None);
+            continue;
+        }
+        let target = &objs[a];
+        let mut best: Option<(i64, i64, i64)> = None;
+        for (dr, dc) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+            let mut s = 0;
+            let meets = loop {
+                let next = o.shifted(dr * (s + 1), dc * (s + 1));
+                if next.cells().iter().any(|&(r, c, _)| g.at(r, c).is_none()) {
+                    break false;
+                }
+                if next.cells().iter().any(|&(r, c, _)| target.contains(r, c)) {
+                    break true;
+                }
+                s += 1;
+            };
+            if meets && best.is_none_or(|b| s < b.0) {
+                best = Some((s, dr, dc));
+            }
+        }
+        if let Some((s, dr, dc)) = best {
+            out = paint(&out, &o.shifted(dr * s, dc * s), None);
+        }
+    }
+    Ok(out)
+}
+
 /// Each object of the other colours (8-connected, of any colours, colour `c`'s cells
 /// left out) moved so that the centre of its bounding box lines up with the centre of
 /// colour `c`'s cells: on both axes (`along` "centre"), or only up or down ("rows") or
@@ -324,6 +378,142 @@ pub fn copy_to(g: &Grid, m: i64) -> R<Grid> {
         out = paint(&out, marker, Some(bg));
         let at = template.shifted(marker.top() + dh / 2 - template.top(), marker.left() + dw / 2 - template.left());
         out = paint(&out, &at, None);
+    }
+    Ok(out)
+}
+
+/// Partial copies of a template completed. The template is the object (8-connected, any
+/// colours) with the most colours, then the most cells. A partial copy is a set of whole
+/// objects elsewhere, two or more cells in two or more colours, every cell of which has
+/// the colour a copy of the template would have there: turned or flipped any of the eight
+/// ways, scaled up to 3 times (each template cell then a whole block), and lying inside
+/// the grid. Each such copy is painted whole, the fullest first. An error where no one
+/// object has the most colours and cells, where it has one colour, or where two copies
+/// would paint one cell two colours.
+pub fn complete_copies(g: &Grid) -> R<Grid> {
+    let bg = ops::background(g);
+    let opt = ObjectOptions { diagonal: true, multicolour: true, background: Some(bg) };
+    let objs = objects(g, opt);
+    let rank = |o: &Obj| (o.colours().len(), o.size());
+    let Some(template) = objs.iter().max_by_key(|o| rank(o)) else {
+        return Err(DslError("complete_copies: no object to copy".into()));
+    };
+    if objs.iter().filter(|o| rank(o) == rank(template)).count() > 1 {
+        return Err(DslError("complete_copies: two objects have the most colours and cells".into()));
+    }
+    if template.colours().len() < 2 {
+        return Err(DslError("complete_copies: the template has one colour".into()));
+    }
+    let (rows, cols) = (g.rows() as i64, g.cols() as i64);
+    // Which object each cell belongs to (the template is 0), and each object's size.
+    let mut owner = vec![usize::MAX; g.cells().len()];
+    let others = objs.iter().filter(|o| *o != template);
+    for (id, o) in std::iter::once(template).chain(others).enumerate() {
+        o.cells().iter().for_each(|&(r, c, _)| owner[(r * cols + c) as usize] = id);
+    }
+    let mut size = vec![0usize; objs.len()];
+    owner.iter().filter(|&&id| id != usize::MAX).for_each(|&id| size[id] += 1);
+    let base = template.normalized();
+    let (h, w) = (template.height(), template.width());
+    // The eight orientations, each from the top-left of its bounding box.
+    let mut shapes: Vec<Obj> = Vec::new();
+    for k in 0..8 {
+        let turned = Obj::new(
+            base.cells()
+                .iter()
+                .map(|&(r, c, v)| {
+                    let (r, c, hh, ww) = if k >= 4 { (c, r, w, h) } else { (r, c, h, w) };
+                    match k % 4 {
+                        0 => (r, c, v),
+                        1 => (c, hh - 1 - r, v),
+                        2 => (hh - 1 - r, ww - 1 - c, v),
+                        _ => (ww - 1 - c, r, v),
+                    }
+                })
+                .collect(),
+        );
+        if !shapes.contains(&turned) {
+            shapes.push(turned);
+        }
+    }
+    // Copies as (cells present, top, left, scale, shape, the objects they cover).
+    let mut copies: Vec<(usize, i64, i64, i64, usize, Vec<usize>)> = Vec::new();
+    for (si, shape) in shapes.iter().enumerate() {
+        let (th, tw, cells) = (shape.height(), shape.width(), shape.cells());
+        for s in 1..=3i64 {
+            if th * s > rows || tw * s > cols {
+                continue;
+            }
+            // Where a copy could lie: a template cell's block over a cell of its colour.
+            let mut tops = HashSet::new();
+            for (k, &v) in g.cells().iter().enumerate() {
+                let (gr, gc) = (k as i64 / cols, k as i64 % cols);
+                if v == bg || owner[k] == 0 {
+                    continue;
+                }
+                for &(r, c, _) in cells.iter().filter(|t| t.2 == v) {
+                    let (top, left) = (gr - r * s, gc - c * s);
+                    if (0..=rows - th * s).contains(&top) && (0..=cols - tw * s).contains(&left) {
+                        tops.insert((top, left));
+                    }
+                }
+            }
+            let mut tops: Vec<(i64, i64)> = tops.into_iter().collect();
+            tops.sort_unstable();
+            'copy: for (top, left) in tops {
+                let (mut present, mut colours, mut ids) = (0usize, 0u16, Vec::new());
+                for &(r, c, v) in cells {
+                    let mut in_block = 0;
+                    for (dr, dc) in (0..s).flat_map(|dr| (0..s).map(move |dc| (dr, dc))) {
+                        let k = ((top + r * s + dr) * cols + left + c * s + dc) as usize;
+                        let gv = g.cells()[k];
+                        if gv == bg {
+                            continue;
+                        }
+                        if gv != v || owner[k] == 0 {
+                            continue 'copy;
+                        }
+                        in_block += 1;
+                        colours |= 1 << v;
+                        if !ids.contains(&owner[k]) {
+                            ids.push(owner[k]);
+                        }
+                    }
+                    if in_block != 0 && in_block != s * s {
+                        continue 'copy;
+                    }
+                    present += in_block as usize;
+                }
+                let whole = ids.iter().map(|&id| size[id]).sum::<usize>() == present;
+                if present >= 2 && colours.count_ones() >= 2 && present < cells.len() * (s * s) as usize && whole {
+                    ids.sort_unstable();
+                    copies.push((present, top, left, s, si, ids));
+                }
+            }
+        }
+    }
+    // Each object is part of one copy, the fullest; two fullest ways is an error.
+    copies.sort_by_key(|c| std::cmp::Reverse(c.0));
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    let mut out = g.clone();
+    for (present, top, left, s, si, ids) in copies {
+        if let Some(&(_, by)) = taken.iter().find(|(id, _)| ids.contains(id)) {
+            if by == present {
+                return Err(DslError("complete_copies: a partial copy fits the template two ways".into()));
+            }
+            continue;
+        }
+        taken.extend(ids.iter().map(|&id| (id, present)));
+        for &(r, c, v) in shapes[si].cells() {
+            for (dr, dc) in (0..s).flat_map(|dr| (0..s).map(move |dc| (dr, dc))) {
+                let (i, j) = ((top + r * s + dr) as usize, (left + c * s + dc) as usize);
+                let now = out.get(i, j);
+                if now != bg && now != v {
+                    return Err(DslError(format!("complete_copies: two copies paint ({i}, {j}) {now} and {v}")));
+                }
+                out.set(i, j, v);
+            }
+        }
     }
     Ok(out)
 }
