@@ -413,6 +413,9 @@ pub enum Op {
     /// Objects slid to the largest object of their own colour, the others erased (see
     /// [`objects::attract_own`]). Serves "same shape: cells added, deleted and recoloured".
     AttractOwn,
+    /// The colours of concentric rings reversed or moved inward (see
+    /// [`ops::ring_colours`]). Serves "same shape: cells added, deleted and recoloured".
+    RingColours(&'static str),
     /// Partial copies of the template (the object with the most colours) completed,
     /// turned, flipped or scaled as they lie (see [`objects::complete_copies`]). Serves
     /// "same shape, cells added: other (copies of shapes, paths)".
@@ -680,6 +683,7 @@ impl Op {
             CopyTo(m) => objects::copy_to(g, m).ok(),
             CompleteCopies => objects::complete_copies(g).ok(),
             AttractOwn => objects::attract_own(g).ok(),
+            RingColours(how) => ops::ring_colours(g, how).ok(),
             MirrorAcross(m) => objects::mirror_across(g, m).ok(),
             MirrorAround => objects::mirror_around(g, objects::symmetric_colour(g)).ok(),
             AlignTo(c, along) => objects::align_to(g, c, along).ok(),
@@ -860,6 +864,7 @@ impl Op {
             CopyTo(m) => format!("g.copy_to({m})"),
             CompleteCopies => "g.complete_copies()".into(),
             AttractOwn => "g.attract_own()".into(),
+            RingColours(how) => format!("g.ring_colours(\"{how}\")"),
             MirrorAcross(m) => format!("g.mirror_across({m})"),
             MirrorAround => "g.mirror_around(g.symmetric_colour())".into(),
             AlignTo(c, along) => format!("g.align_to({c}, {along:?})"),
@@ -1196,6 +1201,8 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         }
         ops.push(MirrorAround);
         ops.push(AttractOwn);
+        ops.push(RingColours("reverse"));
+        ops.push(RingColours("inward"));
         ops.push(Hull);
         cin.iter().for_each(|&c| ops.push(FloodFrom(c)));
         // Paths between two lone cells, in a colour no input has.

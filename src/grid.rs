@@ -164,11 +164,17 @@ impl Grid {
 
     /// Cells per colour.
     pub fn histogram(&self) -> [usize; COLOURS] {
-        let mut h = [0; COLOURS];
-        for &v in self.cells.iter() {
-            h[v as usize] += 1;
+        // Four counters, so that runs of one colour do not wait on one another's
+        // increments (the search asks for a background colour on every candidate).
+        let mut lanes = [[0u32; COLOURS]; 4];
+        let mut quads = self.cells.chunks_exact(4);
+        for q in &mut quads {
+            for (lane, &v) in lanes.iter_mut().zip(q) {
+                lane[v as usize] += 1;
+            }
         }
-        h
+        quads.remainder().iter().for_each(|&v| lanes[0][v as usize] += 1);
+        std::array::from_fn(|c| lanes.iter().map(|l| l[c] as usize).sum())
     }
 
     /// Applies a dihedral transform.

@@ -529,6 +529,24 @@ fn objects_slide_to_their_own_colour() {
     assert!(e.message.contains("no colour has one largest object"), "{}", e.message);
 }
 
+/// The colours of concentric rings, outside in, reversed or moved one ring inward; a
+/// ring of two colours is a named error.
+#[test]
+fn ring_colours_reversed_or_moved_inward() {
+    let run = |how: &str, g: &str| run_on_text(&format!("fn solve(g) {{ g.ring_colours(\"{how}\") }}"), g);
+    // Rings 1, 2, 3 from the outside in (a 5x6 grid: the middle ring two cells wide).
+    let g = "111111\n122221\n123321\n122221\n111111";
+    assert_eq!(run("reverse", g).unwrap().to_text(), "333333\n322223\n321123\n322223\n333333");
+    assert_eq!(run("inward", g).unwrap().to_text(), "333333\n311113\n312213\n311113\n333333");
+    // A colour met again further in keeps its one new colour.
+    assert_eq!(
+        run("inward", "11111\n12221\n12121\n12221\n11111").unwrap().to_text(),
+        "22222\n21112\n21212\n21112\n22222"
+    );
+    let e = run("reverse", "1111\n1231\n1111").unwrap_err();
+    assert!(e.message.contains("ring 1 has colours 2 and 3"), "{}", e.message);
+}
+
 /// One grid's shape in another's colours: its background stays, every other cell takes
 /// the other grid's colour there; grids of different shapes are a named error.
 #[test]

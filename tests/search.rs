@@ -77,6 +77,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "CopyTo",
         "CompleteCopies",
         "AttractOwn",
+        "RingColours",
         "RepeatPart",
         "MirrorAcross",
         "MirrorAround",
@@ -246,6 +247,9 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // Loose cells slide to the line of their colour, through other lines; those of a
         // colour with no line go.
         ("1a07d186", "g.attract_own()"),
+        // Concentric rings: their colours reversed; moved one ring inward.
+        ("85c4e7cd", "g.ring_colours(\"reverse\")"),
+        ("bda2d7a6", "g.ring_colours(\"inward\")"),
     ] {
         assert_solved_by(&sandbox, budget, id, call);
     }

@@ -108,6 +108,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "flood_fill",
             "flood_from",
             "hull",
+            "ring_colours",
             "fill_enclosed",
             "fill_regions",
             "fill_parts",

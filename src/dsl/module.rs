@@ -602,6 +602,11 @@ pub mod dsl_api {
     pub fn flood_from(g: &mut Grid, c: INT) -> Res<Grid> {
         Ok(ops::flood_from(g, c)?)
     }
+    /// The colours of concentric rings (by steps from the nearest edge, each ring one colour), outside in, `"reverse"`d or moved `"inward"` by one.
+    #[rhai_fn(pure, return_raw)]
+    pub fn ring_colours(g: &mut Grid, how: &str) -> Res<Grid> {
+        Ok(ops::ring_colours(g, how)?)
+    }
     /// Each colour's bounding box filled with it, over the background.
     #[rhai_fn(pure)]
     pub fn hull(g: &mut Grid) -> Grid {

@@ -822,6 +822,43 @@ pub fn colour_boxes(g: &Grid) -> [Option<(usize, usize, usize, usize)>; COLOURS]
     boxes
 }
 
+/// The colours of concentric rings permuted. Ring k is the cells k steps from the
+/// nearest edge; its colours, taken from the outside in, each first met once, are
+/// `"reverse"`d (the outermost colour swaps with the innermost) or moved `"inward"` (each
+/// colour becomes the one met after it, the innermost the outermost). An error where a
+/// ring has two colours, where there is one colour, or for another `how`.
+pub fn ring_colours(g: &Grid, how: &str) -> R<Grid> {
+    let (h, w) = g.shape();
+    let ring = |r: usize, c: usize| r.min(c).min(h - 1 - r).min(w - 1 - c);
+    let mut order: Vec<u8> = Vec::new();
+    let mut of_ring: Vec<Option<u8>> = vec![None; h.min(w).div_ceil(2)];
+    for r in 0..h {
+        for c in 0..w {
+            let (k, v) = (ring(r, c), g.get(r, c));
+            match of_ring[k] {
+                Some(u) if u != v => fail!("ring_colours: ring {k} has colours {u} and {v}"),
+                _ => of_ring[k] = Some(v),
+            }
+        }
+    }
+    for v in of_ring.into_iter().flatten() {
+        if !order.contains(&v) {
+            order.push(v);
+        }
+    }
+    if order.len() < 2 {
+        fail!("ring_colours: the rings have one colour")
+    }
+    let new: Vec<u8> = match how {
+        "reverse" => order.iter().rev().copied().collect(),
+        "inward" => order.iter().cycle().skip(order.len() - 1).take(order.len()).copied().collect(),
+        _ => fail!("ring_colours: how is \"reverse\" or \"inward\", not {how:?}"),
+    };
+    let mut table = [0u8; COLOURS];
+    order.iter().zip(&new).for_each(|(&a, &b)| table[a as usize] = b);
+    Ok(Grid::from_fn(h, w, |r, c| table[g.get(r, c) as usize]))
+}
+
 /// Each colour's bounding box filled with it, over the background only (a hull).
 pub fn hull(g: &Grid) -> Grid {
     let bg = background(g);
