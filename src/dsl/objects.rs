@@ -1,7 +1,7 @@
 //! Objects: sets of coloured cells found as connected components of a grid.
 
 use super::ops::{self, colour, DslError, R};
-use crate::grid::{Grid, COLOURS};
+use crate::grid::{Dihedral, Grid, COLOURS};
 use std::collections::HashSet;
 
 /// A set of cells with colours, at absolute grid positions (may lie partly outside a
@@ -236,30 +236,38 @@ pub fn attract(g: &Grid, c: i64, diagonal: bool) -> R<Grid> {
         if o.count(i64::from(c)) > 0 {
             continue;
         }
-        // Steps the object can take each way before its next step would meet colour `c`.
-        let mut best: Option<(i64, i64, i64)> = None;
-        let ways: &[(i64, i64)] = &[(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)];
-        for &(dr, dc) in &ways[..if diagonal { 8 } else { 4 }] {
-            let mut s = 0;
-            let meets = loop {
-                let next: Vec<Option<u8>> =
-                    o.cells().iter().map(|&(r, col, _)| g.at(r + dr * (s + 1), col + dc * (s + 1))).collect();
-                if next.contains(&None) {
-                    break false;
-                }
-                if next.contains(&Some(c)) {
-                    break true;
-                }
-                s += 1;
-            };
-            if meets && best.is_none_or(|b| s < b.0) {
-                best = Some((s, dr, dc));
-            }
-        }
-        let (s, dr, dc) = best.unwrap_or((0, 0, 0));
+        let ways = if diagonal { &WAYS[..] } else { &WAYS[..4] };
+        let (s, dr, dc) = slide(g, &o, ways, |r, col| g.at(r, col) == Some(c)).unwrap_or((0, 0, 0));
         out = paint(&out, &o.shifted(dr * s, dc * s), None);
     }
     Ok(out)
+}
+
+/// Down, up, right, left, then the diagonals: the ways [`slide`] tries, in order.
+const WAYS: [(i64, i64); 8] = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)];
+
+/// The fewest steps `o` can take one of `ways` (the first of equals) before its next step
+/// would put a cell where `meets`, with that way; `None` where every way leaves the grid
+/// first.
+fn slide(g: &Grid, o: &Obj, ways: &[(i64, i64)], meets: impl Fn(i64, i64) -> bool) -> Option<(i64, i64, i64)> {
+    let mut best: Option<(i64, i64, i64)> = None;
+    for &(dr, dc) in ways {
+        let mut s = 0;
+        let met = loop {
+            let next = |&(r, c, _): &(i64, i64, u8)| (r + dr * (s + 1), c + dc * (s + 1));
+            if o.cells().iter().map(next).any(|(r, c)| g.at(r, c).is_none()) {
+                break false;
+            }
+            if o.cells().iter().map(next).any(|(r, c)| meets(r, c)) {
+                break true;
+            }
+            s += 1;
+        };
+        if met && best.is_none_or(|b| s < b.0) {
+            best = Some((s, dr, dc));
+        }
+    }
+    best
 }
 
 /// Every object (8-connected, one colour) slid straight up, down or sideways to the
@@ -290,25 +298,7 @@ pub fn attract_own(g: &Grid) -> R<Grid> {
             out = paint(&out, o, None);
             continue;
         }
-        let target = &objs[a];
-        let mut best: Option<(i64, i64, i64)> = None;
-        for (dr, dc) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
-            let mut s = 0;
-            let meets = loop {
-                let next = o.shifted(dr * (s + 1), dc * (s + 1));
-                if next.cells().iter().any(|&(r, c, _)| g.at(r, c).is_none()) {
-                    break false;
-                }
-                if next.cells().iter().any(|&(r, c, _)| target.contains(r, c)) {
-                    break true;
-                }
-                s += 1;
-            };
-            if meets && best.is_none_or(|b| s < b.0) {
-                best = Some((s, dr, dc));
-            }
-        }
-        if let Some((s, dr, dc)) = best {
+        if let Some((s, dr, dc)) = slide(g, o, &WAYS[..4], |r, c| objs[a].contains(r, c)) {
             out = paint(&out, &o.shifted(dr * s, dc * s), None);
         }
     }
@@ -413,25 +403,11 @@ pub fn complete_copies(g: &Grid) -> R<Grid> {
     }
     let mut size = vec![0usize; objs.len()];
     owner.iter().filter(|&&id| id != usize::MAX).for_each(|&id| size[id] += 1);
-    let base = template.normalized();
-    let (h, w) = (template.height(), template.width());
     // The eight orientations, each from the top-left of its bounding box.
+    let drawn = template.to_grid(i64::from(bg))?;
     let mut shapes: Vec<Obj> = Vec::new();
-    for k in 0..8 {
-        let turned = Obj::new(
-            base.cells()
-                .iter()
-                .map(|&(r, c, v)| {
-                    let (r, c, hh, ww) = if k >= 4 { (c, r, w, h) } else { (r, c, h, w) };
-                    match k % 4 {
-                        0 => (r, c, v),
-                        1 => (c, hh - 1 - r, v),
-                        2 => (hh - 1 - r, ww - 1 - c, v),
-                        _ => (ww - 1 - c, r, v),
-                    }
-                })
-                .collect(),
-        );
+    for d in Dihedral::ALL {
+        let turned = Obj::from_grid(&drawn.transform(d), Some(bg));
         if !shapes.contains(&turned) {
             shapes.push(turned);
         }

@@ -830,7 +830,6 @@ pub fn colour_boxes(g: &Grid) -> [Option<(usize, usize, usize, usize)>; COLOURS]
 pub fn ring_colours(g: &Grid, how: &str) -> R<Grid> {
     let (h, w) = g.shape();
     let ring = |r: usize, c: usize| r.min(c).min(h - 1 - r).min(w - 1 - c);
-    let mut order: Vec<u8> = Vec::new();
     let mut of_ring: Vec<Option<u8>> = vec![None; h.min(w).div_ceil(2)];
     for r in 0..h {
         for c in 0..w {
@@ -841,6 +840,7 @@ pub fn ring_colours(g: &Grid, how: &str) -> R<Grid> {
             }
         }
     }
+    let mut order: Vec<u8> = Vec::new();
     for v in of_ring.into_iter().flatten() {
         if !order.contains(&v) {
             order.push(v);
@@ -854,9 +854,9 @@ pub fn ring_colours(g: &Grid, how: &str) -> R<Grid> {
         "inward" => order.iter().cycle().skip(order.len() - 1).take(order.len()).copied().collect(),
         _ => fail!("ring_colours: how is \"reverse\" or \"inward\", not {how:?}"),
     };
-    let mut table = [0u8; COLOURS];
+    let mut table: [u8; COLOURS] = std::array::from_fn(|c| c as u8);
     order.iter().zip(&new).for_each(|(&a, &b)| table[a as usize] = b);
-    Ok(Grid::from_fn(h, w, |r, c| table[g.get(r, c) as usize]))
+    Ok(map_colours(g, &table))
 }
 
 /// Each colour's bounding box filled with it, over the background only (a hull).
