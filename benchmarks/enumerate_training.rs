@@ -9,6 +9,12 @@
 //! search fits the other pairs and is scored on a pair it never saw. The tasks' own test
 //! outputs were seen while the enumerator was tuned; the held-out pairs are scored by
 //! nothing else, so this is the training set's nearest stand-in for unseen tasks.
+//!
+//! `ARCSYNTH_BENCH_AUGMENTED=1` measures how much of the score is tied to how the tasks
+//! happen to be drawn: every task is turned or flipped (one of the seven symmetries other
+//! than the identity) and its colours 1-9 rotated (background 0 kept), both picked by the
+//! task's place in the set, so a task solved as drawn and lost once turned or recoloured
+//! points at a transform that only works one way round or for one colour.
 
 #[path = "common.rs"]
 mod common;
@@ -16,6 +22,7 @@ mod common;
 use std::time::Duration;
 
 use arcsynth::enumerate::Budget;
+use arcsynth::grid::{ColourPerm, Dihedral};
 use arcsynth::sandbox::{Limits, Sandbox};
 use arcsynth::search::{self, Run};
 use arcsynth::task::{Task, TestPair};
@@ -28,9 +35,19 @@ fn main() {
     let seconds: f64 = env_or("ARCSYNTH_BENCH_SECONDS", 5.0);
     let depth: usize = env_or("ARCSYNTH_BENCH_DEPTH", 3);
     let held_out = env_or("ARCSYNTH_BENCH_HELD_OUT", 0) == 1;
+    let augmented = env_or("ARCSYNTH_BENCH_AUGMENTED", 0) == 1;
     let set = arcsynth::task::load(&common::training_dir()).unwrap();
-    let tasks = if held_out { set.tasks.iter().filter_map(hold_out_last_pair).collect() } else { set.tasks };
-    let name = if held_out { "enumerate_training_held_out_pair" } else { "enumerate_training" };
+    let mut tasks: Vec<Task> =
+        if held_out { set.tasks.iter().filter_map(hold_out_last_pair).collect() } else { set.tasks };
+    if augmented {
+        tasks = tasks.iter().enumerate().map(|(i, t)| augment(t, i)).collect();
+    }
+    let name = match (held_out, augmented) {
+        (false, false) => "enumerate_training",
+        (true, false) => "enumerate_training_held_out_pair",
+        (false, true) => "enumerate_training_augmented",
+        (true, true) => "enumerate_training_held_out_pair_augmented",
+    };
     let dir = common::root().join(format!("target/bench-{name}-run"));
     let _ = std::fs::remove_dir_all(&dir);
     let mut run = Run::open(&dir, &tasks).unwrap();
@@ -95,8 +112,9 @@ fn main() {
     });
     let pass = report.pass_at_2.unwrap_or(0.0);
     let summary = format!(
-        "{}{} tasks, {seconds} s/task budget, depth {depth}: pass@2 {pass:.2}/{} ({:.1}%), {} fully solved; {} solved on train of which {} wrong on test (precision {:.1}%); {} untrusted fits answered, {} right on test; depth 2 unfinished on {} tasks; median {:.2} s, p90 {:.2} s per task; {:.2}M candidates/s",
+        "{}{}{} tasks, {seconds} s/task budget, depth {depth}: pass@2 {pass:.2}/{} ({:.1}%), {} fully solved; {} solved on train of which {} wrong on test (precision {:.1}%); {} untrusted fits answered, {} right on test; depth 2 unfinished on {} tasks; median {:.2} s, p90 {:.2} s per task; {:.2}M candidates/s",
         if held_out { "the last training pair held out as the test, " } else { "" },
+        if augmented { "every task turned or flipped and its colours 1-9 rotated, " } else { "" },
         report.tasks,
         report.tasks,
         100.0 * pass / report.tasks as f64,
@@ -118,6 +136,9 @@ fn main() {
     if held_out {
         command += " ARCSYNTH_BENCH_HELD_OUT=1";
     }
+    if augmented {
+        command += " ARCSYNTH_BENCH_AUGMENTED=1";
+    }
     common::record(name, &format!("{command} cargo bench --bench enumerate_training"), &json, &summary);
     println!("{summary}");
 }
@@ -131,4 +152,13 @@ fn hold_out_last_pair(task: &Task) -> Option<Task> {
         train: rest.to_vec(),
         test: vec![TestPair { input: last.input.clone(), output: Some(last.output.clone()) }],
     })
+}
+
+/// The `i`-th task of the set drawn another way: one of the seven symmetries other than
+/// the identity, and colours 1-9 rotated by 1 to 8 places (0, the usual background, kept).
+fn augment(task: &Task, i: usize) -> Task {
+    let turn = Dihedral::ALL[1 + i % 7];
+    let by = 1 + i % 8;
+    let map: [u8; 10] = std::array::from_fn(|c| if c == 0 { 0 } else { (1 + (c - 1 + by) % 9) as u8 });
+    task.augment(turn, &ColourPerm::new(map).expect("a rotation of 1-9 is a permutation"))
 }
