@@ -402,11 +402,12 @@ pub enum Op {
     DedupCols,
     RemoveLines,
     FillEnclosed(i64),
-    CompleteSymmetry(i64),
-    /// What the cells of a colour hide, recovered from the grid's symmetries (or, with
-    /// `true`, from the pattern it repeats) and cropped to where that colour was. Serves
+    /// The hidden cells filled from the grid's symmetries (see [`ops::complete_symmetry`]).
+    CompleteSymmetry(Hidden),
+    /// What the hidden cells hide, recovered from the grid's symmetries (or, with
+    /// `true`, from the pattern it repeats) and cropped to where they were. Serves
     /// "smaller: a summary or composition of parts".
-    Unmask(i64, bool),
+    Unmask(Hidden, bool),
     /// The largest object copied onto each object of a colour, centred on it (see
     /// [`objects::copy_to`]). Serves "same shape: cells added and recoloured".
     CopyTo(i64),
@@ -548,6 +549,32 @@ pub enum Op {
     Layered(Arc<Layered>),
 }
 
+/// The cells a completion ([`Op::CompleteSymmetry`], [`Op::Unmask`]) fills in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hidden {
+    /// The cells of one colour, the same in every grid.
+    Colour(i64),
+    /// The cells of each grid's own mask colour (see [`ops::mask_colour`]), which may
+    /// differ from grid to grid.
+    Mask,
+}
+
+impl Hidden {
+    fn colour(self, g: &Grid) -> i64 {
+        match self {
+            Hidden::Colour(u) => u,
+            Hidden::Mask => ops::mask_colour(g),
+        }
+    }
+
+    fn rhai(self) -> String {
+        match self {
+            Hidden::Colour(u) => u.to_string(),
+            Hidden::Mask => "g.mask_colour()".into(),
+        }
+    }
+}
+
 /// Two compositions of the same grid put together ([`Op::Layered`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Layered {
@@ -673,8 +700,9 @@ impl Op {
             DedupCols => Some(ops::dedup_cols(g)),
             RemoveLines => ops::remove_lines(g).ok(),
             FillEnclosed(c) => ops::fill_enclosed(g, ops::background(g), c).ok(),
-            CompleteSymmetry(u) => ops::complete_symmetry(g, u).ok(),
+            CompleteSymmetry(u) => ops::complete_symmetry(g, u.colour(g)).ok(),
             Unmask(u, pattern) => {
+                let u = u.colour(g);
                 let mask = objects::Obj::of_colour(g, ops::colour(u).ok()?);
                 let full = if pattern { ops::complete_pattern(g, u) } else { ops::complete_symmetry(g, u) };
                 objects::crop_to(&full.ok()?, &mask).ok()
@@ -857,9 +885,9 @@ impl Op {
             DedupCols => "g.dedup_cols()".into(),
             RemoveLines => "g.remove_lines()".into(),
             FillEnclosed(c) => format!("g.fill_enclosed({c})"),
-            CompleteSymmetry(u) => format!("g.complete_symmetry({u})"),
-            Unmask(u, false) => format!("g.complete_symmetry({u}).crop_to(g.color_object({u}))"),
-            Unmask(u, true) => format!("g.complete_pattern({u}).crop_to(g.color_object({u}))"),
+            CompleteSymmetry(u) => format!("g.complete_symmetry({})", u.rhai()),
+            Unmask(u, false) => format!("g.complete_symmetry({0}).crop_to(g.color_object({0}))", u.rhai()),
+            Unmask(u, true) => format!("g.complete_pattern({0}).crop_to(g.color_object({0}))", u.rhai()),
             CompletePattern(u) => format!("g.complete_pattern({u})"),
             CopyTo(m) => format!("g.copy_to({m})"),
             CompleteCopies => "g.complete_copies()".into(),
@@ -1124,11 +1152,11 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         ops.push(Keep(a));
         // A colour that marks cells to fill in is gone from the outputs.
         if !cout.contains(&a) {
-            ops.push(CompleteSymmetry(a));
+            ops.push(CompleteSymmetry(Hidden::Colour(a)));
             ops.push(CompletePattern(a));
             if smaller {
-                ops.push(Unmask(a, false));
-                ops.push(Unmask(a, true));
+                ops.push(Unmask(Hidden::Colour(a), false));
+                ops.push(Unmask(Hidden::Colour(a), true));
             }
         }
         for &b in &cout {
@@ -1141,6 +1169,19 @@ pub fn transforms(task: &Task) -> Vec<Op> {
             if a < b {
                 ops.push(Swap(a, b));
             }
+        }
+    }
+    // Each input masks part of a picture with a rectangle of a colour its output lacks,
+    // the colour maybe differing from pair to pair.
+    let masked = task.train.iter().all(|e| {
+        let m = ops::mask_colour(&e.input);
+        m >= 0 && !e.output.cells().contains(&(m as u8))
+    });
+    if masked {
+        ops.push(CompleteSymmetry(Hidden::Mask));
+        if smaller {
+            ops.push(Unmask(Hidden::Mask, false));
+            ops.push(Unmask(Hidden::Mask, true));
         }
     }
     for &c in &cin {
@@ -1669,8 +1710,10 @@ fn recolor_trusted(task: &Task) -> bool {
 }
 
 /// Whether `steps` explain the training pairs by something that is not the task's: a
-/// colour swap or replacement that does nothing on some training pair (its colours are
-/// one pair's, as in a swap of 1 and 3 beside a swap of 2 and 4), a colour table of two
+/// colour swap or replacement, or cells of a colour completed, that does nothing on some
+/// training pair (its colours are one pair's, as in a swap of 1 and 3 beside a swap of 2
+/// and 4, or the 1s completed then the 3s where each pair masks with a colour of its
+/// own), a colour table of two
 /// or more changes each of which only one pair shows (a colour of its own per pair, as
 /// 6 -> 5 in one pair and 9 -> 5 in the other, where the pairs pick the colour by
 /// something else), or a step that changes every training input's grid and leaves a
@@ -1693,7 +1736,8 @@ pub fn fits_by_pair_colours(steps: &[Op], task: &Task) -> bool {
             .collect()
     };
     let Some(train) = task.train.iter().map(|e| trace(&e.input)).collect::<Option<Vec<_>>>() else { return false };
-    let names_colours = |op: &Op| matches!(op, Op::Replace(..) | Op::Swap(..));
+    let names_colours =
+        |op: &Op| matches!(op, Op::Replace(..) | Op::Swap(..) | Op::CompleteSymmetry(_) | Op::CompletePattern(_));
     if steps.iter().enumerate().any(|(i, op)| names_colours(op) && train.iter().any(|t| !t[i].0)) {
         return true;
     }

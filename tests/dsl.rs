@@ -561,6 +561,39 @@ fn shape_in_another_grids_colours() {
     assert!(e.message.contains("recolor_from: shapes differ"), "{}", e.message);
 }
 
+/// Cells of the unknown colour filled from their mirror images: about the grid's centre
+/// whenever the known cells agree, and about any other line only where at least half of
+/// the known cells are seen mirrored.
+#[test]
+fn symmetry_completed_about_lines_off_the_centre() {
+    let run = run_on_text;
+    let complete = "fn solve(g) { g.complete_symmetry(9) }";
+    // Columns 0-3 mirror each other about the line between columns 1 and 2, off the
+    // grid's centre; columns 4-5 have no images. The 9 takes the 6 across that line.
+    assert_eq!(run(complete, "122156\n344378\n569512").unwrap().to_text(), "122156\n344378\n566512");
+    // Two known cells, none seen mirrored about any line off the centre: only the
+    // centred mirrors and the half turn fill (the 1 would otherwise be copied one
+    // column right, about the line between columns 1 and 2).
+    let sparse = "fn solve(g) { g.complete_symmetry(0) }";
+    assert_eq!(run(sparse, "00000\n01000\n00002").unwrap().to_text(), "20002\n01010\n20002");
+    // Nothing unknown: the grid as it is.
+    assert_eq!(run(complete, "12\n34").unwrap().to_text(), "12\n34");
+    // The mask: the colour whose cells fill a rectangle (the 5s here; the 1s and the 0s
+    // do not fill their boxes), the one with the most cells where several do (the 5s, not
+    // the 0s or the 1s); none is -1, which no colour argument takes.
+    let mask = "fn solve(g) { grid(1, 1, g.mask_colour()) }";
+    assert_eq!(run(mask, "1100\n1055\n1155").unwrap().to_text(), "5");
+    assert_eq!(run(mask, "0555\n0555\n1111").unwrap().to_text(), "5");
+    let e = run(mask, "12\n21").unwrap_err();
+    assert!(e.message.contains("colour -1"), "{}", e.message);
+    // The 8s mask part of a picture symmetric left-right; the 2s and the 5s fill smaller
+    // rectangles.
+    let masked = "fn solve(g) { g.complete_symmetry(g.mask_colour()) }";
+    assert_eq!(run(masked, "1221\n3843\n3843\n3843\n4554").unwrap().to_text(), "1221\n3443\n3443\n3443\n4554");
+    let e = run("fn solve(g) { g.complete_symmetry(10) }", "12\n34").unwrap_err();
+    assert!(e.message.contains("colour"), "{}", e.message);
+}
+
 /// A band of rows (or columns) holding the drawing repeated over the grid, whole or by
 /// its smallest period; other axes and units are named errors.
 #[test]

@@ -206,6 +206,12 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         ("2c608aff", "g.rays_to(g.objects().largest().color())"),
         // What the green square hides in a symmetric pattern.
         ("dc0a314f", "g.complete_symmetry(3).crop_to(g.color_object(3))"),
+        // What the maroon blocks hide in a pattern symmetric about lines off the grid's
+        // centre (its first rows and columns have no mirror images inside the grid).
+        ("3631a71a", "g.complete_symmetry(9)"),
+        // A shape symmetric about a line off the centre, masked by a rectangle of a colour
+        // of its own in every grid (maroon, green; light blue in the test).
+        ("3345333e", "g.complete_symmetry(g.mask_colour())"),
         // What the black square hides in a repeating pattern.
         ("f9012d9b", "g.complete_pattern(0).crop_to(g.color_object(0))"),
         // The coloured shape copied onto the grey placeholders of its size, and centred

@@ -145,6 +145,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "is_symmetric_h",
             "is_symmetric_v",
             "complete_symmetry",
+            "mask_colour",
             "complete_pattern",
             "repeat_band",
             "period_rows",

@@ -843,6 +843,11 @@ pub mod dsl_api {
     pub fn is_symmetric_v(g: &mut Grid) -> bool {
         ops::is_symmetric_v(g)
     }
+    /// The colour whose cells fill a rectangle (the most cells where several do), or -1: what masks part of a picture.
+    #[rhai_fn(pure)]
+    pub fn mask_colour(g: &mut Grid) -> INT {
+        ops::mask_colour(g)
+    }
     /// Fill cells of colour `unknown` from mirror images under the symmetries the rest obeys.
     #[rhai_fn(pure, return_raw)]
     pub fn complete_symmetry(g: &mut Grid, unknown: INT) -> Res<Grid> {

@@ -1480,31 +1480,107 @@ pub fn is_symmetric_v(g: &Grid) -> bool {
     flip_v(g) == *g
 }
 
-/// Fills cells of colour `unknown` from their mirror images under every symmetry of
-/// the rectangle that the known cells agree with (mirror left-right, top-bottom,
-/// half turn, and the diagonals on square grids).
+/// The colour that masks part of the grid: the one whose cells fill a rectangle (two or
+/// more cells, not the whole grid), the one with the most cells where several do (a
+/// picture's own small blocks fill rectangles too), the lower colour on a tie; -1 where
+/// none does.
+pub fn mask_colour(g: &Grid) -> i64 {
+    let counts = g.histogram();
+    let mut boxes = [(usize::MAX, usize::MAX, 0, 0); COLOURS];
+    for r in 0..g.rows() {
+        for (c, &v) in g.row(r).iter().enumerate() {
+            let b = &mut boxes[v as usize];
+            *b = (b.0.min(r), b.1.min(c), b.2.max(r), b.3.max(c));
+        }
+    }
+    (0..COLOURS)
+        .filter(|&v| {
+            let (r0, c0, r1, c1) = boxes[v];
+            let n = counts[v];
+            n >= 2 && n < g.cells().len() && n == (r1 + 1 - r0) * (c1 + 1 - c0)
+        })
+        .min_by_key(|&v| (std::cmp::Reverse(counts[v]), v))
+        .map_or(-1, |v| v as i64)
+}
+
+/// Fills cells of colour `unknown` from their mirror images under every symmetry that
+/// the known cells agree with: mirror left-right, top-bottom, half turn, and the
+/// diagonals and quarter turns on square grids, all about the grid's centre; and mirrors
+/// left-right, top-bottom and across either diagonal about any other line, where at
+/// least half the known cells are seen mirrored (a drawing symmetric about a line off
+/// the grid's centre, cut off by its edge). Where a cell has several images, those of
+/// the centred symmetries come first.
 pub fn complete_symmetry(g: &Grid, unknown: i64) -> R<Grid> {
     use crate::grid::Dihedral::*;
     let u = colour(unknown)?;
-    let mut out = g.clone();
-    let mut syms = vec![FlipH, FlipV, Rot180];
-    if g.rows() == g.cols() {
-        syms.extend([Transpose, AntiTranspose, Rot90, Rot270]);
+    if !g.cells().contains(&u) {
+        return Ok(g.clone());
     }
-    let consistent = |t| {
-        let m = g.transform(t);
-        g.cells().iter().zip(m.cells()).all(|(&a, &b)| a == u || b == u || a == b)
+    let (h, w) = (g.rows() as i64, g.cols() as i64);
+    let known: Vec<(i64, i64)> =
+        (0..h).flat_map(|i| (0..w).map(move |j| (i, j))).filter(|&(i, j)| g.get(i as usize, j as usize) != u).collect();
+    let inside = |(i, j): (i64, i64)| (0..h).contains(&i) && (0..w).contains(&j);
+    // Of the known cells whose images are inside the grid: how many images are known
+    // and the same, or None if one is known and different.
+    let agreed = |m: &Mirror| -> Option<usize> {
+        let mut same = 0;
+        for &(i, j) in &known {
+            let (a, b) = m.image_in(i, j, h, w);
+            // A cell on the line is its own image: no evidence.
+            if inside((a, b)) && (a, b) != (i, j) {
+                let v = g.get(a as usize, b as usize);
+                if v != u {
+                    if v != g.get(i as usize, j as usize) {
+                        return None;
+                    }
+                    same += 1;
+                }
+            }
+        }
+        Some(same)
     };
-    let syms: Vec<_> = syms.into_iter().filter(|&t| consistent(t)).collect();
+    let mut turns = vec![Mirror::Turn(FlipH), Mirror::Turn(FlipV), Mirror::Turn(Rot180)];
+    if h == w {
+        turns.extend([Transpose, AntiTranspose, Rot90, Rot270].map(Mirror::Turn));
+    }
+    let mut syms: Vec<Mirror> = turns.into_iter().filter(|m| agreed(m).is_some()).collect();
+    // The same lines as the centred mirrors above.
+    let centred = |m: &Mirror| match *m {
+        Mirror::Cols(s) => s == w - 1,
+        Mirror::Rows(s) => s == h - 1,
+        Mirror::Diagonal(k) => h == w && k == 0,
+        Mirror::AntiDiagonal(k) => h == w && k == h - 1,
+        Mirror::Turn(_) => true,
+    };
+    let offset = (0..2 * w - 1)
+        .map(Mirror::Cols)
+        .chain((0..2 * h - 1).map(Mirror::Rows))
+        .chain((1 - h..w).map(Mirror::Diagonal))
+        .chain((0..h + w - 1).map(Mirror::AntiDiagonal));
+    for m in offset.filter(|m| !centred(m)) {
+        in_time()?;
+        if agreed(&m).is_some_and(|same| 2 * same >= known.len()) {
+            syms.push(m);
+        }
+    }
+    let mut out = g.clone();
     // Images of an unknown cell may themselves be unknown: repeat until stable.
     for _ in 0..4 {
         let mut changed = false;
-        for &t in &syms {
-            let m = out.transform(t);
-            for (k, v) in m.cells().iter().enumerate() {
-                if out.cells()[k] == u && *v != u {
-                    out.cells_mut()[k] = *v;
-                    changed = true;
+        for m in &syms {
+            for i in 0..h {
+                for j in 0..w {
+                    if out.get(i as usize, j as usize) != u {
+                        continue;
+                    }
+                    let (a, b) = m.image_in(i, j, h, w);
+                    if inside((a, b)) {
+                        let v = out.get(a as usize, b as usize);
+                        if v != u {
+                            out.set(i as usize, j as usize, v);
+                            changed = true;
+                        }
+                    }
                 }
             }
         }
@@ -1513,6 +1589,43 @@ pub fn complete_symmetry(g: &Grid, unknown: i64) -> R<Grid> {
         }
     }
     Ok(out)
+}
+
+/// A symmetry of [`complete_symmetry`]: one of the grid's own about its centre, or a
+/// mirror about another line: columns `j` and `s - j` swapped, rows `i` and `s - i`,
+/// across the diagonal through (0, `k`) ((i, j) and (j - k, i + k)), or across the
+/// anti-diagonal where i + j = `k` ((i, j) and (k - j, k - i)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mirror {
+    Turn(crate::grid::Dihedral),
+    Cols(i64),
+    Rows(i64),
+    Diagonal(i64),
+    AntiDiagonal(i64),
+}
+
+impl Mirror {
+    /// The image of (i, j) in an `h` x `w` grid.
+    fn image_in(&self, i: i64, j: i64, h: i64, w: i64) -> (i64, i64) {
+        use crate::grid::Dihedral::*;
+        match *self {
+            Mirror::Turn(t) => match t {
+                FlipH => (i, w - 1 - j),
+                FlipV => (h - 1 - i, j),
+                Rot180 => (h - 1 - i, w - 1 - j),
+                Transpose => (j, i),
+                AntiTranspose => (w - 1 - j, h - 1 - i),
+                // Where the cell (i, j) comes from under a quarter turn of a square grid.
+                Rot90 => (w - 1 - j, i),
+                Rot270 => (j, h - 1 - i),
+                Identity => (i, j),
+            },
+            Mirror::Cols(s) => (i, s - j),
+            Mirror::Rows(s) => (s - i, j),
+            Mirror::Diagonal(k) => (j - k, i + k),
+            Mirror::AntiDiagonal(k) => (k - j, k - i),
+        }
+    }
 }
 
 /// Smallest p >= 1 such that every row equals the row p below it, ignoring cells of
