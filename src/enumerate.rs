@@ -460,6 +460,9 @@ pub enum Op {
     RemoveSingles(bool),
     RecolorLargest(i64),
     RecolorSmallest(i64),
+    /// Objects that enclose a hole painted one colour (see [`objects::Obj::holes`]).
+    /// Serves "same shape: cells recoloured".
+    RecolorHoled(i64),
     /// A colour-to-colour table learned from same-shape training pairs (`table[c]` is the
     /// new colour of `c`).
     RecolorTable([u8; 10]),
@@ -735,6 +738,11 @@ impl Op {
             }
             RecolorLargest(c) => Some(objects::paint(g, &largest_object(g)?, Some(ops::colour(c).ok()?))),
             RecolorSmallest(c) => Some(objects::paint(g, &smallest_object(g)?, Some(ops::colour(c).ok()?))),
+            RecolorHoled(c) => {
+                let c = ops::colour(c).ok()?;
+                let holed = recent_objects(g, false, false);
+                Some(holed.iter().filter(|o| o.holes() > 0).fold(g.clone(), |out, o| objects::paint(&out, o, Some(c))))
+            }
             RecolorTable(t) => Some(ops::map_colours(g, &t)),
             Rewrite(ref rule) => Some(rule.apply(g)),
             Layered(ref l) => {
@@ -910,6 +918,11 @@ impl Op {
                 format!("{{ let out = g; for o in {objs} {{ if o.size() == 1 {{ out = out.erase(o); }} }} out }}")
             }
             RecolorLargest(c) => format!("g.paint(g.objects().largest(), {c})"),
+            RecolorHoled(c) => {
+                format!(
+                    "{{ let out = g; for o in g.objects() {{ if o.holes() > 0 {{ out = out.paint(o, {c}); }} }} out }}"
+                )
+            }
             RecolorSmallest(c) => format!("g.paint(g.objects().smallest(), {c})"),
             RecolorTable(t) => {
                 let pairs: Vec<String> =
@@ -1195,6 +1208,7 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         ops.push(FillEnclosed(c));
         ops.push(RecolorLargest(c));
         ops.push(RecolorSmallest(c));
+        ops.push(RecolorHoled(c));
         for s in [Split::Cols, Split::Rows] {
             for l in [Logic::And, Logic::Or, Logic::Xor, Logic::Nor] {
                 ops.push(Combine(s, l, c));

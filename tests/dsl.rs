@@ -561,6 +561,24 @@ fn shape_in_another_grids_colours() {
     assert!(e.message.contains("recolor_from: shapes differ"), "{}", e.message);
 }
 
+/// An object's holes: areas of other cells inside its bounding box that do not reach the
+/// box's edge, counted 4-connected.
+#[test]
+fn holes_are_the_areas_an_object_encloses() {
+    let run = run_on_text;
+    // Objects in reading order: a ring (one hole), a bar (none), a figure eight (two), and
+    // a cup open at the top (none: its inside reaches the edge of its box).
+    let holes = "fn solve(g) { let hs = []; for o in g.objects() { hs.push(o.holes()); } grid_from([hs]) }";
+    let g = "1110200\n1010200\n1110000\n0000000\n3330404\n3030404\n3330444\n3030000\n3330000";
+    assert_eq!(run(holes, g).unwrap().to_text(), "1020");
+    // The shapes that enclose a hole painted 8.
+    let paint = "fn solve(g) { let out = g; for o in g.objects() { if o.holes() > 0 { out = out.paint(o, 8); } } out }";
+    assert_eq!(
+        run(paint, g).unwrap().to_text(),
+        "8880200\n8080200\n8880000\n0000000\n8880404\n8080404\n8880444\n8080000\n8880000"
+    );
+}
+
 /// Cells of the unknown colour filled from their mirror images: about the grid's centre
 /// whenever the known cells agree, and about any other line only where at least half of
 /// the known cells are seen mirrored.

@@ -74,6 +74,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "Attract",
         "RecolorBySize",
         "Unmask",
+        "RecolorHoled",
         "CopyTo",
         "CompleteCopies",
         "AttractOwn",
@@ -212,6 +213,8 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // A shape symmetric about a line off the centre, masked by a rectangle of a colour
         // of its own in every grid (maroon, green; light blue in the test).
         ("3345333e", "g.complete_symmetry(g.mask_colour())"),
+        // Blue shapes that enclose a hole turn light blue; the others stay.
+        ("b2862040", "if o.holes() > 0 { out = out.paint(o, 8); }"),
         // What the black square hides in a repeating pattern.
         ("f9012d9b", "g.complete_pattern(0).crop_to(g.color_object(0))"),
         // The coloured shape copied onto the grey placeholders of its size, and centred

@@ -98,6 +98,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "normalize",
             "same_shape",
             "is_rect",
+            "holes",
             "to_grid",
         ],
     ),

@@ -575,6 +575,11 @@ pub mod dsl_api {
     pub fn obj_is_rect(o: &mut Obj) -> bool {
         o.is_rect()
     }
+    /// How many areas of other cells the object encloses (holes that do not reach its bounding box's edge).
+    #[rhai_fn(name = "holes", pure)]
+    pub fn obj_holes(o: &mut Obj) -> INT {
+        o.holes() as INT
+    }
     /// The object on a grid of its bounding box, other cells 0.
     #[rhai_fn(name = "to_grid", pure, return_raw)]
     pub fn obj_to_grid(o: &mut Obj) -> Res<Grid> {

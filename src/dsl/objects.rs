@@ -186,6 +186,52 @@ impl Obj {
         !self.is_empty() && Some(self.size()) == self.height().checked_mul(self.width())
     }
 
+    /// How many areas of other cells the object encloses: areas inside its bounding
+    /// box, 4-connected, that do not reach the box's edge.
+    pub fn holes(&self) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        let (top, left) = (self.top(), self.left());
+        let (h, w) = (self.height() as usize, self.width() as usize);
+        // Cells of the box not the object's; flooded from the box's edge, what stays
+        // unreached is enclosed.
+        let mut open = vec![true; h * w];
+        for &(r, c, _) in &self.cells {
+            open[(r - top) as usize * w + (c - left) as usize] = false;
+        }
+        let mut holes = 0;
+        let mut stack = Vec::new();
+        // Edge cells first, so that every area reaching the edge is flooded before
+        // the areas left are counted.
+        let edge = |k: usize| k / w == 0 || k / w == h - 1 || k.is_multiple_of(w) || k % w == w - 1;
+        let order = (0..h * w).filter(|&k| edge(k)).chain((0..h * w).filter(|&k| !edge(k)));
+        for k in order {
+            if !open[k] {
+                continue;
+            }
+            holes += usize::from(!edge(k));
+            open[k] = false;
+            stack.push(k);
+            while let Some(k) = stack.pop() {
+                let (r, c) = (k / w, k % w);
+                let next = [
+                    (r > 0).then(|| k - w),
+                    (r + 1 < h).then(|| k + w),
+                    (c > 0).then(|| k - 1),
+                    (c + 1 < w).then(|| k + 1),
+                ];
+                for n in next.into_iter().flatten() {
+                    if open[n] {
+                        open[n] = false;
+                        stack.push(n);
+                    }
+                }
+            }
+        }
+        holes
+    }
+
     pub fn contains(&self, r: i64, c: i64) -> bool {
         self.cells.binary_search_by(|x| (x.0, x.1).cmp(&(r, c))).is_ok()
     }
