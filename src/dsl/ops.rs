@@ -1511,7 +1511,6 @@ pub fn mask_colour(g: &Grid) -> i64 {
 /// the grid's centre, cut off by its edge). Where a cell has several images, those of
 /// the centred symmetries come first.
 pub fn complete_symmetry(g: &Grid, unknown: i64) -> R<Grid> {
-    use crate::grid::Dihedral::*;
     let u = colour(unknown)?;
     if !g.cells().contains(&u) {
         return Ok(g.clone());
@@ -1539,25 +1538,24 @@ pub fn complete_symmetry(g: &Grid, unknown: i64) -> R<Grid> {
         }
         Some(same)
     };
-    let mut turns = vec![Mirror::Turn(FlipH), Mirror::Turn(FlipV), Mirror::Turn(Rot180)];
+    // About the centre, where the known cells agree; in the order they are applied.
+    let mut centred = vec![Mirror::Cols(w - 1), Mirror::Rows(h - 1), Mirror::HalfTurn];
     if h == w {
-        turns.extend([Transpose, AntiTranspose, Rot90, Rot270].map(Mirror::Turn));
+        centred.extend([
+            Mirror::Diagonal(0),
+            Mirror::AntiDiagonal(h - 1),
+            Mirror::QuarterTurn,
+            Mirror::ThreeQuarterTurn,
+        ]);
     }
-    let mut syms: Vec<Mirror> = turns.into_iter().filter(|m| agreed(m).is_some()).collect();
-    // The same lines as the centred mirrors above.
-    let centred = |m: &Mirror| match *m {
-        Mirror::Cols(s) => s == w - 1,
-        Mirror::Rows(s) => s == h - 1,
-        Mirror::Diagonal(k) => h == w && k == 0,
-        Mirror::AntiDiagonal(k) => h == w && k == h - 1,
-        Mirror::Turn(_) => true,
-    };
-    let offset = (0..2 * w - 1)
+    let mut syms: Vec<Mirror> = centred.iter().copied().filter(|m| agreed(m).is_some()).collect();
+    // About every other line, where half the known cells are seen mirrored.
+    let lines = (0..2 * w - 1)
         .map(Mirror::Cols)
         .chain((0..2 * h - 1).map(Mirror::Rows))
         .chain((1 - h..w).map(Mirror::Diagonal))
         .chain((0..h + w - 1).map(Mirror::AntiDiagonal));
-    for m in offset.filter(|m| !centred(m)) {
+    for m in lines.filter(|m| !centred.contains(m)) {
         in_time()?;
         if agreed(&m).is_some_and(|same| 2 * same >= known.len()) {
             syms.push(m);
@@ -1591,39 +1589,33 @@ pub fn complete_symmetry(g: &Grid, unknown: i64) -> R<Grid> {
     Ok(out)
 }
 
-/// A symmetry of [`complete_symmetry`]: one of the grid's own about its centre, or a
-/// mirror about another line: columns `j` and `s - j` swapped, rows `i` and `s - i`,
-/// across the diagonal through (0, `k`) ((i, j) and (j - k, i + k)), or across the
-/// anti-diagonal where i + j = `k` ((i, j) and (k - j, k - i)).
+/// A symmetry of [`complete_symmetry`]: a mirror, columns `j` and `s - j` swapped, rows
+/// `i` and `s - i`, across the diagonal through (0, `k`) ((i, j) and (j - k, i + k)), or
+/// across the anti-diagonal where i + j = `k` ((i, j) and (k - j, k - i)); or a turn
+/// about the grid's centre.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mirror {
-    Turn(crate::grid::Dihedral),
     Cols(i64),
     Rows(i64),
     Diagonal(i64),
     AntiDiagonal(i64),
+    HalfTurn,
+    /// Quarter turns of a square grid, clockwise and anticlockwise.
+    QuarterTurn,
+    ThreeQuarterTurn,
 }
 
 impl Mirror {
-    /// The image of (i, j) in an `h` x `w` grid.
+    /// The image of (i, j) in an `h` x `w` grid (for a turn, where the cell comes from).
     fn image_in(&self, i: i64, j: i64, h: i64, w: i64) -> (i64, i64) {
-        use crate::grid::Dihedral::*;
         match *self {
-            Mirror::Turn(t) => match t {
-                FlipH => (i, w - 1 - j),
-                FlipV => (h - 1 - i, j),
-                Rot180 => (h - 1 - i, w - 1 - j),
-                Transpose => (j, i),
-                AntiTranspose => (w - 1 - j, h - 1 - i),
-                // Where the cell (i, j) comes from under a quarter turn of a square grid.
-                Rot90 => (w - 1 - j, i),
-                Rot270 => (j, h - 1 - i),
-                Identity => (i, j),
-            },
             Mirror::Cols(s) => (i, s - j),
             Mirror::Rows(s) => (s - i, j),
             Mirror::Diagonal(k) => (j - k, i + k),
             Mirror::AntiDiagonal(k) => (k - j, k - i),
+            Mirror::HalfTurn => (h - 1 - i, w - 1 - j),
+            Mirror::QuarterTurn => (w - 1 - j, i),
+            Mirror::ThreeQuarterTurn => (j, h - 1 - i),
         }
     }
 }
