@@ -484,6 +484,9 @@ pub enum Op {
     /// Rays from every non-background cell up to the next one. Serves "same shape: cells
     /// added".
     Rays(&'static str),
+    /// The free ends of lines continued to the next drawn cell or the edge (see
+    /// [`ops::extend_ends`]). Serves "same shape, cells added: lines and rays".
+    ExtendEnds,
     /// Each cell becomes an n x n block, n the number of colours other than the
     /// background. Serves "larger: built from the input".
     ScaleByColours,
@@ -819,6 +822,7 @@ impl Op {
             Stamp(ref stamps) => Some(ops::stamp(g, stamps)),
             OverlayParts(layers, ref order) => ops::overlay_all(&layers.cut(g)?, order, ops::background(g)).ok(),
             Rays(dirs) => ops::rays(g, dirs).ok(),
+            ExtendEnds => Some(ops::extend_ends(g)),
             ScaleByColours => {
                 let n = ops::colors(g).len() as i64;
                 ops::scale_up(g, n, n).ok()
@@ -1006,6 +1010,7 @@ impl Op {
                 format!("{}.overlay_all([{}], g.background())", layers.rhai(), order.join(", "))
             }
             Rays(dirs) => format!("g.rays(\"{dirs}\")"),
+            ExtendEnds => "g.extend_ends()".into(),
             ScaleByColours => "g.scale_up(g.colors().len())".into(),
             ColourList { column, drop_first } => {
                 let drop = if drop_first { " cs.remove(0);" } else { "" };
@@ -1232,6 +1237,7 @@ pub fn transforms(task: &Task) -> Vec<Op> {
         for dirs in ["h", "v", "orthogonal", "diagonal", "all"] {
             ops.push(Rays(dirs));
         }
+        ops.push(ExtendEnds);
         ops.push(RaysToLargest);
         ops.push(KeepSolid(2));
         // Markers are covered by the copies: a colour gone from the outputs.

@@ -561,6 +561,19 @@ fn shape_in_another_grids_colours() {
     assert!(e.message.contains("recolor_from: shapes differ"), "{}", e.message);
 }
 
+/// Cells with exactly one drawn neighbour (of eight) continue away from it over the
+/// background, up to the next drawn cell or the edge; other cells draw nothing.
+#[test]
+fn free_ends_of_lines_are_continued() {
+    let run = run_on_text;
+    let extend = "fn solve(g) { g.extend_ends() }";
+    // A diagonal pair runs out both ways, to the edge and up to the 4; the lone 2 and
+    // the 4 (no neighbour) and the 3s' middle cell (two) draw nothing; the 3s' left end
+    // stops at the 4.
+    let g = "0200000\n0000010\n0000100\n0000000\n0000000\n0000000\n4033300";
+    assert_eq!(run(extend, g).unwrap().to_text(), "0200001\n0000010\n0000100\n0001000\n0010000\n0100000\n4333333");
+}
+
 /// An object's holes: areas of other cells inside its bounding box that do not reach the
 /// box's edge, counted 4-connected.
 #[test]

@@ -75,6 +75,7 @@ fn every_transform_matches_its_rhai_program_on_real_grids() {
         "RecolorBySize",
         "Unmask",
         "RecolorHoled",
+        "ExtendEnds",
         "CopyTo",
         "CompleteCopies",
         "AttractOwn",
@@ -213,6 +214,8 @@ fn transforms_from_the_failure_analysis_solve_their_tasks() {
         // A shape symmetric about a line off the centre, masked by a rectangle of a colour
         // of its own in every grid (maroon, green; light blue in the test).
         ("3345333e", "g.complete_symmetry(g.mask_colour())"),
+        // Cells touching a block only at its corners continue away from it to the edge.
+        ("7ddcd7ec", "g.extend_ends()"),
         // Blue shapes that enclose a hole turn light blue; the others stay.
         ("b2862040", "if o.holes() > 0 { out = out.paint(o, 8); }"),
         // What the black square hides in a repeating pattern.

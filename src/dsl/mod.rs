@@ -119,6 +119,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "ray",
             "ray_until",
             "rays",
+            "extend_ends",
             "rays_to",
             "connect",
             "elbow",

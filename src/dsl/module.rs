@@ -658,6 +658,11 @@ pub mod dsl_api {
     pub fn rays(g: &mut Grid, dirs: &str) -> Res<Grid> {
         Ok(ops::rays(g, dirs)?)
     }
+    /// The free ends of lines continued: a cell with exactly one drawn neighbour (of eight) paints its colour away from it over the background, up to the next drawn cell or the edge.
+    #[rhai_fn(pure)]
+    pub fn extend_ends(g: &mut Grid) -> Grid {
+        ops::extend_ends(g)
+    }
     /// Cells whose four neighbours all have their colour (a shape's inside) become `v` (-1: the background).
     #[rhai_fn(pure, return_raw)]
     pub fn hollow(g: &mut Grid, v: INT) -> Res<Grid> {

@@ -1090,6 +1090,32 @@ pub fn rays(g: &Grid, dirs: &str) -> R<Grid> {
     Ok(out)
 }
 
+/// The free ends of lines continued: every non-background cell with exactly one
+/// non-background cell among its eight neighbours paints its colour away from that
+/// neighbour, over the background, up to the first cell that was not background in `g`
+/// or the edge.
+pub fn extend_ends(g: &Grid) -> Grid {
+    let bg = background(g);
+    let mut out = g.clone();
+    let drawn = |r: i64, c: i64| g.at(r, c).is_some_and(|v| v != bg);
+    for r in 0..g.rows() as i64 {
+        for c in 0..g.cols() as i64 {
+            if !drawn(r, c) {
+                continue;
+            }
+            let mut next = neighbours(true).iter().filter(|&&(dr, dc)| drawn(r + dr, c + dc));
+            let (Some(&(dr, dc)), None) = (next.next(), next.next()) else { continue };
+            let v = g.get(r as usize, c as usize);
+            let (mut i, mut j) = (r - dr, c - dc);
+            while g.at(i, j) == Some(bg) {
+                out.set(i as usize, j as usize, v);
+                (i, j) = (i - dr, j - dc);
+            }
+        }
+    }
+    out
+}
+
 /// Every cell that is neither the background nor colour `c` paints its colour over the
 /// background along each row or column direction whose first other cell has colour `c`
 /// (a line drawn to it); where lines cross, the later cell in reading order wins.
