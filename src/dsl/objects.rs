@@ -189,47 +189,14 @@ impl Obj {
     /// How many areas of other cells the object encloses: areas inside its bounding
     /// box, 4-connected, that do not reach the box's edge.
     pub fn holes(&self) -> usize {
-        if self.is_empty() {
-            return 0;
-        }
+        // The box with the object's cells 1, the rest 0: the enclosed 0s, cut into areas.
+        let Ok(mut shape) = Grid::filled(self.height() as usize, self.width() as usize, 0) else { return 0 };
         let (top, left) = (self.top(), self.left());
-        let (h, w) = (self.height() as usize, self.width() as usize);
-        // Cells of the box not the object's; flooded from the box's edge, what stays
-        // unreached is enclosed.
-        let mut open = vec![true; h * w];
-        for &(r, c, _) in &self.cells {
-            open[(r - top) as usize * w + (c - left) as usize] = false;
-        }
-        let mut holes = 0;
-        let mut stack = Vec::new();
-        // Edge cells first, so that every area reaching the edge is flooded before
-        // the areas left are counted.
-        let edge = |k: usize| k / w == 0 || k / w == h - 1 || k.is_multiple_of(w) || k % w == w - 1;
-        let order = (0..h * w).filter(|&k| edge(k)).chain((0..h * w).filter(|&k| !edge(k)));
-        for k in order {
-            if !open[k] {
-                continue;
-            }
-            holes += usize::from(!edge(k));
-            open[k] = false;
-            stack.push(k);
-            while let Some(k) = stack.pop() {
-                let (r, c) = (k / w, k % w);
-                let next = [
-                    (r > 0).then(|| k - w),
-                    (r + 1 < h).then(|| k + w),
-                    (c > 0).then(|| k - 1),
-                    (c + 1 < w).then(|| k + 1),
-                ];
-                for n in next.into_iter().flatten() {
-                    if open[n] {
-                        open[n] = false;
-                        stack.push(n);
-                    }
-                }
-            }
-        }
-        holes
+        let mut cells = shape.edit();
+        self.cells.iter().for_each(|&(r, c, _)| cells.set((r - top) as usize, (c - left) as usize, 1));
+        let inside = ops::enclosed(&shape, 0);
+        let enclosed = Grid::from_fn(shape.rows(), shape.cols(), |r, c| u8::from(inside[r * shape.cols() + c]));
+        objects(&enclosed, ObjectOptions { diagonal: false, multicolour: false, background: Some(0) }).len()
     }
 
     pub fn contains(&self, r: i64, c: i64) -> bool {
